@@ -1,0 +1,328 @@
+//! Configuration: profiles, the config file, per-rule switches and options, opt-out annotations.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::finding::Applicability;
+use crate::rules::{self, RuleMeta};
+
+/// The annotation that opts a resource out of rules: `"CH101,drop-all-capabilities"` or `"all"`.
+pub const SKIP_ANNOTATION: &str = "chart-harden.io/skip";
+
+/// Deployment environment profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Report only: nothing in the output changes.
+    Dev,
+    /// Safe fixes and generated guard objects; unsafe fixes reported (the default).
+    #[default]
+    Staging,
+    /// Everything enforced: unsafe fixes applied.
+    Prod,
+}
+
+impl Profile {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev",
+            Profile::Staging => "staging",
+            Profile::Prod => "prod",
+        }
+    }
+}
+
+/// What to do when a digest cannot be resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OnResolveError {
+    /// Fail the run: exit 3, nothing on stdout.
+    Fail,
+    /// Keep the tag, report a warning.
+    Warn,
+}
+
+/// Per-rule settings from the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleSettings {
+    /// Enable or disable the rule.
+    pub enabled: Option<bool>,
+    /// Apply this rule's unsafe fix (overrides the profile / `--unsafe-fixes`).
+    pub unsafe_fixes: Option<bool>,
+}
+
+/// Pod security options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodSecurityOptions {
+    /// UID chosen by the unsafe non-root fixes.
+    pub run_as_user: i64,
+    /// GID chosen by the unsafe non-root fixes.
+    pub run_as_group: i64,
+    /// fsGroup chosen by the unsafe fixes.
+    pub fs_group: i64,
+    /// Extra writable paths (emptyDir) when the root filesystem is made read-only.
+    pub writable_paths: Vec<String>,
+}
+
+impl Default for PodSecurityOptions {
+    fn default() -> Self {
+        PodSecurityOptions {
+            run_as_user: 65532,
+            run_as_group: 65532,
+            fs_group: 65532,
+            writable_paths: vec!["/tmp".to_string()],
+        }
+    }
+}
+
+/// Image pinning options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageOptions {
+    /// Pin tags to digests.
+    pub pin: bool,
+    /// Registries reached over plain HTTP (loopback registries always are).
+    pub insecure_registries: Vec<String>,
+    /// Extra image fields for CRDs and split images.
+    pub extra_paths: Vec<ExtraImagePath>,
+    /// Resolve concurrency.
+    pub concurrency: usize,
+    /// Per-request timeout in seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        ImageOptions {
+            pin: true,
+            insecure_registries: Vec::new(),
+            extra_paths: Vec::new(),
+            concurrency: 8,
+            timeout_seconds: 20,
+        }
+    }
+}
+
+/// An extra place where a chart puts an image reference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExtraImagePath {
+    /// Kind the path applies to (`*` for any).
+    pub kind: String,
+    /// Dotted path to a full image reference (`spec.image`).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Dotted path to a repository (used with `tag`).
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Dotted path to a tag (used with `repository`).
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// The config file (`--config`), every field optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigFile {
+    /// Profile.
+    pub profile: Option<Profile>,
+    /// Apply unsafe fixes.
+    pub unsafe_fixes: Option<bool>,
+    /// Release namespace.
+    pub namespace: Option<String>,
+    /// Release name.
+    pub release: Option<String>,
+    /// Rules to disable (ids or names).
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Rules to enable (ids or names), for rules off by default.
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// Per-rule settings keyed by id or name.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleSettings>,
+    /// Pod security options.
+    pub pod_security: Option<PodSecurityOptions>,
+    /// Image options.
+    pub images: Option<ImageOptions>,
+    /// Options for generators and audits (owned by their rules), free-form.
+    #[serde(default)]
+    pub generate: BTreeMap<String, Value>,
+    /// Digest resolution failure policy.
+    pub on_resolve_error: Option<OnResolveError>,
+}
+
+/// The effective configuration of a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Profile.
+    pub profile: Profile,
+    /// Apply unsafe fixes globally.
+    pub unsafe_fixes: bool,
+    /// Release namespace (`--namespace`).
+    pub namespace: Option<String>,
+    /// Release name (`--release`).
+    pub release: Option<String>,
+    /// Disabled rule codes.
+    pub disabled: BTreeSet<&'static str>,
+    /// Rule codes explicitly enabled.
+    pub enabled: BTreeSet<&'static str>,
+    /// Per-rule unsafe-fix overrides by code.
+    pub unsafe_by_rule: BTreeMap<&'static str, bool>,
+    /// Pod security options.
+    pub pod_security: PodSecurityOptions,
+    /// Image options.
+    pub images: ImageOptions,
+    /// Generator options (free-form, by generator name).
+    pub generate: BTreeMap<String, Value>,
+    /// Digest failure policy.
+    pub on_resolve_error: OnResolveError,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            profile: Profile::Staging,
+            unsafe_fixes: false,
+            namespace: None,
+            release: None,
+            disabled: BTreeSet::new(),
+            enabled: BTreeSet::new(),
+            unsafe_by_rule: BTreeMap::new(),
+            pod_security: PodSecurityOptions::default(),
+            images: ImageOptions::default(),
+            generate: BTreeMap::new(),
+            on_resolve_error: OnResolveError::Warn,
+        }
+    }
+}
+
+fn lookup_rule(id: &str) -> Result<&'static RuleMeta, Error> {
+    rules::find(id).ok_or_else(|| {
+        Error::Config(format!(
+            "unknown rule id `{id}` (see `chart-harden rules` for the list)"
+        ))
+    })
+}
+
+impl Config {
+    /// Builds the effective config: the file first, then command-line overrides.
+    pub fn from_file(file: Option<ConfigFile>) -> Result<Config, Error> {
+        let file = file.unwrap_or_default();
+        let profile = file.profile.unwrap_or_default();
+        let mut cfg = Config {
+            profile,
+            unsafe_fixes: file.unsafe_fixes.unwrap_or(profile == Profile::Prod),
+            namespace: file.namespace,
+            release: file.release,
+            pod_security: file.pod_security.unwrap_or_default(),
+            images: file.images.unwrap_or_default(),
+            generate: file.generate,
+            on_resolve_error: file
+                .on_resolve_error
+                .unwrap_or(if profile == Profile::Prod {
+                    OnResolveError::Fail
+                } else {
+                    OnResolveError::Warn
+                }),
+            ..Config::default()
+        };
+        for id in &file.disable {
+            cfg.disabled.insert(lookup_rule(id)?.code);
+        }
+        for id in &file.enable {
+            cfg.enabled.insert(lookup_rule(id)?.code);
+        }
+        for (id, s) in &file.rules {
+            let code = lookup_rule(id)?.code;
+            match s.enabled {
+                Some(true) => {
+                    cfg.enabled.insert(code);
+                }
+                Some(false) => {
+                    cfg.disabled.insert(code);
+                }
+                None => {}
+            }
+            if let Some(u) = s.unsafe_fixes {
+                cfg.unsafe_by_rule.insert(code, u);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parses a config file's text.
+    pub fn parse_file(text: &str, path: &str) -> Result<ConfigFile, Error> {
+        let v = crate::yaml::view::parse(text)
+            .map_err(|e| Error::Config(format!("{path}: invalid YAML: {e}")))?;
+        if v.is_null() {
+            return Ok(ConfigFile::default());
+        }
+        serde_json::from_value(v).map_err(|e| Error::Config(format!("{path}: {e}")))
+    }
+
+    /// Applies a profile chosen on the command line (overrides the file's).
+    pub fn set_profile(&mut self, p: Profile) {
+        self.profile = p;
+        if p == Profile::Prod {
+            self.unsafe_fixes = true;
+            self.on_resolve_error = OnResolveError::Fail;
+        }
+    }
+
+    /// Is the rule on for this run?
+    pub fn rule_enabled(&self, meta: &RuleMeta) -> bool {
+        if self.disabled.contains(meta.code) {
+            return false;
+        }
+        meta.default_enabled || self.enabled.contains(meta.code)
+    }
+
+    /// Would a fix of this applicability from this rule be applied? `Err` carries why not.
+    pub fn fix_allowed(&self, meta: &RuleMeta, a: Applicability) -> Result<(), String> {
+        if self.profile == Profile::Dev {
+            return Err("dev profile reports only".to_string());
+        }
+        match a {
+            Applicability::Safe => Ok(()),
+            Applicability::ReportOnly => Err("report-only".to_string()),
+            Applicability::Unsafe => {
+                let on = self
+                    .unsafe_by_rule
+                    .get(meta.code)
+                    .copied()
+                    .unwrap_or(self.unsafe_fixes);
+                if on {
+                    Ok(())
+                } else {
+                    Err("unsafe fix: enable with --unsafe-fixes or --profile prod".to_string())
+                }
+            }
+        }
+    }
+}
+
+/// Reads `chart-harden.io/skip` from an object's (or its pod template's) annotations.
+pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleMeta) -> bool {
+    let mut sets = Vec::new();
+    for v in [Some(obj), template].into_iter().flatten() {
+        if let Some(s) = v
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(SKIP_ANNOTATION))
+            .and_then(Value::as_str)
+        {
+            sets.push(s.to_string());
+        }
+    }
+    sets.iter().any(|s| {
+        s.split(',')
+            .map(str::trim)
+            .any(|id| id == "all" || id.eq_ignore_ascii_case(meta.code) || id == meta.name)
+    })
+}

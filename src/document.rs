@@ -1,0 +1,212 @@
+//! Parse stage: the input stream as documents, each with its bytes and its typed view.
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::finding::ResourceRef;
+use crate::yaml::{split, tree, view, Path};
+
+/// The annotation Helm 4 puts on every document it passes to a post-renderer.
+pub const HELM4_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
+
+/// One document of the input stream.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// 0-based position in the stream.
+    pub index: usize,
+    /// The `---` marker bytes before the document (may be empty).
+    pub marker: String,
+    /// The document's bytes after the marker.
+    pub text: String,
+    /// The typed view (`Null` for an empty document).
+    pub value: Value,
+    /// Kubernetes objects in this document: the document itself, or each item of a `kind: List`.
+    pub objects: Vec<Object>,
+    /// Template file (Helm 4 annotation or Helm 3 `# Source:` comment).
+    pub source: Option<String>,
+}
+
+/// One Kubernetes object inside a document.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Index of the document that holds it.
+    pub doc: usize,
+    /// Path of the object inside the document (root, or `items[i]` of a List).
+    pub base: Path,
+    /// Identity for reports.
+    pub resource: ResourceRef,
+}
+
+impl Document {
+    /// The object's JSON value.
+    pub fn object_value<'a>(&'a self, o: &Object) -> &'a Value {
+        o.base.lookup(&self.value).unwrap_or(&Value::Null)
+    }
+
+    /// A short label for messages: `document 3 (Deployment/web, templates/web.yaml)`.
+    pub fn label(&self) -> String {
+        let mut s = format!("document {}", self.index + 1);
+        let kind = self.value.get("kind").and_then(Value::as_str);
+        let name = self.value.pointer("/metadata/name").and_then(Value::as_str);
+        let mut inner = Vec::new();
+        if let Some(k) = kind {
+            inner.push(format!("{k}/{}", name.unwrap_or("?")));
+        }
+        if let Some(src) = &self.source {
+            inner.push(src.clone());
+        }
+        if !inner.is_empty() {
+            s.push_str(&format!(" ({})", inner.join(", ")));
+        }
+        s
+    }
+}
+
+/// The parsed stream.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// A leading byte-order mark, kept for output.
+    pub bom: bool,
+    /// Documents in order.
+    pub docs: Vec<Document>,
+}
+
+fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
+    v.pointer(p).and_then(Value::as_str)
+}
+
+fn resource_of(doc: usize, v: &Value, source: &Option<String>) -> ResourceRef {
+    ResourceRef {
+        doc,
+        api_version: str_at(v, "/apiVersion").unwrap_or_default().to_string(),
+        kind: str_at(v, "/kind").unwrap_or_default().to_string(),
+        namespace: str_at(v, "/metadata/namespace").map(str::to_string),
+        name: str_at(v, "/metadata/name").unwrap_or_default().to_string(),
+        source: v
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| source.clone()),
+    }
+}
+
+fn check_object(label: &str, v: &Value, at: &str) -> Result<(), Error> {
+    let Some(m) = v.as_object() else {
+        return Err(Error::NotAnObject {
+            doc: label.to_string(),
+            message: format!("{at}is not a mapping, so it is not a Kubernetes object"),
+        });
+    };
+    for field in ["apiVersion", "kind"] {
+        match m.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(_) => {
+                return Err(Error::NotAnObject {
+                    doc: label.to_string(),
+                    message: format!("{at}field `{field}` must be a non-empty string"),
+                })
+            }
+            None => {
+                return Err(Error::NotAnObject {
+                    doc: label.to_string(),
+                    message: format!("{at}has no `{field}`, so it is not a Kubernetes object"),
+                })
+            }
+        }
+    }
+    if let Some(md) = m.get("metadata") {
+        if !md.is_object() && !md.is_null() {
+            return Err(Error::NotAnObject {
+                doc: label.to_string(),
+                message: format!("{at}field `metadata` must be a mapping"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole input: UTF-8 check, BOM, split, parse every document.
+pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
+    let text = std::str::from_utf8(input).map_err(|e| Error::Utf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let (bom, text) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let mut docs = Vec::new();
+    for (index, seg) in split::split(text).into_iter().enumerate() {
+        let body = &text[seg.text.clone()];
+        let marker = &text[seg.marker.clone()];
+        docs.push(build_document(index, marker, body)?);
+    }
+    Ok(Stream { bom, docs })
+}
+
+/// Parses one document's text (checks it is a Kubernetes object, finds List items).
+pub fn build_document(index: usize, marker: &str, body: &str) -> Result<Document, Error> {
+    let source = split::helm3_source(body);
+    let provisional = Document {
+        index,
+        marker: marker.to_string(),
+        text: body.to_string(),
+        value: Value::Null,
+        objects: Vec::new(),
+        source,
+    };
+    let value = view::parse(body).map_err(|message| Error::Yaml {
+        doc: provisional.label(),
+        message,
+    })?;
+    // The span tree must build too: the patcher depends on it.
+    if let Err(e) = tree::build(body) {
+        return Err(Error::Yaml {
+            doc: provisional.label(),
+            message: format!("line {} column {}: {}", e.line, e.col, e.message),
+        });
+    }
+    let mut doc = Document {
+        value,
+        ..provisional
+    };
+    if doc.value.is_null() {
+        return Ok(doc);
+    }
+    let label = doc.label();
+    check_object(&label, &doc.value, "")?;
+    let kind = doc
+        .value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let is_list = kind == "List" || (kind.ends_with("List") && doc.value.get("items").is_some());
+    if !is_list {
+        doc.objects.push(Object {
+            doc: index,
+            base: Path::root(),
+            resource: resource_of(index, &doc.value, &doc.source),
+        });
+        return Ok(doc);
+    }
+    match doc.value.get("items") {
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                check_object(&label, item, &format!("items[{i}] "))?;
+                doc.objects.push(Object {
+                    doc: index,
+                    base: Path::root().key("items").index(i),
+                    resource: resource_of(index, item, &doc.source),
+                });
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => {
+            return Err(Error::NotAnObject {
+                doc: label,
+                message: "field `items` of a List must be a sequence".into(),
+            })
+        }
+    }
+    Ok(doc)
+}

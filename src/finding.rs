@@ -1,0 +1,111 @@
+//! Findings: what a rule says about one field of one resource, and whether it was fixed.
+//!
+//! Every stage that reports (rules, generators, audits, the Pod Security evaluator) produces
+//! [`Finding`]s; every report format (text, JSON, Markdown, SARIF) renders the same list.
+
+use serde::Serialize;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational: nothing wrong, but worth knowing (e.g. "no PDB for a single replica").
+    Info,
+    /// Should be fixed.
+    Warning,
+    /// Breaks a security guarantee or the workload itself.
+    Error,
+}
+
+/// Fix safety, Ruff's model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Applicability {
+    /// Keeps the workload's behaviour: applied by default.
+    Safe,
+    /// May stop a workload from starting: only with `--unsafe-fixes` or a profile that enables it.
+    Unsafe,
+    /// Never changes anything; the finding is only reported.
+    ReportOnly,
+}
+
+impl Applicability {
+    /// Lower-case name as used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+            Applicability::ReportOnly => "report-only",
+        }
+    }
+}
+
+/// What happened to a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum FixState {
+    /// The fix was applied to the output.
+    Applied {
+        /// The fix's safety class.
+        applicability: Applicability,
+    },
+    /// A fix exists but was not applied (unsafe and not enabled, or dry-run profile).
+    Skipped {
+        /// The fix's safety class.
+        applicability: Applicability,
+        /// Why it was not applied (e.g. "unsafe fix: enable with --unsafe-fixes").
+        reason: String,
+    },
+    /// No automatic fix exists: the finding explains what to do.
+    Unfixable,
+}
+
+/// The Kubernetes object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
+pub struct ResourceRef {
+    /// 0-based index of the document in the input stream (generated documents get indexes after the input).
+    pub doc: usize,
+    /// `apiVersion` of the object.
+    pub api_version: String,
+    /// `kind` of the object.
+    pub kind: String,
+    /// `metadata.namespace`, if set.
+    pub namespace: Option<String>,
+    /// `metadata.name` (empty if missing).
+    pub name: String,
+    /// Template file: Helm 4's `postrenderer.helm.sh/postrender-filename` annotation or Helm 3's `# Source:` line.
+    pub source: Option<String>,
+}
+
+impl ResourceRef {
+    /// `Kind/namespace/name` (namespace omitted when unset).
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// One finding of one rule on one field of one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Rule code, e.g. `CH101`.
+    pub rule: &'static str,
+    /// Rule name, e.g. `run-as-non-root`.
+    pub rule_name: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// The resource.
+    pub resource: ResourceRef,
+    /// Field path in the resource, dotted with `[i]` indexes, e.g.
+    /// `spec.template.spec.containers[0].securityContext.runAsNonRoot`. Empty for the whole object.
+    pub path: String,
+    /// What is wrong (or what was done), one sentence.
+    pub message: String,
+    /// What to do instead, when the tool cannot do it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// Fix state.
+    pub fix: FixState,
+}

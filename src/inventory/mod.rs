@@ -1,0 +1,421 @@
+//! Inventory stage: what the release contains, indexed for the rules.
+//!
+//! Workloads with their pod templates and containers, Services, ServiceAccounts, RBAC
+//! bindings, and the guard objects a chart may already ship (NetworkPolicies, PDBs, HPAs,
+//! ResourceQuotas, LimitRanges, Namespaces).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::document::{Document, Object};
+use crate::finding::ResourceRef;
+use crate::yaml::Path;
+
+/// Kinds that carry a pod template, and where (relative to the object) the pod template is.
+pub fn pod_template_path(kind: &str) -> Option<Path> {
+    Some(match kind {
+        "Pod" => Path::root(),
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => Path::keys("spec.template"),
+        "PodTemplate" => Path::keys("template"),
+        "CronJob" => Path::keys("spec.jobTemplate.spec.template"),
+        _ => return None,
+    })
+}
+
+/// A container (or init/ephemeral container) of a workload.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// Path of the container mapping inside the document.
+    pub path: Path,
+    /// `containers`, `initContainers` or `ephemeralContainers`.
+    pub list: &'static str,
+    /// Index in its list.
+    pub index: usize,
+    /// Container name.
+    pub name: String,
+    /// Image reference as written.
+    pub image: Option<String>,
+}
+
+/// A workload: an object with a pod template.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The object.
+    pub object: Object,
+    /// Path of the pod template (object holding `metadata` and `spec`) inside the document.
+    pub template: Path,
+    /// Path of the pod spec inside the document.
+    pub pod_spec: Path,
+    /// Effective namespace (`metadata.namespace`, or the release namespace).
+    pub namespace: String,
+    /// Pod template labels.
+    pub labels: BTreeMap<String, String>,
+    /// The workload's `spec.selector.matchLabels` (or the pod labels for bare Pods).
+    pub selector: BTreeMap<String, String>,
+    /// `spec.replicas` where the kind has it (default 1 for Deployments/StatefulSets/RS).
+    pub replicas: Option<i64>,
+    /// ServiceAccount name (`default` when unset).
+    pub service_account: String,
+    /// Containers, init containers and ephemeral containers.
+    pub containers: Vec<Container>,
+    /// Helm hook annotation (`helm.sh/hook`), if any.
+    pub hook: Option<String>,
+}
+
+/// A Service port.
+#[derive(Debug, Clone)]
+pub struct ServicePort {
+    /// Port name.
+    pub name: Option<String>,
+    /// Service port.
+    pub port: i64,
+    /// Target port: number or name.
+    pub target: Value,
+    /// Protocol (TCP default).
+    pub protocol: String,
+}
+
+/// A Service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The object.
+    pub object: Object,
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Selector (empty = selects nothing by itself).
+    pub selector: BTreeMap<String, String>,
+    /// Ports.
+    pub ports: Vec<ServicePort>,
+}
+
+/// A RoleBinding/ClusterRoleBinding subject that is a ServiceAccount.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// The binding object.
+    pub object: Object,
+    /// `Role` or `ClusterRole`.
+    pub role_kind: String,
+    /// Role name.
+    pub role_name: String,
+    /// ServiceAccount subjects as (namespace, name).
+    pub subjects: Vec<(Option<String>, String)>,
+}
+
+/// Everything the rules look up.
+#[derive(Debug, Default, Clone)]
+pub struct Inventory {
+    /// The release namespace (from `--namespace`), if known.
+    pub release_namespace: Option<String>,
+    /// Workloads.
+    pub workloads: Vec<Workload>,
+    /// Services.
+    pub services: Vec<Service>,
+    /// ServiceAccounts: (namespace, name) → object.
+    pub service_accounts: BTreeMap<(String, String), Object>,
+    /// Role/ClusterRole bindings.
+    pub bindings: Vec<Binding>,
+    /// Every object by kind.
+    pub by_kind: BTreeMap<String, Vec<Object>>,
+}
+
+fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
+    v.pointer(p)
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k.clone(), s.clone())),
+                    Value::Number(n) => Some((k.clone(), n.to_string())),
+                    Value::Bool(b) => Some((k.clone(), b.to_string())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True when every selector label is in `labels` (an empty selector selects everything).
+pub fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// Evaluates a `LabelSelector` (matchLabels + matchExpressions) against labels.
+pub fn label_selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
+    if sel.is_null() {
+        return true;
+    }
+    let ml = labels_at(sel, "/matchLabels");
+    if !selects(&ml, labels) {
+        return false;
+    }
+    if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
+        for e in exprs {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+            let op = e
+                .get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let have = labels.get(key).map(String::as_str);
+            let ok = match op {
+                "In" => have.is_some_and(|h| values.contains(&h)),
+                "NotIn" => !have.is_some_and(|h| values.contains(&h)),
+                "Exists" => have.is_some(),
+                "DoesNotExist" => have.is_none(),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+impl Inventory {
+    /// Builds the inventory of a parsed stream.
+    pub fn build(docs: &[Document], release_namespace: Option<&str>) -> Inventory {
+        let mut inv = Inventory {
+            release_namespace: release_namespace.map(str::to_string),
+            ..Inventory::default()
+        };
+        for doc in docs {
+            for obj in &doc.objects {
+                let v = doc.object_value(obj);
+                let kind = obj.resource.kind.clone();
+                inv.by_kind
+                    .entry(kind.clone())
+                    .or_default()
+                    .push(obj.clone());
+                let ns = inv.namespace_of(&obj.resource);
+                match kind.as_str() {
+                    "Service" => {
+                        let ports = v
+                            .pointer("/spec/ports")
+                            .and_then(Value::as_array)
+                            .map(|ps| {
+                                ps.iter()
+                                    .filter_map(|p| {
+                                        let port = p.get("port").and_then(Value::as_i64)?;
+                                        Some(ServicePort {
+                                            name: p
+                                                .get("name")
+                                                .and_then(Value::as_str)
+                                                .map(str::to_string),
+                                            port,
+                                            target: p
+                                                .get("targetPort")
+                                                .cloned()
+                                                .unwrap_or(Value::from(port)),
+                                            protocol: p
+                                                .get("protocol")
+                                                .and_then(Value::as_str)
+                                                .unwrap_or("TCP")
+                                                .to_string(),
+                                        })
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        inv.services.push(Service {
+                            object: obj.clone(),
+                            name: obj.resource.name.clone(),
+                            namespace: ns.clone(),
+                            selector: labels_at(v, "/spec/selector"),
+                            ports,
+                        });
+                    }
+                    "ServiceAccount" => {
+                        inv.service_accounts
+                            .insert((ns.clone(), obj.resource.name.clone()), obj.clone());
+                    }
+                    "RoleBinding" | "ClusterRoleBinding" => {
+                        let subjects = v
+                            .get("subjects")
+                            .and_then(Value::as_array)
+                            .map(|ss| {
+                                ss.iter()
+                                    .filter(|s| {
+                                        s.get("kind").and_then(Value::as_str)
+                                            == Some("ServiceAccount")
+                                    })
+                                    .filter_map(|s| {
+                                        Some((
+                                            s.get("namespace")
+                                                .and_then(Value::as_str)
+                                                .map(str::to_string),
+                                            s.get("name").and_then(Value::as_str)?.to_string(),
+                                        ))
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        inv.bindings.push(Binding {
+                            object: obj.clone(),
+                            role_kind: v
+                                .pointer("/roleRef/kind")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            role_name: v
+                                .pointer("/roleRef/name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            subjects,
+                        });
+                    }
+                    _ => {}
+                }
+                if let Some(tp) = pod_template_path(&kind) {
+                    let Some(tv) = tp.lookup(v) else { continue };
+                    if !tv.is_object() {
+                        continue;
+                    }
+                    let template = obj.base.join(&tp);
+                    let pod_spec = template.key("spec");
+                    let spec = tv.get("spec").cloned().unwrap_or(Value::Null);
+                    let mut containers = Vec::new();
+                    for list in ["initContainers", "containers", "ephemeralContainers"] {
+                        if let Some(cs) = spec.get(list).and_then(Value::as_array) {
+                            for (i, c) in cs.iter().enumerate() {
+                                if !c.is_object() {
+                                    continue;
+                                }
+                                containers.push(Container {
+                                    path: pod_spec.key(list).index(i),
+                                    list,
+                                    index: i,
+                                    name: c
+                                        .get("name")
+                                        .and_then(Value::as_str)
+                                        .unwrap_or_default()
+                                        .to_string(),
+                                    image: c
+                                        .get("image")
+                                        .and_then(Value::as_str)
+                                        .map(str::to_string),
+                                });
+                            }
+                        }
+                    }
+                    let labels = labels_at(tv, "/metadata/labels");
+                    let selector = if kind == "Pod" {
+                        labels.clone()
+                    } else {
+                        let s = labels_at(v, "/spec/selector/matchLabels");
+                        if s.is_empty() {
+                            labels_at(v, "/spec/selector")
+                                .into_iter()
+                                .filter(|(k, _)| k != "matchLabels")
+                                .collect()
+                        } else {
+                            s
+                        }
+                    };
+                    let replicas = match kind.as_str() {
+                        "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {
+                            Some(
+                                v.pointer("/spec/replicas")
+                                    .and_then(Value::as_i64)
+                                    .unwrap_or(1),
+                            )
+                        }
+                        _ => None,
+                    };
+                    let service_account = spec
+                        .get("serviceAccountName")
+                        .or_else(|| spec.get("serviceAccount"))
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("default")
+                        .to_string();
+                    let hook = v
+                        .pointer("/metadata/annotations")
+                        .and_then(|a| a.get("helm.sh/hook"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    inv.workloads.push(Workload {
+                        object: obj.clone(),
+                        template,
+                        pod_spec,
+                        namespace: ns,
+                        labels,
+                        selector,
+                        replicas,
+                        service_account,
+                        containers,
+                        hook,
+                    });
+                }
+            }
+        }
+        inv
+    }
+
+    /// The effective namespace of an object: its own, else the release namespace, else `""`
+    /// (meaning "the namespace the release is installed into").
+    pub fn namespace_of(&self, r: &ResourceRef) -> String {
+        r.namespace
+            .clone()
+            .or_else(|| self.release_namespace.clone())
+            .unwrap_or_default()
+    }
+
+    /// Two namespaces are the same, where `""` (release namespace, unknown) matches any.
+    pub fn same_namespace(a: &str, b: &str) -> bool {
+        a.is_empty() || b.is_empty() || a == b
+    }
+
+    /// Bindings whose subjects include this ServiceAccount.
+    pub fn bindings_for(&self, namespace: &str, sa: &str) -> Vec<&Binding> {
+        self.bindings
+            .iter()
+            .filter(|b| {
+                b.subjects.iter().any(|(ns, name)| {
+                    name == sa
+                        && Self::same_namespace(
+                            ns.as_deref().unwrap_or_else(|| {
+                                b.object.resource.namespace.as_deref().unwrap_or("")
+                            }),
+                            namespace,
+                        )
+                })
+            })
+            .collect()
+    }
+
+    /// The ServiceAccount object of a workload, when the stream has it.
+    pub fn service_account_of(&self, w: &Workload) -> Option<&Object> {
+        self.service_accounts
+            .iter()
+            .find(|((ns, name), _)| {
+                *name == w.service_account && Self::same_namespace(ns, &w.namespace)
+            })
+            .map(|(_, o)| o)
+    }
+
+    /// Services whose selector selects a workload's pods.
+    pub fn services_for(&self, w: &Workload) -> Vec<&Service> {
+        self.services
+            .iter()
+            .filter(|s| {
+                !s.selector.is_empty()
+                    && Self::same_namespace(&s.namespace, &w.namespace)
+                    && selects(&s.selector, &w.labels)
+            })
+            .collect()
+    }
+}

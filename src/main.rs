@@ -1,0 +1,131 @@
+//! The `chart-harden` binary: a thin shell over the library. stdout carries data and is
+//! written once, only when the whole run succeeded; people read stderr (and --report-file).
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use chart_harden::cli::{Cli, Command, Opts};
+use chart_harden::report::{self, Format};
+use chart_harden::{atomic, docs, pipeline, resolve};
+
+fn read_input(file: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    match file {
+        Some(p) if p.as_os_str() != "-" => {
+            buf = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| anyhow::anyhow!("reading stdin: {e}"))?;
+        }
+    }
+    Ok(buf)
+}
+
+fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// Runs hardening; returns (outcome, exit code for diff mode).
+fn run_harden(
+    opts: &Opts,
+    file: Option<&std::path::Path>,
+    dry_run: bool,
+) -> Result<ExitCode, chart_harden::Error> {
+    let cfg = opts.config()?;
+    let input = read_input(file.or(opts.file.as_deref())).map_err(|e| chart_harden::Error::Io {
+        path: file.map_or("stdin".into(), |p| p.display().to_string()),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let (stream, refs) = pipeline::prepare(&input, &cfg)?;
+    let facts = resolve::resolve_images(&refs, &cfg, opts)?;
+    let outcome = pipeline::harden_stream(stream, &cfg, &facts)?;
+    let rendered = report::render(&outcome, opts.report_format, false);
+    if let Some(p) = &opts.report_file {
+        atomic::write(p, rendered.as_bytes()).map_err(|source| chart_harden::Error::Io {
+            path: p.display().to_string(),
+            source,
+        })?;
+    }
+    if !opts.quiet {
+        let shown = if opts.report_format == Format::Text {
+            report::render(&outcome, Format::Text, color_stderr())
+        } else {
+            rendered
+        };
+        let _ = std::io::stderr().write_all(shown.as_bytes());
+    }
+    if dry_run {
+        return Ok(if outcome.changed() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&outcome.output).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(chart_harden::Error::Io {
+            path: "stdout".into(),
+            source: e,
+        }),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match &cli.command {
+        None => run_harden(&cli.opts, None, false),
+        Some(Command::Diff { file }) => run_harden(&cli.opts, file.as_deref(), true),
+        Some(Command::Rules { id, markdown }) => {
+            let text = if *markdown {
+                docs::rules_markdown()
+            } else {
+                match id {
+                    Some(id) => match docs::explain(id) {
+                        Some(t) => t,
+                        None => {
+                            eprintln!("chart-harden: unknown rule `{id}`");
+                            return ExitCode::from(2);
+                        }
+                    },
+                    None => docs::rules_table(),
+                }
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "chart-harden",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("chart-harden: error: {e}");
+            // Helm 4 discards stderr: leave the error in the report file too.
+            if let Some(p) = &cli.opts.report_file {
+                let _ = atomic::write(p, format!("chart-harden: error: {e}\n").as_bytes());
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

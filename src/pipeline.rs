@@ -1,0 +1,288 @@
+//! The pipeline: parse → inventory → rules → apply → emit, repeated until no fix applies.
+//!
+//! Like Ruff's fix loop, rules run again on their own output until it converges (a fix can
+//! make another rule's fix possible, e.g. dropping `privileged` lets CH103 set
+//! `allowPrivilegeEscalation: false`). Converged output is what makes
+//! `harden(harden(x)) == harden(x)` hold byte for byte.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::document::{build_document, parse_stream, Document, Stream, HELM4_FILENAME_ANNOTATION};
+use crate::error::Error;
+use crate::finding::{Finding, FixState};
+use crate::inventory::Inventory;
+use crate::rules::{self, Context, ImageFacts, Sink};
+use crate::yaml::edit::{self, Op};
+
+/// Label put on every object chart-harden generates.
+pub const GENERATED_LABEL: &str = "app.kubernetes.io/managed-by-chart-harden";
+
+const MAX_ITERATIONS: usize = 6;
+
+/// One changed or added document, for the diff report.
+#[derive(Debug, Clone)]
+pub struct DocChange {
+    /// Document index in the output.
+    pub doc: usize,
+    /// Label (`document 3 (Deployment/web, templates/web.yaml)`).
+    pub label: String,
+    /// Text before (empty for added documents).
+    pub before: String,
+    /// Text after.
+    pub after: String,
+    /// True for a generated document.
+    pub added: bool,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The hardened stream.
+    pub output: Vec<u8>,
+    /// Every finding, with what happened to its fix.
+    pub findings: Vec<Finding>,
+    /// Changed and added documents.
+    pub changes: Vec<DocChange>,
+}
+
+impl Outcome {
+    /// True when the output differs from the input.
+    pub fn changed(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+/// Parses the input and returns it with every image reference that pinning would resolve.
+pub fn prepare(input: &[u8], cfg: &Config) -> Result<(Stream, Vec<String>), Error> {
+    let stream = parse_stream(input)?;
+    let inv = Inventory::build(&stream.docs, cfg.namespace.as_deref());
+    let mut refs: BTreeSet<String> = BTreeSet::new();
+    let pin_on = cfg.images.pin && !cfg.disabled.contains("CH201");
+    if pin_on {
+        for f in rules::images::image_fields(&stream.docs, &inv, cfg) {
+            if !f.reference.contains('@') {
+                refs.insert(f.reference);
+            }
+        }
+    }
+    Ok((stream, refs.into_iter().collect()))
+}
+
+/// Hardens a parsed stream.
+pub fn harden_stream(
+    mut stream: Stream,
+    cfg: &Config,
+    images: &BTreeMap<String, ImageFacts>,
+) -> Result<Outcome, Error> {
+    let original: Vec<String> = stream.docs.iter().map(|d| d.text.clone()).collect();
+    let original_count = stream.docs.len();
+    let helm4 = stream.docs.iter().any(|d| {
+        d.value
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
+            .is_some()
+    });
+    let all_rules = rules::all();
+    let enabled: Vec<_> = all_rules
+        .iter()
+        .filter(|r| cfg.rule_enabled(r.meta()))
+        .collect();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut seen: BTreeSet<(String, String, String, String)> = BTreeSet::new();
+    let mut converged = false;
+    for _ in 0..MAX_ITERATIONS {
+        let inv = Inventory::build(&stream.docs, cfg.namespace.as_deref());
+        let cx = Context {
+            docs: &stream.docs,
+            inv: &inv,
+            cfg,
+            images,
+        };
+        let mut sink = Sink::default();
+        for r in &enabled {
+            r.check(&cx, &mut sink);
+        }
+        let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
+        let mut generated: Vec<Value> = Vec::new();
+        for em in sink.items {
+            let mut f = em.finding;
+            let meta = rules::find(f.rule);
+            if let (Some(fix), Some(meta)) = (em.fix, meta) {
+                match cfg.fix_allowed(meta, fix.applicability) {
+                    Ok(()) => {
+                        f.fix = FixState::Applied {
+                            applicability: fix.applicability,
+                        };
+                        for (d, op) in fix.ops {
+                            ops.entry(d).or_default().push(op);
+                        }
+                        generated.extend(fix.generated.into_iter().map(|g| g.value));
+                    }
+                    Err(reason) => {
+                        f.fix = FixState::Skipped {
+                            applicability: fix.applicability,
+                            reason,
+                        };
+                    }
+                }
+            }
+            let key = (
+                f.rule.to_string(),
+                f.resource.display(),
+                f.path.clone(),
+                f.message.clone(),
+            );
+            if seen.insert(key) {
+                findings.push(f);
+            }
+        }
+        if ops.is_empty() && generated.is_empty() {
+            converged = true;
+            break;
+        }
+        for (d, doc_ops) in ops {
+            let doc = &stream.docs[d];
+            let ordered = order_ops(doc_ops);
+            let (text, _) =
+                edit::patch(&doc.text, &doc.value, &ordered).map_err(|source| Error::Patch {
+                    doc: doc.label(),
+                    source,
+                })?;
+            let rebuilt = build_document(d, &doc.marker.clone(), &text)?;
+            stream.docs[d] = rebuilt;
+        }
+        for g in generated {
+            let index = stream.docs.len();
+            let text = generated_text(g, helm4)?;
+            stream.docs.push(build_document(index, "---", &text)?);
+        }
+    }
+    if !converged {
+        return Err(Error::Config(format!(
+            "fixes did not converge after {MAX_ITERATIONS} passes (a rule keeps changing its own output; please report this)"
+        )));
+    }
+    let mut changes = Vec::new();
+    for d in &stream.docs {
+        if d.index < original_count {
+            if d.text != original[d.index] {
+                changes.push(DocChange {
+                    doc: d.index,
+                    label: d.label(),
+                    before: original[d.index].clone(),
+                    after: d.text.clone(),
+                    added: false,
+                });
+            }
+        } else {
+            changes.push(DocChange {
+                doc: d.index,
+                label: d.label(),
+                before: String::new(),
+                after: d.text.clone(),
+                added: true,
+            });
+        }
+    }
+    Ok(Outcome {
+        output: emit(&stream),
+        findings,
+        changes,
+    })
+}
+
+/// Parses and hardens in one call (image facts must already be known).
+pub fn harden(
+    input: &[u8],
+    cfg: &Config,
+    images: &BTreeMap<String, ImageFacts>,
+) -> Result<Outcome, Error> {
+    let stream = parse_stream(input)?;
+    harden_stream(stream, cfg, images)
+}
+
+/// Sets and appends in order; removals last, deepest and highest index first, so that
+/// earlier paths stay valid.
+fn order_ops(ops: Vec<Op>) -> Vec<Op> {
+    let (mut removes, mut rest): (Vec<Op>, Vec<Op>) =
+        ops.into_iter().partition(|o| matches!(o, Op::Remove(_)));
+    // Drop edits under a path that is removed anyway.
+    rest.retain(|o| !removes.iter().any(|r| o.path().starts_with(r.path())));
+    removes.sort_by(|a, b| b.path().cmp(a.path()));
+    removes.dedup();
+    // A removal under another removal is redundant.
+    let all = removes.clone();
+    removes.retain(|r| !all.iter().any(|o| o != r && r.path().starts_with(o.path())));
+    rest.extend(removes);
+    rest
+}
+
+/// YAML text of a generated object, with the generated-by label and (for Helm 4 streams)
+/// Helm's filename annotation.
+fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("Object")
+        .to_string();
+    let name = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("unnamed")
+        .to_string();
+    if let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = md
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(l) = labels.as_object_mut() {
+            l.insert(GENERATED_LABEL.to_string(), Value::String("true".into()));
+        }
+        if helm4 {
+            let ann = md
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(a) = ann.as_object_mut() {
+                a.insert(
+                    HELM4_FILENAME_ANNOTATION.to_string(),
+                    Value::String(format!(
+                        "chart-harden/generated/{}-{}.yaml",
+                        kind.to_ascii_lowercase(),
+                        name
+                    )),
+                );
+            }
+        }
+    }
+    let yaml = serde_saphyr::to_string(&v)
+        .map_err(|e| Error::Config(format!("cannot serialize generated {kind}/{name}: {e}")))?;
+    Ok(format!(
+        "\n# Source: chart-harden/generated/{}-{}.yaml\n{}",
+        kind.to_ascii_lowercase(),
+        name,
+        yaml
+    ))
+}
+
+/// Writes the stream: every document's marker and bytes, in order.
+pub fn emit(stream: &Stream) -> Vec<u8> {
+    let mut out = String::new();
+    if stream.bom {
+        out.push('\u{feff}');
+    }
+    for d in &stream.docs {
+        if !d.marker.is_empty() && !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&d.marker);
+        out.push_str(&d.text);
+    }
+    out.into_bytes()
+}
+
+/// Documents by index (helper for tests and reports).
+pub fn doc_label(docs: &[Document], i: usize) -> String {
+    docs.get(i).map(Document::label).unwrap_or_default()
+}

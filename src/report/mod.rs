@@ -1,0 +1,112 @@
+//! Report stage: the same findings and diffs rendered as text, Markdown or JSON.
+
+use serde::Serialize;
+
+use crate::finding::{Finding, FixState, Severity};
+use crate::pipeline::{DocChange, Outcome};
+
+pub mod diff;
+pub mod markdown;
+pub mod text;
+
+/// Version of the JSON report schema (`docs/report-schema.md`).
+pub const JSON_SCHEMA_VERSION: &str = "chart-harden.report/v1";
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Plain text for terminals.
+    #[default]
+    Text,
+    /// Markdown for a pull-request comment.
+    Markdown,
+    /// JSON (versioned schema).
+    Json,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Documents changed.
+    pub changed_documents: usize,
+    /// Documents added.
+    pub added_documents: usize,
+    /// Findings whose fix was applied.
+    pub fixed: usize,
+    /// Findings with a fix that was not applied.
+    pub fix_skipped: usize,
+    /// Findings nothing can fix.
+    pub unfixable: usize,
+}
+
+/// Computes the summary of an outcome.
+pub fn summary(o: &Outcome) -> Summary {
+    let mut s = Summary {
+        changed_documents: o.changes.iter().filter(|c| !c.added).count(),
+        added_documents: o.changes.iter().filter(|c| c.added).count(),
+        ..Summary::default()
+    };
+    for f in &o.findings {
+        match f.fix {
+            FixState::Applied { .. } => s.fixed += 1,
+            FixState::Skipped { .. } => s.fix_skipped += 1,
+            FixState::Unfixable => s.unfixable += 1,
+        }
+    }
+    s
+}
+
+/// Findings that remain in the output (not fixed), at warning or above.
+pub fn remaining(o: &Outcome) -> impl Iterator<Item = &Finding> {
+    o.findings
+        .iter()
+        .filter(|f| !matches!(f.fix, FixState::Applied { .. }) && f.severity >= Severity::Warning)
+}
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    doc: usize,
+    label: &'a str,
+    added: bool,
+    diff: String,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema: &'static str,
+    tool: &'static str,
+    version: &'static str,
+    summary: Summary,
+    findings: &'a [Finding],
+    changes: Vec<JsonChange<'a>>,
+}
+
+/// Renders the report in a format.
+pub fn render(o: &Outcome, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text::render(o, color),
+        Format::Markdown => markdown::render(o),
+        Format::Json => {
+            let r = JsonReport {
+                schema: JSON_SCHEMA_VERSION,
+                tool: "chart-harden",
+                version: env!("CARGO_PKG_VERSION"),
+                summary: summary(o),
+                findings: &o.findings,
+                changes: o
+                    .changes
+                    .iter()
+                    .map(|c: &DocChange| JsonChange {
+                        doc: c.doc,
+                        label: &c.label,
+                        added: c.added,
+                        diff: diff::unified(c),
+                    })
+                    .collect(),
+            };
+            let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    }
+}

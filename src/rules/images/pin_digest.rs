@@ -1,0 +1,196 @@
+//! CH201 pin-image-digest.
+
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::document::Document;
+use crate::finding::{Applicability, ResourceRef, Severity};
+use crate::inventory::Inventory;
+use crate::rules::{Context, Fix, Rule, RuleMeta, Sink};
+use crate::yaml::edit::Op;
+use crate::yaml::Path;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH201",
+    name: "pin-image-digest",
+    group: "images",
+    summary: "Pin every image tag to the digest the registry serves for it (`repo:tag@sha256:…`).",
+    why: "Tags are mutable: whoever can push to the repository can change what `:1.25` runs, and \
+two nodes can run different bytes under one tag. A digest names exactly one manifest \
+(floe-platform gap #6). The tag is kept in front of the digest for humans.",
+    example: "image: nginx:1.25                 # before\nimage: nginx:1.25@sha256:6a59…    # after",
+    fix: Applicability::Safe,
+    fix_notes: "Safe: the digest is the one the tag points to now, verified by hashing the manifest \
+bytes, and for multi-arch images it is the index digest, so every platform keeps its image. \
+With a lockfile the digest is the locked one and no request is made.",
+    options: "images.pin, images.extraPaths, images.insecureRegistries, --lockfile, --offline, --on-resolve-error",
+    severity: Severity::Warning,
+    default_enabled: true,
+};
+
+/// CH201.
+pub struct PinDigest;
+
+/// An image field in a document: where it is and what it says.
+#[derive(Debug, Clone)]
+pub struct ImageField {
+    /// Document index.
+    pub doc: usize,
+    /// Resource.
+    pub resource: ResourceRef,
+    /// Path of the field to rewrite.
+    pub path: Path,
+    /// The full reference (for split fields: `repository:tag`).
+    pub reference: String,
+    /// For split fields: the tag as written (the field at `path` holds only the tag).
+    pub split_tag: Option<String>,
+    /// Container name, when the image belongs to a container.
+    pub container: Option<String>,
+}
+
+fn dotted(base: &Path, d: &str) -> Path {
+    base.join(&Path::keys(d))
+}
+
+/// Every image reference in the release: containers of every pod template plus configured
+/// extra paths.
+pub fn image_fields(docs: &[Document], inv: &Inventory, cfg: &Config) -> Vec<ImageField> {
+    let mut out = Vec::new();
+    for w in &inv.workloads {
+        for c in &w.containers {
+            if let Some(image) = &c.image {
+                out.push(ImageField {
+                    doc: w.object.doc,
+                    resource: w.object.resource.clone(),
+                    path: c.path.key("image"),
+                    reference: image.clone(),
+                    split_tag: None,
+                    container: Some(c.name.clone()),
+                });
+            }
+        }
+    }
+    for extra in &cfg.images.extra_paths {
+        for doc in docs {
+            for o in &doc.objects {
+                if extra.kind != "*" && extra.kind != o.resource.kind {
+                    continue;
+                }
+                let v = doc.object_value(o);
+                if let Some(ip) = &extra.image {
+                    let p = dotted(&Path::root(), ip);
+                    if let Some(Value::String(s)) = p.lookup(v) {
+                        out.push(ImageField {
+                            doc: doc.index,
+                            resource: o.resource.clone(),
+                            path: o.base.join(&p),
+                            reference: s.clone(),
+                            split_tag: None,
+                            container: None,
+                        });
+                    }
+                }
+                if let (Some(rp), Some(tp)) = (&extra.repository, &extra.tag) {
+                    let rpath = dotted(&Path::root(), rp);
+                    let tpath = dotted(&Path::root(), tp);
+                    let repo = rpath.lookup(v).and_then(Value::as_str);
+                    let tag = match tpath.lookup(v) {
+                        Some(Value::String(s)) => Some(s.clone()),
+                        Some(Value::Number(n)) => Some(n.to_string()),
+                        _ => None,
+                    };
+                    if let (Some(repo), Some(tag)) = (repo, tag) {
+                        out.push(ImageField {
+                            doc: doc.index,
+                            resource: o.resource.clone(),
+                            path: o.base.join(&tpath),
+                            reference: format!("{repo}:{tag}"),
+                            split_tag: Some(tag),
+                            container: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Rule for PinDigest {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for f in image_fields(cx.docs, cx.inv, cx.cfg) {
+            if f.reference.contains('@') {
+                continue;
+            }
+            let doc = &cx.docs[f.doc];
+            let skip = doc
+                .objects
+                .iter()
+                .find(|o| o.resource == f.resource)
+                .is_some_and(|o| {
+                    crate::config::skipped_by_annotation(doc.object_value(o), None, &META)
+                });
+            if skip {
+                continue;
+            }
+            let what = match &f.container {
+                Some(c) => format!("container {c:?} image {:?}", f.reference),
+                None => format!("image {:?}", f.reference),
+            };
+            let facts = cx.image(&f.reference);
+            match facts {
+                Some(facts) if facts.pinned.is_some() => {
+                    let pinned = facts.pinned.clone().unwrap_or_default();
+                    let digest = facts.digest.clone().unwrap_or_default();
+                    let new = match &f.split_tag {
+                        Some(tag) => format!("{tag}@{digest}"),
+                        None => pinned.clone(),
+                    };
+                    out.emit(
+                        &META,
+                        &f.resource,
+                        &f.path,
+                        format!(
+                            "{what} is a mutable tag; pinned to {digest} (from {})",
+                            facts.source
+                        ),
+                        Some(Fix::edits(
+                            Applicability::Safe,
+                            f.doc,
+                            vec![Op::Set(f.path.clone(), json!(new))],
+                        )),
+                    );
+                }
+                Some(facts) if facts.error.is_some() => {
+                    let e = out.emit(
+                        &META,
+                        &f.resource,
+                        &f.path,
+                        format!(
+                            "{what} is a mutable tag and could not be resolved: {}",
+                            facts.error.clone().unwrap_or_default()
+                        ),
+                        None,
+                    );
+                    e.finding.suggestion =
+                        Some("fix registry access or pin the digest in the chart's values".into());
+                }
+                _ => {
+                    let e = out.emit(
+                        &META,
+                        &f.resource,
+                        &f.path,
+                        format!("{what} is a mutable tag, not pinned to a digest (pinning is off)"),
+                        None,
+                    );
+                    e.finding.suggestion =
+                        Some("run with digest pinning (the default) or a lockfile".into());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Rules stage: one rule per file, Ruff-style metadata, fixes as data.
+//!
+//! A rule reads the documents and the inventory and emits findings, each optionally with a
+//! [`Fix`]: byte-patch ops on documents and/or generated documents, tagged with an
+//! [`Applicability`]. The pipeline decides which fixes apply (profile, `--unsafe-fixes`,
+//! per-rule config, opt-out annotations) — rules never do I/O and never decide that.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::document::{Document, Object};
+use crate::finding::{Applicability, Finding, FixState, ResourceRef, Severity};
+use crate::inventory::{Inventory, Workload};
+use crate::yaml::edit::Op;
+use crate::yaml::Path;
+
+pub mod images;
+pub mod pod_security;
+
+/// A rule's documentation and defaults. Rule docs (`docs/rules.md`) are generated from this.
+#[derive(Debug)]
+pub struct RuleMeta {
+    /// Stable code, e.g. `CH101`. Never reused.
+    pub code: &'static str,
+    /// Kebab-case name.
+    pub name: &'static str,
+    /// Group (pod-security, images, network, availability, tenancy, secrets, rbac, audit).
+    pub group: &'static str,
+    /// One line: what it does.
+    pub summary: &'static str,
+    /// Why it matters.
+    pub why: &'static str,
+    /// Example: input that triggers it and what the fix writes.
+    pub example: &'static str,
+    /// Fix safety class of the rule's fix.
+    pub fix: Applicability,
+    /// Fix safety explanation: when the fix could change behaviour.
+    pub fix_notes: &'static str,
+    /// Config options that affect the rule.
+    pub options: &'static str,
+    /// Severity of its findings.
+    pub severity: Severity,
+    /// On unless disabled (false: only when enabled in config).
+    pub default_enabled: bool,
+}
+
+/// Facts about an image learned from the registry or the lockfile.
+#[derive(Debug, Clone, Default)]
+pub struct ImageFacts {
+    /// The pinned reference to write (`repo:tag@sha256:…`), if resolved.
+    pub pinned: Option<String>,
+    /// The digest.
+    pub digest: Option<String>,
+    /// Image config `User`, when read (`Some("")` = unset, i.e. root).
+    pub user: Option<String>,
+    /// Image config `Volumes`.
+    pub volumes: Vec<String>,
+    /// `registry`, `lockfile` or `cache`.
+    pub source: String,
+    /// Resolution error, when it failed (policy `warn`).
+    pub error: Option<String>,
+}
+
+impl ImageFacts {
+    /// The image's user as a numeric UID, when the image config says so (`"1000"`, `"1000:1000"`).
+    pub fn numeric_uid(&self) -> Option<i64> {
+        let u = self.user.as_deref()?;
+        let uid = u.split(':').next()?;
+        uid.parse().ok()
+    }
+}
+
+/// What rules see.
+pub struct Context<'a> {
+    /// All documents.
+    pub docs: &'a [Document],
+    /// The inventory.
+    pub inv: &'a Inventory,
+    /// The configuration.
+    pub cfg: &'a Config,
+    /// Image facts by reference as written.
+    pub images: &'a BTreeMap<String, ImageFacts>,
+}
+
+impl Context<'_> {
+    /// The JSON value of an object.
+    pub fn value(&self, o: &Object) -> &Value {
+        self.docs[o.doc].object_value(o)
+    }
+
+    /// The value at a document path.
+    pub fn at(&self, doc: usize, p: &Path) -> Option<&Value> {
+        p.lookup(&self.docs[doc].value)
+    }
+
+    /// Facts for a container image, if known.
+    pub fn image(&self, r: &str) -> Option<&ImageFacts> {
+        self.images.get(r)
+    }
+}
+
+/// A document a rule generates (NetworkPolicy, PDB, …), built from `k8s-openapi` types and
+/// serialized to JSON. The pipeline adds the generated-by label and Helm's filename annotation
+/// and writes it as YAML with 1.1-safe quoting.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The object (apiVersion, kind, metadata, …).
+    pub value: Value,
+}
+
+/// A fix: edits and/or generated documents.
+#[derive(Debug, Clone)]
+pub struct Fix {
+    /// Safety class.
+    pub applicability: Applicability,
+    /// Byte-patch ops by document index.
+    pub ops: Vec<(usize, Op)>,
+    /// Generated documents.
+    pub generated: Vec<Generated>,
+}
+
+impl Fix {
+    /// A fix made of edits to one document.
+    pub fn edits(applicability: Applicability, doc: usize, ops: Vec<Op>) -> Fix {
+        Fix {
+            applicability,
+            ops: ops.into_iter().map(|o| (doc, o)).collect(),
+            generated: Vec::new(),
+        }
+    }
+}
+
+/// A finding plus its fix, before the pipeline decides whether to apply it.
+#[derive(Debug, Clone)]
+pub struct Emitted {
+    /// The finding (its `fix` state is set by the pipeline).
+    pub finding: Finding,
+    /// The fix, if any.
+    pub fix: Option<Fix>,
+}
+
+/// Collects what a rule emits.
+#[derive(Debug, Default)]
+pub struct Sink {
+    /// Emitted findings.
+    pub items: Vec<Emitted>,
+}
+
+impl Sink {
+    /// Emits a finding.
+    pub fn emit(
+        &mut self,
+        meta: &'static RuleMeta,
+        resource: &ResourceRef,
+        path: &Path,
+        message: impl Into<String>,
+        fix: Option<Fix>,
+    ) -> &mut Emitted {
+        self.items.push(Emitted {
+            finding: Finding {
+                rule: meta.code,
+                rule_name: meta.name,
+                severity: meta.severity,
+                resource: resource.clone(),
+                path: path.to_string(),
+                message: message.into(),
+                suggestion: None,
+                fix: FixState::Unfixable,
+            },
+            fix,
+        });
+        let last = self.items.len() - 1;
+        &mut self.items[last]
+    }
+}
+
+/// A rule.
+pub trait Rule: Send + Sync {
+    /// Its metadata.
+    fn meta(&self) -> &'static RuleMeta;
+    /// Checks the release and emits findings with fixes.
+    fn check(&self, cx: &Context<'_>, out: &mut Sink);
+}
+
+/// Every rule, in the order they run.
+pub fn all() -> Vec<Box<dyn Rule>> {
+    let mut v: Vec<Box<dyn Rule>> = Vec::new();
+    v.extend(pod_security::rules());
+    v.extend(images::rules());
+    v
+}
+
+/// Finds a rule's metadata by code (case-insensitive) or name.
+pub fn find(id: &str) -> Option<&'static RuleMeta> {
+    all()
+        .into_iter()
+        .map(|r| r.meta())
+        .find(|m| m.code.eq_ignore_ascii_case(id) || m.name == id)
+}
+
+/// Iterates the workloads a rule should look at (skipping those opted out by annotation).
+pub fn workloads<'a>(
+    cx: &'a Context<'a>,
+    meta: &'static RuleMeta,
+) -> impl Iterator<Item = &'a Workload> + 'a {
+    cx.inv.workloads.iter().filter(move |w| {
+        let obj = cx.value(&w.object);
+        let tpl = cx.at(w.object.doc, &w.template);
+        !crate::config::skipped_by_annotation(obj, tpl, meta)
+    })
+}

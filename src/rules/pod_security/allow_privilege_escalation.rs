@@ -1,0 +1,91 @@
+//! CH103 no-privilege-escalation.
+
+use serde_json::{json, Value};
+
+use super::{containers, csc, is_privileged, is_windows, pod_spec};
+use crate::finding::{Applicability, Severity};
+use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
+use crate::yaml::edit::Op;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH103",
+    name: "no-privilege-escalation",
+    group: "pod-security",
+    summary: "Containers must set `allowPrivilegeEscalation: false` (restricted Pod Security Standard).",
+    why: "Without it a process can gain more privileges than its parent (setuid binaries, file \
+capabilities): the `no_new_privs` flag is what stops a compromised process from becoming root.",
+    example: "containers:\n- name: app\n  securityContext:\n    allowPrivilegeEscalation: false   # added",
+    fix: Applicability::Safe,
+    fix_notes: "Safe: it only sets `no_new_privs`, which blocks setuid/setcap escalation that \
+containers do not use to start. Privileged containers and containers adding CAP_SYS_ADMIN cannot \
+take it (the API server rejects the combination): those are reported, not changed.",
+    options: "none",
+    severity: Severity::Error,
+    default_enabled: true,
+};
+
+/// CH103.
+pub struct AllowPrivilegeEscalation;
+
+impl Rule for AllowPrivilegeEscalation {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for w in workloads(cx, &META) {
+            if is_windows(pod_spec(cx, w)) {
+                continue;
+            }
+            for c in containers(w) {
+                let cv = super::container(cx, w, c);
+                if csc(cv, "allowPrivilegeEscalation").and_then(Value::as_bool) == Some(false) {
+                    continue;
+                }
+                let p = c
+                    .path
+                    .key("securityContext")
+                    .key("allowPrivilegeEscalation");
+                let sys_admin = csc(cv, "capabilities")
+                    .and_then(|c| c.get("add"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| {
+                        a.iter().any(|x| {
+                            x.as_str() == Some("SYS_ADMIN") || x.as_str() == Some("CAP_SYS_ADMIN")
+                        })
+                    });
+                if is_privileged(cv) || sys_admin {
+                    let e = out.emit(
+                        &META,
+                        &w.object.resource,
+                        &p,
+                        format!(
+                            "container {:?} allows privilege escalation and is {}; allowPrivilegeEscalation cannot be false there",
+                            c.name,
+                            if sys_admin { "adding CAP_SYS_ADMIN" } else { "privileged" }
+                        ),
+                        None,
+                    );
+                    e.finding.suggestion = Some(
+                        "remove privileged / CAP_SYS_ADMIN (see CH106), then set allowPrivilegeEscalation: false".into(),
+                    );
+                    continue;
+                }
+                out.emit(
+                    &META,
+                    &w.object.resource,
+                    &p,
+                    format!(
+                        "container {:?} does not set allowPrivilegeEscalation: false",
+                        c.name
+                    ),
+                    Some(Fix::edits(
+                        Applicability::Safe,
+                        w.object.doc,
+                        vec![Op::Set(p.clone(), json!(false))],
+                    )),
+                );
+            }
+        }
+    }
+}

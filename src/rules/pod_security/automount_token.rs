@@ -1,0 +1,95 @@
+//! CH109 no-unused-service-account-token.
+
+use serde_json::{json, Value};
+
+use super::pod_spec;
+use crate::finding::{Applicability, Severity};
+use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
+use crate::yaml::edit::Op;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH109",
+    name: "no-unused-service-account-token",
+    group: "pod-security",
+    summary:
+        "Pods whose ServiceAccount has no Role/ClusterRole binding should not mount its token.",
+    why: "A mounted ServiceAccount token is a credential for the API server sitting in every \
+container's filesystem. A pod whose account is bound to no role has nothing to use it for, so \
+the token only helps an attacker (floe-platform gap #10).",
+    example: "spec:\n  automountServiceAccountToken: false   # added",
+    fix: Applicability::Safe,
+    fix_notes: "Safe when the ServiceAccount is rendered by this chart and no binding in the \
+stream names it: nothing in the release gives the token any permission. Unsafe when the account \
+is `default` or not rendered by the chart (bindings may exist outside the release), or when the \
+pod mounts the token path itself. Pods or ServiceAccounts that set \
+`automountServiceAccountToken: true` explicitly are reported only.",
+    options: "none",
+    severity: Severity::Warning,
+    default_enabled: true,
+};
+
+/// CH109.
+pub struct AutomountToken;
+
+impl Rule for AutomountToken {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for w in workloads(cx, &META) {
+            let spec = pod_spec(cx, w);
+            let pod_setting = spec
+                .get("automountServiceAccountToken")
+                .and_then(Value::as_bool);
+            if pod_setting == Some(false) {
+                continue;
+            }
+            if !cx
+                .inv
+                .bindings_for(&w.namespace, &w.service_account)
+                .is_empty()
+            {
+                continue;
+            }
+            let sa_obj = cx.inv.service_account_of(w);
+            let sa_setting = sa_obj
+                .map(|o| cx.value(o))
+                .and_then(|v| v.get("automountServiceAccountToken"))
+                .and_then(Value::as_bool);
+            if sa_setting == Some(false) && pod_setting.is_none() {
+                continue;
+            }
+            let p = w.pod_spec.key("automountServiceAccountToken");
+            let explicit = pod_setting == Some(true) || sa_setting == Some(true);
+            let in_stream = sa_obj.is_some() && w.service_account != "default";
+            let msg = format!(
+                "ServiceAccount {:?} has no Role/ClusterRole binding in the release, but its token is mounted",
+                w.service_account
+            );
+            if explicit {
+                let e = out.emit(&META, &w.object.resource, &p, msg, None);
+                e.finding.suggestion = Some(
+                    "the chart asks for the token explicitly; set automountServiceAccountToken: false unless the workload authenticates with it (e.g. Vault's Kubernetes auth)".into(),
+                );
+                continue;
+            }
+            let a = if in_stream {
+                Applicability::Safe
+            } else {
+                Applicability::Unsafe
+            };
+            out.emit(
+                &META,
+                &w.object.resource,
+                &p,
+                msg,
+                Some(Fix::edits(
+                    a,
+                    w.object.doc,
+                    vec![Op::Set(p.clone(), json!(false))],
+                )),
+            );
+        }
+    }
+}

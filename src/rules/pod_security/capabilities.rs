@@ -1,0 +1,119 @@
+//! CH104 drop-all-capabilities.
+
+use serde_json::{json, Value};
+
+use super::{containers, csc, effective_uid, is_privileged, is_windows, pod_spec};
+use crate::finding::{Applicability, Severity};
+use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
+use crate::yaml::edit::Op;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH104",
+    name: "drop-all-capabilities",
+    group: "pod-security",
+    summary: "Containers must drop ALL capabilities and add back at most NET_BIND_SERVICE (restricted).",
+    why: "The default capability set includes CAP_NET_RAW (packet spoofing), CAP_CHOWN, \
+CAP_SETUID and others a compromised process can use; the restricted standard allows only \
+NET_BIND_SERVICE to be added back.",
+    example: "securityContext:\n  capabilities:\n    drop:\n    - ALL        # added\n    add:\n    - NET_BIND_SERVICE   # kept",
+    fix: Applicability::Safe,
+    fix_notes: "Adding `drop: [ALL]` is safe when the container's UID is known to be non-zero (a \
+non-root process holds no capabilities to lose). For a container that may run as root it is \
+unsafe: root entrypoints often need CHOWN/SETUID/SETGID to start. Removing added capabilities \
+other than NET_BIND_SERVICE is always unsafe.",
+    options: "none",
+    severity: Severity::Error,
+    default_enabled: true,
+};
+
+/// CH104.
+pub struct DropAllCapabilities;
+
+impl Rule for DropAllCapabilities {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for w in workloads(cx, &META) {
+            if is_windows(pod_spec(cx, w)) {
+                continue;
+            }
+            for c in containers(w) {
+                let cv = super::container(cx, w, c);
+                if is_privileged(cv) {
+                    continue; // CH106 reports privileged containers
+                }
+                let caps = csc(cv, "capabilities");
+                let caps_path = c.path.key("securityContext").key("capabilities");
+                let drop = caps.and_then(|c| c.get("drop"));
+                let has_all = drop
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("ALL")));
+                if !has_all {
+                    let nonroot = effective_uid(cx, w, c).is_some_and(|u| u > 0);
+                    let op = match drop {
+                        Some(Value::Array(_)) => Op::Append(caps_path.key("drop"), json!("ALL")),
+                        _ => Op::Set(caps_path.key("drop"), json!(["ALL"])),
+                    };
+                    out.emit(
+                        &META,
+                        &w.object.resource,
+                        &caps_path.key("drop"),
+                        if nonroot {
+                            format!("container {:?} does not drop ALL capabilities", c.name)
+                        } else {
+                            format!(
+                                "container {:?} does not drop ALL capabilities and may run as root (dropping them can stop a root entrypoint)",
+                                c.name
+                            )
+                        },
+                        Some(Fix::edits(
+                            if nonroot { Applicability::Safe } else { Applicability::Unsafe },
+                            w.object.doc,
+                            vec![op],
+                        )),
+                    );
+                }
+                if let Some(add) = caps.and_then(|c| c.get("add")).and_then(Value::as_array) {
+                    let bad: Vec<usize> = add
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, x)| {
+                            !matches!(
+                                x.as_str(),
+                                Some("NET_BIND_SERVICE") | Some("CAP_NET_BIND_SERVICE")
+                            )
+                        })
+                        .map(|(i, _)| i)
+                        .collect();
+                    if bad.is_empty() {
+                        continue;
+                    }
+                    let names: Vec<String> = bad
+                        .iter()
+                        .map(|i| add[*i].as_str().unwrap_or("?").to_string())
+                        .collect();
+                    // Remove from the end so indexes stay valid.
+                    let ops = bad
+                        .iter()
+                        .rev()
+                        .map(|i| Op::Remove(caps_path.key("add").index(*i)))
+                        .collect();
+                    let e = out.emit(
+                        &META,
+                        &w.object.resource,
+                        &caps_path.key("add"),
+                        format!(
+                            "container {:?} adds capabilities {names:?}; restricted allows only NET_BIND_SERVICE",
+                            c.name
+                        ),
+                        Some(Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+                    );
+                    e.finding.suggestion =
+                        Some("remove the added capabilities, or exempt this workload".into());
+                }
+            }
+        }
+    }
+}

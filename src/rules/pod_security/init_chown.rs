@@ -1,0 +1,182 @@
+//! CH108 init-chown-to-fsgroup.
+
+use serde_json::{json, Value};
+
+use super::{csc, pod_spec, psc};
+use crate::finding::{Applicability, Severity};
+use crate::inventory::{Container, Workload};
+use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
+use crate::yaml::edit::Op;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH108",
+    name: "init-chown-to-fsgroup",
+    group: "pod-security",
+    summary: "Replace a root init container that only chowns/chmods volumes with pod `fsGroup`.",
+    why: "An init container that runs as root just to `chown -R` a volume breaks the restricted \
+standard for the whole pod. The kubelet does the same job with `fsGroup` and \
+`fsGroupChangePolicy: OnRootMismatch`, without root.",
+    example: "initContainers:\n- name: fix-perms\n  image: busybox\n  command: [sh, -c, \"chown -R 1000:1000 /data\"]\n  securityContext: {runAsUser: 0}\n---\n# removed, and:\nsecurityContext:\n  fsGroup: 1000\n  fsGroupChangePolicy: OnRootMismatch",
+    fix: Applicability::Unsafe,
+    fix_notes: "Unsafe: fsGroup makes the volume group-owned and group-writable rather than \
+user-owned, and does not apply to hostPath volumes; a program that checks ownership or modes \
+strictly (databases do) may refuse the volume. Reported either way.",
+    options: "podSecurity.fsGroup (used when the chown names no group)",
+    severity: Severity::Error,
+    default_enabled: true,
+};
+
+/// CH108.
+pub struct InitChownToFsGroup;
+
+/// The shell script of a container (`sh -c "<script>"` in command/args), if it is one.
+fn script(cv: &Value) -> Option<String> {
+    let mut words: Vec<String> = Vec::new();
+    for f in ["command", "args"] {
+        if let Some(a) = cv.get(f).and_then(Value::as_array) {
+            for x in a {
+                words.push(x.as_str()?.to_string());
+            }
+        }
+    }
+    let shells = ["sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash"];
+    let pos = words.iter().position(|w| shells.contains(&w.as_str()))?;
+    let rest = &words[pos + 1..];
+    let c = rest
+        .iter()
+        .position(|w| w.starts_with('-') && w.contains('c'))?;
+    Some(rest[c + 1..].join(" "))
+}
+
+/// Parses the chown target group/user: `chown -R 1000:2000 /x` → Some(2000).
+fn chown_gid(script: &str) -> Option<i64> {
+    for stmt in script.split(|c| c == ';' || c == '&' || c == '\n' || c == '|') {
+        let words: Vec<&str> = stmt.split_whitespace().collect();
+        if words.first().copied() == Some("chown") {
+            for w in &words[1..] {
+                if w.starts_with('-') {
+                    continue;
+                }
+                let mut parts = w.split(':');
+                let user = parts.next()?;
+                let group = parts.next();
+                return group.filter(|g| !g.is_empty()).unwrap_or(user).parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// True when every statement of the script is chown/chmod/mkdir/echo/true/set/ls.
+fn only_ownership(script: &str) -> bool {
+    let mut saw_chown = false;
+    for stmt in script.split(|c| c == ';' || c == '&' || c == '\n' || c == '|') {
+        let Some(cmd) = stmt.split_whitespace().next() else {
+            continue;
+        };
+        match cmd {
+            "chown" | "chgrp" => saw_chown = true,
+            "chmod" | "mkdir" | "echo" | "true" | "set" | "ls" | "exit" => {}
+            _ => return false,
+        }
+    }
+    saw_chown
+}
+
+/// True when `c` is an init container running as root only to chown/chmod volumes.
+pub(crate) fn is_chown_init(cx: &Context<'_>, w: &Workload, c: &Container) -> bool {
+    if c.list != "initContainers" {
+        return false;
+    }
+    let cv = super::container(cx, w, c);
+    let root = csc(cv, "runAsUser")
+        .and_then(Value::as_i64)
+        .or_else(|| psc(pod_spec(cx, w), "runAsUser").and_then(Value::as_i64))
+        == Some(0);
+    root && script(cv).is_some_and(|s| only_ownership(&s))
+}
+
+impl Rule for InitChownToFsGroup {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for w in workloads(cx, &META) {
+            let spec = pod_spec(cx, w);
+            let chowners: Vec<&Container> = w
+                .containers
+                .iter()
+                .filter(|c| is_chown_init(cx, w, c))
+                .collect();
+            if chowners.is_empty() {
+                continue;
+            }
+            // hostPath volumes are not affected by fsGroup: report only.
+            let host_path = spec
+                .get("volumes")
+                .and_then(Value::as_array)
+                .is_some_and(|vs| vs.iter().any(|v| v.get("hostPath").is_some()));
+            let gid = chowners
+                .iter()
+                .find_map(|c| script(super::container(cx, w, c)).and_then(|s| chown_gid(&s)))
+                .unwrap_or(cx.cfg.pod_security.fs_group);
+            let sc = w.pod_spec.key("securityContext");
+            let mut ops = Vec::new();
+            if psc(spec, "fsGroup").is_none() {
+                ops.push(Op::Set(sc.key("fsGroup"), json!(gid)));
+            }
+            if psc(spec, "fsGroupChangePolicy").is_none() {
+                ops.push(Op::Set(
+                    sc.key("fsGroupChangePolicy"),
+                    json!("OnRootMismatch"),
+                ));
+            }
+            let mut idx: Vec<usize> = chowners.iter().map(|c| c.index).collect();
+            idx.sort_unstable();
+            let all_init = spec
+                .get("initContainers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            if idx.len() == all_init {
+                ops.push(Op::Remove(w.pod_spec.key("initContainers")));
+            } else {
+                for i in idx.iter().rev() {
+                    ops.push(Op::Remove(w.pod_spec.key("initContainers").index(*i)));
+                }
+            }
+            let names: Vec<&str> = chowners.iter().map(|c| c.name.as_str()).collect();
+            let e = out.emit(
+                &META,
+                &w.object.resource,
+                &chowners[0].path,
+                format!(
+                    "init containers {names:?} run as root only to chown/chmod volumes; fsGroup {gid} with fsGroupChangePolicy: OnRootMismatch does this without root"
+                ),
+                (!host_path).then(|| Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+            );
+            if host_path {
+                e.finding.suggestion = Some(
+                    "the pod uses hostPath volumes, which fsGroup does not change: keep the init container or prepare ownership on the node".into(),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_chown_scripts() {
+        assert!(only_ownership(
+            "mkdir -p /data/x && chown -R 1000:1000 /data/x"
+        ));
+        assert!(!only_ownership("chown 1 /x; rm -rf /"));
+        assert!(!only_ownership("chmod 755 /x"));
+        assert_eq!(chown_gid("chown -R 1000:2000 /data"), Some(2000));
+        assert_eq!(chown_gid("chown -R 70 /data"), Some(70));
+        assert_eq!(chown_gid("chown -R postgres /data"), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! Pod security rules: reach the Kubernetes *restricted* Pod Security Standard.
+//!
+//! Shared helpers decide when a fix is safe: a container whose effective UID is known to be
+//! non-zero (from its securityContext, the pod's, or the image config read from the registry)
+//! loses nothing by `runAsNonRoot: true` or by dropping all capabilities.
+
+use serde_json::Value;
+
+use crate::inventory::{Container, Workload};
+use crate::rules::{Context, Rule};
+
+mod allow_privilege_escalation;
+mod automount_token;
+mod capabilities;
+mod host_access;
+mod init_chown;
+mod no_privileged;
+mod read_only_root_fs;
+mod root_user;
+mod run_as_non_root;
+mod seccomp;
+
+/// The rules of this group, in run order.
+pub fn rules() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(run_as_non_root::RunAsNonRoot),
+        Box::new(root_user::RootUser),
+        Box::new(allow_privilege_escalation::AllowPrivilegeEscalation),
+        Box::new(capabilities::DropAllCapabilities),
+        Box::new(seccomp::SeccompRuntimeDefault),
+        Box::new(no_privileged::NoPrivileged),
+        Box::new(read_only_root_fs::ReadOnlyRootFilesystem),
+        Box::new(init_chown::InitChownToFsGroup),
+        Box::new(automount_token::AutomountToken),
+        Box::new(host_access::HostAccess),
+    ]
+}
+
+/// The pod spec value of a workload.
+pub(crate) fn pod_spec<'a>(cx: &'a Context<'_>, w: &Workload) -> &'a Value {
+    cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null)
+}
+
+/// The container's value.
+pub(crate) fn container<'a>(cx: &'a Context<'_>, w: &Workload, c: &Container) -> &'a Value {
+    cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null)
+}
+
+/// `securityContext.<field>` of a container.
+pub(crate) fn csc<'a>(c: &'a Value, field: &str) -> Option<&'a Value> {
+    c.get("securityContext").and_then(|s| s.get(field))
+}
+
+/// `spec.securityContext.<field>` of a pod.
+pub(crate) fn psc<'a>(spec: &'a Value, field: &str) -> Option<&'a Value> {
+    spec.get("securityContext").and_then(|s| s.get(field))
+}
+
+/// The UID the container will run as, when known: its securityContext, the pod's, or the
+/// image config's numeric user.
+pub(crate) fn effective_uid(cx: &Context<'_>, w: &Workload, c: &Container) -> Option<i64> {
+    let cv = container(cx, w, c);
+    let spec = pod_spec(cx, w);
+    csc(cv, "runAsUser")
+        .and_then(Value::as_i64)
+        .or_else(|| psc(spec, "runAsUser").and_then(Value::as_i64))
+        .or_else(|| {
+            c.image
+                .as_deref()
+                .and_then(|i| cx.image(i))
+                .and_then(|f| f.numeric_uid())
+        })
+}
+
+/// True when the container explicitly runs as UID 0.
+pub(crate) fn explicit_root(cx: &Context<'_>, w: &Workload, c: &Container) -> bool {
+    let cv = container(cx, w, c);
+    let spec = pod_spec(cx, w);
+    csc(cv, "runAsUser")
+        .and_then(Value::as_i64)
+        .or_else(|| psc(spec, "runAsUser").and_then(Value::as_i64))
+        == Some(0)
+}
+
+/// True when the pod declares `spec.os.name: windows` (Linux-only fields do not apply).
+pub(crate) fn is_windows(spec: &Value) -> bool {
+    spec.pointer("/os/name").and_then(Value::as_str) == Some("windows")
+}
+
+/// True when the container is privileged.
+pub(crate) fn is_privileged(cv: &Value) -> bool {
+    csc(cv, "privileged").and_then(Value::as_bool) == Some(true)
+}
+
+/// Containers that a rule should check (containers and init containers; ephemeral
+/// containers are never in templates but are checked when present).
+pub(crate) fn containers(w: &Workload) -> impl Iterator<Item = &Container> {
+    w.containers.iter()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! CH101 run-as-non-root.
+
+use serde_json::{json, Value};
+
+use super::{containers, csc, effective_uid, explicit_root, init_chown, pod_spec, psc};
+use crate::finding::{Applicability, Severity};
+use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
+use crate::yaml::edit::Op;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH101",
+    name: "run-as-non-root",
+    group: "pod-security",
+    summary: "Pods must set `runAsNonRoot: true` (restricted Pod Security Standard).",
+    why: "A container that runs as root owns every file in its image and is one kernel bug away \
+from the node. `runAsNonRoot: true` makes the kubelet refuse to start a container whose user is \
+root, so an image change cannot silently bring root back.",
+    example: "spec:\n  securityContext: {}          # before\n---\nspec:\n  securityContext:\n    runAsNonRoot: true         # after",
+    fix: Applicability::Safe,
+    fix_notes: "Safe when every container's UID is known to be non-zero (its securityContext, the \
+pod's, or the image config read while pinning digests): the kubelet then starts it exactly as \
+before. Otherwise the fix also has to choose a UID (`podSecurity.runAsUser`, default 65532) and \
+is unsafe: the image may need root to start.",
+    options: "podSecurity.runAsUser, podSecurity.runAsGroup",
+    severity: Severity::Error,
+    default_enabled: true,
+};
+
+/// CH101.
+pub struct RunAsNonRoot;
+
+impl Rule for RunAsNonRoot {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for w in workloads(cx, &META) {
+            let spec = pod_spec(cx, w);
+            let pod_nonroot = psc(spec, "runAsNonRoot").and_then(Value::as_bool);
+            let mut targets = Vec::new();
+            let mut any_root = false;
+            let mut any_explicit_false = false;
+            for c in containers(w) {
+                let cv = super::container(cx, w, c);
+                if explicit_root(cx, w, c) || init_chown::is_chown_init(cx, w, c) {
+                    // CH102 / CH108 own containers that run as UID 0 on purpose.
+                    any_root = true;
+                    continue;
+                }
+                let own = csc(cv, "runAsNonRoot").and_then(Value::as_bool);
+                if own == Some(false) {
+                    any_explicit_false = true;
+                }
+                if own.or(pod_nonroot) != Some(true) {
+                    targets.push(c);
+                }
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            let safe = targets
+                .iter()
+                .all(|c| effective_uid(cx, w, c).is_some_and(|u| u > 0));
+            let mut ops = Vec::new();
+            let pod_sc = w.pod_spec.key("securityContext");
+            if !any_root && !any_explicit_false && pod_nonroot != Some(false) {
+                ops.push(Op::Set(pod_sc.key("runAsNonRoot"), json!(true)));
+            } else {
+                if pod_nonroot == Some(false) && !any_root {
+                    ops.push(Op::Set(pod_sc.key("runAsNonRoot"), json!(true)));
+                }
+                for c in &targets {
+                    ops.push(Op::Set(
+                        c.path.key("securityContext").key("runAsNonRoot"),
+                        json!(true),
+                    ));
+                }
+            }
+            let applicability = if safe {
+                Applicability::Safe
+            } else {
+                if psc(spec, "runAsUser").is_none() {
+                    ops.push(Op::Set(
+                        pod_sc.key("runAsUser"),
+                        json!(cx.cfg.pod_security.run_as_user),
+                    ));
+                    if psc(spec, "runAsGroup").is_none() {
+                        ops.push(Op::Set(
+                            pod_sc.key("runAsGroup"),
+                            json!(cx.cfg.pod_security.run_as_group),
+                        ));
+                    }
+                }
+                Applicability::Unsafe
+            };
+            let names: Vec<&str> = targets.iter().map(|c| c.name.as_str()).collect();
+            let msg = if safe {
+                format!(
+                    "containers {names:?} run as a known non-root UID but do not set runAsNonRoot: true"
+                )
+            } else {
+                format!(
+                    "containers {names:?} may run as root: runAsNonRoot is not true and no non-root UID is known; the fix sets runAsUser {}",
+                    cx.cfg.pod_security.run_as_user
+                )
+            };
+            let path = if ops.len() == 1 || safe {
+                ops[0].path().clone()
+            } else {
+                pod_sc.key("runAsNonRoot")
+            };
+            out.emit(
+                &META,
+                &w.object.resource,
+                &path,
+                msg,
+                Some(Fix::edits(applicability, w.object.doc, ops)),
+            );
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Field paths into a document (`spec.template.spec.containers[0].image`).
+
+use std::fmt;
+
+/// One step of a [`Path`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Seg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// A path from a document's root to a node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Path(pub Vec<Seg>);
+
+impl Path {
+    /// The empty (root) path.
+    pub fn root() -> Self {
+        Path(Vec::new())
+    }
+
+    /// Builds a path from dotted keys (no indexes), e.g. `"spec.template.spec"`.
+    pub fn keys(dotted: &str) -> Self {
+        Path(
+            dotted
+                .split('.')
+                .filter(|s| !s.is_empty())
+                .map(|s| Seg::Key(s.to_string()))
+                .collect(),
+        )
+    }
+
+    /// This path with a key appended.
+    pub fn key(&self, k: &str) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.to_string()));
+        p
+    }
+
+    /// This path with an index appended.
+    pub fn index(&self, i: usize) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+
+    /// This path with another appended.
+    pub fn join(&self, other: &Path) -> Self {
+        let mut p = self.clone();
+        p.0.extend(other.0.iter().cloned());
+        p
+    }
+
+    /// Looks the path up in a JSON view.
+    pub fn lookup<'a>(&self, v: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        let mut cur = v;
+        for s in &self.0 {
+            cur = match s {
+                Seg::Key(k) => cur.as_object()?.get(k)?,
+                Seg::Index(i) => cur.as_array()?.get(*i)?,
+            };
+        }
+        Some(cur)
+    }
+
+    /// True if `self` starts with `prefix`.
+    pub fn starts_with(&self, prefix: &Path) -> bool {
+        self.0.len() >= prefix.0.len() && self.0[..prefix.0.len()] == prefix.0[..]
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in &self.0 {
+            match s {
+                Seg::Key(k) => {
+                    let plain = !k.is_empty()
+                        && k.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                    if plain {
+                        if !first {
+                            f.write_str(".")?;
+                        }
+                        f.write_str(k)?;
+                    } else {
+                        write!(f, "['{}']", k.replace('\'', "\\'"))?;
+                    }
+                }
+                Seg::Index(i) => write!(f, "[{i}]")?,
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! Split a YAML stream into documents, keeping every byte.
+//!
+//! A document separator is a line that starts with `---` followed by white space or the line
+//! end; a document end marker is a line that starts with `...` likewise (YAML forbids both
+//! inside any scalar, so this agrees with a YAML parser). The separator line's first three
+//! bytes are kept as [`Segment::marker`]; what follows them on the line belongs to the
+//! document (`--- # comment`). Concatenating every segment's `marker` and `text` gives back
+//! the input byte for byte.
+
+/// One document's bytes in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Byte range of the `---` marker (empty for the first document when it has none).
+    pub marker: std::ops::Range<usize>,
+    /// Byte range of the document text that follows the marker.
+    pub text: std::ops::Range<usize>,
+}
+
+fn is_marker_line(line: &[u8], m: &[u8; 3]) -> bool {
+    line.len() >= 3
+        && &line[..3] == m
+        && (line.len() == 3 || matches!(line[3], b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// Splits `input` (already stripped of a BOM) into segments.
+pub fn split(input: &str) -> Vec<Segment> {
+    let bytes = input.as_bytes();
+    let mut segs = Vec::new();
+    let mut marker = 0..0;
+    let mut text_start = 0;
+    let mut line_start = 0;
+    while line_start < bytes.len() {
+        let line_end = match bytes[line_start..].iter().position(|&b| b == b'\n') {
+            Some(p) => line_start + p + 1,
+            None => bytes.len(),
+        };
+        let line = &bytes[line_start..line_end];
+        if is_marker_line(line, b"---") {
+            if line_start > text_start || !marker.is_empty() {
+                segs.push(Segment {
+                    marker: marker.clone(),
+                    text: text_start..line_start,
+                });
+            }
+            marker = line_start..line_start + 3;
+            text_start = line_start + 3;
+        } else if is_marker_line(line, b"...") {
+            // The end marker line belongs to the document it ends.
+            segs.push(Segment {
+                marker: marker.clone(),
+                text: text_start..line_end,
+            });
+            marker = line_end..line_end;
+            text_start = line_end;
+        }
+        line_start = line_end;
+    }
+    if text_start < bytes.len() || !marker.is_empty() || segs.is_empty() {
+        segs.push(Segment {
+            marker,
+            text: text_start..bytes.len(),
+        });
+    }
+    segs
+}
+
+/// Helm 3 writes `# Source: chart/templates/x.yaml` above each document.
+pub fn helm3_source(text: &str) -> Option<String> {
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("# Source:") {
+            return Some(rest.trim().to_string());
+        }
+        if !t.starts_with('#') {
+            break;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(s: &str) -> Vec<(String, String)> {
+        let segs = split(s);
+        let mut out = String::new();
+        let mut parts = Vec::new();
+        for g in &segs {
+            out.push_str(&s[g.marker.clone()]);
+            out.push_str(&s[g.text.clone()]);
+            parts.push((
+                s[g.marker.clone()].to_string(),
+                s[g.text.clone()].to_string(),
+            ));
+        }
+        assert_eq!(out, s, "split must keep every byte");
+        parts
+    }
+
+    #[test]
+    fn helm_stream() {
+        let p = roundtrip("---\n# Source: a.yaml\nkind: A\n---\n# Source: b.yaml\nkind: B\n");
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0], ("---".into(), "\n# Source: a.yaml\nkind: A\n".into()));
+    }
+
+    #[test]
+    fn no_leading_marker_and_comments_on_marker() {
+        let p = roundtrip("kind: A\n--- # two\nkind: B\n---\n");
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].1, "kind: A\n");
+        assert_eq!(p[1].1, " # two\nkind: B\n");
+        assert_eq!(p[2].1, "\n");
+    }
+
+    #[test]
+    fn dots_and_crlf() {
+        let p = roundtrip("kind: A\r\n...\r\n---\r\nkind: B\r\n");
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].1, "kind: A\r\n...\r\n");
+    }
+
+    #[test]
+    fn not_a_marker() {
+        let p = roundtrip("a: |\n  ---x\n----\nb: ---\n");
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn empty() {
+        let p = roundtrip("");
+        assert_eq!(p.len(), 1);
+    }
+}
