@@ -56,6 +56,8 @@ log:
   accesslog:
     disabled: true
 storage:
+  cache:
+    blobdescriptor: inmemory
   filesystem:
     rootdirectory: $WORK/data
 http:
@@ -78,33 +80,47 @@ echo "== pushing $COUNT distinct images"
 now_ns() { date +%s%N; }
 ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
 
-echo "== chart-harden-registry cold (no lockfile, no cache)"
-t=$(now_ns)
-"$RESOLVE" --quiet --no-cache --lockfile "$WORK/lock.json" --refs-file "$WORK/refs.txt" \
-    >"$WORK/cold.out" 2>"$WORK/cold.err" || { cat "$WORK/cold.err" >&2; exit 1; }
-COLD_MS=$(ms_since "$t")
+# Each measurement is the best of $ROUNDS (the machine may be shared).
+ROUNDS="${ROUNDS:-3}"
+best() { if [ -z "$1" ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1"; fi; }
+
+COLD_MS=""
+for i in $(seq 1 "$ROUNDS"); do
+    rm -f "$WORK/lock.json"
+    t=$(now_ns)
+    "$RESOLVE" --quiet --no-cache --lockfile "$WORK/lock.json" --refs-file "$WORK/refs.txt" \
+        >"$WORK/cold.out" 2>"$WORK/cold.err" || { cat "$WORK/cold.err" >&2; exit 1; }
+    COLD_MS=$(best "$COLD_MS" "$(ms_since "$t")")
+done
 COLD_STATS=$(grep '^stats:' "$WORK/cold.err")
+echo "== chart-harden-registry cold (no lockfile, no cache): $COLD_MS ms"
 echo "   $COLD_STATS"
 
-echo "== chart-harden-registry warm (lockfile)"
-t=$(now_ns)
-"$RESOLVE" --quiet --no-cache --lockfile "$WORK/lock.json" --refs-file "$WORK/refs.txt" \
-    >"$WORK/warm.out" 2>"$WORK/warm.err" || { cat "$WORK/warm.err" >&2; exit 1; }
-WARM_MS=$(ms_since "$t")
-WARM_STATS=$(grep '^stats:' "$WORK/warm.err")
+WARM_MS=""
+for i in $(seq 1 "$ROUNDS"); do
+    t=$(now_ns)
+    "$RESOLVE" --quiet --no-cache --lockfile "$WORK/lock.json" --refs-file "$WORK/refs.txt" \
+        >"$WORK/warm.out" 2>"$WORK/warm.err" || { cat "$WORK/warm.err" >&2; exit 1; }
+    WARM_MS=$(best "$WARM_MS" "$(ms_since "$t")")
+    WARM_STATS=$(grep '^stats:' "$WORK/warm.err")
+    WARM_REQ=$(sed -n 's/.*network_requests=\([0-9]*\).*/\1/p' <<<"$WARM_STATS")
+    if [ "$WARM_REQ" != "0" ]; then
+        echo "bench-digests: FAIL: warm run made $WARM_REQ network requests (expected 0)" >&2
+        exit 1
+    fi
+done
+echo "== chart-harden-registry warm (lockfile): $WARM_MS ms"
 echo "   $WARM_STATS"
-WARM_REQ=$(sed -n 's/.*network_requests=\([0-9]*\).*/\1/p' <<<"$WARM_STATS")
-if [ "$WARM_REQ" != "0" ]; then
-    echo "bench-digests: FAIL: warm run made $WARM_REQ network requests (expected 0)" >&2
-    exit 1
-fi
 
-echo "== skopeo inspect loop (sequential)"
-t=$(now_ns)
-while read -r ref; do
-    skopeo inspect --tls-verify=false "docker://$ref" >/dev/null
-done <"$WORK/refs.txt"
-SKOPEO_MS=$(ms_since "$t")
+SKOPEO_MS=""
+for i in $(seq 1 "$ROUNDS"); do
+    t=$(now_ns)
+    while read -r ref; do
+        skopeo inspect --tls-verify=false "docker://$ref" >/dev/null
+    done <"$WORK/refs.txt"
+    SKOPEO_MS=$(best "$SKOPEO_MS" "$(ms_since "$t")")
+done
+echo "== skopeo inspect loop (sequential): $SKOPEO_MS ms"
 
 # Same digests?
 cut -d' ' -f3 "$WORK/cold.out" | sed 's/.*@//' | sort >"$WORK/ours.txt"
@@ -118,7 +134,7 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) b = 1; printf "%.1f", a / b }'; }
 echo
-echo "images:                      $COUNT"
+echo "images:                      $COUNT (best of $ROUNDS runs each)"
 echo "chart-harden cold:           ${COLD_MS} ms   (wall, process start included)"
 echo "chart-harden warm (lock):    ${WARM_MS} ms   (0 network requests)"
 echo "skopeo inspect loop:         ${SKOPEO_MS} ms"

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, OnResolveError, Profile};
+use crate::config::{Config, ConfigFile, OnResolveError, Profile};
 use crate::error::Error;
 use crate::report::Format;
 
@@ -22,6 +22,11 @@ Examples:
   helm template web ./chart | chart-harden --lockfile chart-harden.lock --offline
   # Is the result restricted-compliant?
   helm template web ./chart | chart-harden check --level restricted
+  # Flux: the same hardening as a HelmRelease kustomize post-renderer (+ generated/ objects):
+  helm template web ./chart | chart-harden export flux --out flux/
+  # Argo CD: examples/argocd/ (a Config Management Plugin running helm template | chart-harden)
+  # kustomize / kpt KRM function (ResourceList on stdin and stdout):
+  kustomize build --enable-alpha-plugins --enable-exec .   # with an exec function running `chart-harden krm`
 
 Exit codes: 0 ok · 1 findings/changes (check, diff) · 2 usage or input error · 3 registry error";
 
@@ -48,6 +53,21 @@ pub enum Command {
         /// Input file (default: stdin).
         file: Option<PathBuf>,
     },
+    /// Harden, then evaluate the result against a Pod Security Standard; print the remaining
+    /// violations (with the findings that explain them) on stdout; exit 1 if any remain.
+    Check {
+        /// Pod Security level.
+        #[arg(long, value_enum, default_value = "restricted")]
+        level: crate::check::CheckLevel,
+        /// Pod Security policy version: `latest` or `v1.N`.
+        #[arg(long, default_value = "latest", value_parser = crate::check::parse_version)]
+        pss_version: chart_harden_pss::Version,
+        /// Evaluate the input as it is (findings still say what hardening would fix).
+        #[arg(long)]
+        no_fix: bool,
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
     /// List rules, or explain one (`chart-harden rules CH101`).
     Rules {
         /// Rule code or name.
@@ -56,10 +76,33 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Export the changes for tools that cannot run a post-renderer (`export flux`).
+    Export {
+        /// What to export for.
+        #[command(subcommand)]
+        target: ExportTarget,
+    },
+    /// Run as a KRM function (kustomize exec function, kpt): ResourceList on stdin and stdout.
+    Krm,
     /// Print shell completions.
     Completions {
         /// Shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// Targets of `chart-harden export`.
+#[derive(Debug, Subcommand)]
+pub enum ExportTarget {
+    /// A Flux HelmRelease `spec.postRenderers[].kustomize` block (JSON6902 patches, image
+    /// digests); generated objects as a separate kustomization.
+    Flux {
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+        /// Write DIR/postrenderers.yaml and DIR/generated/{kustomization,resources}.yaml
+        /// instead of one YAML stream on stdout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -138,6 +181,12 @@ impl Opts {
             }
             None => None,
         };
+        self.config_with_file(file)
+    }
+
+    /// Like [`Opts::config`], with the config file's content given (e.g. a KRM
+    /// functionConfig) instead of read from `--config`; flags still apply on top.
+    pub fn config_with_file(&self, file: Option<ConfigFile>) -> Result<Config, Error> {
         let mut cfg = Config::from_file(file)?;
         if let Some(p) = self.profile {
             cfg.set_profile(p);

@@ -308,7 +308,8 @@ impl Config {
     }
 }
 
-/// Reads `chart-harden.io/skip` from an object's (or its pod template's) annotations.
+/// Reads `chart-harden.io/skip` from an object's (or its pod template's) annotations, and the
+/// equivalent exemptions of other tools ([`crate::exemptions`]).
 pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleMeta) -> bool {
     let mut sets = Vec::new();
     for v in [Some(obj), template].into_iter().flatten() {
@@ -324,5 +325,5 @@ pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleM
         s.split(',')
             .map(str::trim)
             .any(|id| id == "all" || id.eq_ignore_ascii_case(meta.code) || id == meta.name)
-    })
+    }) || crate::exemptions::exempts(obj, template, meta.code)
 }

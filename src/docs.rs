@@ -66,3 +66,55 @@ pub fn rules_markdown() -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/rules.md is generated; regenerate with
+    /// `cargo run -- rules --markdown > docs/rules.md`.
+    #[test]
+    fn rules_md_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md");
+        let want = rules_markdown();
+        if std::env::var_os("CHART_HARDEN_BLESS").is_some() {
+            std::fs::write(path, &want).expect("write docs/rules.md");
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/rules.md is stale: run `cargo run -- rules --markdown > docs/rules.md`"
+        );
+    }
+
+    /// The registry polices rules: unique codes and names, kebab-case names, every doc
+    /// field filled in.
+    #[test]
+    fn rule_metadata_is_complete() {
+        let all = rules::all();
+        let mut codes = std::collections::BTreeSet::new();
+        let mut names = std::collections::BTreeSet::new();
+        for r in &all {
+            let m = r.meta();
+            assert!(codes.insert(m.code), "duplicate code {}", m.code);
+            assert!(names.insert(m.name), "duplicate name {}", m.name);
+            assert!(m.code.starts_with("CH") && m.code.len() == 5, "bad code {}", m.code);
+            assert!(
+                m.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "name {} is not kebab-case",
+                m.name
+            );
+            for (field, v) in [
+                ("summary", m.summary),
+                ("why", m.why),
+                ("example", m.example),
+                ("fix_notes", m.fix_notes),
+                ("options", m.options),
+            ] {
+                assert!(!v.trim().is_empty(), "{}: empty {field}", m.code);
+            }
+            assert_eq!(rules::find(m.code).map(|x| x.code), Some(m.code));
+            assert_eq!(rules::find(m.name).map(|x| x.code), Some(m.code));
+        }
+    }
+}

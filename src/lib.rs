@@ -7,13 +7,17 @@
 #![warn(missing_docs)]
 
 pub mod atomic;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod docs;
 pub mod document;
 pub mod error;
+pub mod export;
+pub mod exemptions;
 pub mod finding;
 pub mod inventory;
+pub mod krm;
 pub mod pipeline;
 pub mod report;
 pub mod resolve;

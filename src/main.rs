@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use chart_harden::cli::{Cli, Command, Opts};
+use chart_harden::cli::{Cli, Command, ExportTarget, Opts};
 use chart_harden::report::{self, Format};
 use chart_harden::{atomic, docs, pipeline, resolve};
 
@@ -89,6 +89,12 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => run_harden(&cli.opts, None, false),
         Some(Command::Diff { file }) => run_harden(&cli.opts, file.as_deref(), true),
+        Some(Command::Check {
+            level,
+            pss_version,
+            no_fix,
+            file,
+        }) => chart_harden::check::run_cli(&cli.opts, file.as_deref(), *level, *pss_version, *no_fix),
         Some(Command::Rules { id, markdown }) => {
             let text = if *markdown {
                 docs::rules_markdown()
@@ -107,6 +113,10 @@ fn main() -> ExitCode {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Export {
+            target: ExportTarget::Flux { file, out },
+        }) => chart_harden::export::flux::run(&cli.opts, file.as_deref(), out.as_deref()),
+        Some(Command::Krm) => chart_harden::krm::run(&cli.opts),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(
                 *shell,

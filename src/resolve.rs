@@ -54,7 +54,13 @@ pub fn resolve_images(
                     ImageFacts {
                         pinned: Some(res.pinned_reference()),
                         digest: Some(res.digest.clone()),
-                        user: res.user.clone().or(Some(String::new())),
+                        // `None` from the registry means the config has no User (root);
+                        // for references already pinned nothing was read.
+                        user: if res.source == Source::Pinned {
+                            None
+                        } else {
+                            res.user.clone().or(Some(String::new()))
+                        },
                         volumes: res.volumes.clone(),
                         source: match res.source {
                             Source::Registry => "registry",

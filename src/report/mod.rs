@@ -1,4 +1,4 @@
-//! Report stage: the same findings and diffs rendered as text, Markdown or JSON.
+//! Report stage: the same findings and diffs rendered as text, Markdown, JSON or SARIF.
 
 use serde::Serialize;
 
@@ -7,6 +7,7 @@ use crate::pipeline::{DocChange, Outcome};
 
 pub mod diff;
 pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 /// Version of the JSON report schema (`docs/report-schema.md`).
@@ -22,6 +23,8 @@ pub enum Format {
     Markdown,
     /// JSON (versioned schema).
     Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
 }
 
 /// Counts for the summary line.
@@ -86,6 +89,7 @@ pub fn render(o: &Outcome, format: Format, color: bool) -> String {
     match format {
         Format::Text => text::render(o, color),
         Format::Markdown => markdown::render(o),
+        Format::Sarif => sarif::render(o),
         Format::Json => {
             let r = JsonReport {
                 schema: JSON_SCHEMA_VERSION,

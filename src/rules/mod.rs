@@ -16,8 +16,14 @@ use crate::inventory::{Inventory, Workload};
 use crate::yaml::edit::Op;
 use crate::yaml::Path;
 
+pub mod guards;
+pub mod hygiene;
 pub mod images;
 pub mod pod_security;
+pub mod rbac;
+pub mod secrets;
+#[cfg(test)]
+pub(crate) mod testing;
 
 /// A rule's documentation and defaults. Rule docs (`docs/rules.md`) are generated from this.
 #[derive(Debug)]
@@ -97,7 +103,10 @@ impl Context<'_> {
 
     /// Facts for a container image, if known.
     pub fn image(&self, r: &str) -> Option<&ImageFacts> {
-        self.images.get(r)
+        // After a pin (`repo:tag@sha256:…`) the facts are still those of `repo:tag`.
+        self.images
+            .get(r)
+            .or_else(|| r.split_once('@').and_then(|(base, _)| self.images.get(base)))
     }
 }
 
@@ -189,6 +198,10 @@ pub fn all() -> Vec<Box<dyn Rule>> {
     let mut v: Vec<Box<dyn Rule>> = Vec::new();
     v.extend(pod_security::rules());
     v.extend(images::rules());
+    v.extend(secrets::rules());
+    v.extend(rbac::rules());
+    v.extend(hygiene::rules());
+    v.extend(guards::rules());
     v
 }
 

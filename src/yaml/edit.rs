@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::path::{Path, Seg};
-use super::scalar::{render_scalar, render_str};
+use super::scalar::{render_like, render_scalar, render_str};
 use super::tree::{self, Node, NodeKind};
 use super::view;
 
@@ -404,10 +404,11 @@ fn replace_node(
         || matches!(v, Value::Array(a) if !a.is_empty());
     // Scalars (and empty collections) replace the node's bytes.
     if !is_collection {
-        let mut s = match v {
-            Value::Object(_) => "{}".to_string(),
-            Value::Array(_) => "[]".to_string(),
-            other => render_scalar(other),
+        let mut s = match (v, &n.kind) {
+            (Value::Object(_), _) => "{}".to_string(),
+            (Value::Array(_), _) => "[]".to_string(),
+            (other, NodeKind::Scalar { style, .. }) => render_like(other, *style),
+            (other, _) => render_scalar(other),
         };
         let (start, end) = (n.start, n.end);
         if matches!(

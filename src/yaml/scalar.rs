@@ -133,3 +133,67 @@ mod tests {
         assert_eq!(render_str("a\"b\n"), "\"a\\\"b\\n\"");
     }
 }
+
+/// True when `s`, written plain, reads back as exactly the string `s` under Kubernetes' YAML
+/// 1.1 rules. Wider than [`plain_safe`] (it accepts `127.0.0.1:5000/app:1`), used to keep an
+/// existing plain scalar plain when its value is replaced.
+pub fn plain_roundtrips(s: &str) -> bool {
+    if plain_safe(s) {
+        return true;
+    }
+    if s.is_empty()
+        || s.trim() != s
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || s.chars().any(|c| c.is_control() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+        || looks_like_timestamp(s)
+        || matches!(s.as_bytes()[0], b'-' | b'?' | b':' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`')
+    {
+        return false;
+    }
+    matches!(
+        super::view::parse(&format!("k: {s}\n")),
+        Ok(serde_json::Value::Object(m)) if m.get("k") == Some(&Value::String(s.to_string()))
+    )
+}
+
+/// YAML 1.1 timestamps (`2001-12-14`, `2001-12-14t21:59:43.10-05:00`) are not strings in Kubernetes.
+fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 8
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5].is_ascii_digit()
+}
+
+/// Renders a replacement for an existing scalar in the same style where that is faithful.
+pub fn render_like(v: &Value, style: granit_parser::ScalarStyle) -> String {
+    use granit_parser::ScalarStyle;
+    match (v, style) {
+        (Value::String(s), ScalarStyle::DoubleQuoted) => quote(s),
+        (Value::String(s), ScalarStyle::SingleQuoted) if !s.contains(['\n', '\r']) => {
+            format!("'{}'", s.replace('\'', "''"))
+        }
+        (Value::String(s), ScalarStyle::Plain) if plain_roundtrips(s) => s.clone(),
+        _ => render_scalar(v),
+    }
+}
+
+#[cfg(test)]
+mod roundtrip_tests {
+    use super::*;
+
+    #[test]
+    fn keeps_plain_when_faithful() {
+        assert!(plain_roundtrips("127.0.0.1:5000/app:1@sha256:abc"));
+        assert!(plain_roundtrips("nginx"));
+        for s in ["on", "0755", "1e3", "2024-01-01", "~", "12", "a: b", "-x"] {
+            assert!(!plain_roundtrips(s), "{s}");
+        }
+        assert_eq!(
+            render_like(&Value::String("it's".into()), granit_parser::ScalarStyle::SingleQuoted),
+            "'it''s'"
+        );
+    }
+}

@@ -63,6 +63,9 @@ impl std::fmt::Debug for Resolver {
     }
 }
 
+/// `config.User` and sorted `config.Volumes` keys.
+type Facts = (Option<String>, Vec<String>);
+
 type Memo = Arc<OnceCell<Result<(Resolved, Source), ResolveError>>>;
 
 struct Inner {
@@ -76,6 +79,9 @@ struct Inner {
     auth: OnceLock<Result<Arc<AuthConfig>, AuthError>>,
     registries: Mutex<HashMap<String, Arc<RegistryState>>>,
     memo: Mutex<HashMap<String, Memo>>,
+    /// Image-config facts by manifest digest (content-addressed, so shared
+    /// by every tag and repository pointing at the same manifest).
+    facts: Mutex<HashMap<String, Facts>>,
     sem: Semaphore,
     requests: AtomicU64,
     lock_hits: AtomicU64,
@@ -507,9 +513,6 @@ impl Resolver {
                 "offline and update_lock exclude each other (updating needs the registry)".into(),
             ));
         }
-        if cfg.offline && cfg.lockfile.is_none() {
-            return Err(ResolveError::Config("offline mode needs a lockfile".into()));
-        }
         let build = |direct: bool| {
             let mut b = reqwest::Client::builder()
                 .timeout(cfg.timeout)
@@ -551,6 +554,7 @@ impl Resolver {
                 auth: OnceLock::new(),
                 registries: Mutex::new(HashMap::new()),
                 memo: Mutex::new(HashMap::new()),
+                facts: Mutex::new(HashMap::new()),
                 sem,
                 requests: AtomicU64::new(0),
                 lock_hits: AtomicU64::new(0),
@@ -632,7 +636,9 @@ impl Resolver {
                         lockfile: cfg
                             .lockfile
                             .as_ref()
-                            .map_or("none configured".to_string(), |p| p.display().to_string()),
+                            .map_or("no lockfile configured".to_string(), |p| {
+                                p.display().to_string()
+                            }),
                     }),
                 );
                 continue;
@@ -704,7 +710,8 @@ impl Resolver {
     }
 
     /// Writes the lockfile atomically (temporary file in the same directory,
-    /// fsync, rename) when a lockfile is configured and its content changed.
+    /// fsync, rename) when a lockfile is configured, the run is not offline
+    /// and the content changed.
     /// Only successful resolutions are ever added; with `update_lock` the
     /// file holds exactly the references of this run (a reference that failed
     /// to re-resolve keeps its previous entry). Callers wanting
@@ -714,6 +721,10 @@ impl Resolver {
         let Some(path) = &self.inner.cfg.lockfile else {
             return Ok(());
         };
+        if self.inner.cfg.offline {
+            // Offline runs only read the lockfile.
+            return Ok(());
+        }
         let json = {
             let ls = guard(&self.inner.lock);
             let mut lock = ls.lock.clone();
@@ -723,9 +734,6 @@ impl Resolver {
             lock.to_json()
         };
         if std::fs::read_to_string(path).ok().as_deref() == Some(json.as_str()) {
-            return Ok(());
-        }
-        if self.inner.cfg.offline && !path.exists() {
             return Ok(());
         }
         crate::lockfile::write_atomic(path, json.as_bytes()).map_err(|e| {
@@ -804,6 +812,15 @@ impl Progress {
                 self.total,
                 self.start.elapsed().as_secs_f64()
             );
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// Also stops the ticker when `resolve_all` is cancelled.
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
         }
     }
 }
@@ -901,6 +918,7 @@ impl Inner {
             classify(&v, content_type.as_deref()).map_err(|m| ctx.invalid(m))?;
         let mut platforms = Vec::new();
         let mut config_desc: Option<Value> = None;
+        let known = guard(&self.facts).get(&digest).cloned();
         match kind {
             Kind::Index => {
                 let entries = v
@@ -915,7 +933,7 @@ impl Inner {
                         }
                     }
                 }
-                if self.cfg.read_image_config {
+                if self.cfg.read_image_config && known.is_none() {
                     let chosen = entries
                         .iter()
                         .find(|e| {
@@ -959,7 +977,9 @@ impl Inner {
         }
         let (mut user, mut volumes) = (None, Vec::new());
         let mut config_read = false;
-        if self.cfg.read_image_config {
+        if let (true, Some((u, v))) = (self.cfg.read_image_config, known) {
+            (user, volumes, config_read) = (u, v, true);
+        } else if self.cfg.read_image_config {
             config_read = true;
             if let Some(desc) = config_desc {
                 let mt = desc.get("mediaType").and_then(Value::as_str).unwrap_or("");
@@ -974,6 +994,7 @@ impl Inner {
                     (user, volumes) = image_facts(&cv);
                 }
             }
+            guard(&self.facts).insert(digest.clone(), (user.clone(), volumes.clone()));
         }
         Ok(Resolved {
             digest,

@@ -576,3 +576,88 @@ async fn identity_token_is_exchanged_with_refresh_token_grant() {
     assert_eq!(ok(&out, &name).digest, img.digest);
     assert!(!format!("{r:?}").contains(IDTOKEN));
 }
+
+#[tokio::test]
+async fn concurrency_is_bounded() {
+    let reg = Registry::start();
+    let p = Pusher::new(&reg.host(), None);
+    let mut names = Vec::new();
+    for i in 0..9 {
+        let repo = format!("c{i}");
+        p.push(&repo, Some("1"), &build(&ImageSpec::new(&repo)))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        names.push(repo);
+    }
+    let proxy = Proxy::start(
+        reg.port,
+        Arc::new(|r: &Req| {
+            if r.path.contains("/manifests/") {
+                Action::Delay(Duration::from_millis(150))
+            } else {
+                Action::Forward
+            }
+        }),
+    )
+    .await;
+    let work = tempdir();
+    let r = Resolver::new(ResolverConfig {
+        concurrency: 3,
+        ..test_config(work.path())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let refs: Vec<String> = names
+        .iter()
+        .map(|n| format!("{}/{n}:1", proxy.host()))
+        .collect();
+    let start = Instant::now();
+    let out = r.resolve_all(&refs).await;
+    assert!(out.values().all(Result::is_ok), "{out:?}");
+    let max = proxy.max_in_flight.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&max), "max in flight {max}");
+    // 9 images, 3 at a time, 150 ms each: at least 3 rounds.
+    assert!(
+        start.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn shared_manifest_config_is_fetched_once() {
+    let (reg, img) = setup().await;
+    let p = Pusher::new(&reg.host(), None);
+    p.push("app", Some("same"), &img)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    p.push("copy", Some("1"), &img)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let proxy = Proxy::start(reg.port, Arc::new(|_: &Req| Action::Forward)).await;
+    let work = tempdir();
+    let r = Resolver::new(test_config(work.path())).unwrap_or_else(|e| panic!("{e}"));
+    let h = proxy.host();
+    let refs = vec![
+        format!("{h}/app:1"),
+        format!("{h}/app:same"),
+        format!("{h}/copy:1"),
+    ];
+    let out = r.resolve_all(&refs).await;
+    for k in &refs {
+        assert_eq!(ok(&out, k).digest, img.digest);
+        assert_eq!(ok(&out, k).user.as_deref(), Some("1000"));
+    }
+    // Concurrent lookups may race to the config; never more than one each.
+    assert!(proxy.count("/blobs/") <= 3);
+    // Sequentially, the second lookup reuses the facts.
+    let r = Resolver::new(ResolverConfig {
+        concurrency: 1,
+        ..test_config(work.path())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let before = proxy.count("/blobs/");
+    let out = r.resolve_all(&refs).await;
+    assert!(out.values().all(Result::is_ok));
+    assert_eq!(proxy.count("/blobs/") - before, 1);
+    assert_eq!(r.stats().network_requests, 1 + 3 + 1);
+}

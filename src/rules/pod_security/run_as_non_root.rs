@@ -100,8 +100,13 @@ impl Rule for RunAsNonRoot {
                     "containers {names:?} run as a known non-root UID but do not set runAsNonRoot: true"
                 )
             } else {
+                let unknown: Vec<&str> = targets
+                    .iter()
+                    .filter(|c| !effective_uid(cx, w, c).is_some_and(|u| u > 0))
+                    .map(|c| c.name.as_str())
+                    .collect();
                 format!(
-                    "containers {names:?} may run as root: runAsNonRoot is not true and no non-root UID is known; the fix sets runAsUser {}",
+                    "containers {unknown:?} may run as root: runAsNonRoot is not true and no non-root UID is known (securityContext or image config); the fix sets runAsUser {}",
                     cx.cfg.pod_security.run_as_user
                 )
             };

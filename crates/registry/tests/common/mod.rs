@@ -225,6 +225,8 @@ pub enum Action {
     /// Forward, but change one byte of the body (headers kept, so
     /// `Docker-Content-Digest` no longer matches).
     Corrupt,
+    /// Wait, then forward.
+    Delay(Duration),
 }
 
 pub type Rule = Arc<dyn Fn(&Req) -> Action + Send + Sync>;
@@ -233,6 +235,8 @@ pub type Rule = Arc<dyn Fn(&Req) -> Action + Send + Sync>;
 pub struct Proxy {
     pub port: u16,
     pub log: Arc<Mutex<Vec<Req>>>,
+    /// Highest number of requests handled at the same time.
+    pub max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -259,6 +263,9 @@ impl Proxy {
             .unwrap_or_else(|e| panic!("{e}"));
         let log: Arc<Mutex<Vec<Req>>> = Arc::default();
         let log2 = Arc::clone(&log);
+        let max_in_flight: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let max2 = Arc::clone(&max_in_flight);
+        let in_flight: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
@@ -266,12 +273,19 @@ impl Proxy {
                 };
                 let rule = Arc::clone(&rule);
                 let log = Arc::clone(&log2);
+                let max = Arc::clone(&max2);
+                let in_flight = Arc::clone(&in_flight);
                 tokio::spawn(async move {
-                    let _ = handle(sock, upstream, rule, log).await;
+                    let _ = handle(sock, upstream, rule, log, &in_flight, &max).await;
                 });
             }
         });
-        Proxy { port, log, task }
+        Proxy {
+            port,
+            log,
+            max_in_flight,
+            task,
+        }
     }
 }
 
@@ -315,8 +329,26 @@ async fn handle(
     upstream: u16,
     rule: Rule,
     log: Arc<Mutex<Vec<Req>>>,
+    in_flight: &std::sync::atomic::AtomicUsize,
+    max: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering::SeqCst;
     let (head, mut body) = read_head(&mut sock).await?;
+    let now = in_flight.fetch_add(1, SeqCst) + 1;
+    max.fetch_max(now, SeqCst);
+    let r = serve(&mut sock, head, body.split_off(0), upstream, rule, log).await;
+    in_flight.fetch_sub(1, SeqCst);
+    r
+}
+
+async fn serve(
+    sock: &mut TcpStream,
+    head: Vec<u8>,
+    mut body: Vec<u8>,
+    upstream: u16,
+    rule: Rule,
+    log: Arc<Mutex<Vec<Req>>>,
+) -> std::io::Result<()> {
     let head_s = String::from_utf8_lossy(&head).to_string();
     let (first, headers) = parse_headers(&head_s);
     let mut parts = first.split(' ');
@@ -374,9 +406,15 @@ async fn handle(
         }
         Action::Reset => {
             sock.set_zero_linger()?;
-            drop(sock);
         }
-        Action::Forward | Action::ForwardAs(_) | Action::Truncate | Action::Corrupt => {
+        Action::Forward
+        | Action::ForwardAs(_)
+        | Action::Truncate
+        | Action::Corrupt
+        | Action::Delay(_) => {
+            if let Action::Delay(d) = &action {
+                tokio::time::sleep(*d).await;
+            }
             let mut up = TcpStream::connect(("127.0.0.1", upstream)).await?;
             let mut out = format!("{method} {fwd_path} HTTP/1.1\r\n");
             for (k, v) in &headers {

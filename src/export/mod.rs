@@ -1,0 +1,72 @@
+//! Exports of chart-harden's changes for deployment tools that cannot run a Helm
+//! post-renderer, and the shared run helpers of the non-streaming modes (`export flux`,
+//! `krm`).
+//!
+//! * [`flux`]: a HelmRelease `spec.postRenderers[].kustomize` block (JSON6902 patches and
+//!   `images:` digests) plus a separate kustomization for generated objects.
+//! * [`json_patch`]: the RFC 6902 diff those patches are made of.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use crate::cli::Opts;
+use crate::config::Config;
+use crate::document::Stream;
+use crate::error::Error;
+use crate::pipeline::{self, Outcome};
+use crate::rules::ImageFacts;
+
+pub mod flux;
+pub mod json_patch;
+
+/// Reads FILE (or stdin for `None` / `-`).
+pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Error> {
+    match file {
+        Some(p) if p.as_os_str() != "-" => std::fs::read(p).map_err(|source| Error::Io {
+            path: p.display().to_string(),
+            source,
+        }),
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|source| Error::Io {
+                    path: "stdin".into(),
+                    source,
+                })?;
+            Ok(buf)
+        }
+    }
+}
+
+/// Runs the normal pipeline (parse, resolve digests, harden) and returns the parsed input
+/// next to the outcome, so that callers can compare objects before and after.
+pub fn harden_with_input(
+    input: &[u8],
+    cfg: &Config,
+    opts: &Opts,
+) -> Result<(Stream, Outcome), Error> {
+    let (stream, refs) = pipeline::prepare(input, cfg)?;
+    let facts: BTreeMap<String, ImageFacts> = crate::resolve::resolve_images(&refs, cfg, opts)?;
+    let original = stream.clone();
+    let outcome = pipeline::harden_stream(stream, cfg, &facts)?;
+    Ok((original, outcome))
+}
+
+/// Writes the report to `--report-file` (if set) and to stderr (unless `--quiet`), as the
+/// default mode does.
+pub fn emit_report(outcome: &Outcome, opts: &Opts) -> Result<(), Error> {
+    let rendered = crate::report::render(outcome, opts.report_format, false);
+    if let Some(p) = &opts.report_file {
+        crate::atomic::write(p, rendered.as_bytes()).map_err(|source| Error::Io {
+            path: p.display().to_string(),
+            source,
+        })?;
+    }
+    if !opts.quiet {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(rendered.as_bytes());
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! SARIF 2.1.0 report, for GitHub code scanning and other SARIF consumers.
+//!
+//! One run, `tool.driver` = chart-harden with every rule (plus the Pod Security checks a
+//! `check` report refers to, as `PSS/<check>`). Each result carries the rule id, level
+//! (`error`/`warning`/`note`; `none` with `kind: pass` for a finding whose fix was applied),
+//! the message (with the suggestion), a physical location whose artifact is the chart
+//! template the resource came from (Helm 4's `postrenderer.helm.sh/postrender-filename`
+//! annotation or Helm 3's `# Source:` line; `rendered/<kind>-<name>.yaml` when neither is
+//! there), a logical location `Kind/namespace/name:field.path`, and the fix state in
+//! `properties`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::check::CheckReport;
+use crate::finding::{Finding, FixState, ResourceRef, Severity};
+use crate::pipeline::Outcome;
+use crate::rules::{self, RuleMeta};
+
+/// The SARIF schema URI written in `$schema`.
+pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// Percent-encodes what may not appear in a URI reference path.
+fn uri_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The artifact URI of a resource: its template file, or a synthetic rendered path.
+pub fn artifact_uri(r: &ResourceRef) -> String {
+    match r.source.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => uri_path(s.trim_start_matches('/')),
+        None => uri_path(&format!(
+            "rendered/{}-{}.yaml",
+            if r.kind.is_empty() {
+                "object".to_string()
+            } else {
+                r.kind.to_ascii_lowercase()
+            },
+            if r.name.is_empty() { "unnamed" } else { &r.name }
+        )),
+    }
+}
+
+fn fully_qualified(r: &ResourceRef, path: &str) -> String {
+    let ns = r.namespace.as_deref().unwrap_or("");
+    format!("{}/{}/{}:{}", r.kind, ns, r.name, path)
+}
+
+fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn rule_descriptor(m: &RuleMeta) -> Value {
+    json!({
+        "id": m.code,
+        "name": m.name,
+        "shortDescription": {"text": m.summary},
+        "fullDescription": {"text": m.why},
+        "help": {
+            "text": format!("{}\n\nFix: {} — {}\n\nExample:\n{}\n\nOptions: {}", m.summary, m.fix.as_str(), m.fix_notes, m.example, m.options),
+            "markdown": format!("{}\n\n**Fix ({})**: {}\n\n```yaml\n{}\n```\n\nOptions: {}", m.summary, m.fix.as_str(), m.fix_notes, m.example, m.options),
+        },
+        "defaultConfiguration": {"level": level(m.severity), "enabled": m.default_enabled},
+        "properties": {"group": m.group, "fix": m.fix.as_str(), "tags": ["kubernetes", "helm", m.group]},
+    })
+}
+
+fn pss_descriptor(check: &str, lvl: chart_harden_pss::Level) -> Value {
+    let explained: Vec<&str> = crate::check::rules_for_check(check).to_vec();
+    json!({
+        "id": format!("PSS/{check}"),
+        "name": check,
+        "shortDescription": {"text": format!("Pod Security Standards ({lvl}) check `{check}`")},
+        "fullDescription": {"text": format!("The {lvl} Pod Security Standard's `{check}` check, evaluated with the semantics of the Kubernetes Pod Security Admission controller.")},
+        "help": {"text": if explained.is_empty() {
+            format!("No chart-harden rule fixes `{check}`: change the chart's values or template, or run the workload in a namespace with a lower Pod Security level.")
+        } else {
+            format!("Fixed by {} when their fixes apply; when a violation remains, the result names the finding that explains why.", explained.join(", "))
+        }},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"group": "pod-security-standards", "tags": ["kubernetes", "pod-security", lvl.as_str()]},
+    })
+}
+
+struct Builder {
+    rules: Vec<Value>,
+    index: BTreeMap<String, usize>,
+    results: Vec<Value>,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        let mut b = Builder {
+            rules: Vec::new(),
+            index: BTreeMap::new(),
+            results: Vec::new(),
+        };
+        for r in rules::all() {
+            let m = r.meta();
+            b.index.insert(m.code.to_string(), b.rules.len());
+            b.rules.push(rule_descriptor(m));
+        }
+        b
+    }
+
+    fn rule_index(&mut self, id: &str, make: impl FnOnce() -> Value) -> usize {
+        if let Some(i) = self.index.get(id) {
+            return *i;
+        }
+        let i = self.rules.len();
+        self.rules.push(make());
+        self.index.insert(id.to_string(), i);
+        i
+    }
+
+    fn locations(r: &ResourceRef, path: &str) -> Value {
+        json!([{
+            "physicalLocation": {"artifactLocation": {"uri": artifact_uri(r)}},
+            "logicalLocations": [{
+                "name": if path.is_empty() { r.name.clone() } else { path.to_string() },
+                "fullyQualifiedName": fully_qualified(r, path),
+                "kind": "resource",
+            }],
+        }])
+    }
+
+    fn finding(&mut self, f: &Finding) {
+        let idx = match self.index.get(f.rule) {
+            Some(i) => *i,
+            None => self.rule_index(f.rule, || json!({"id": f.rule, "name": f.rule_name})),
+        };
+        let mut text = f.message.clone();
+        if let Some(s) = &f.suggestion {
+            text.push_str(". Suggestion: ");
+            text.push_str(s);
+        }
+        let mut props = Map::new();
+        props.insert("resource".into(), json!(f.resource.display()));
+        props.insert("field".into(), json!(f.path));
+        props.insert("document".into(), json!(f.resource.doc));
+        props.insert("fix".into(), serde_json::to_value(&f.fix).unwrap_or(Value::Null));
+        let mut result = json!({
+            "ruleId": f.rule,
+            "ruleIndex": idx,
+            "message": {"text": text},
+            "locations": Self::locations(&f.resource, &f.path),
+            "partialFingerprints": {"chartHardenFinding/v1": fingerprint(&[f.rule, &f.resource.display(), &f.path])},
+            "properties": Value::Object(props),
+        });
+        if matches!(f.fix, FixState::Applied { .. }) {
+            result["kind"] = json!("pass");
+            result["level"] = json!("none");
+        } else {
+            result["level"] = json!(level(f.severity));
+        }
+        self.results.push(result);
+    }
+
+    fn finish(self) -> String {
+        let doc = json!({
+            "$schema": SARIF_SCHEMA,
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {
+                    "name": "chart-harden",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "semanticVersion": env!("CARGO_PKG_VERSION"),
+                    "rules": self.rules,
+                }},
+                "columnKind": "unicodeCodePoints",
+                "results": self.results,
+            }],
+        });
+        let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// SARIF for a hardening run: every finding (applied fixes as `kind: pass`).
+pub fn render(o: &Outcome) -> String {
+    let mut b = Builder::new();
+    for f in &o.findings {
+        b.finding(f);
+    }
+    b.finish()
+}
+
+/// SARIF for `check`: every Pod Security violation (with the findings that explain it) and
+/// every finding that was not fixed.
+pub fn render_check(r: &CheckReport) -> String {
+    let mut b = Builder::new();
+    for v in &r.violations {
+        let id = format!("PSS/{}", v.check);
+        let idx = b.rule_index(&id, || pss_descriptor(v.check, v.level));
+        let mut text = format!("{} ({} {})", v.message, v.level, v.check);
+        if v.explained_by.is_empty() {
+            text.push_str(". Not explained by any chart-harden finding.");
+        } else {
+            for e in &v.explained_by {
+                text.push_str(&format!(". Explained by {} {}: {}", e.rule, e.rule_name, e.reason));
+            }
+        }
+        let related: Vec<Value> = v
+            .explained_by
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                json!({
+                    "id": i,
+                    "message": {"text": format!("{} {}: {}", e.rule, e.rule_name, e.reason)},
+                    "physicalLocation": {"artifactLocation": {"uri": artifact_uri(&v.resource)}},
+                    "logicalLocations": [{"fullyQualifiedName": fully_qualified(&v.resource, &e.path), "kind": "resource"}],
+                })
+            })
+            .collect();
+        let mut result = json!({
+            "ruleId": id,
+            "ruleIndex": idx,
+            "level": "error",
+            "message": {"text": text},
+            "locations": Builder::locations(&v.resource, &v.path),
+            "partialFingerprints": {"chartHardenPss/v1": fingerprint(&[v.check, &v.resource.display(), &v.path])},
+            "properties": {
+                "resource": v.resource.display(),
+                "field": v.path,
+                "level": v.level.as_str(),
+                "pssVersion": r.version.to_string(),
+                "explained": v.explained(),
+                "explainedBy": v.explained_by,
+            },
+        });
+        if !related.is_empty() {
+            result["relatedLocations"] = Value::Array(related);
+        }
+        b.results.push(result);
+    }
+    for f in &r.findings {
+        if !matches!(f.fix, FixState::Applied { .. }) {
+            b.finding(f);
+        }
+    }
+    b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_uri_falls_back_and_escapes() {
+        let mut r = ResourceRef {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            ..ResourceRef::default()
+        };
+        assert_eq!(artifact_uri(&r), "rendered/deployment-web.yaml");
+        r.source = Some("my chart/templates/web deploy.yaml".into());
+        assert_eq!(artifact_uri(&r), "my%20chart/templates/web%20deploy.yaml");
+    }
+}

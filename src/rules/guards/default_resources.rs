@@ -1,0 +1,142 @@
+//! CH405 default-resources: containers without requests/limits get profile defaults.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{options, quantity};
+use crate::finding::{Applicability, Severity};
+use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
+use crate::yaml::edit::Op;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH405",
+    name: "default-resources",
+    group: "tenancy",
+    summary: "Containers without resource requests (cpu, memory) or a memory limit get defaults.",
+    why: "Without requests the scheduler packs pods blindly and they are the first evicted under \
+pressure (BestEffort QoS); without a memory limit one leaking container can take a node's memory. \
+Under a ResourceQuota, containers without requests are rejected outright.",
+    example: "containers:\n- name: app\n  resources:\n    requests: {cpu: 100m, memory: 128Mi}   # added\n    limits: {memory: 512Mi}                # added",
+    fix: Applicability::Unsafe,
+    fix_notes: "Unsafe: a default memory limit below what the application really uses gets it \
+OOM-killed, and requests change scheduling. A default limit is never set below the container's \
+own request, and a default request never above its own limit. No CPU limit is added (it only \
+throttles). Applied with `--profile prod` or `--unsafe-fixes`.",
+    options: "`generate.default-resources.requests` (default `{cpu: 100m, memory: 128Mi}`), \
+`generate.default-resources.limits` (default `{memory: 512Mi}`).",
+    severity: Severity::Warning,
+    default_enabled: true,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Options {
+    #[serde(default = "default_requests")]
+    requests: BTreeMap<String, Value>,
+    #[serde(default = "default_limits")]
+    limits: BTreeMap<String, Value>,
+}
+
+fn default_requests() -> BTreeMap<String, Value> {
+    [("cpu", "100m"), ("memory", "128Mi")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::from(v)))
+        .collect()
+}
+
+fn default_limits() -> BTreeMap<String, Value> {
+    [("memory", "512Mi")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::from(v)))
+        .collect()
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            requests: default_requests(),
+            limits: default_limits(),
+        }
+    }
+}
+
+fn fmt(res: &str, x: f64) -> String {
+    if res == "cpu" {
+        quantity::cpu(x)
+    } else {
+        quantity::memory(x)
+    }
+}
+
+/// CH405.
+pub struct DefaultResources;
+
+impl Rule for DefaultResources {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        let Some(opts) = options::<Options>(cx, &META, out) else {
+            return;
+        };
+        for w in workloads(cx, &META) {
+            for c in &w.containers {
+                if c.list == "ephemeralContainers" {
+                    continue; // ephemeral containers cannot set resources
+                }
+                let Some(cv) = cx.at(w.object.doc, &c.path) else {
+                    continue;
+                };
+                let res_v = cv.get("resources").cloned().unwrap_or(Value::Null);
+                let mut ops = Vec::new();
+                let mut added = Vec::new();
+                for (kind, defaults) in [("requests", &opts.requests), ("limits", &opts.limits)] {
+                    for (res, dv) in defaults {
+                        if res_v.pointer(&format!("/{kind}/{res}")).is_some() {
+                            continue;
+                        }
+                        let Some(mut x) = quantity::parse(dv) else {
+                            continue;
+                        };
+                        if kind == "limits" {
+                            if let Some(r) = res_v.pointer(&format!("/requests/{res}")).and_then(quantity::parse) {
+                                x = x.max(r);
+                            }
+                        } else if res_v.pointer(&format!("/limits/{res}")).is_some() {
+                            // Kubernetes already defaults a missing request to the limit.
+                            continue;
+                        }
+                        let q = fmt(res, x);
+                        added.push(format!("{kind}.{res}: {q}"));
+                        ops.push(Op::Set(
+                            c.path.key("resources").key(kind).key(res),
+                            Value::String(q),
+                        ));
+                    }
+                }
+                if ops.is_empty() {
+                    continue;
+                }
+                out.emit(
+                    &META,
+                    &w.object.resource,
+                    &c.path.key("resources"),
+                    format!(
+                        "container {:?} sets no {}: default {}",
+                        c.name,
+                        added
+                            .iter()
+                            .map(|a| a.split(':').next().unwrap_or_default().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        added.join(", ")
+                    ),
+                    Some(Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Service-reference inference: which workloads of the release talk to which Services.
+//!
+//! A workload references a Service when one of its containers' env values, args or command,
+//! or the data of a ConfigMap its pods read (`envFrom`, `configMapKeyRef`, `configMap` and
+//! projected volumes), contains the Service's DNS name as a host token:
+//! `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local` (any cluster domain), optionally
+//! behind a StatefulSet pod's hostname (`pod-0.svc-headless.ns.svc…`), with or without a URL
+//! scheme, credentials or `:port`. A bare name inside a file path (`/var/lib/svc`) is not a
+//! host and is ignored. A namespace-qualified name needs the Service's namespace (or, when the
+//! namespace is unknown, a name the stream uses as a namespace, or the `.svc` suffix).
+//!
+//! Used by the NetworkPolicy generator (CH402) and by the checkers in the tests.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::document::Document;
+use crate::inventory::{selects, Inventory, Service, Workload};
+
+/// One inferred edge: workload `from` names Service `service`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reference {
+    /// Index of the referring workload in `Inventory::workloads`.
+    pub from: usize,
+    /// Index of the Service in `Inventory::services`.
+    pub service: usize,
+    /// The port written after the host (`svc:5432`), if any.
+    pub port: Option<i64>,
+    /// Where it was found (`env WEB_URL of container "app"`).
+    pub via: String,
+    /// The host token as written (lower-cased).
+    pub host: String,
+}
+
+/// A port a NetworkPolicy rule must allow: a number, or a container port name that could not
+/// be resolved to a number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PortRef {
+    /// A port number.
+    Num(i64),
+    /// A named port (left to the CNI to resolve).
+    Name(String),
+}
+
+/// A protocol and port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResolvedPort {
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    /// The port.
+    pub port: PortRef,
+}
+
+fn is_host_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '.'
+}
+
+/// Host tokens of a text with the port written after each, if any. Tokens that are path
+/// segments (`/x/svc`, not `//svc`) are dropped.
+pub fn host_tokens(text: &str) -> Vec<(String, Option<i64>)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_host_char(chars[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_host_char(chars[i]) {
+            i += 1;
+        }
+        let tok: String = chars[start..i].iter().collect();
+        let tok = tok.trim_matches('.').to_ascii_lowercase();
+        if tok.is_empty() {
+            continue;
+        }
+        let path_segment = start >= 1
+            && chars[start - 1] == '/'
+            && !(start >= 2 && chars[start - 2] == '/');
+        if path_segment {
+            continue;
+        }
+        let mut port = None;
+        if i < chars.len() && chars[i] == ':' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j > i + 1 && j - i <= 6 {
+                let digits: String = chars[i + 1..j].iter().collect();
+                port = digits.parse::<i64>().ok().filter(|p| (1..=65535).contains(p));
+            }
+        }
+        out.push((tok, port));
+    }
+    out
+}
+
+/// True when the host token names the Service (see the module docs).
+pub fn names_service(host: &str, svc: &Service, known_namespaces: &BTreeSet<String>) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    let name = svc.name.to_ascii_lowercase();
+    for i in 0..labels.len().min(2) {
+        if labels[i] != name {
+            continue;
+        }
+        let rest = &labels[i + 1..];
+        if rest.is_empty() {
+            if i == 0 {
+                return true;
+            }
+            continue;
+        }
+        let ns = rest[0];
+        let svc_suffix = rest.get(1) == Some(&"svc");
+        let ns_ok = if svc.namespace.is_empty() {
+            svc_suffix || known_namespaces.contains(ns)
+        } else {
+            ns == svc.namespace
+        };
+        if ns_ok && (rest.len() == 1 || svc_suffix) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Namespaces the stream names (objects' namespaces and the release namespace).
+pub fn known_namespaces(docs: &[Document], inv: &Inventory) -> BTreeSet<String> {
+    let mut s: BTreeSet<String> = BTreeSet::new();
+    if let Some(ns) = &inv.release_namespace {
+        s.insert(ns.clone());
+    }
+    for d in docs {
+        for o in &d.objects {
+            if let Some(ns) = &o.resource.namespace {
+                s.insert(ns.clone());
+            }
+            if o.resource.kind == "Namespace" {
+                s.insert(o.resource.name.clone());
+            }
+        }
+    }
+    s
+}
+
+fn configmap_data<'a>(
+    docs: &'a [Document],
+    inv: &Inventory,
+    name: &str,
+    namespace: &str,
+) -> Option<&'a serde_json::Map<String, Value>> {
+    let objs = inv.by_kind.get("ConfigMap")?;
+    let o = objs.iter().find(|o| {
+        o.resource.name == name && Inventory::same_namespace(&inv.namespace_of(&o.resource), namespace)
+    })?;
+    docs[o.doc].object_value(o).get("data")?.as_object()
+}
+
+/// Every text a workload's pods read, with where it comes from.
+pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let root = &docs[w.object.doc].value;
+    let spec = w.pod_spec.lookup(root).cloned().unwrap_or(Value::Null);
+    let mut cms: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in &w.containers {
+        let Some(cv) = c.path.lookup(root) else {
+            continue;
+        };
+        let cname = &c.name;
+        if let Some(env) = cv.get("env").and_then(Value::as_array) {
+            for e in env {
+                let ename = e.get("name").and_then(Value::as_str).unwrap_or("?");
+                if let Some(v) = e.get("value").and_then(Value::as_str) {
+                    out.push((format!("env {ename} of container {cname:?}"), v.to_string()));
+                }
+                if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
+                    let n = r.get("name").and_then(Value::as_str).unwrap_or_default();
+                    let k = r.get("key").and_then(Value::as_str).unwrap_or_default();
+                    if let Some(v) = configmap_data(docs, inv, n, &w.namespace)
+                        .and_then(|d| d.get(k))
+                        .and_then(Value::as_str)
+                    {
+                        out.push((
+                            format!("ConfigMap {n} key {k} (env {ename} of container {cname:?})"),
+                            v.to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+        for field in ["args", "command"] {
+            if let Some(a) = cv.get(field).and_then(Value::as_array) {
+                let text: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                if !text.is_empty() {
+                    out.push((format!("{field} of container {cname:?}"), text.join(" ")));
+                }
+            }
+        }
+        if let Some(ef) = cv.get("envFrom").and_then(Value::as_array) {
+            for e in ef {
+                if let Some(n) = e.pointer("/configMapRef/name").and_then(Value::as_str) {
+                    cms.entry(n.to_string())
+                        .or_default()
+                        .push(format!("envFrom of container {cname:?}"));
+                }
+            }
+        }
+    }
+    if let Some(vols) = spec.get("volumes").and_then(Value::as_array) {
+        for v in vols {
+            let vname = v.get("name").and_then(Value::as_str).unwrap_or("?");
+            if let Some(n) = v.pointer("/configMap/name").and_then(Value::as_str) {
+                cms.entry(n.to_string())
+                    .or_default()
+                    .push(format!("volume {vname}"));
+            }
+            if let Some(srcs) = v.pointer("/projected/sources").and_then(Value::as_array) {
+                for s in srcs {
+                    if let Some(n) = s.pointer("/configMap/name").and_then(Value::as_str) {
+                        cms.entry(n.to_string())
+                            .or_default()
+                            .push(format!("volume {vname}"));
+                    }
+                }
+            }
+        }
+    }
+    for (n, uses) in cms {
+        if let Some(data) = configmap_data(docs, inv, &n, &w.namespace) {
+            for (k, v) in data {
+                if let Some(s) = v.as_str() {
+                    out.push((format!("ConfigMap {n} key {k} ({})", uses.join(", ")), s.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every Service reference of every workload (deduplicated by workload, Service, port, via).
+pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
+    let known = known_namespaces(docs, inv);
+    let mut out: BTreeSet<Reference> = BTreeSet::new();
+    for (wi, w) in inv.workloads.iter().enumerate() {
+        for (via, text) in workload_texts(docs, inv, w) {
+            for (host, port) in host_tokens(&text) {
+                for (si, s) in inv.services.iter().enumerate() {
+                    if names_service(&host, s, &known) {
+                        out.insert(Reference {
+                            from: wi,
+                            service: si,
+                            port,
+                            via: via.clone(),
+                            host: host.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Indexes of the workloads whose pods a Service selects.
+pub fn selected_workloads(inv: &Inventory, svc: &Service) -> Vec<usize> {
+    if svc.selector.is_empty() {
+        return Vec::new();
+    }
+    inv.workloads
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| {
+            Inventory::same_namespace(&svc.namespace, &w.namespace) && selects(&svc.selector, &w.labels)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Container ports of a workload: (name, number, protocol).
+pub fn container_ports(docs: &[Document], w: &Workload) -> Vec<(Option<String>, i64, String)> {
+    let root = &docs[w.object.doc].value;
+    let mut out = Vec::new();
+    for c in &w.containers {
+        if let Some(ps) = c.path.lookup(root).and_then(|cv| cv.get("ports")).and_then(Value::as_array) {
+            for p in ps {
+                if let Some(n) = p.get("containerPort").and_then(Value::as_i64) {
+                    out.push((
+                        p.get("name").and_then(Value::as_str).map(str::to_string),
+                        n,
+                        p.get("protocol").and_then(Value::as_str).unwrap_or("TCP").to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The pod ports behind a Service's ports (all of them, or only the Service port `only` when
+/// it is one of them), named target ports resolved against the given workloads' containers.
+pub fn service_target_ports(
+    docs: &[Document],
+    inv: &Inventory,
+    svc: &Service,
+    only: Option<i64>,
+    pods: &[usize],
+) -> Vec<ResolvedPort> {
+    let chosen: Vec<_> = match only {
+        Some(p) if svc.ports.iter().any(|sp| sp.port == p) => {
+            svc.ports.iter().filter(|sp| sp.port == p).collect()
+        }
+        _ => svc.ports.iter().collect(),
+    };
+    let mut out: BTreeSet<ResolvedPort> = BTreeSet::new();
+    for sp in chosen {
+        // The API server defaults an unset, 0 or "" targetPort to the port.
+        let target = match &sp.target {
+            Value::Number(n) if n.as_i64() == Some(0) => Value::from(sp.port),
+            Value::String(s) if s.is_empty() => Value::from(sp.port),
+            Value::Null => Value::from(sp.port),
+            t => t.clone(),
+        };
+        match &target {
+            Value::Number(n) => {
+                if let Some(n) = n.as_i64() {
+                    out.insert(ResolvedPort {
+                        protocol: sp.protocol.clone(),
+                        port: PortRef::Num(n),
+                    });
+                }
+            }
+            Value::String(name) => {
+                if let Ok(n) = name.parse::<i64>() {
+                    out.insert(ResolvedPort {
+                        protocol: sp.protocol.clone(),
+                        port: PortRef::Num(n),
+                    });
+                    continue;
+                }
+                let mut found = false;
+                for wi in pods {
+                    for (pn, num, proto) in container_ports(docs, &inv.workloads[*wi]) {
+                        if pn.as_deref() == Some(name.as_str()) {
+                            found = true;
+                            out.insert(ResolvedPort {
+                                protocol: proto,
+                                port: PortRef::Num(num),
+                            });
+                        }
+                    }
+                }
+                if !found {
+                    out.insert(ResolvedPort {
+                        protocol: sp.protocol.clone(),
+                        port: PortRef::Name(name.clone()),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out.into_iter().collect()
+}

@@ -1,0 +1,744 @@
+//! CH402 generate-network-policy: a default-deny NetworkPolicy per workload that allows what
+//! the release itself shows it needs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::netpol_infer::{self, PortRef, Reference, ResolvedPort};
+use super::{
+    generated_meta, is_generated, is_test_hook, options, pod_selector, selecting, selector_value,
+    wname,
+};
+use crate::finding::{Applicability, Severity};
+use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
+use crate::rules::{workloads, Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::Path;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH402",
+    name: "generate-network-policy",
+    group: "network",
+    summary: "Every workload without a NetworkPolicy gets a default-deny policy that allows DNS, its Services' ports, the Services it names, and the API server when its ServiceAccount has RBAC.",
+    why: "Without a NetworkPolicy every pod can reach every other pod in the cluster and be reached \
+by them: one compromised pod can scan and attack the whole cluster. A default deny with explicit \
+allows limits the blast radius to what the application really uses.",
+    example: "# Deployment api (env DB_URL=postgres://db:5432/app), Service api port 80 → 8080:\n\
+kind: NetworkPolicy\nmetadata:\n  name: api-chart-harden\nspec:\n  podSelector:\n    matchLabels: {app: api}\n\
+  policyTypes: [Ingress, Egress]\n  ingress:\n  - from: [{podSelector: {}}]\n    ports: [{port: 8080, protocol: TCP}]\n\
+  egress:\n  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n\
+    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]\n  - to: [{podSelector: {matchLabels: {app: db}}}]\n    ports: [{port: 5432, protocol: TCP}]",
+    fix: Applicability::Unsafe,
+    fix_notes: "Unsafe: a default deny cuts every connection the inference did not see — clients \
+in other namespaces (Prometheus scraping, an ingress controller: configure `ingressFrom`), \
+external endpoints (configure `extraEgress`), hosts named only in Secrets or computed at run \
+time. Applied with `--profile prod` or `--unsafe-fixes`; review the Info findings that list every \
+inferred edge first. Workloads already selected by a chart NetworkPolicy get nothing (the \
+NetworkPolicy audit checks those). Helm test hook pods are skipped (short-lived probes that \
+reach arbitrary endpoints; a policy would make `helm test` fail for the wrong reason); other \
+hook Jobs are covered like any workload. hostNetwork pods are skipped: policies do not apply \
+to them. API-server egress defaults to `0.0.0.0/0` on 443 and 6443 because the API server's \
+address is cluster-specific and no pod or namespace selector matches it; set \
+`apiServer.cidr` to your control plane's address to narrow it.",
+    options: "`generate.generate-network-policy`: `dns` (list of NetworkPolicyPeer; default \
+namespace kube-system, pods `k8s-app: kube-dns`), `ingressFrom` (peers allowed to reach Service \
+ports; default `[{podSelector: {}}]`, the same namespace), `apiServer` (`cidr`, `except`, \
+`ports`; default `0.0.0.0/0`, 443 and 6443; `enabled: false` to never allow it), `extraEgress` \
+(list of `{workloads: [names], cidr, except, to: [peers], ports: [443], protocol: TCP}`), \
+`skipHooks` (also skip non-test hook workloads; default false).",
+    severity: Severity::Warning,
+    default_enabled: true,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ApiServer {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default = "any_cidr")]
+    cidr: String,
+    #[serde(default)]
+    except: Vec<String>,
+    #[serde(default = "api_ports")]
+    ports: Vec<i32>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn any_cidr() -> String {
+    "0.0.0.0/0".to_string()
+}
+fn api_ports() -> Vec<i32> {
+    vec![443, 6443]
+}
+
+impl Default for ApiServer {
+    fn default() -> Self {
+        ApiServer {
+            enabled: true,
+            cidr: any_cidr(),
+            except: Vec::new(),
+            ports: api_ports(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExtraEgress {
+    /// Workload names it applies to (empty: every workload).
+    #[serde(default)]
+    workloads: Vec<String>,
+    #[serde(default)]
+    cidr: Option<String>,
+    #[serde(default)]
+    except: Vec<String>,
+    #[serde(default)]
+    to: Vec<NetworkPolicyPeer>,
+    #[serde(default)]
+    ports: Vec<i32>,
+    #[serde(default)]
+    protocol: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Options {
+    #[serde(default = "default_dns")]
+    dns: Vec<NetworkPolicyPeer>,
+    #[serde(default = "default_ingress_from")]
+    ingress_from: Vec<NetworkPolicyPeer>,
+    #[serde(default)]
+    api_server: ApiServer,
+    #[serde(default)]
+    extra_egress: Vec<ExtraEgress>,
+    #[serde(default)]
+    skip_hooks: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            dns: default_dns(),
+            ingress_from: default_ingress_from(),
+            api_server: ApiServer::default(),
+            extra_egress: Vec::new(),
+            skip_hooks: false,
+        }
+    }
+}
+
+fn match_labels(pairs: &[(&str, &str)]) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        ),
+        match_expressions: None,
+    }
+}
+
+fn default_dns() -> Vec<NetworkPolicyPeer> {
+    vec![NetworkPolicyPeer {
+        namespace_selector: Some(match_labels(&[("kubernetes.io/metadata.name", "kube-system")])),
+        pod_selector: Some(match_labels(&[("k8s-app", "kube-dns")])),
+        ip_block: None,
+    }]
+}
+
+fn default_ingress_from() -> Vec<NetworkPolicyPeer> {
+    vec![same_namespace_peer()]
+}
+
+fn same_namespace_peer() -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector::default()),
+        ..Default::default()
+    }
+}
+
+fn is_same_namespace_peer(p: &NetworkPolicyPeer) -> bool {
+    p.ip_block.is_none()
+        && p.namespace_selector.is_none()
+        && p.pod_selector.as_ref().is_some_and(|s| {
+            s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+                && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+        })
+}
+
+fn np_port(p: &ResolvedPort) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(match &p.port {
+            PortRef::Num(n) => IntOrString::Int(i32::try_from(*n).unwrap_or(0)),
+            PortRef::Name(s) => IntOrString::String(s.clone()),
+        }),
+        protocol: Some(p.protocol.clone()),
+        end_port: None,
+    }
+}
+
+fn show_ports(ps: &BTreeSet<ResolvedPort>) -> String {
+    ps.iter()
+        .map(|p| match &p.port {
+            PortRef::Num(n) => format!("{n}/{}", p.protocol),
+            PortRef::Name(s) => format!("{s}/{} (named)", p.protocol),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Services the API server calls (webhooks, aggregated APIs, CRD conversion): (namespace, name).
+fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let mut add = |svc: Option<&Value>| {
+        if let Some(s) = svc {
+            if let Some(n) = s.get("name").and_then(Value::as_str) {
+                let ns = s.get("namespace").and_then(Value::as_str).unwrap_or("");
+                out.insert((ns.to_string(), n.to_string()));
+            }
+        }
+    };
+    for (kind, objs) in &cx.inv.by_kind {
+        for o in objs {
+            let v = cx.value(o);
+            match kind.as_str() {
+                "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
+                    for wh in v.get("webhooks").and_then(Value::as_array).into_iter().flatten() {
+                        add(wh.pointer("/clientConfig/service"));
+                    }
+                }
+                "APIService" => add(v.pointer("/spec/service")),
+                "CustomResourceDefinition" => {
+                    add(v.pointer("/spec/conversion/webhook/clientConfig/service"))
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Ingress objects naming each Service as a backend: (namespace, service) → ingress names.
+fn ingress_backends(cx: &Context<'_>) -> BTreeMap<(String, String), Vec<String>> {
+    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for o in cx.inv.by_kind.get("Ingress").into_iter().flatten() {
+        let v = cx.value(o);
+        let ns = cx.inv.namespace_of(&o.resource);
+        let mut names = BTreeSet::new();
+        if let Some(n) = v.pointer("/spec/defaultBackend/service/name").and_then(Value::as_str) {
+            names.insert(n.to_string());
+        }
+        for r in v.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten() {
+            for p in r.pointer("/http/paths").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(n) = p.pointer("/backend/service/name").and_then(Value::as_str) {
+                    names.insert(n.to_string());
+                }
+            }
+        }
+        for n in names {
+            out.entry((ns.clone(), n)).or_default().push(o.resource.name.clone());
+        }
+    }
+    out
+}
+
+fn service_peer(svc: &Service, from_ns: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(svc.selector.clone()),
+            match_expressions: None,
+        }),
+        namespace_selector: (!svc.namespace.is_empty()
+            && !from_ns.is_empty()
+            && svc.namespace != from_ns)
+            .then(|| match_labels(&[("kubernetes.io/metadata.name", svc.namespace.as_str())])),
+        ip_block: None,
+    }
+}
+
+fn workload_peer(sel: LabelSelector, w_ns: &str, from_ns: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(sel),
+        namespace_selector: (!w_ns.is_empty() && !from_ns.is_empty() && w_ns != from_ns)
+            .then(|| match_labels(&[("kubernetes.io/metadata.name", w_ns)])),
+        ip_block: None,
+    }
+}
+
+fn peer_key(p: &NetworkPolicyPeer) -> String {
+    serde_json::to_string(p).unwrap_or_default()
+}
+
+/// Accumulates rules keyed by peer, merging ports.
+#[derive(Default)]
+struct Rules {
+    order: Vec<String>,
+    by_peer: BTreeMap<String, (Option<NetworkPolicyPeer>, BTreeSet<ResolvedPort>)>,
+}
+
+impl Rules {
+    fn add(&mut self, key: String, peer: Option<NetworkPolicyPeer>, ports: &BTreeSet<ResolvedPort>) {
+        if !self.by_peer.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        self.by_peer
+            .entry(key)
+            .or_insert_with(|| (peer, BTreeSet::new()))
+            .1
+            .extend(ports.iter().cloned());
+    }
+
+    fn into_parts(self) -> Vec<(Option<NetworkPolicyPeer>, Vec<NetworkPolicyPort>)> {
+        let mut by_peer = self.by_peer;
+        self.order
+            .into_iter()
+            .filter_map(|k| by_peer.remove(&k))
+            .map(|(p, ports)| (p, ports.iter().map(np_port).collect()))
+            .collect()
+    }
+}
+
+/// CH402.
+pub struct GenerateNetworkPolicy;
+
+struct Edge {
+    message: String,
+}
+
+impl Rule for GenerateNetworkPolicy {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        let Some(opts) = options::<Options>(cx, &META, out) else {
+            return;
+        };
+        let inv = cx.inv;
+        let refs = netpol_infer::references(cx.docs, inv);
+        let api_called = api_called_services(cx);
+        let backends = ingress_backends(cx);
+        let mut done: BTreeSet<usize> = BTreeSet::new();
+        let candidates: Vec<&Workload> = workloads(cx, &META).collect();
+        for w in candidates {
+            let wi = inv
+                .workloads
+                .iter()
+                .position(|x| std::ptr::eq(x, w))
+                .unwrap_or(usize::MAX);
+            if done.contains(&wi) || is_test_hook(w) || (opts.skip_hooks && w.hook.is_some()) {
+                continue;
+            }
+            let spec = cx.at(w.object.doc, &w.pod_spec).cloned().unwrap_or(Value::Null);
+            if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
+                let e = out.emit(
+                    &META,
+                    &w.object.resource,
+                    &w.pod_spec.key("hostNetwork"),
+                    format!("{} uses hostNetwork: NetworkPolicies do not apply to its pods; nothing generated", wname(w)),
+                    None,
+                );
+                e.finding.severity = Severity::Info;
+                continue;
+            }
+            let existing = selecting(cx, "NetworkPolicy", "/spec/podSelector", w);
+            if existing.iter().any(|o| is_generated(cx.value(o))) {
+                continue;
+            }
+            if !existing.is_empty() {
+                let names: Vec<String> = existing.iter().map(|o| o.resource.name.clone()).collect();
+                let e = out.emit(
+                    &META,
+                    &w.object.resource,
+                    &Path::root(),
+                    format!(
+                        "{} is already selected by NetworkPolicy {}; nothing generated",
+                        wname(w),
+                        names.join(", ")
+                    ),
+                    None,
+                );
+                e.finding.severity = Severity::Info;
+                continue;
+            }
+            let Some(selector) = pod_selector(cx, w) else {
+                let e = out.emit(
+                    &META,
+                    &w.object.resource,
+                    &w.template.key("metadata").key("labels"),
+                    format!(
+                        "{} has no selector and no pod labels: a policy could only select the whole namespace; nothing generated",
+                        wname(w)
+                    ),
+                    None,
+                );
+                e.finding.severity = Severity::Info;
+                continue;
+            };
+            // Every workload of the release whose pods the selector also picks: the policy
+            // must allow what each of them needs.
+            let sel_v = selector_value(&selector);
+            let group: Vec<usize> = inv
+                .workloads
+                .iter()
+                .enumerate()
+                .filter(|(i, x)| {
+                    *i == wi
+                        || (Inventory::same_namespace(&x.namespace, &w.namespace)
+                            && label_selector_matches(&sel_v, &x.labels))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            for g in &group {
+                done.insert(*g);
+            }
+            let mut edges: Vec<Edge> = Vec::new();
+            let group_names: Vec<String> =
+                group.iter().map(|g| wname(&inv.workloads[*g])).collect();
+            if group.len() > 1 {
+                edges.push(Edge {
+                    message: format!(
+                        "the selector of {} also selects the pods of {}: the policy allows what all of them need",
+                        wname(w),
+                        group_names
+                            .iter()
+                            .filter(|n| **n != wname(w))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            // Ingress.
+            let mut ingress = Rules::default();
+            let default_covers_same_ns = opts.ingress_from.iter().any(is_same_namespace_peer);
+            for (si, s) in inv.services.iter().enumerate() {
+                if s.selector.is_empty()
+                    || !group.iter().any(|g| {
+                        let x = &inv.workloads[*g];
+                        Inventory::same_namespace(&s.namespace, &x.namespace)
+                            && crate::inventory::selects(&s.selector, &x.labels)
+                    })
+                {
+                    continue;
+                }
+                let ports: BTreeSet<ResolvedPort> =
+                    netpol_infer::service_target_ports(cx.docs, inv, s, None, &group)
+                        .into_iter()
+                        .collect();
+                if ports.is_empty() {
+                    continue;
+                }
+                let sv = cx.value(&s.object);
+                let stype = sv.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+                let api = api_called.iter().any(|(ns, n)| {
+                    *n == s.name && Inventory::same_namespace(ns, &s.namespace)
+                });
+                if stype == "LoadBalancer" || stype == "NodePort" || api {
+                    let why = if api {
+                        "the API server calls it (webhook / aggregated API)".to_string()
+                    } else {
+                        format!("it is type {stype}")
+                    };
+                    ingress.add("any".into(), None, &ports);
+                    edges.push(Edge {
+                        message: format!(
+                            "ingress from any source to {} on {}: Service {} selects these pods and {why}",
+                            wname(w),
+                            show_ports(&ports),
+                            s.name
+                        ),
+                    });
+                } else {
+                    for p in &opts.ingress_from {
+                        ingress.add(peer_key(p), Some(p.clone()), &ports);
+                    }
+                    edges.push(Edge {
+                        message: format!(
+                            "ingress to {} on {} from {}: Service {} selects these pods",
+                            wname(w),
+                            show_ports(&ports),
+                            if default_covers_same_ns && opts.ingress_from.len() == 1 {
+                                "the same namespace".to_string()
+                            } else {
+                                "the configured ingressFrom peers".to_string()
+                            },
+                            s.name
+                        ),
+                    });
+                }
+                if let Some(ings) = backends
+                    .iter()
+                    .find(|((ns, n), _)| *n == s.name && Inventory::same_namespace(ns, &s.namespace))
+                    .map(|(_, v)| v)
+                {
+                    let e = out.emit(
+                        &META,
+                        &w.object.resource,
+                        &Path::root(),
+                        format!(
+                            "Service {} is a backend of Ingress {}: the ingress controller's pods must be allowed in `generate.generate-network-policy.ingressFrom`, or the generated policy cuts it",
+                            s.name,
+                            ings.join(", ")
+                        ),
+                        None,
+                    );
+                    e.finding.severity = Severity::Warning;
+                }
+                // Clients the default peers do not already admit.
+                for r in refs.iter().filter(|r| r.service == si) {
+                    let client = &inv.workloads[r.from];
+                    if default_covers_same_ns
+                        && Inventory::same_namespace(&client.namespace, &w.namespace)
+                    {
+                        continue;
+                    }
+                    let Some(csel) = client_selector(cx, client) else {
+                        continue;
+                    };
+                    let ports: BTreeSet<ResolvedPort> =
+                        netpol_infer::service_target_ports(cx.docs, inv, s, r.port, &group)
+                            .into_iter()
+                            .collect();
+                    let peer = workload_peer(csel, &client.namespace, &w.namespace);
+                    ingress.add(peer_key(&peer), Some(peer), &ports);
+                    edges.push(Edge {
+                        message: format!(
+                            "ingress to {} on {} from {}: {} names Service {} ({})",
+                            wname(w),
+                            show_ports(&ports),
+                            wname(client),
+                            r.via,
+                            s.name,
+                            r.host
+                        ),
+                    });
+                }
+            }
+            // Egress.
+            let mut egress = Rules::default();
+            let dns_ports: BTreeSet<ResolvedPort> = ["UDP", "TCP"]
+                .iter()
+                .map(|p| ResolvedPort {
+                    protocol: (*p).to_string(),
+                    port: PortRef::Num(53),
+                })
+                .collect();
+            for p in &opts.dns {
+                egress.add(format!("dns:{}", peer_key(p)), Some(p.clone()), &dns_ports);
+            }
+            let group_refs: Vec<&Reference> =
+                refs.iter().filter(|r| group.contains(&r.from)).collect();
+            for r in group_refs {
+                let s = &inv.services[r.service];
+                if s.selector.is_empty() {
+                    edges.push(Edge {
+                        message: format!(
+                            "{} names Service {} ({}) via {}, but that Service selects no pods: no egress generated for it",
+                            wname(&inv.workloads[r.from]),
+                            s.name,
+                            r.host,
+                            r.via
+                        ),
+                    });
+                    continue;
+                }
+                let targets = netpol_infer::selected_workloads(inv, s);
+                let ports: BTreeSet<ResolvedPort> =
+                    netpol_infer::service_target_ports(cx.docs, inv, s, r.port, &targets)
+                        .into_iter()
+                        .collect();
+                if ports.is_empty() {
+                    continue;
+                }
+                let peer = service_peer(s, &w.namespace);
+                egress.add(peer_key(&peer), Some(peer), &ports);
+                edges.push(Edge {
+                    message: format!(
+                        "egress from {} to the pods of Service {} on {}: {} names it ({})",
+                        wname(&inv.workloads[r.from]),
+                        s.name,
+                        show_ports(&ports),
+                        r.via,
+                        r.host
+                    ),
+                });
+            }
+            if opts.api_server.enabled {
+                let bound: Vec<String> = group
+                    .iter()
+                    .flat_map(|g| {
+                        let x = &inv.workloads[*g];
+                        inv.bindings_for(&x.namespace, &x.service_account)
+                            .into_iter()
+                            .map(move |b| {
+                                format!(
+                                    "ServiceAccount {} is bound to {} {} by {} {}",
+                                    x.service_account,
+                                    b.role_kind,
+                                    b.role_name,
+                                    b.object.resource.kind,
+                                    b.object.resource.name
+                                )
+                            })
+                    })
+                    .collect();
+                if let Some(first) = bound.first() {
+                    let peer = NetworkPolicyPeer {
+                        ip_block: Some(IPBlock {
+                            cidr: opts.api_server.cidr.clone(),
+                            except: (!opts.api_server.except.is_empty())
+                                .then(|| opts.api_server.except.clone()),
+                        }),
+                        ..Default::default()
+                    };
+                    let ports: BTreeSet<ResolvedPort> = opts
+                        .api_server
+                        .ports
+                        .iter()
+                        .map(|p| ResolvedPort {
+                            protocol: "TCP".into(),
+                            port: PortRef::Num(i64::from(*p)),
+                        })
+                        .collect();
+                    egress.add(peer_key(&peer), Some(peer), &ports);
+                    edges.push(Edge {
+                        message: format!(
+                            "egress from {} to the Kubernetes API server ({} on {}): {first}",
+                            wname(w),
+                            opts.api_server.cidr,
+                            show_ports(&ports)
+                        ),
+                    });
+                }
+            }
+            for (xi, x) in opts.extra_egress.iter().enumerate() {
+                if !x.workloads.is_empty()
+                    && !group
+                        .iter()
+                        .any(|g| x.workloads.contains(&inv.workloads[*g].object.resource.name))
+                {
+                    continue;
+                }
+                let protocol = x.protocol.clone().unwrap_or_else(|| "TCP".into());
+                let ports: BTreeSet<ResolvedPort> = x
+                    .ports
+                    .iter()
+                    .map(|p| ResolvedPort {
+                        protocol: protocol.clone(),
+                        port: PortRef::Num(i64::from(*p)),
+                    })
+                    .collect();
+                let mut peers: Vec<NetworkPolicyPeer> = x.to.clone();
+                if let Some(c) = &x.cidr {
+                    peers.push(NetworkPolicyPeer {
+                        ip_block: Some(IPBlock {
+                            cidr: c.clone(),
+                            except: (!x.except.is_empty()).then(|| x.except.clone()),
+                        }),
+                        ..Default::default()
+                    });
+                }
+                let shown = if ports.is_empty() {
+                    "all ports".to_string()
+                } else {
+                    show_ports(&ports)
+                };
+                for p in peers {
+                    let key = format!("extra{xi}:{}", peer_key(&p));
+                    egress.add(key, Some(p), &ports);
+                }
+                if x.to.is_empty() && x.cidr.is_none() {
+                    egress.add(format!("extra{xi}:any"), None, &ports);
+                }
+                edges.push(Edge {
+                    message: format!(
+                        "egress from {} to {} on {shown}: extraEgress[{xi}] in the config",
+                        wname(w),
+                        x.cidr.clone().unwrap_or_else(|| "the configured peers".into())
+                    ),
+                });
+            }
+            let ingress_rules: Vec<NetworkPolicyIngressRule> = ingress
+                .into_parts()
+                .into_iter()
+                .map(|(peer, ports)| NetworkPolicyIngressRule {
+                    from: peer.map(|p| vec![p]),
+                    ports: Some(ports),
+                })
+                .collect();
+            let egress_rules: Vec<NetworkPolicyEgressRule> = egress
+                .into_parts()
+                .into_iter()
+                .map(|(peer, ports)| NetworkPolicyEgressRule {
+                    to: peer.map(|p| vec![p]),
+                    ports: (!ports.is_empty()).then_some(ports),
+                })
+                .collect();
+            let name = format!("{}{}", w.object.resource.name, super::NAME_SUFFIX);
+            let n_in = ingress_rules.len();
+            let n_out = egress_rules.len();
+            let np = NetworkPolicy {
+                metadata: generated_meta(
+                    name.clone(),
+                    w.object.resource.namespace.clone(),
+                    cx.value(&w.object),
+                ),
+                spec: Some(NetworkPolicySpec {
+                    pod_selector: Some(selector),
+                    policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+                    ingress: (!ingress_rules.is_empty()).then_some(ingress_rules),
+                    egress: (!egress_rules.is_empty()).then_some(egress_rules),
+                }),
+            };
+            let e = out.emit(
+                &META,
+                &w.object.resource,
+                &Path::root(),
+                format!(
+                    "{} has no NetworkPolicy: generate {name} (default deny; {n_in} ingress and {n_out} egress allow rules, {} inferred edges)",
+                    wname(w),
+                    edges.len()
+                ),
+                Some(Fix {
+                    applicability: Applicability::Unsafe,
+                    ops: Vec::new(),
+                    generated: vec![Generated {
+                        value: super::to_value(&np),
+                    }],
+                }),
+            );
+            e.finding.suggestion = Some(
+                "review the inferred edges below; allow other clients with `ingressFrom` and external endpoints with `extraEgress`".into(),
+            );
+            if n_in == 0 {
+                let e = out.emit(
+                    &META,
+                    &w.object.resource,
+                    &Path::root(),
+                    format!("{}: no Service selects its pods, so the policy allows no ingress", wname(w)),
+                    None,
+                );
+                e.finding.severity = Severity::Info;
+            }
+            for edge in edges {
+                let e = out.emit(&META, &w.object.resource, &Path::root(), edge.message, None);
+                e.finding.severity = Severity::Info;
+            }
+        }
+    }
+}
+
+fn client_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelector> {
+    pod_selector(cx, w)
+}

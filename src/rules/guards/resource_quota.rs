@@ -1,0 +1,237 @@
+//! CH404 generate-resource-quota: a ResourceQuota per namespace the release uses, sized from
+//! the release's own requests and limits with headroom.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{generated_meta, limit_range, options, quantity};
+use crate::finding::{Applicability, Severity};
+use crate::inventory::{Inventory, Workload};
+use crate::rules::{Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::Path;
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH404",
+    name: "generate-resource-quota",
+    group: "tenancy",
+    summary: "Each namespace the release uses gets a ResourceQuota sized from the release's own requests and limits, with headroom.",
+    why: "Without a quota one release (or one compromised workload creating pods) can exhaust the \
+cluster's CPU, memory and pod slots. A quota sized from what the release declares bounds it \
+while leaving room for scaling and rolling updates.",
+    example: "# namespace shop; the release requests 1.5 CPU, 3Gi in total → generated:\n\
+kind: ResourceQuota\nmetadata:\n  name: shop-chart-harden\n  namespace: shop\nspec:\n  hard:\n    requests.cpu: \"3\"\n    requests.memory: 6Gi\n    limits.cpu: …\n    limits.memory: …\n    pods: \"8\"",
+    fix: Applicability::Unsafe,
+    fix_notes: "Unsafe: the quota covers the whole namespace, including other releases sharing it, \
+and workloads that scale beyond what the release declares (HPA maxReplicas is used when present; \
+DaemonSets count `daemonSetNodes` pods). Only generated when the namespace is known (`--namespace` \
+or metadata.namespace). Containers without requests/limits are sized with the LimitRange defaults \
+(CH403 adds that LimitRange on the next pass).",
+    options: "`generate.generate-resource-quota.headroom` (multiplier, default 2.0), \
+`daemonSetNodes` (default 3).",
+    severity: Severity::Warning,
+    default_enabled: true,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Options {
+    #[serde(default = "default_headroom")]
+    headroom: f64,
+    #[serde(default = "default_nodes")]
+    daemon_set_nodes: i64,
+}
+
+fn default_headroom() -> f64 {
+    2.0
+}
+fn default_nodes() -> i64 {
+    3
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            headroom: default_headroom(),
+            daemon_set_nodes: default_nodes(),
+        }
+    }
+}
+
+/// Pods a workload may run at most.
+fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
+    let r = &w.object.resource;
+    for h in cx.inv.by_kind.get("HorizontalPodAutoscaler").into_iter().flatten() {
+        let v = cx.value(h);
+        if v.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(r.kind.as_str())
+            && v.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(r.name.as_str())
+        {
+            if let Some(m) = v.pointer("/spec/maxReplicas").and_then(Value::as_i64) {
+                return m.max(1);
+            }
+        }
+    }
+    let obj = cx.value(&w.object);
+    match r.kind.as_str() {
+        "DaemonSet" => nodes.max(1),
+        "Job" => obj.pointer("/spec/parallelism").and_then(Value::as_i64).unwrap_or(1).max(1),
+        _ => w.replicas.unwrap_or(1).max(0),
+    }
+}
+
+/// CH404.
+pub struct GenerateResourceQuota;
+
+impl Rule for GenerateResourceQuota {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        let Some(opts) = options::<Options>(cx, &META, out) else {
+            return;
+        };
+        let lr_opts: limit_range::Options = cx
+            .cfg
+            .generate
+            .get(limit_range::META.name)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let inv = cx.inv;
+        if inv.workloads.is_empty() {
+            return;
+        }
+        let mut by_ns: BTreeMap<String, Vec<&Workload>> = BTreeMap::new();
+        for w in &inv.workloads {
+            by_ns.entry(w.namespace.clone()).or_default().push(w);
+        }
+        if by_ns.contains_key("") {
+            let e = out.emit(
+                &META,
+                &Default::default(),
+                &Path::root(),
+                "the release namespace is unknown: no ResourceQuota generated for objects without metadata.namespace (pass --namespace)",
+                None,
+            );
+            e.finding.severity = Severity::Info;
+        }
+        let headroom = if opts.headroom.is_finite() && opts.headroom >= 1.0 { opts.headroom } else { 1.0 };
+        for (ns, ws) in by_ns {
+            if ns.is_empty() {
+                continue;
+            }
+            if ns.starts_with("kube-") {
+                let e = out.emit(
+                    &META,
+                    &ws[0].object.resource,
+                    &Path::root(),
+                    format!("namespace {ns} is a system namespace: no ResourceQuota generated (it could starve cluster components)"),
+                    None,
+                );
+                e.finding.severity = Severity::Info;
+                continue;
+            }
+            let existing = inv
+                .by_kind
+                .get("ResourceQuota")
+                .into_iter()
+                .flatten()
+                .find(|o| Inventory::same_namespace(&inv.namespace_of(&o.resource), &ns));
+            if let Some(q) = existing {
+                if !super::is_generated(cx.value(q)) {
+                    let e = out.emit(
+                        &META,
+                        &q.resource,
+                        &Path::root(),
+                        format!("namespace {ns} already has ResourceQuota {}; nothing generated", q.resource.name),
+                        None,
+                    );
+                    e.finding.severity = Severity::Info;
+                }
+                continue;
+            }
+            // Sum per resource: requests.cpu, requests.memory, limits.cpu, limits.memory.
+            let mut total: BTreeMap<&str, f64> = BTreeMap::new();
+            let mut pods: i64 = 0;
+            for w in &ws {
+                let n = max_pods(cx, w, opts.daemon_set_nodes);
+                pods += n;
+                let mut pod_sum: BTreeMap<&str, f64> = BTreeMap::new();
+                let mut init_max: BTreeMap<&str, f64> = BTreeMap::new();
+                for c in &w.containers {
+                    let cv = cx.at(w.object.doc, &c.path).cloned().unwrap_or(Value::Null);
+                    for (key, kind, res) in [
+                        ("requests.cpu", "requests", "cpu"),
+                        ("requests.memory", "requests", "memory"),
+                        ("limits.cpu", "limits", "cpu"),
+                        ("limits.memory", "limits", "memory"),
+                    ] {
+                        let own = cv.pointer(&format!("/resources/{kind}/{res}")).and_then(quantity::parse);
+                        let fallback = if kind == "requests" {
+                            // Kubernetes defaults a missing request to the limit.
+                            cv.pointer(&format!("/resources/limits/{res}"))
+                                .and_then(quantity::parse)
+                                .or_else(|| lr_opts.default_request.get(res).and_then(quantity::parse))
+                        } else {
+                            lr_opts.default.get(res).and_then(quantity::parse)
+                        };
+                        let x = own.or(fallback).unwrap_or(0.0);
+                        if c.list == "initContainers" {
+                            let m = init_max.entry(key).or_insert(0.0);
+                            *m = m.max(x);
+                        } else if c.list == "containers" {
+                            *pod_sum.entry(key).or_insert(0.0) += x;
+                        }
+                    }
+                }
+                for (k, s) in pod_sum.iter() {
+                    let eff = s.max(init_max.get(k).copied().unwrap_or(0.0));
+                    *total.entry(k).or_insert(0.0) += eff * n as f64;
+                }
+            }
+            let mut hard: BTreeMap<String, Quantity> = BTreeMap::new();
+            for (k, v) in &total {
+                let sized = v * headroom;
+                let q = if k.ends_with("cpu") { quantity::cpu(sized) } else { quantity::memory(sized) };
+                hard.insert((*k).to_string(), Quantity(q));
+            }
+            let pods_q = ((pods as f64) * headroom).ceil().max(1.0) as i64;
+            hard.insert("pods".into(), Quantity(pods_q.to_string()));
+            let name = format!("{ns}{}", super::NAME_SUFFIX);
+            let first = ws[0];
+            let explicit_ns = ws
+                .iter()
+                .find_map(|w| w.object.resource.namespace.clone())
+                .filter(|n| *n == ns);
+            let quota = ResourceQuota {
+                metadata: generated_meta(name.clone(), explicit_ns, cx.value(&first.object)),
+                spec: Some(ResourceQuotaSpec {
+                    hard: Some(hard.clone()),
+                    ..Default::default()
+                }),
+                status: None,
+            };
+            let shown: Vec<String> = hard.iter().map(|(k, v)| format!("{k}={}", v.0)).collect();
+            out.emit(
+                &META,
+                &first.object.resource,
+                &Path::root(),
+                format!(
+                    "namespace {ns} has no ResourceQuota: generate {name} ({}; {} workloads, headroom ×{headroom})",
+                    shown.join(", "),
+                    ws.len()
+                ),
+                Some(Fix {
+                    applicability: Applicability::Unsafe,
+                    ops: Vec::new(),
+                    generated: vec![Generated {
+                        value: super::to_value(&quota),
+                    }],
+                }),
+            );
+        }
+    }
+}

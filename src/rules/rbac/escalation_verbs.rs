@@ -1,0 +1,84 @@
+//! CH513 rbac-escalation-verbs.
+
+use super::{grantees, roles};
+use crate::finding::{Applicability, Severity};
+use crate::rules::{Context, Rule, RuleMeta, Sink};
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH513",
+    name: "rbac-escalation-verbs",
+    group: "rbac",
+    summary: "Report `escalate`, `bind` and `impersonate`, and `*` verbs on RBAC objects or identities.",
+    why: "`escalate` lets a subject write Roles with permissions it does not have, `bind` lets it \
+bind any Role to itself, and `impersonate` lets it act as any user, group or ServiceAccount: \
+each is a path to cluster-admin.",
+    example: "rules:\n- apiGroups: [\"rbac.authorization.k8s.io\"]\n  resources: [\"clusterroles\"]\n  verbs: [\"bind\", \"escalate\"]   # reported",
+    fix: Applicability::ReportOnly,
+    fix_notes: "Report-only: removing the verb breaks operators that manage RBAC; the suggestion \
+is to restrict it with `resourceNames` to the Roles it manages.",
+    options: "none",
+    severity: Severity::Error,
+    default_enabled: true,
+};
+
+const RBAC_OR_IDENTITY: &[&str] = &[
+    "roles",
+    "clusterroles",
+    "rolebindings",
+    "clusterrolebindings",
+    "users",
+    "groups",
+    "serviceaccounts",
+    "*",
+];
+
+/// CH513.
+pub struct RbacEscalationVerbs;
+
+impl Rule for RbacEscalationVerbs {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for role in roles(cx, &META) {
+            let who = grantees(cx, &role);
+            for r in &role.rules {
+                let mut bad: Vec<String> = r
+                    .verbs
+                    .iter()
+                    .filter(|v| matches!(v.as_str(), "escalate" | "bind" | "impersonate"))
+                    .cloned()
+                    .collect();
+                if r.verbs.iter().any(|v| v == "*")
+                    && r
+                        .resources
+                        .iter()
+                        .any(|x| RBAC_OR_IDENTITY.contains(&x.as_str()))
+                {
+                    bad.push("* (includes escalate, bind, impersonate)".into());
+                }
+                if bad.is_empty() {
+                    continue;
+                }
+                let e = out.emit(
+                    &META,
+                    &role.object.resource,
+                    &r.path.key("verbs"),
+                    format!(
+                        "rule {} grants {} on {} to {who}",
+                        r.index,
+                        super::list(&bad),
+                        super::list(&r.resources)
+                    ),
+                    None,
+                );
+                e.finding.suggestion = Some(if r.resource_names.is_empty() {
+                    "remove escalate/bind/impersonate unless the workload manages RBAC; if it must, restrict the rule with `resourceNames` to the Roles (or identities) it manages".into()
+                } else {
+                    "already limited by resourceNames; keep the list to the Roles/identities it manages".into()
+                });
+            }
+        }
+    }
+}

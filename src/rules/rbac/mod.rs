@@ -1,0 +1,289 @@
+//! RBAC breadth rules: report (never change) Roles and ClusterRoles that grant more than a
+//! workload is likely to need, each finding with the narrower rule to use instead.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::document::Object;
+use crate::rules::{Context, Rule, RuleMeta};
+use crate::yaml::Path;
+
+mod cluster_scope;
+mod escalation_verbs;
+mod secrets_read;
+mod wildcard;
+
+/// The rules of this group, in run order.
+pub fn rules() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(wildcard::RbacWildcard),
+        Box::new(secrets_read::RbacSecretsRead),
+        Box::new(escalation_verbs::RbacEscalationVerbs),
+        Box::new(cluster_scope::RbacClusterScope),
+    ]
+}
+
+/// One `rules[i]` entry of a Role/ClusterRole.
+pub(crate) struct PolicyRule {
+    /// Index in `rules`.
+    pub index: usize,
+    /// Path of the entry in the document.
+    pub path: Path,
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+    pub resource_names: Vec<String>,
+    pub non_resource_urls: Vec<String>,
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A Role or ClusterRole of the release.
+pub(crate) struct RoleObj<'a> {
+    pub object: &'a Object,
+    pub value: &'a Value,
+    pub rules: Vec<PolicyRule>,
+}
+
+impl RoleObj<'_> {
+    pub fn is_cluster_role(&self) -> bool {
+        self.object.resource.kind == "ClusterRole"
+    }
+}
+
+/// Roles and ClusterRoles (rbac.authorization.k8s.io), skipping those opted out for `meta`.
+pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<RoleObj<'a>> {
+    let mut out = Vec::new();
+    for kind in ["Role", "ClusterRole"] {
+        for o in cx.inv.by_kind.get(kind).into_iter().flatten() {
+            if !o.resource.api_version.starts_with("rbac.authorization.k8s.io/") {
+                continue;
+            }
+            let v = cx.value(o);
+            if crate::config::skipped_by_annotation(v, None, meta) {
+                continue;
+            }
+            let rules = v
+                .get("rules")
+                .and_then(Value::as_array)
+                .map(|rs| {
+                    rs.iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.is_object())
+                        .map(|(i, r)| PolicyRule {
+                            index: i,
+                            path: o.base.key("rules").index(i),
+                            api_groups: strings(r, "apiGroups"),
+                            resources: strings(r, "resources"),
+                            verbs: strings(r, "verbs"),
+                            resource_names: strings(r, "resourceNames"),
+                            non_resource_urls: strings(r, "nonResourceURLs"),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push(RoleObj {
+                object: o,
+                value: v,
+                rules,
+            });
+        }
+    }
+    out
+}
+
+/// Bindings (kind, name, namespace) that reference this role.
+pub(crate) fn bindings_of<'a>(cx: &'a Context<'a>, role: &RoleObj<'_>) -> Vec<&'a Object> {
+    let kind = &role.object.resource.kind;
+    cx.inv
+        .bindings
+        .iter()
+        .filter(|b| &b.role_kind == kind && b.role_name == role.object.resource.name)
+        .filter(|b| {
+            // A Role is only referenced by RoleBindings in its own namespace.
+            kind == "ClusterRole"
+                || crate::inventory::Inventory::same_namespace(
+                    &cx.inv.namespace_of(&b.object.resource),
+                    &cx.inv.namespace_of(&role.object.resource),
+                )
+        })
+        .map(|b| &b.object)
+        .collect()
+}
+
+/// Who gets the role: `ServiceAccount ns/name via ClusterRoleBinding x`, for messages.
+pub(crate) fn grantees(cx: &Context<'_>, role: &RoleObj<'_>) -> String {
+    let mut parts = Vec::new();
+    for b in &cx.inv.bindings {
+        if b.role_kind != role.object.resource.kind || b.role_name != role.object.resource.name {
+            continue;
+        }
+        for (ns, sa) in &b.subjects {
+            let ns = ns
+                .clone()
+                .or_else(|| b.object.resource.namespace.clone())
+                .unwrap_or_default();
+            let who = if ns.is_empty() {
+                sa.clone()
+            } else {
+                format!("{ns}/{sa}")
+            };
+            parts.push(format!(
+                "ServiceAccount {who} via {} {}",
+                b.object.resource.kind, b.object.resource.name
+            ));
+        }
+    }
+    if parts.is_empty() {
+        "no ServiceAccount of the release".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// True for a ClusterRole bound by at least one ClusterRoleBinding (a cluster-wide grant).
+pub(crate) fn cluster_wide(cx: &Context<'_>, role: &RoleObj<'_>) -> bool {
+    role.is_cluster_role()
+        && bindings_of(cx, role)
+            .iter()
+            .any(|b| b.resource.kind == "ClusterRoleBinding")
+}
+
+/// Kubernetes' resource name of a kind (lower-case plural), for suggestions.
+fn plural(kind: &str) -> String {
+    let k = kind.to_ascii_lowercase();
+    match k.as_str() {
+        "endpoints" => k,
+        _ if k.ends_with('s') || k.ends_with('x') || k.ends_with("ch") || k.ends_with("sh") => {
+            format!("{k}es")
+        }
+        _ if k.ends_with('y') && !k.ends_with("ay") && !k.ends_with("ey") && !k.ends_with("oy") => {
+            format!("{}ies", &k[..k.len() - 1])
+        }
+        _ => format!("{k}s"),
+    }
+}
+
+/// Resources the release itself defines or ships, by API group: the plurals of its
+/// CustomResourceDefinitions and of the kinds it renders. What a chart's controller most
+/// likely works on, hence the concrete list to put instead of `*`.
+pub(crate) fn chart_resources(cx: &Context<'_>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for d in cx.docs {
+        for o in &d.objects {
+            let v = d.object_value(o);
+            if o.resource.kind == "CustomResourceDefinition" {
+                if let (Some(g), Some(p)) = (
+                    v.pointer("/spec/group").and_then(Value::as_str),
+                    v.pointer("/spec/names/plural").and_then(Value::as_str),
+                ) {
+                    m.entry(g.to_string()).or_default().insert(p.to_string());
+                }
+                continue;
+            }
+            if o.resource.kind.is_empty() {
+                continue;
+            }
+            let group = o
+                .resource
+                .api_version
+                .rsplit_once('/')
+                .map_or("", |(g, _)| g)
+                .to_string();
+            m.entry(group)
+                .or_default()
+                .insert(plural(&o.resource.kind));
+        }
+    }
+    m
+}
+
+/// `"" (core)` style display of an API group.
+pub(crate) fn group_name(g: &str) -> String {
+    if g.is_empty() {
+        "\"\" (core)".to_string()
+    } else {
+        g.to_string()
+    }
+}
+
+/// Cluster-scoped built-in resources (everything else is treated as namespaced, except
+/// custom resources whose CRD in the stream says `scope: Cluster`).
+pub(crate) const CLUSTER_SCOPED: &[&str] = &[
+    "namespaces",
+    "nodes",
+    "nodes/status",
+    "nodes/proxy",
+    "nodes/metrics",
+    "nodes/stats",
+    "persistentvolumes",
+    "componentstatuses",
+    "clusterroles",
+    "clusterrolebindings",
+    "customresourcedefinitions",
+    "apiservices",
+    "storageclasses",
+    "csidrivers",
+    "csinodes",
+    "volumeattachments",
+    "priorityclasses",
+    "runtimeclasses",
+    "ingressclasses",
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
+    "certificatesigningrequests",
+    "certificatesigningrequests/approval",
+    "certificatesigningrequests/status",
+    "tokenreviews",
+    "subjectaccessreviews",
+    "selfsubjectaccessreviews",
+    "selfsubjectrulesreviews",
+    "flowschemas",
+    "prioritylevelconfigurations",
+    "podsecuritypolicies",
+];
+
+/// True when the resource is cluster-scoped (built-in list, CRDs in the stream with
+/// `scope: Cluster`, or a custom resource named `cluster…`).
+pub(crate) fn is_cluster_scoped(cx: &Context<'_>, group: &str, resource: &str) -> bool {
+    let base = resource.split('/').next().unwrap_or(resource);
+    if CLUSTER_SCOPED.contains(&resource) || CLUSTER_SCOPED.contains(&base) {
+        return true;
+    }
+    for o in cx
+        .inv
+        .by_kind
+        .get("CustomResourceDefinition")
+        .into_iter()
+        .flatten()
+    {
+        let v = cx.value(o);
+        if v.pointer("/spec/group").and_then(Value::as_str) == Some(group)
+            && v.pointer("/spec/names/plural").and_then(Value::as_str) == Some(base)
+        {
+            return v.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster");
+        }
+    }
+    !group.is_empty() && base.starts_with("cluster")
+}
+
+/// Joins for messages.
+pub(crate) fn list(v: &[String]) -> String {
+    v.join(", ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,49 @@
+//! Test harness for rule snapshot tests (Ruff-style): fixture in → report + diff out, with
+//! the invariants every rule must keep checked on every fixture.
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::pipeline::harden;
+use crate::report::{self, Format};
+use crate::rules::{self, ImageFacts};
+
+/// A config with only `code` enabled.
+pub fn config_for_rule(code: &str, unsafe_fixes: bool) -> Config {
+    let mut cfg = Config::default();
+    for r in rules::all() {
+        let m = r.meta();
+        if m.code != code {
+            cfg.disabled.insert(m.code);
+        } else {
+            cfg.enabled.insert(m.code);
+        }
+    }
+    cfg.unsafe_fixes = unsafe_fixes;
+    cfg.images.pin = false;
+    cfg
+}
+
+/// Runs a fixture and returns the text snapshot (diff + findings). Asserts: the fix loop
+/// converged and a second run changes nothing; untouched documents are byte-identical.
+pub fn run_fixture(path: &str, cfg: &Config, images: &BTreeMap<String, ImageFacts>) -> String {
+    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    let input = std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    let out = harden(&input, cfg, images).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let again = harden(&out.output, cfg, images).unwrap_or_else(|e| panic!("{path} (2nd run): {e}"));
+    assert_eq!(
+        String::from_utf8_lossy(&again.output),
+        String::from_utf8_lossy(&out.output),
+        "{path}: hardening is not idempotent"
+    );
+    assert!(!again.changed(), "{path}: the second run changed something");
+    let inp = crate::document::parse_stream(&input).expect("fixture parses");
+    let outp = crate::document::parse_stream(&out.output).expect("output parses");
+    let changed: Vec<usize> = out.changes.iter().map(|c| c.doc).collect();
+    for d in &inp.docs {
+        if !changed.contains(&d.index) {
+            assert_eq!(d.text, outp.docs[d.index].text, "{path}: untouched doc {} changed", d.index);
+        }
+    }
+    report::render(&out, Format::Text, false)
+}

@@ -1,0 +1,215 @@
+//! Helpers for the end-to-end tests (corpus, Helm, Flux, KRM, Argo CD): locate the shared
+//! corpus, run the freshly built binary, and check that every remaining restricted Pod
+//! Security violation is explained by a finding the report did not fix.
+//!
+//! Include with `#[path = "common/e2e.rs"] mod e2e;`.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The chart-harden binary cargo built for this test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_chart-harden"))
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `$CHART_HARDEN_SHARED` or `<repo>/../shared`; panics when missing.
+pub fn shared_dir() -> PathBuf {
+    let p = std::env::var_os("CHART_HARDEN_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("..").join("shared"));
+    assert!(
+        p.join("corpus").is_dir(),
+        "shared corpus not found at {} (set CHART_HARDEN_SHARED)",
+        p.display()
+    );
+    p
+}
+
+/// Every `corpus/<name>/rendered.yaml`, sorted by name.
+pub fn corpus() -> Vec<(String, PathBuf)> {
+    let dir = shared_dir().join("corpus");
+    let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("rendered.yaml").is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.path().join("rendered.yaml"),
+            )
+        })
+        .collect();
+    v.sort();
+    assert!(v.len() >= 2, "expected charts in {}", dir.display());
+    v
+}
+
+/// One corpus chart's rendered.yaml by name.
+pub fn corpus_chart(name: &str) -> PathBuf {
+    let p = shared_dir().join("corpus").join(name).join("rendered.yaml");
+    assert!(p.is_file(), "{} missing", p.display());
+    p
+}
+
+/// Runs the binary with `args`, feeding `stdin`.
+pub fn run(args: &[&str], stdin: &[u8]) -> Output {
+    run_env(args, stdin, &[])
+}
+
+/// Runs the binary with extra environment variables.
+pub fn run_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn chart-harden");
+    let mut sin = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = sin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait chart-harden");
+    writer.join().unwrap();
+    out
+}
+
+/// Panics with stderr unless the command succeeded.
+pub fn ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Parses a stream with chart-harden's own reader (YAML 1.1 scalars, like the API server).
+pub fn docs(bytes: &[u8]) -> chart_harden::document::Stream {
+    chart_harden::document::parse_stream(bytes).expect("stream parses")
+}
+
+/// Rule codes that can explain a failed Pod Security check (by upstream check id).
+fn rules_for_check(check: &str) -> &'static [&'static str] {
+    match check {
+        "runAsNonRoot" => &["CH101", "CH102"],
+        "runAsUser" => &["CH102", "CH101"],
+        "allowPrivilegeEscalation" => &["CH103", "CH106"],
+        "capabilities_restricted" | "capabilities_baseline" => &["CH104"],
+        "seccompProfile_restricted" | "seccompProfile_baseline" => &["CH105"],
+        "privileged" => &["CH106"],
+        "hostNamespaces" | "hostPathVolumes" | "hostPorts" => &["CH110"],
+        _ => &[],
+    }
+}
+
+/// `Kind/name` of an object.
+pub fn kind_name(v: &Value) -> String {
+    format!(
+        "{}/{}",
+        v.get("kind").and_then(Value::as_str).unwrap_or(""),
+        v.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    )
+}
+
+/// Every restricted PSS violation of every object in `output` that no unfixed finding of
+/// the JSON `report` explains (same object, a rule that covers the check, fix not
+/// applied). Returns descriptions of the unexplained ones (empty = all good) and the number
+/// of violations seen.
+pub fn unexplained_violations(output: &[u8], report: &Value) -> (Vec<String>, usize) {
+    let findings = report["findings"].as_array().expect("findings array");
+    let stream = docs(output);
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for d in &stream.docs {
+        for o in &d.objects {
+            let v = d.object_value(o);
+            let kn = kind_name(v);
+            for viol in chart_harden_pss::evaluate(
+                v,
+                chart_harden_pss::Level::Restricted,
+                chart_harden_pss::Version::Latest,
+            ) {
+                seen += 1;
+                let codes = rules_for_check(viol.check);
+                let explained = findings.iter().any(|f| {
+                    let r = &f["resource"];
+                    format!("{}/{}", r["kind"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""))
+                        == kn
+                        && f["fix"]["state"] != "applied"
+                        && (codes.is_empty()
+                            || codes.contains(&f["rule"].as_str().unwrap_or("")))
+                });
+                if !explained {
+                    bad.push(format!("{kn}: {viol}"));
+                }
+            }
+        }
+    }
+    (bad, seen)
+}
+
+/// A temp dir.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("chart-harden-e2e-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// Reads a JSON file.
+pub fn read_json(p: &Path) -> Value {
+    let t = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}\n{t}", p.display()))
+}
+
+/// Converts a report path (`spec.containers[0].securityContext`, `metadata.annotations['a/b']`)
+/// into a JSON pointer.
+pub fn report_path_to_pointer(p: &str) -> String {
+    let mut out = String::new();
+    let mut chars = p.chars().peekable();
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut String| {
+        if !cur.is_empty() {
+            out.push('/');
+            out.push_str(&cur.replace('~', "~0").replace('/', "~1"));
+            cur.clear();
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => flush(&mut cur, &mut out),
+            '[' => {
+                flush(&mut cur, &mut out);
+                let mut inner = String::new();
+                for c2 in chars.by_ref() {
+                    if c2 == ']' {
+                        break;
+                    }
+                    inner.push(c2);
+                }
+                let inner = inner.trim_matches(|c| c == '\'' || c == '"').to_string();
+                cur = inner;
+                flush(&mut cur, &mut out);
+            }
+            _ => cur.push(c),
+        }
+    }
+    flush(&mut cur, &mut out);
+    out
+}

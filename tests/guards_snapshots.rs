@@ -1,0 +1,159 @@
+//! Snapshot tests of the guard-object generators (CH401–CH406), one rule at a time, over the
+//! fixtures in testdata/guards/. Each snapshot holds the generated/changed documents and the
+//! rule's findings; each run is also checked for idempotence (the second run adds nothing).
+
+use std::collections::BTreeMap;
+
+use chart_harden::config::Config;
+use chart_harden::finding::FixState;
+use chart_harden::pipeline::harden;
+use chart_harden::rules;
+
+fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A config with only `code` enabled, unsafe fixes on, no pinning, plus an optional config file.
+fn config(code: &str, file: Option<&str>) -> Config {
+    let parsed = file.map(|f| {
+        let p = repo().join("testdata/guards").join(f);
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        Config::parse_file(&text, f).expect("fixture config parses")
+    });
+    let mut cfg = Config::from_file(parsed).expect("config builds");
+    for r in rules::all() {
+        let m = r.meta();
+        if m.code == code {
+            cfg.enabled.insert(m.code);
+        } else {
+            cfg.disabled.insert(m.code);
+        }
+    }
+    cfg.unsafe_fixes = true;
+    cfg.images.pin = false;
+    cfg
+}
+
+fn run(fixture: &str, code: &str, cfg_file: Option<&str>) -> String {
+    let p = repo().join("testdata/guards").join(fixture);
+    let input = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let cfg = config(code, cfg_file);
+    let images = BTreeMap::new();
+    let out = harden(&input, &cfg, &images).expect("hardens");
+    let again = harden(&out.output, &cfg, &images).expect("second run");
+    assert_eq!(
+        String::from_utf8_lossy(&again.output),
+        String::from_utf8_lossy(&out.output),
+        "{fixture}/{code}: not idempotent"
+    );
+    assert!(!again.changed(), "{fixture}/{code}: second run changed something");
+    let mut s = String::new();
+    for c in &out.changes {
+        if c.added {
+            s.push_str(&format!("=== added {}\n{}\n", c.label, c.after.trim_end()));
+        } else {
+            let diff = similar::TextDiff::from_lines(&c.before, &c.after);
+            s.push_str(&format!("=== changed {}\n", c.label));
+            for ch in diff.iter_all_changes() {
+                let sign = match ch.tag() {
+                    similar::ChangeTag::Delete => "-",
+                    similar::ChangeTag::Insert => "+",
+                    similar::ChangeTag::Equal => continue,
+                };
+                s.push_str(&format!("{sign}{}", ch.value()));
+            }
+        }
+    }
+    s.push_str("=== findings\n");
+    for f in out.findings.iter().filter(|f| f.rule == code) {
+        let state = match &f.fix {
+            FixState::Applied { applicability } => format!("applied ({})", applicability.as_str()),
+            FixState::Skipped { reason, .. } => format!("skipped: {reason}"),
+            FixState::Unfixable => "no fix".into(),
+        };
+        s.push_str(&format!(
+            "{:?} {} {}: {} [{state}]\n",
+            f.severity,
+            f.rule,
+            f.resource.display(),
+            f.message
+        ));
+    }
+    s
+}
+
+#[test]
+fn pdb_floe() {
+    let s = run("floe-platform.yaml", "CH401", None);
+    // floe-web (replicas 2) and floe-api (HPA minReplicas 2) get one; the rest do not.
+    assert!(s.contains("name: floe-web-chart-harden"), "{s}");
+    assert!(s.contains("name: floe-api-chart-harden"), "{s}");
+    assert!(!s.contains("floe-worker-chart-harden"), "{s}");
+    assert!(s.contains("already covered by PodDisruptionBudget floe-postgresql"), "{s}");
+    insta::assert_snapshot!("pdb_floe", s);
+}
+
+#[test]
+fn pdb_zen_agent_single_replica() {
+    let s = run("zen-agent.yaml", "CH401", None);
+    assert!(!s.contains("kind: PodDisruptionBudget"), "{s}");
+    assert!(s.contains("blocks node drains forever"), "{s}");
+    insta::assert_snapshot!("pdb_zen_agent", s);
+}
+
+#[test]
+fn network_policy_zen_agent() {
+    let s = run("zen-agent.yaml", "CH402", Some("zen-agent.config.yaml"));
+    assert!(s.contains("name: zen-agent-chart-harden"), "{s}");
+    assert!(!s.contains("ingress:"), "zen-agent has no Service, so no ingress: {s}");
+    assert!(s.contains("6443"), "{s}");
+    assert!(s.contains("192.168.0.0/16"), "{s}");
+    insta::assert_snapshot!("netpol_zen_agent", s);
+}
+
+#[test]
+fn network_policy_floe() {
+    let s = run("floe-platform.yaml", "CH402", None);
+    for w in ["floe-web", "floe-api", "floe-worker", "floe-otel", "floe-postgresql"] {
+        assert!(s.contains(&format!("name: {w}-chart-harden")), "{w}: {s}");
+    }
+    assert!(!s.contains("floe-test-connection-chart-harden"), "test hooks are skipped: {s}");
+    assert!(s.contains("env API_URL of container \"web\""), "{s}");
+    assert!(s.contains("ConfigMap floe-api-config key DATABASE_HOST"), "{s}");
+    assert!(s.contains("ConfigMap floe-api-config key application.yaml"), "{s}");
+    assert!(s.contains("command of container \"wait-for-db\""), "{s}");
+    assert!(!s.contains("CACHE_DIR"), "file paths are not hosts: {s}");
+    insta::assert_snapshot!("netpol_floe", s);
+}
+
+#[test]
+fn limit_range_beside_quota() {
+    let s = run("quota.yaml", "CH403", None);
+    assert!(s.contains("kind: LimitRange"), "{s}");
+    // the container requesting 1Gi memory without a limit raises the default limit to 1Gi
+    assert!(s.contains("memory: 1Gi"), "{s}");
+    insta::assert_snapshot!("limit_range_quota", s);
+}
+
+#[test]
+fn resource_quota_floe() {
+    let s = run("floe-platform.yaml", "CH404", None);
+    assert!(s.contains("name: floe-chart-harden"), "{s}");
+    insta::assert_snapshot!("resource_quota_floe", s);
+}
+
+#[test]
+fn default_resources_floe() {
+    let s = run("floe-platform.yaml", "CH405", None);
+    insta::assert_snapshot!("default_resources_floe", s);
+}
+
+#[test]
+fn pss_labels() {
+    let floe = run("floe-platform.yaml", "CH406", None);
+    assert!(floe.contains("pod-security.kubernetes.io/enforce: baseline"), "{floe}");
+    insta::assert_snapshot!("pss_labels_floe", floe);
+    let zen = run("zen-agent.yaml", "CH406", None);
+    assert!(zen.contains("no Namespace object"), "{zen}");
+    insta::assert_snapshot!("pss_labels_zen_agent", zen);
+}

@@ -1,0 +1,256 @@
+//! Digest pinning end to end: a real `docker-registry` on 127.0.0.1, images pushed by the
+//! test, the real `chart-harden` binary with a lockfile, then offline with the registry gone.
+
+#[path = "../crates/registry/tests/common/push.rs"]
+#[allow(dead_code)]
+mod push;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn registry_bin() -> PathBuf {
+    let p = PathBuf::from("/usr/bin/docker-registry");
+    assert!(
+        p.exists(),
+        "docker-registry is required: run scripts/install-registry.sh (scripts/test.sh does)"
+    );
+    p
+}
+
+fn start_registry() -> Registry {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let child = Command::new(registry_bin())
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start docker-registry");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Registry {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+fn run(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run chart-harden");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    c.wait_with_output().expect("wait")
+}
+
+fn manifest(host: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: nonroot
+        image: "{host}/team/nonroot:1.0"
+      - name: rootimage
+        image: {host}/team/rootimage:2
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: multi
+spec:
+  securityContext: {{runAsUser: 1000}}
+  containers:
+  - name: app
+    image: {host}/team/multi:3
+"#
+    )
+}
+
+#[test]
+fn pins_verified_digests_with_lockfile_and_offline() {
+    let reg = start_registry();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let nonroot = push::build(&push::ImageSpec::new("nonroot").user("1000"));
+    let rootimage = push::build(&push::ImageSpec::new("rootimage"));
+    let amd = push::build(&push::ImageSpec::new("multi-amd").platform("amd64", None).user("1000"));
+    let arm = push::build(&push::ImageSpec::new("multi-arm").platform("arm64", Some("v8")).user("1000"));
+    let index_digest = rt.block_on(async {
+        let p = push::Pusher::new(&host, None);
+        p.push("team/nonroot", Some("1.0"), &nonroot).await.expect("push");
+        p.push("team/rootimage", Some("2"), &rootimage).await.expect("push");
+        p.push("team/multi", None, &amd).await.expect("push");
+        p.push("team/multi", None, &arm).await.expect("push");
+        let (idx, digest) = push::index(&[&amd, &arm]);
+        p.put_manifest(
+            "team/multi",
+            "3",
+            &idx,
+            "application/vnd.oci.image.index.v1+json",
+        )
+        .await
+        .expect("push index");
+        digest
+    });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lock = dir.path().join("chart-harden.lock");
+    let report = dir.path().join("report.json");
+    let cache = dir.path().join("cache");
+    let input = manifest(&host);
+    let args = [
+        "--lockfile",
+        lock.to_str().expect("utf8"),
+        "--cache-dir",
+        cache.to_str().expect("utf8"),
+        "--report-format",
+        "json",
+        "--report-file",
+        report.to_str().expect("utf8"),
+    ];
+    let out = run(&args, &input);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    // The tag stays for humans, the digest is the one we pushed, quoting style is kept.
+    assert!(
+        text.contains(&format!("image: \"{host}/team/nonroot:1.0@{}\"", nonroot.digest)),
+        "{text}"
+    );
+    assert!(text.contains(&format!("image: {host}/team/rootimage:2@{}", rootimage.digest)));
+    // Multi-arch: the index digest, not one platform's.
+    assert!(text.contains(&format!("image: {host}/team/multi:3@{index_digest}")));
+    assert!(!text.contains(&amd.digest) && !text.contains(&arm.digest));
+    // Image-aware security: USER 1000 is known for `nonroot`, unknown (root) for `rootimage`,
+    // so runAsNonRoot for the Deployment is an unsafe fix (not applied in staging).
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let ch101: Vec<&serde_json::Value> = rep["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "CH101" && f["resource"]["name"] == "web")
+        .collect();
+    assert_eq!(ch101.len(), 1, "{ch101:?}");
+    assert_eq!(ch101[0]["fix"]["state"], "skipped");
+    let msg = ch101[0]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("rootimage") && !msg.contains("\"nonroot\""), "{msg}");
+    // The lockfile exists and names every image.
+    let lock_text = std::fs::read_to_string(&lock).expect("lockfile written");
+    for d in [&nonroot.digest, &rootimage.digest, &index_digest] {
+        assert!(lock_text.contains(d.as_str()), "lockfile lacks {d}");
+    }
+
+    // Registry gone: offline from the lockfile gives byte-identical output.
+    drop(reg);
+    let out2 = run(
+        &[
+            "--lockfile",
+            lock.to_str().expect("utf8"),
+            "--offline",
+            "-q",
+        ],
+        &input,
+    );
+    assert!(out2.status.success(), "{}", String::from_utf8_lossy(&out2.stderr));
+    assert_eq!(String::from_utf8(out2.stdout).expect("utf8"), text);
+
+    // Offline with an image the lockfile lacks: exit 3 in prod (fail policy), nothing on stdout.
+    let extra = format!("{input}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: x\n    image: {host}/team/unknown:9\n");
+    let out3 = run(
+        &["--lockfile", lock.to_str().expect("utf8"), "--offline", "--profile", "prod"],
+        &extra,
+    );
+    assert_eq!(out3.status.code(), Some(3), "{}", String::from_utf8_lossy(&out3.stderr));
+    assert!(out3.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out3.stderr);
+    assert!(err.contains("team/unknown"), "{err}");
+}
+
+#[test]
+fn image_user_from_registry_makes_nonroot_fix_safe() {
+    let reg = start_registry();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let img = push::build(&push::ImageSpec::new("svc").user("1001:1001"));
+    rt.block_on(async {
+        push::Pusher::new(&host, None)
+            .push("svc", Some("1"), &img)
+            .await
+            .expect("push")
+    });
+    let input = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: {host}/svc:1\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        &["--no-cache", "--cache-dir", dir.path().to_str().expect("utf8")],
+        &input,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    // Safe fixes only (staging), yet runAsNonRoot and drop ALL were applied: the image runs as 1001.
+    assert!(text.contains("runAsNonRoot: true"), "{text}");
+    assert!(text.contains("- ALL"), "{text}");
+    assert!(!text.contains("runAsUser: 65532"), "{text}");
+    assert!(text.contains(&format!("{host}/svc:1@{}", img.digest)));
+}
