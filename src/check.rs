@@ -230,7 +230,10 @@ fn exemptions_for(obj: &Value, code: &str, name: &str) -> Vec<(String, String)> 
                 .map(str::trim)
                 .any(|id| id == "all" || id.eq_ignore_ascii_case(code) || id == name)
             {
-                out.push((SKIP_ANNOTATION.to_string(), format!("skipped by {SKIP_ANNOTATION}: {s}")));
+                out.push((
+                    SKIP_ANNOTATION.to_string(),
+                    format!("skipped by {SKIP_ANNOTATION}: {s}"),
+                ));
             }
         }
         for e in crate::exemptions::from_annotations(ann) {
@@ -284,9 +287,10 @@ fn explain(
                         None => format!("no automatic fix: {}", f.message),
                     },
                 ),
-                FixState::Skipped { reason, .. } => {
-                    ("fix-skipped", format!("fix not applied ({reason}): {}", f.message))
-                }
+                FixState::Skipped { reason, .. } => (
+                    "fix-skipped",
+                    format!("fix not applied ({reason}): {}", f.message),
+                ),
                 FixState::Applied { .. } if no_fix => {
                     ("fixable", format!("fixed when hardening: {}", f.message))
                 }
@@ -511,7 +515,11 @@ fn explanation_text(v: &CheckViolation) -> String {
     v.explained_by
         .iter()
         .map(|e| {
-            let verb = if e.kind == "fixable" { "fixable by" } else { "explained by" };
+            let verb = if e.kind == "fixable" {
+                "fixable by"
+            } else {
+                "explained by"
+            };
             format!("{verb} {} {} ({})", e.rule, e.rule_name, e.reason)
         })
         .collect::<Vec<_>>()
@@ -586,7 +594,9 @@ fn cell(s: &str) -> String {
 fn render_markdown(r: &CheckReport) -> String {
     let mut out = format!("## chart-harden check\n\n{}\n\n", headline(r));
     if !r.violations.is_empty() {
-        out.push_str("| Resource | Field | Check | Violation | Why it remains |\n|---|---|---|---|---|\n");
+        out.push_str(
+            "| Resource | Field | Check | Violation | Why it remains |\n|---|---|---|---|---|\n",
+        );
         for v in &r.violations {
             let _ = writeln!(
                 out,
@@ -669,6 +679,9 @@ mod tests {
         assert!(related("a.containers[0].x", "a.containers[0].y"));
         assert!(!related("a.containers[0].x", "a.containers[1].x"));
         assert!(!related("a.containers[0].x", "a.initContainers[0].x"));
-        assert!(related("a.containers[0].x", "a.securityContext.runAsNonRoot"));
+        assert!(related(
+            "a.containers[0].x",
+            "a.securityContext.runAsNonRoot"
+        ));
     }
 }

@@ -58,7 +58,7 @@ pub struct RuleSettings {
 
 /// Pod security options.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct PodSecurityOptions {
     /// UID chosen by the unsafe non-root fixes.
     pub run_as_user: i64,
@@ -83,7 +83,7 @@ impl Default for PodSecurityOptions {
 
 /// Image pinning options.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ImageOptions {
     /// Pin tags to digests.
     pub pin: bool,

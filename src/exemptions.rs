@@ -104,7 +104,10 @@ pub struct Exemption {
     pub rules: Vec<&'static str>,
 }
 
-fn lookup(table: &'static [(&'static str, &'static [&'static str])], check: &str) -> Vec<&'static str> {
+fn lookup(
+    table: &'static [(&'static str, &'static [&'static str])],
+    check: &str,
+) -> Vec<&'static str> {
     table
         .iter()
         .filter(|(c, _)| c.eq_ignore_ascii_case(check))

@@ -173,7 +173,8 @@ fn function_options(fc: &Value) -> Result<FnOptions, Error> {
 
 fn annotation<'a>(item: &'a Value, keys: &[&str]) -> Option<&'a str> {
     let ann = item.pointer("/metadata/annotations")?;
-    keys.iter().find_map(|k| ann.get(*k).and_then(Value::as_str))
+    keys.iter()
+        .find_map(|k| ann.get(*k).and_then(Value::as_str))
 }
 
 /// One KRM `results` entry for a finding.
@@ -222,14 +223,20 @@ fn result_of(f: &Finding, items: &[Value]) -> Value {
     if let Some(item) = items.get(r.doc) {
         let path = annotation(
             item,
-            &["internal.config.kubernetes.io/path", "config.kubernetes.io/path"],
+            &[
+                "internal.config.kubernetes.io/path",
+                "config.kubernetes.io/path",
+            ],
         );
         if let Some(path) = path {
             let mut file = Map::new();
             file.insert("path".into(), json!(path));
             let index = annotation(
                 item,
-                &["internal.config.kubernetes.io/index", "config.kubernetes.io/index"],
+                &[
+                    "internal.config.kubernetes.io/index",
+                    "config.kubernetes.io/index",
+                ],
             )
             .and_then(|i| i.parse::<u64>().ok());
             if let Some(i) = index {
@@ -311,8 +318,8 @@ fn items_stream(items: &[Value]) -> Result<String, Error> {
 }
 
 /// Processes a ResourceList; returns the output ResourceList.
-fn process(input: &[u8], opts: &Opts) -> Result<Value, (Error, Option<Input>)> {
-    let parsed = parse_input(input).map_err(|e| (e, None))?;
+fn process(input: &[u8], opts: &Opts) -> Result<Value, Box<(Error, Option<Input>)>> {
+    let parsed = parse_input(input).map_err(|e| Box::new((e, None)))?;
     let run = || -> Result<Value, Error> {
         let fo = function_options(&parsed.function_config)?;
         let cfg = match fo.file {
@@ -329,7 +336,8 @@ fn process(input: &[u8], opts: &Opts) -> Result<Value, (Error, Option<Input>)> {
             ..Opts::default()
         };
         let stream = items_stream(&parsed.items)?;
-        let (_, outcome) = crate::export::harden_with_input(stream.as_bytes(), &cfg, &resolve_opts)?;
+        let (_, outcome) =
+            crate::export::harden_with_input(stream.as_bytes(), &cfg, &resolve_opts)?;
         let out = parse_stream(&outcome.output)?;
         let items: Vec<Value> = out
             .docs
@@ -348,7 +356,7 @@ fn process(input: &[u8], opts: &Opts) -> Result<Value, (Error, Option<Input>)> {
             results,
         ))
     };
-    run().map_err(|e| (e, Some(parsed)))
+    run().map_err(|e| Box::new((e, Some(parsed))))
 }
 
 /// The ResourceList written when processing failed: items unchanged, one error result.
@@ -373,7 +381,8 @@ pub fn run(opts: &Opts) -> Result<ExitCode, Error> {
     let input = crate::export::read_input(None)?;
     let (list, code) = match process(&input, opts) {
         Ok(v) => (v, 0),
-        Err((e, parsed)) => {
+        Err(boxed) => {
+            let (e, parsed) = *boxed;
             eprintln!("chart-harden: error: {e}");
             let code = e.exit_code();
             (error_list(&e, parsed), code)

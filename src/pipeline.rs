@@ -258,6 +258,11 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
     }
     let yaml = serde_saphyr::to_string(&v)
         .map_err(|e| Error::Config(format!("cannot serialize generated {kind}/{name}: {e}")))?;
+    if helm4 {
+        // Helm 4 prints its own `# Source:` line from the annotation (its input documents
+        // carry no comment line): a second one would be printed twice.
+        return Ok(format!("\n{yaml}"));
+    }
     Ok(format!(
         "\n# Source: chart-harden/generated/{}-{}.yaml\n{}",
         kind.to_ascii_lowercase(),

@@ -9,10 +9,9 @@
 mod e2e;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use chart_harden_registry::{ImageRef, LockEntry, Lockfile};
 use serde_json::{json, Value};
 
 fn kubectl() -> PathBuf {
@@ -23,56 +22,6 @@ fn kubectl() -> PathBuf {
         p.display()
     );
     p
-}
-
-/// Container images (no digest yet) of every object, for the lockfile.
-fn images(stream: &[u8]) -> Vec<String> {
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, c) in m {
-                    if k == "containers" || k == "initContainers" {
-                        for item in c.as_array().into_iter().flatten() {
-                            if let Some(i) = item.get("image").and_then(Value::as_str) {
-                                out.push(i.to_string());
-                            }
-                        }
-                    }
-                    walk(c, out);
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|c| walk(c, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for d in e2e::docs(stream).docs {
-        walk(&d.value, &mut out);
-    }
-    out.retain(|i| !i.contains('@'));
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn write_lockfile(path: &Path, refs: &[String]) {
-    let mut lock = Lockfile::new();
-    for (n, r) in refs.iter().enumerate() {
-        let Ok(parsed) = ImageRef::parse(r) else {
-            continue;
-        };
-        lock.insert(LockEntry {
-            reference: r.clone(),
-            canonical: parsed.canonical(),
-            digest: format!("sha256:{:064x}", n + 1),
-            media_type: "application/vnd.oci.image.index.v1+json".into(),
-            platforms: vec![],
-            user: None,
-            volumes: vec![],
-            resolved_at: "2025-01-01T00:00:00Z".into(),
-        });
-    }
-    lock.write(path).expect("write lockfile");
 }
 
 /// Drops map entries whose value is null, `{}` or `[]`, recursively: the API server reads
@@ -133,8 +82,7 @@ fn check(name: &str, rendered: &[u8], extra: &[&str]) -> Checked {
     std::fs::create_dir_all(&k).unwrap();
     std::fs::write(k.join("rendered.yaml"), rendered).unwrap();
     let lock = tmp.path().join("chart-harden.lock");
-    let refs = images(rendered);
-    write_lockfile(&lock, &refs);
+    e2e::write_lockfile(&lock, &e2e::container_images(rendered));
     let lock_s = lock.to_string_lossy().into_owned();
     let mut flags = vec![
         "--lockfile",
@@ -258,12 +206,41 @@ fn demo_chart_export_applies_like_chart_harden() {
     }
 }
 
+/// kustomize's own verdict on the rendered chart with no patches: `Err` when it rejects
+/// the input itself (e.g. duplicate mapping keys, which kyaml refuses and Flux would too).
+fn kustomize_accepts(rendered: &[u8]) -> Result<(), String> {
+    let tmp = e2e::tempdir();
+    std::fs::write(tmp.path().join("rendered.yaml"), rendered).unwrap();
+    std::fs::write(
+        tmp.path().join("kustomization.yaml"),
+        "resources: [rendered.yaml]\n",
+    )
+    .unwrap();
+    let out = Command::new(kubectl())
+        .arg("kustomize")
+        .arg(tmp.path())
+        .output()
+        .expect("run kubectl kustomize");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 #[test]
 fn corpus_exports_apply_like_chart_harden() {
     let mut verified = 0;
     let mut total_patches = 0;
-    for (name, path) in e2e::corpus() {
-        let rendered = std::fs::read(&path).unwrap();
+    let mut rejected = Vec::new();
+    let corpus = e2e::corpus();
+    for (name, path) in &corpus {
+        let rendered = std::fs::read(path).unwrap();
+        if let Err(e) = kustomize_accepts(&rendered) {
+            eprintln!("{name}: kustomize rejects the rendered chart itself (no patches): {e}");
+            rejected.push(name.clone());
+            continue;
+        }
         for profile in ["staging", "prod"] {
             let c = check(
                 &format!("{name} ({profile})"),
@@ -278,5 +255,13 @@ fn corpus_exports_apply_like_chart_harden() {
         }
         verified += 1;
     }
+    eprintln!(
+        "verified {verified} of {} charts; kustomize rejects {rejected:?} without any patch",
+        corpus.len()
+    );
     assert!(verified >= 2 && total_patches > 0);
+    assert!(
+        rejected.len() * 5 <= corpus.len(),
+        "kustomize rejects too many charts: {rejected:?}"
+    );
 }

@@ -156,13 +156,20 @@ const TOKENS: &[&str] = &[
     "metadata: {annotations: {chart-harden.io/skip: all}}\n",
 ];
 
-fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
-    let mut buf = seeds[rng.below(seeds.len())].clone();
+fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], workloads: &[usize]) -> Vec<u8> {
+    // Half the time start from a workload: that is where the rules and the patcher work.
+    let first = if rng.chance(50) && !workloads.is_empty() {
+        workloads[rng.below(workloads.len())]
+    } else {
+        rng.below(seeds.len())
+    };
+    let mut buf = seeds[first].clone();
     // Sometimes a small stream of several documents.
     while rng.chance(25) {
         buf.extend_from_slice(&seeds[rng.below(seeds.len())]);
     }
-    let rounds = 1 + rng.below(6);
+    // Few mutations keep most inputs valid enough to reach the rules and the patcher.
+    let rounds = if rng.chance(30) { 1 + rng.below(6) } else { rng.below(3) };
     for _ in 0..rounds {
         let len = buf.len();
         match rng.below(11) {
@@ -265,24 +272,25 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     buf
 }
 
-/// Runs one input; returns a failure description.
-fn check_one(input: &[u8], cfg: &Config) -> Option<String> {
+/// Runs one input; returns whether the pipeline accepted it, and a failure description.
+fn check_one(input: &[u8], cfg: &Config) -> (bool, Option<String>) {
     let images = BTreeMap::new();
     let first = panic::catch_unwind(AssertUnwindSafe(|| pipeline::harden(input, cfg, &images)));
     let out = match first {
-        Err(_) => return Some("panic on input".into()),
-        Ok(Err(_)) => return None, // a clean error is a correct answer to hostile input
+        Err(_) => return (false, Some("panic on input".into())),
+        Ok(Err(_)) => return (false, None), // a clean error is a correct answer to hostile input
         Ok(Ok(o)) => o,
     };
     let second = panic::catch_unwind(AssertUnwindSafe(|| {
         pipeline::harden(&out.output, cfg, &images)
     }));
-    match second {
+    let failure = match second {
         Err(_) => Some("panic on own output".into()),
         Ok(Err(e)) => Some(format!("own output rejected: {e}")),
         Ok(Ok(o2)) if o2.output != out.output => Some("not idempotent".into()),
         Ok(Ok(_)) => None,
-    }
+    };
+    (true, failure)
 }
 
 fn save_crash(input: &[u8], why: &str) -> PathBuf {
@@ -317,6 +325,9 @@ fn fuzz_pipeline() {
         })
         | 1;
     let seeds = seeds();
+    let workloads: Vec<usize> = (0..seeds.len())
+        .filter(|&i| seeds[i].windows(11).any(|w| w == b"containers:"))
+        .collect();
     let cfgs = {
         let mut prod = Config::default();
         prod.set_profile(chart_harden::config::Profile::Prod);
@@ -338,6 +349,7 @@ fn fuzz_pipeline() {
     let start = Instant::now();
     let deadline = seconds.map(|s| start + Duration::from_secs(s));
     let mut execs: u64 = 0;
+    let mut accepted: u64 = 0;
     let mut crashes: Vec<(PathBuf, String)> = Vec::new();
     loop {
         match deadline {
@@ -345,9 +357,11 @@ fn fuzz_pipeline() {
             None if execs >= iters => break,
             _ => {}
         }
-        let input = mutate(&mut rng, &seeds);
+        let input = mutate(&mut rng, &seeds, &workloads);
         let cfg = &cfgs[(execs % 2) as usize];
-        if let Some(why) = check_one(&input, cfg) {
+        let (ok, failure) = check_one(&input, cfg);
+        accepted += u64::from(ok);
+        if let Some(why) = failure {
             let detail = messages.lock().map(|m| m.join("\n")).unwrap_or_default();
             let why = format!("{why}\n{detail}");
             let p = save_crash(&input, &why);
@@ -361,7 +375,7 @@ fn fuzz_pipeline() {
     panic::set_hook(previous);
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "fuzz: seed {seed} executions {execs} in {secs:.1}s ({:.0} exec/s), crashes {}",
+        "fuzz: seed {seed} executions {execs} in {secs:.1}s ({:.0} exec/s), accepted {accepted}, crashes {}",
         execs as f64 / secs.max(1e-9),
         crashes.len()
     );

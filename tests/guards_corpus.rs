@@ -69,7 +69,11 @@ fn strip_generated_markers(mut v: Value) -> Value {
                 md.remove("annotations");
             }
         }
-        if md.get("labels").and_then(Value::as_object).is_some_and(|l| l.is_empty()) {
+        if md
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_some_and(|l| l.is_empty())
+        {
             md.remove("labels");
         }
     }
@@ -94,7 +98,9 @@ fn schema_check(v: &Value) -> Result<(), String> {
     }
     .map_err(|e| format!("{kind}: {e}"))?;
     if back != want {
-        return Err(format!("{kind} does not round-trip:\n{want:#}\nvs\n{back:#}"));
+        return Err(format!(
+            "{kind} does not round-trip:\n{want:#}\nvs\n{back:#}"
+        ));
     }
     Ok(())
 }
@@ -126,7 +132,8 @@ fn peer_matches(peer: &Value, policy_ns: &str, pod: &Pod<'_>) -> bool {
         None => Inventory::same_namespace(policy_ns, pod.ns),
         Some(sel) => {
             if pod.ns.is_empty() {
-                sel.get("matchLabels").is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty()))
+                sel.get("matchLabels")
+                    .is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty()))
                     && sel.get("matchExpressions").is_none()
             } else {
                 label_selector_matches(sel, &ns_labels(pod.ns))
@@ -203,7 +210,12 @@ pub fn traffic_allowed(
         let (ing, eg) = policy_types(&spec);
         if eg && selects(ns, v, src) {
             egress_isolated = true;
-            for r in spec.get("egress").and_then(Value::as_array).into_iter().flatten() {
+            for r in spec
+                .get("egress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let peers_ok = match r.get("to").and_then(Value::as_array) {
                     None => true,
                     Some(a) if a.is_empty() => true,
@@ -216,7 +228,12 @@ pub fn traffic_allowed(
         }
         if ing && selects(ns, v, dst) {
             ingress_isolated = true;
-            for r in spec.get("ingress").and_then(Value::as_array).into_iter().flatten() {
+            for r in spec
+                .get("ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let peers_ok = match r.get("from").and_then(Value::as_array) {
                     None => true,
                     Some(a) if a.is_empty() => true,
@@ -247,7 +264,10 @@ fn container_ports(docs: &[Document], w: &Workload) -> Vec<(Option<String>, i64,
                 out.push((
                     p.get("name").and_then(Value::as_str).map(str::to_string),
                     n,
-                    p.get("protocol").and_then(Value::as_str).unwrap_or("TCP").to_string(),
+                    p.get("protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("TCP")
+                        .to_string(),
                 ));
             }
         }
@@ -256,7 +276,9 @@ fn container_ports(docs: &[Document], w: &Workload) -> Vec<(Option<String>, i64,
 }
 
 fn is_test_hook(w: &Workload) -> bool {
-    w.hook.as_deref().is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test")))
+    w.hook
+        .as_deref()
+        .is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test")))
 }
 
 fn host_network(docs: &[Document], w: &Workload) -> bool {
@@ -317,7 +339,9 @@ pub fn unallowed_references(docs: &[Document], inv: &Inventory) -> (Vec<String>,
             };
             for sp in chosen {
                 let targets: Vec<(i64, String)> = match &sp.target {
-                    Value::Number(n) if n.as_i64() == Some(0) => vec![(sp.port, sp.protocol.clone())],
+                    Value::Number(n) if n.as_i64() == Some(0) => {
+                        vec![(sp.port, sp.protocol.clone())]
+                    }
                     Value::String(s) if s.is_empty() => vec![(sp.port, sp.protocol.clone())],
                     Value::Number(n) => vec![(n.as_i64().unwrap_or(0), sp.protocol.clone())],
                     Value::String(name) => dports
@@ -329,8 +353,16 @@ pub fn unallowed_references(docs: &[Document], inv: &Inventory) -> (Vec<String>,
                 };
                 for (port, proto) in targets {
                     checked += 1;
-                    let s = Pod { ns: &src.namespace, labels: &src.labels, ports: container_ports(docs, src) };
-                    let d = Pod { ns: &dst.namespace, labels: &dst.labels, ports: dports.clone() };
+                    let s = Pod {
+                        ns: &src.namespace,
+                        labels: &src.labels,
+                        ports: container_ports(docs, src),
+                    };
+                    let d = Pod {
+                        ns: &dst.namespace,
+                        labels: &dst.labels,
+                        ports: dports.clone(),
+                    };
                     if !traffic_allowed(&policies, &s, &d, port, &proto) {
                         bad.push(format!(
                             "{}/{} → {}/{} port {port}/{proto} (Service {}, {} via {})",
@@ -359,7 +391,11 @@ fn corpus_guards() {
         .filter(|p| p.join("rendered.yaml").is_file())
         .collect();
     charts.sort();
-    assert!(charts.len() >= 20, "expected the full corpus, found {}", charts.len());
+    assert!(
+        charts.len() >= 20,
+        "expected the full corpus, found {}",
+        charts.len()
+    );
     let mut failures: Vec<String> = Vec::new();
     let (mut n_generated, mut n_policies, mut n_refs_checked, mut n_refs_chart) = (0, 0, 0, 0);
     for chart in &charts {
@@ -432,9 +468,20 @@ fn corpus_guards() {
         "{} charts: {n_generated} generated objects ({n_policies} NetworkPolicies); {n_refs_checked} service references checked, {n_refs_chart} left to chart-shipped policies",
         charts.len()
     );
-    assert!(n_policies > 20, "expected generated NetworkPolicies across the corpus, got {n_policies}");
-    assert!(n_refs_checked > 10, "expected service references to check, got {n_refs_checked}");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        n_policies > 20,
+        "expected generated NetworkPolicies across the corpus, got {n_policies}"
+    );
+    assert!(
+        n_refs_checked > 10,
+        "expected service references to check, got {n_refs_checked}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The evaluator itself must be able to say no.
@@ -449,8 +496,16 @@ fn evaluator_denies_and_allows() {
     let policies = vec![(String::new(), &policy)];
     let a = BTreeMap::from([("app".to_string(), "a".to_string())]);
     let b = BTreeMap::from([("app".to_string(), "b".to_string())]);
-    let pa = Pod { ns: "", labels: &a, ports: vec![] };
-    let pb = Pod { ns: "", labels: &b, ports: vec![(Some("http".into()), 80, "TCP".into())] };
+    let pa = Pod {
+        ns: "",
+        labels: &a,
+        ports: vec![],
+    };
+    let pb = Pod {
+        ns: "",
+        labels: &b,
+        ports: vec![(Some("http".into()), 80, "TCP".into())],
+    };
     assert!(traffic_allowed(&policies, &pa, &pb, 80, "TCP"));
     assert!(!traffic_allowed(&policies, &pa, &pb, 81, "TCP"));
     assert!(!traffic_allowed(&policies, &pa, &pb, 80, "UDP"));

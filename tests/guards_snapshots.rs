@@ -46,7 +46,10 @@ fn run(fixture: &str, code: &str, cfg_file: Option<&str>) -> String {
         String::from_utf8_lossy(&out.output),
         "{fixture}/{code}: not idempotent"
     );
-    assert!(!again.changed(), "{fixture}/{code}: second run changed something");
+    assert!(
+        !again.changed(),
+        "{fixture}/{code}: second run changed something"
+    );
     let mut s = String::new();
     for c in &out.changes {
         if c.added {
@@ -89,7 +92,10 @@ fn pdb_floe() {
     assert!(s.contains("name: floe-web-chart-harden"), "{s}");
     assert!(s.contains("name: floe-api-chart-harden"), "{s}");
     assert!(!s.contains("floe-worker-chart-harden"), "{s}");
-    assert!(s.contains("already covered by PodDisruptionBudget floe-postgresql"), "{s}");
+    assert!(
+        s.contains("already covered by PodDisruptionBudget floe-postgresql"),
+        "{s}"
+    );
     insta::assert_snapshot!("pdb_floe", s);
 }
 
@@ -105,7 +111,10 @@ fn pdb_zen_agent_single_replica() {
 fn network_policy_zen_agent() {
     let s = run("zen-agent.yaml", "CH402", Some("zen-agent.config.yaml"));
     assert!(s.contains("name: zen-agent-chart-harden"), "{s}");
-    assert!(!s.contains("ingress:"), "zen-agent has no Service, so no ingress: {s}");
+    assert!(
+        !s.contains("ingress:"),
+        "zen-agent has no Service, so no ingress: {s}"
+    );
     assert!(s.contains("6443"), "{s}");
     assert!(s.contains("192.168.0.0/16"), "{s}");
     insta::assert_snapshot!("netpol_zen_agent", s);
@@ -114,13 +123,28 @@ fn network_policy_zen_agent() {
 #[test]
 fn network_policy_floe() {
     let s = run("floe-platform.yaml", "CH402", None);
-    for w in ["floe-web", "floe-api", "floe-worker", "floe-otel", "floe-postgresql"] {
+    for w in [
+        "floe-web",
+        "floe-api",
+        "floe-worker",
+        "floe-otel",
+        "floe-postgresql",
+    ] {
         assert!(s.contains(&format!("name: {w}-chart-harden")), "{w}: {s}");
     }
-    assert!(!s.contains("floe-test-connection-chart-harden"), "test hooks are skipped: {s}");
+    assert!(
+        !s.contains("floe-test-connection-chart-harden"),
+        "test hooks are skipped: {s}"
+    );
     assert!(s.contains("env API_URL of container \"web\""), "{s}");
-    assert!(s.contains("ConfigMap floe-api-config key DATABASE_HOST"), "{s}");
-    assert!(s.contains("ConfigMap floe-api-config key application.yaml"), "{s}");
+    assert!(
+        s.contains("ConfigMap floe-api-config key DATABASE_HOST"),
+        "{s}"
+    );
+    assert!(
+        s.contains("ConfigMap floe-api-config key application.yaml"),
+        "{s}"
+    );
     assert!(s.contains("command of container \"wait-for-db\""), "{s}");
     assert!(!s.contains("CACHE_DIR"), "file paths are not hosts: {s}");
     insta::assert_snapshot!("netpol_floe", s);
@@ -151,9 +175,38 @@ fn default_resources_floe() {
 #[test]
 fn pss_labels() {
     let floe = run("floe-platform.yaml", "CH406", None);
-    assert!(floe.contains("pod-security.kubernetes.io/enforce: baseline"), "{floe}");
+    assert!(
+        floe.contains("pod-security.kubernetes.io/enforce: baseline"),
+        "{floe}"
+    );
     insta::assert_snapshot!("pss_labels_floe", floe);
     let zen = run("zen-agent.yaml", "CH406", None);
     assert!(zen.contains("no Namespace object"), "{zen}");
     insta::assert_snapshot!("pss_labels_zen_agent", zen);
+}
+
+/// Invalid generator options are reported as errors and nothing is generated.
+#[test]
+fn invalid_options_are_reported() {
+    let mut cfg = config("CH401", None);
+    cfg.generate.insert(
+        "generate-pdb".into(),
+        serde_json::json!({"maxUnavailable": 0}),
+    );
+    let input = std::fs::read(repo().join("testdata/guards/floe-platform.yaml")).unwrap();
+    let out = harden(&input, &cfg, &BTreeMap::new()).expect("hardens");
+    assert!(!out.changed(), "nothing generated with invalid options");
+    assert!(out
+        .findings
+        .iter()
+        .any(|f| f.rule == "CH401" && f.message.contains("invalid config")));
+    cfg.generate.insert(
+        "generate-pdb".into(),
+        serde_json::json!({"maxUnavailabel": 1}),
+    );
+    let out = harden(&input, &cfg, &BTreeMap::new()).expect("hardens");
+    assert!(out
+        .findings
+        .iter()
+        .any(|f| f.rule == "CH401" && f.message.contains("unknown field")));
 }

@@ -158,7 +158,11 @@ pub fn export(original: &Stream, outcome: &Outcome) -> Result<FluxExport, Error>
             )));
         }
         for (o, ho) in d.objects.iter().zip(&h.objects) {
-            pairs.push((d.object_value(o), h.object_value(ho), o.resource.source.clone()));
+            pairs.push((
+                d.object_value(o),
+                h.object_value(ho),
+                o.resource.source.clone(),
+            ));
         }
     }
 
@@ -219,7 +223,17 @@ pub fn export(original: &Stream, outcome: &Outcome) -> Result<FluxExport, Error>
     }
     let generated = hardened.docs[original.docs.len().min(hardened.docs.len())..]
         .iter()
-        .map(|d| format!("{}{}", if d.marker.is_empty() { "---" } else { &d.marker }, d.text))
+        .map(|d| {
+            format!(
+                "{}{}",
+                if d.marker.is_empty() {
+                    "---"
+                } else {
+                    &d.marker
+                },
+                d.text
+            )
+        })
         .collect();
     Ok(FluxExport {
         patches,
@@ -383,7 +397,10 @@ pub fn run(opts: &Opts, file: Option<&Path>, out: Option<&Path>) -> Result<ExitC
         None => {
             use std::io::Write;
             let mut o = std::io::stdout().lock();
-            match o.write_all(ex.stdout_stream().as_bytes()).and_then(|()| o.flush()) {
+            match o
+                .write_all(ex.stdout_stream().as_bytes())
+                .and_then(|()| o.flush())
+            {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 Err(source) => {
@@ -414,7 +431,11 @@ mod tests {
         );
         assert_eq!(
             split_image("reg:5000/a/b:v1@sha256:ab"),
-            ("reg:5000/a/b".into(), Some("v1".into()), Some("sha256:ab".into()))
+            (
+                "reg:5000/a/b".into(),
+                Some("v1".into()),
+                Some("sha256:ab".into())
+            )
         );
     }
 

@@ -42,7 +42,12 @@ fn diff_at(a: &Value, b: &Value, path: &str, ops: &mut Vec<Value>) {
     }
 }
 
-fn diff_objects(ma: &Map<String, Value>, mb: &Map<String, Value>, path: &str, ops: &mut Vec<Value>) {
+fn diff_objects(
+    ma: &Map<String, Value>,
+    mb: &Map<String, Value>,
+    path: &str,
+    ops: &mut Vec<Value>,
+) {
     for k in ma.keys() {
         if !mb.contains_key(k) {
             ops.push(json!({"op": "remove", "path": format!("{path}/{}", escape(k))}));
@@ -142,7 +147,10 @@ mod tests {
     #[test]
     fn type_changes_replace() {
         let ops = roundtrip(json!({"a": {"b": 1}}), json!({"a": [1]}));
-        assert_eq!(ops, vec![json!({"op": "replace", "path": "/a", "value": [1]})]);
+        assert_eq!(
+            ops,
+            vec![json!({"op": "replace", "path": "/a", "value": [1]})]
+        );
         roundtrip(json!({"a": null}), json!({"a": {"b": "c"}}));
     }
 

@@ -54,7 +54,11 @@ pub fn artifact_uri(r: &ResourceRef) -> String {
             } else {
                 r.kind.to_ascii_lowercase()
             },
-            if r.name.is_empty() { "unnamed" } else { &r.name }
+            if r.name.is_empty() {
+                "unnamed"
+            } else {
+                &r.name
+            }
         )),
     }
 }
@@ -165,7 +169,10 @@ impl Builder {
         props.insert("resource".into(), json!(f.resource.display()));
         props.insert("field".into(), json!(f.path));
         props.insert("document".into(), json!(f.resource.doc));
-        props.insert("fix".into(), serde_json::to_value(&f.fix).unwrap_or(Value::Null));
+        props.insert(
+            "fix".into(),
+            serde_json::to_value(&f.fix).unwrap_or(Value::Null),
+        );
         let mut result = json!({
             "ruleId": f.rule,
             "ruleIndex": idx,
@@ -225,7 +232,10 @@ pub fn render_check(r: &CheckReport) -> String {
             text.push_str(". Not explained by any chart-harden finding.");
         } else {
             for e in &v.explained_by {
-                text.push_str(&format!(". Explained by {} {}: {}", e.rule, e.rule_name, e.reason));
+                text.push_str(&format!(
+                    ". Explained by {} {}: {}",
+                    e.rule, e.rule_name, e.reason
+                ));
             }
         }
         let related: Vec<Value> = v

@@ -51,16 +51,20 @@ pub fn render(o: &Outcome, color: bool) -> String {
             .as_deref()
             .map(|s| format!(" [{s}]"))
             .unwrap_or_default();
+        let resource = if f.resource.kind.is_empty() {
+            "release".to_string()
+        } else {
+            f.resource.display()
+        };
+        let path = if f.path.is_empty() {
+            String::new()
+        } else {
+            format!(" {}:", f.path)
+        };
         let _ = writeln!(
             out,
-            "{} {} {}{}: {}: {} — {}",
-            f.rule,
-            f.rule_name,
-            f.resource.display(),
-            src,
-            f.path,
-            f.message,
-            state
+            "{} {} {}{}:{} {} — {}",
+            f.rule, f.rule_name, resource, src, path, f.message, state
         );
         if let Some(s) = &f.suggestion {
             let _ = writeln!(out, "    suggestion: {s}");

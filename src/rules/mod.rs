@@ -16,6 +16,7 @@ use crate::inventory::{Inventory, Workload};
 use crate::yaml::edit::Op;
 use crate::yaml::Path;
 
+pub mod audit;
 pub mod guards;
 pub mod hygiene;
 pub mod images;
@@ -202,6 +203,7 @@ pub fn all() -> Vec<Box<dyn Rule>> {
     v.extend(rbac::rules());
     v.extend(hygiene::rules());
     v.extend(guards::rules());
+    v.extend(audit::rules());
     v
 }
 

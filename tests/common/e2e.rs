@@ -149,11 +149,13 @@ pub fn unexplained_violations(output: &[u8], report: &Value) -> (Vec<String>, us
                 let codes = rules_for_check(viol.check);
                 let explained = findings.iter().any(|f| {
                     let r = &f["resource"];
-                    format!("{}/{}", r["kind"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""))
-                        == kn
+                    format!(
+                        "{}/{}",
+                        r["kind"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or("")
+                    ) == kn
                         && f["fix"]["state"] != "applied"
-                        && (codes.is_empty()
-                            || codes.contains(&f["rule"].as_str().unwrap_or("")))
+                        && (codes.is_empty() || codes.contains(&f["rule"].as_str().unwrap_or("")))
                 });
                 if !explained {
                     bad.push(format!("{kn}: {viol}"));
@@ -212,4 +214,59 @@ pub fn report_path_to_pointer(p: &str) -> String {
     }
     flush(&mut cur, &mut out);
     out
+}
+
+/// Container images (no digest yet) of every object, for a lockfile.
+pub fn container_images(stream: &[u8]) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, c) in m {
+                    if k == "containers" || k == "initContainers" {
+                        for item in c.as_array().into_iter().flatten() {
+                            if let Some(i) = item.get("image").and_then(Value::as_str) {
+                                out.push(i.to_string());
+                            }
+                        }
+                    }
+                    walk(c, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|c| walk(c, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for d in docs(stream).docs {
+        walk(&d.value, &mut out);
+    }
+    out.retain(|i| !i.contains('@'));
+    out.sort();
+    out.dedup();
+    out
+}
+
+pub fn write_lockfile(path: &Path, refs: &[String]) {
+    let mut lock = chart_harden_registry::Lockfile::new();
+    for (n, r) in refs.iter().enumerate() {
+        let Ok(parsed) = chart_harden_registry::ImageRef::parse(r) else {
+            continue;
+        };
+        lock.insert(chart_harden_registry::LockEntry {
+            reference: r.clone(),
+            canonical: parsed.canonical(),
+            digest: fake_digest(n),
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            platforms: vec![],
+            user: None,
+            volumes: vec![],
+            resolved_at: "2025-01-01T00:00:00Z".into(),
+        });
+    }
+    lock.write(path).expect("write lockfile");
+}
+
+/// The digest [`write_lockfile`] gives the n-th (0-based) reference.
+pub fn fake_digest(n: usize) -> String {
+    format!("sha256:{:064x}", n + 1)
 }

@@ -102,7 +102,10 @@ impl Rule for DefaultResources {
                             continue;
                         };
                         if kind == "limits" {
-                            if let Some(r) = res_v.pointer(&format!("/requests/{res}")).and_then(quantity::parse) {
+                            if let Some(r) = res_v
+                                .pointer(&format!("/requests/{res}"))
+                                .and_then(quantity::parse)
+                            {
                                 x = x.max(r);
                             }
                         } else if res_v.pointer(&format!("/limits/{res}")).is_some() {

@@ -80,7 +80,9 @@ fn max_unlimited_request(cx: &Context<'_>, ns: &str, res: &str) -> f64 {
             let Some(cv) = cx.at(w.object.doc, &c.path) else {
                 continue;
             };
-            let req = cv.pointer(&format!("/resources/requests/{res}")).and_then(quantity::parse);
+            let req = cv
+                .pointer(&format!("/resources/requests/{res}"))
+                .and_then(quantity::parse);
             let lim = cv.pointer(&format!("/resources/limits/{res}"));
             if let (Some(r), None) = (req, lim) {
                 max = max.max(r);
@@ -120,14 +122,22 @@ impl Rule for GenerateLimitRange {
             for res in ["cpu", "memory"] {
                 if hard.contains_key(&format!("requests.{res}")) || hard.contains_key(res) {
                     if let Some(d) = opts.default_request.get(res).and_then(quantity::parse) {
-                        let s = if res == "cpu" { quantity::cpu(d) } else { quantity::memory(d) };
+                        let s = if res == "cpu" {
+                            quantity::cpu(d)
+                        } else {
+                            quantity::memory(d)
+                        };
                         req.insert(res.to_string(), Quantity(s));
                     }
                 }
                 if hard.contains_key(&format!("limits.{res}")) {
                     if let Some(d) = opts.default.get(res).and_then(quantity::parse) {
                         let d = d.max(max_unlimited_request(cx, &ns, res));
-                        let s = if res == "cpu" { quantity::cpu(d) } else { quantity::memory(d) };
+                        let s = if res == "cpu" {
+                            quantity::cpu(d)
+                        } else {
+                            quantity::memory(d)
+                        };
                         lim.insert(res.to_string(), Quantity(s));
                     }
                 }
@@ -158,7 +168,11 @@ impl Rule for GenerateLimitRange {
                 }
                 continue;
             }
-            let base = if ns.is_empty() { "release".to_string() } else { ns.clone() };
+            let base = if ns.is_empty() {
+                "release".to_string()
+            } else {
+                ns.clone()
+            };
             let name = format!("{base}{}", super::NAME_SUFFIX);
             let lr = LimitRange {
                 metadata: generated_meta(name.clone(), q.resource.namespace.clone(), v),

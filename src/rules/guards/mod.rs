@@ -29,8 +29,8 @@ use crate::yaml::Path;
 mod default_resources;
 mod limit_range;
 pub mod netpol_infer;
-mod network_policy;
-mod pdb;
+pub(crate) mod network_policy;
+pub(crate) mod pdb;
 mod pss_labels;
 mod quantity;
 mod resource_quota;
@@ -117,10 +117,7 @@ pub(crate) fn pod_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelect
         if let Some(sel) = obj.pointer("/spec/selector") {
             if let Ok(ls) = serde_json::from_value::<LabelSelector>(sel.clone()) {
                 let has_labels = ls.match_labels.as_ref().is_some_and(|m| !m.is_empty());
-                let has_exprs = ls
-                    .match_expressions
-                    .as_ref()
-                    .is_some_and(|m| !m.is_empty());
+                let has_exprs = ls.match_expressions.as_ref().is_some_and(|m| !m.is_empty());
                 if has_labels || has_exprs {
                     return Some(ls);
                 }
@@ -176,7 +173,10 @@ pub(crate) fn to_value<T: serde::Serialize>(o: &T) -> Value {
         *md = reorder(md.take(), &["name", "namespace", "labels", "annotations"]);
     }
     if let Some(spec) = m.get_mut("spec") {
-        *spec = reorder(spec.take(), &["podSelector", "policyTypes", "ingress", "egress"]);
+        *spec = reorder(
+            spec.take(),
+            &["podSelector", "policyTypes", "ingress", "egress"],
+        );
     }
     Value::Object(m)
 }

@@ -76,9 +76,8 @@ pub fn host_tokens(text: &str) -> Vec<(String, Option<i64>)> {
         if tok.is_empty() {
             continue;
         }
-        let path_segment = start >= 1
-            && chars[start - 1] == '/'
-            && !(start >= 2 && chars[start - 2] == '/');
+        let path_segment =
+            start >= 1 && chars[start - 1] == '/' && !(start >= 2 && chars[start - 2] == '/');
         if path_segment {
             continue;
         }
@@ -90,7 +89,10 @@ pub fn host_tokens(text: &str) -> Vec<(String, Option<i64>)> {
             }
             if j > i + 1 && j - i <= 6 {
                 let digits: String = chars[i + 1..j].iter().collect();
-                port = digits.parse::<i64>().ok().filter(|p| (1..=65535).contains(p));
+                port = digits
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|p| (1..=65535).contains(p));
             }
         }
         out.push((tok, port));
@@ -154,7 +156,8 @@ fn configmap_data<'a>(
 ) -> Option<&'a serde_json::Map<String, Value>> {
     let objs = inv.by_kind.get("ConfigMap")?;
     let o = objs.iter().find(|o| {
-        o.resource.name == name && Inventory::same_namespace(&inv.namespace_of(&o.resource), namespace)
+        o.resource.name == name
+            && Inventory::same_namespace(&inv.namespace_of(&o.resource), namespace)
     })?;
     docs[o.doc].object_value(o).get("data")?.as_object()
 }
@@ -232,7 +235,10 @@ pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(
         if let Some(data) = configmap_data(docs, inv, &n, &w.namespace) {
             for (k, v) in data {
                 if let Some(s) = v.as_str() {
-                    out.push((format!("ConfigMap {n} key {k} ({})", uses.join(", ")), s.to_string()));
+                    out.push((
+                        format!("ConfigMap {n} key {k} ({})", uses.join(", ")),
+                        s.to_string(),
+                    ));
                 }
             }
         }
@@ -273,7 +279,8 @@ pub fn selected_workloads(inv: &Inventory, svc: &Service) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, w)| {
-            Inventory::same_namespace(&svc.namespace, &w.namespace) && selects(&svc.selector, &w.labels)
+            Inventory::same_namespace(&svc.namespace, &w.namespace)
+                && selects(&svc.selector, &w.labels)
         })
         .map(|(i, _)| i)
         .collect()
@@ -284,13 +291,21 @@ pub fn container_ports(docs: &[Document], w: &Workload) -> Vec<(Option<String>, 
     let root = &docs[w.object.doc].value;
     let mut out = Vec::new();
     for c in &w.containers {
-        if let Some(ps) = c.path.lookup(root).and_then(|cv| cv.get("ports")).and_then(Value::as_array) {
+        if let Some(ps) = c
+            .path
+            .lookup(root)
+            .and_then(|cv| cv.get("ports"))
+            .and_then(Value::as_array)
+        {
             for p in ps {
                 if let Some(n) = p.get("containerPort").and_then(Value::as_i64) {
                     out.push((
                         p.get("name").and_then(Value::as_str).map(str::to_string),
                         n,
-                        p.get("protocol").and_then(Value::as_str).unwrap_or("TCP").to_string(),
+                        p.get("protocol")
+                            .and_then(Value::as_str)
+                            .unwrap_or("TCP")
+                            .to_string(),
                     ));
                 }
             }

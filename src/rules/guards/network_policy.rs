@@ -59,15 +59,15 @@ ports; default `[{podSelector: {}}]`, the same namespace), `apiServer` (`cidr`, 
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ApiServer {
+pub(crate) struct ApiServer {
     #[serde(default = "yes")]
-    enabled: bool,
+    pub(crate) enabled: bool,
     #[serde(default = "any_cidr")]
-    cidr: String,
+    pub(crate) cidr: String,
     #[serde(default)]
-    except: Vec<String>,
+    pub(crate) except: Vec<String>,
     #[serde(default = "api_ports")]
-    ports: Vec<i32>,
+    pub(crate) ports: Vec<i32>,
 }
 
 fn yes() -> bool {
@@ -111,13 +111,13 @@ struct ExtraEgress {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Options {
+pub(crate) struct Options {
     #[serde(default = "default_dns")]
-    dns: Vec<NetworkPolicyPeer>,
+    pub(crate) dns: Vec<NetworkPolicyPeer>,
     #[serde(default = "default_ingress_from")]
-    ingress_from: Vec<NetworkPolicyPeer>,
+    pub(crate) ingress_from: Vec<NetworkPolicyPeer>,
     #[serde(default)]
-    api_server: ApiServer,
+    pub(crate) api_server: ApiServer,
     #[serde(default)]
     extra_egress: Vec<ExtraEgress>,
     #[serde(default)]
@@ -150,7 +150,10 @@ fn match_labels(pairs: &[(&str, &str)]) -> LabelSelector {
 
 fn default_dns() -> Vec<NetworkPolicyPeer> {
     vec![NetworkPolicyPeer {
-        namespace_selector: Some(match_labels(&[("kubernetes.io/metadata.name", "kube-system")])),
+        namespace_selector: Some(match_labels(&[(
+            "kubernetes.io/metadata.name",
+            "kube-system",
+        )])),
         pod_selector: Some(match_labels(&[("k8s-app", "kube-dns")])),
         ip_block: None,
     }]
@@ -176,7 +179,7 @@ fn is_same_namespace_peer(p: &NetworkPolicyPeer) -> bool {
         })
 }
 
-fn np_port(p: &ResolvedPort) -> NetworkPolicyPort {
+pub(crate) fn np_port(p: &ResolvedPort) -> NetworkPolicyPort {
     NetworkPolicyPort {
         port: Some(match &p.port {
             PortRef::Num(n) => IntOrString::Int(i32::try_from(*n).unwrap_or(0)),
@@ -187,7 +190,7 @@ fn np_port(p: &ResolvedPort) -> NetworkPolicyPort {
     }
 }
 
-fn show_ports(ps: &BTreeSet<ResolvedPort>) -> String {
+pub(crate) fn show_ports(ps: &BTreeSet<ResolvedPort>) -> String {
     ps.iter()
         .map(|p| match &p.port {
             PortRef::Num(n) => format!("{n}/{}", p.protocol),
@@ -198,7 +201,7 @@ fn show_ports(ps: &BTreeSet<ResolvedPort>) -> String {
 }
 
 /// Services the API server calls (webhooks, aggregated APIs, CRD conversion): (namespace, name).
-fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)> {
+pub(crate) fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     let mut add = |svc: Option<&Value>| {
         if let Some(s) = svc {
@@ -213,7 +216,12 @@ fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)> {
             let v = cx.value(o);
             match kind.as_str() {
                 "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
-                    for wh in v.get("webhooks").and_then(Value::as_array).into_iter().flatten() {
+                    for wh in v
+                        .get("webhooks")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         add(wh.pointer("/clientConfig/service"));
                     }
                 }
@@ -235,24 +243,39 @@ fn ingress_backends(cx: &Context<'_>) -> BTreeMap<(String, String), Vec<String>>
         let v = cx.value(o);
         let ns = cx.inv.namespace_of(&o.resource);
         let mut names = BTreeSet::new();
-        if let Some(n) = v.pointer("/spec/defaultBackend/service/name").and_then(Value::as_str) {
+        if let Some(n) = v
+            .pointer("/spec/defaultBackend/service/name")
+            .and_then(Value::as_str)
+        {
             names.insert(n.to_string());
         }
-        for r in v.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten() {
-            for p in r.pointer("/http/paths").and_then(Value::as_array).into_iter().flatten() {
+        for r in v
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for p in r
+                .pointer("/http/paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(n) = p.pointer("/backend/service/name").and_then(Value::as_str) {
                     names.insert(n.to_string());
                 }
             }
         }
         for n in names {
-            out.entry((ns.clone(), n)).or_default().push(o.resource.name.clone());
+            out.entry((ns.clone(), n))
+                .or_default()
+                .push(o.resource.name.clone());
         }
     }
     out
 }
 
-fn service_peer(svc: &Service, from_ns: &str) -> NetworkPolicyPeer {
+pub(crate) fn service_peer(svc: &Service, from_ns: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(LabelSelector {
             match_labels: Some(svc.selector.clone()),
@@ -266,7 +289,7 @@ fn service_peer(svc: &Service, from_ns: &str) -> NetworkPolicyPeer {
     }
 }
 
-fn workload_peer(sel: LabelSelector, w_ns: &str, from_ns: &str) -> NetworkPolicyPeer {
+pub(crate) fn workload_peer(sel: LabelSelector, w_ns: &str, from_ns: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(sel),
         namespace_selector: (!w_ns.is_empty() && !from_ns.is_empty() && w_ns != from_ns)
@@ -275,7 +298,7 @@ fn workload_peer(sel: LabelSelector, w_ns: &str, from_ns: &str) -> NetworkPolicy
     }
 }
 
-fn peer_key(p: &NetworkPolicyPeer) -> String {
+pub(crate) fn peer_key(p: &NetworkPolicyPeer) -> String {
     serde_json::to_string(p).unwrap_or_default()
 }
 
@@ -287,7 +310,12 @@ struct Rules {
 }
 
 impl Rules {
-    fn add(&mut self, key: String, peer: Option<NetworkPolicyPeer>, ports: &BTreeSet<ResolvedPort>) {
+    fn add(
+        &mut self,
+        key: String,
+        peer: Option<NetworkPolicyPeer>,
+        ports: &BTreeSet<ResolvedPort>,
+    ) {
         if !self.by_peer.contains_key(&key) {
             self.order.push(key.clone());
         }
@@ -339,7 +367,10 @@ impl Rule for GenerateNetworkPolicy {
             if done.contains(&wi) || is_test_hook(w) || (opts.skip_hooks && w.hook.is_some()) {
                 continue;
             }
-            let spec = cx.at(w.object.doc, &w.pod_spec).cloned().unwrap_or(Value::Null);
+            let spec = cx
+                .at(w.object.doc, &w.pod_spec)
+                .cloned()
+                .unwrap_or(Value::Null);
             if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
                 let e = out.emit(
                     &META,
@@ -440,10 +471,13 @@ impl Rule for GenerateNetworkPolicy {
                     continue;
                 }
                 let sv = cx.value(&s.object);
-                let stype = sv.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
-                let api = api_called.iter().any(|(ns, n)| {
-                    *n == s.name && Inventory::same_namespace(ns, &s.namespace)
-                });
+                let stype = sv
+                    .pointer("/spec/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ClusterIP");
+                let api = api_called
+                    .iter()
+                    .any(|(ns, n)| *n == s.name && Inventory::same_namespace(ns, &s.namespace));
                 if stype == "LoadBalancer" || stype == "NodePort" || api {
                     let why = if api {
                         "the API server calls it (webhook / aggregated API)".to_string()
@@ -479,7 +513,9 @@ impl Rule for GenerateNetworkPolicy {
                 }
                 if let Some(ings) = backends
                     .iter()
-                    .find(|((ns, n), _)| *n == s.name && Inventory::same_namespace(ns, &s.namespace))
+                    .find(|((ns, n), _)| {
+                        *n == s.name && Inventory::same_namespace(ns, &s.namespace)
+                    })
                     .map(|(_, v)| v)
                 {
                     let e = out.emit(
@@ -624,9 +660,10 @@ impl Rule for GenerateNetworkPolicy {
             }
             for (xi, x) in opts.extra_egress.iter().enumerate() {
                 if !x.workloads.is_empty()
-                    && !group
-                        .iter()
-                        .any(|g| x.workloads.contains(&inv.workloads[*g].object.resource.name))
+                    && !group.iter().any(|g| {
+                        x.workloads
+                            .contains(&inv.workloads[*g].object.resource.name)
+                    })
                 {
                     continue;
                 }
@@ -665,7 +702,9 @@ impl Rule for GenerateNetworkPolicy {
                     message: format!(
                         "egress from {} to {} on {shown}: extraEgress[{xi}] in the config",
                         wname(w),
-                        x.cidr.clone().unwrap_or_else(|| "the configured peers".into())
+                        x.cidr
+                            .clone()
+                            .unwrap_or_else(|| "the configured peers".into())
                     ),
                 });
             }
@@ -726,7 +765,10 @@ impl Rule for GenerateNetworkPolicy {
                     &META,
                     &w.object.resource,
                     &Path::root(),
-                    format!("{}: no Service selects its pods, so the policy allows no ingress", wname(w)),
+                    format!(
+                        "{}: no Service selects its pods, so the policy allows no ingress",
+                        wname(w)
+                    ),
                     None,
                 );
                 e.finding.severity = Severity::Info;

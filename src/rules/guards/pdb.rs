@@ -65,8 +65,12 @@ pub(crate) fn min_replicas(cx: &Context<'_>, w: &Workload) -> (i64, Option<Strin
     if let Some(hpas) = cx.inv.by_kind.get("HorizontalPodAutoscaler") {
         for h in hpas {
             let v = cx.value(h);
-            let kind = v.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str);
-            let name = v.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str);
+            let kind = v
+                .pointer("/spec/scaleTargetRef/kind")
+                .and_then(Value::as_str);
+            let name = v
+                .pointer("/spec/scaleTargetRef/name")
+                .and_then(Value::as_str);
             let ns = cx.inv.namespace_of(&h.resource);
             if kind == Some(r.kind.as_str())
                 && name == Some(r.name.as_str())
@@ -92,7 +96,9 @@ fn parse_budget(v: &Value) -> Option<IntOrString> {
             .map(IntOrString::Int),
         Value::String(s) => {
             let p = s.strip_suffix('%')?.parse::<u32>().ok()?;
-            (1..=100).contains(&p).then(|| IntOrString::String(s.clone()))
+            (1..=100)
+                .contains(&p)
+                .then(|| IntOrString::String(s.clone()))
         }
         _ => None,
     }
@@ -180,8 +186,10 @@ impl Rule for GeneratePdb {
                     None,
                 );
                 e.finding.severity = Severity::Info;
-                e.finding.suggestion =
-                    Some("run 2+ replicas (or an HPA with minReplicas ≥ 2) to get a drain-safe budget".into());
+                e.finding.suggestion = Some(
+                    "run 2+ replicas (or an HPA with minReplicas ≥ 2) to get a drain-safe budget"
+                        .into(),
+                );
                 continue;
             }
             let Some(selector) = pod_selector(cx, w) else {

@@ -49,7 +49,10 @@ fn level_for(cx: &Context<'_>, ns: &str) -> (Level, Vec<String>) {
         }
         let v = cx.value(&w.object);
         if !evaluate(v, Level::Restricted, Version::Latest).is_empty() {
-            held.push(format!("{}/{}", w.object.resource.kind, w.object.resource.name));
+            held.push(format!(
+                "{}/{}",
+                w.object.resource.kind, w.object.resource.name
+            ));
             let l = if evaluate(v, Level::Baseline, Version::Latest).is_empty() {
                 Level::Baseline
             } else {
@@ -89,7 +92,10 @@ impl Rule for NamespacePssLabels {
         }
         for n in namespaces {
             let v = cx.value(&n);
-            let labels = v.pointer("/metadata/labels").cloned().unwrap_or(Value::Null);
+            let labels = v
+                .pointer("/metadata/labels")
+                .cloned()
+                .unwrap_or(Value::Null);
             let ours = v
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.get(MARK))
@@ -114,13 +120,19 @@ impl Rule for NamespacePssLabels {
                 if have.is_some() && !ours {
                     continue; // the chart chose it
                 }
-                ops.push(Op::Set(base.key("labels").key(&key), Value::String(val.to_string())));
+                ops.push(Op::Set(
+                    base.key("labels").key(&key),
+                    Value::String(val.to_string()),
+                ));
             }
             if ops.is_empty() {
                 continue;
             }
             if !ours {
-                ops.push(Op::Set(base.key("annotations").key(MARK), Value::String("managed".into())));
+                ops.push(Op::Set(
+                    base.key("annotations").key(MARK),
+                    Value::String("managed".into()),
+                ));
             }
             let held_msg = if held.is_empty() {
                 String::new()

@@ -28,7 +28,11 @@ pub(crate) fn parse(v: &Value) -> Option<f64> {
     ];
     for (suf, mul) in SUFFIXES {
         if let Some(num) = s.strip_suffix(suf) {
-            return num.parse::<f64>().ok().filter(|x| x.is_finite()).map(|x| x * mul);
+            return num
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(|x| x * mul);
         }
     }
     s.parse::<f64>().ok().filter(|x| x.is_finite())

@@ -64,10 +64,20 @@ impl Default for Options {
 /// Pods a workload may run at most.
 fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
     let r = &w.object.resource;
-    for h in cx.inv.by_kind.get("HorizontalPodAutoscaler").into_iter().flatten() {
+    for h in cx
+        .inv
+        .by_kind
+        .get("HorizontalPodAutoscaler")
+        .into_iter()
+        .flatten()
+    {
         let v = cx.value(h);
-        if v.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(r.kind.as_str())
-            && v.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(r.name.as_str())
+        if v.pointer("/spec/scaleTargetRef/kind")
+            .and_then(Value::as_str)
+            == Some(r.kind.as_str())
+            && v.pointer("/spec/scaleTargetRef/name")
+                .and_then(Value::as_str)
+                == Some(r.name.as_str())
         {
             if let Some(m) = v.pointer("/spec/maxReplicas").and_then(Value::as_i64) {
                 return m.max(1);
@@ -77,7 +87,11 @@ fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
     let obj = cx.value(&w.object);
     match r.kind.as_str() {
         "DaemonSet" => nodes.max(1),
-        "Job" => obj.pointer("/spec/parallelism").and_then(Value::as_i64).unwrap_or(1).max(1),
+        "Job" => obj
+            .pointer("/spec/parallelism")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(1),
         _ => w.replicas.unwrap_or(1).max(0),
     }
 }
@@ -118,7 +132,11 @@ impl Rule for GenerateResourceQuota {
             );
             e.finding.severity = Severity::Info;
         }
-        let headroom = if opts.headroom.is_finite() && opts.headroom >= 1.0 { opts.headroom } else { 1.0 };
+        let headroom = if opts.headroom.is_finite() && opts.headroom >= 1.0 {
+            opts.headroom
+        } else {
+            1.0
+        };
         for (ns, ws) in by_ns {
             if ns.is_empty() {
                 continue;
@@ -146,7 +164,10 @@ impl Rule for GenerateResourceQuota {
                         &META,
                         &q.resource,
                         &Path::root(),
-                        format!("namespace {ns} already has ResourceQuota {}; nothing generated", q.resource.name),
+                        format!(
+                            "namespace {ns} already has ResourceQuota {}; nothing generated",
+                            q.resource.name
+                        ),
                         None,
                     );
                     e.finding.severity = Severity::Info;
@@ -169,12 +190,16 @@ impl Rule for GenerateResourceQuota {
                         ("limits.cpu", "limits", "cpu"),
                         ("limits.memory", "limits", "memory"),
                     ] {
-                        let own = cv.pointer(&format!("/resources/{kind}/{res}")).and_then(quantity::parse);
+                        let own = cv
+                            .pointer(&format!("/resources/{kind}/{res}"))
+                            .and_then(quantity::parse);
                         let fallback = if kind == "requests" {
                             // Kubernetes defaults a missing request to the limit.
                             cv.pointer(&format!("/resources/limits/{res}"))
                                 .and_then(quantity::parse)
-                                .or_else(|| lr_opts.default_request.get(res).and_then(quantity::parse))
+                                .or_else(|| {
+                                    lr_opts.default_request.get(res).and_then(quantity::parse)
+                                })
                         } else {
                             lr_opts.default.get(res).and_then(quantity::parse)
                         };
@@ -195,7 +220,11 @@ impl Rule for GenerateResourceQuota {
             let mut hard: BTreeMap<String, Quantity> = BTreeMap::new();
             for (k, v) in &total {
                 let sized = v * headroom;
-                let q = if k.ends_with("cpu") { quantity::cpu(sized) } else { quantity::memory(sized) };
+                let q = if k.ends_with("cpu") {
+                    quantity::cpu(sized)
+                } else {
+                    quantity::memory(sized)
+                };
                 hard.insert((*k).to_string(), Quantity(q));
             }
             let pods_q = ((pods as f64) * headroom).ceil().max(1.0) as i64;

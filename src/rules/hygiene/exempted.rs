@@ -50,7 +50,10 @@ impl Rule for ExemptedByAnnotation {
                             &META,
                             &o.resource,
                             &at(SKIP_ANNOTATION),
-                            format!("chart-harden rules skipped here by annotation: {}", s.trim()),
+                            format!(
+                                "chart-harden rules skipped here by annotation: {}",
+                                s.trim()
+                            ),
                             None,
                         );
                     }

@@ -30,11 +30,10 @@ pub struct MissingResources;
 /// True when another enabled rule reports (and, when its fix is allowed, sets) container
 /// resources in this run: its finding already says what is missing.
 fn fixed_elsewhere(cx: &Context<'_>) -> bool {
-    crate::rules::all().iter().map(|r| r.meta()).any(|m| {
-        m.code != META.code
-            && m.name.contains("resources")
-            && cx.cfg.rule_enabled(m)
-    })
+    crate::rules::all()
+        .iter()
+        .map(|r| r.meta())
+        .any(|m| m.code != META.code && m.name.contains("resources") && cx.cfg.rule_enabled(m))
 }
 
 /// Namespaces (effective) with a LimitRange that defaults container requests or limits.
@@ -76,7 +75,11 @@ impl Rule for MissingResources {
             {
                 continue;
             }
-            for c in w.containers.iter().filter(|c| c.list != "ephemeralContainers") {
+            for c in w
+                .containers
+                .iter()
+                .filter(|c| c.list != "ephemeralContainers")
+            {
                 let cv = cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null);
                 let res = cv.get("resources").unwrap_or(&Value::Null);
                 let missing: Vec<&str> = [

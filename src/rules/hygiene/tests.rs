@@ -21,7 +21,10 @@ fn ch522_missing_resources() {
         &config_for_rule("CH522", false),
         &BTreeMap::new(),
     );
-    assert!(!out.contains("migrate"), "complete init container reported: {out}");
+    assert!(
+        !out.contains("migrate"),
+        "complete init container reported: {out}"
+    );
     insta::assert_snapshot!("CH522", out);
 }
 
@@ -56,15 +59,21 @@ fn other_tool_exemptions_skip_fixes() {
     cfg.set_profile(crate::config::Profile::Prod);
     cfg.images.pin = false;
     let out = run_fixture("testdata/check/exemptions.yaml", &cfg, &BTreeMap::new());
-    for (code, resource) in [("CH101", "legacy"), ("CH103", "legacy"), ("CH107", "legacy")] {
+    for (code, resource) in [
+        ("CH101", "Deployment/shop/legacy"),
+        ("CH103", "Deployment/shop/legacy"),
+        ("CH107", "Deployment/shop/legacy"),
+    ] {
         assert!(
-            !out.lines().any(|l| l.starts_with(code) && l.contains(resource)),
+            !out.lines()
+                .any(|l| l.starts_with(code) && l.contains(resource)),
             "{code} ran on {resource} despite the exemption:\n{out}"
         );
     }
     // Not exempted: seccomp is still fixed.
     assert!(
-        out.lines().any(|l| l.starts_with("CH105") && l.contains("legacy")),
+        out.lines()
+            .any(|l| l.starts_with("CH105") && l.contains("Deployment/shop/legacy")),
         "{out}"
     );
 }

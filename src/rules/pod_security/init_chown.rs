@@ -50,7 +50,7 @@ fn script(cv: &Value) -> Option<String> {
 
 /// Parses the chown target group/user: `chown -R 1000:2000 /x` → Some(2000).
 fn chown_gid(script: &str) -> Option<i64> {
-    for stmt in script.split(|c| c == ';' || c == '&' || c == '\n' || c == '|') {
+    for stmt in script.split([';', '&', '\n', '|']) {
         let words: Vec<&str> = stmt.split_whitespace().collect();
         if words.first().copied() == Some("chown") {
             for w in &words[1..] {
@@ -70,7 +70,7 @@ fn chown_gid(script: &str) -> Option<i64> {
 /// True when every statement of the script is chown/chmod/mkdir/echo/true/set/ls.
 fn only_ownership(script: &str) -> bool {
     let mut saw_chown = false;
-    for stmt in script.split(|c| c == ';' || c == '&' || c == '\n' || c == '|') {
+    for stmt in script.split([';', '&', '\n', '|']) {
         let Some(cmd) = stmt.split_whitespace().next() else {
             continue;
         };

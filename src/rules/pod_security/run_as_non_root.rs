@@ -102,7 +102,7 @@ impl Rule for RunAsNonRoot {
             } else {
                 let unknown: Vec<&str> = targets
                     .iter()
-                    .filter(|c| !effective_uid(cx, w, c).is_some_and(|u| u > 0))
+                    .filter(|c| effective_uid(cx, w, c).is_none_or(|u| u <= 0))
                     .map(|c| c.name.as_str())
                     .collect();
                 format!(

@@ -84,9 +84,10 @@ impl Rule for RbacClusterScope {
                             cluster.insert(label);
                         } else {
                             namespaced.insert(label);
-                            if r.verbs.iter().any(|v| {
-                                !matches!(v.as_str(), "get" | "list" | "watch")
-                            }) {
+                            if r.verbs
+                                .iter()
+                                .any(|v| !matches!(v.as_str(), "get" | "list" | "watch"))
+                            {
                                 writes = true;
                             }
                         }

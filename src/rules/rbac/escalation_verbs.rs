@@ -51,8 +51,7 @@ impl Rule for RbacEscalationVerbs {
                     .cloned()
                     .collect();
                 if r.verbs.iter().any(|v| v == "*")
-                    && r
-                        .resources
+                    && r.resources
                         .iter()
                         .any(|x| RBAC_OR_IDENTITY.contains(&x.as_str()))
                 {

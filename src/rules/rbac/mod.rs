@@ -67,7 +67,11 @@ pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<Rol
     let mut out = Vec::new();
     for kind in ["Role", "ClusterRole"] {
         for o in cx.inv.by_kind.get(kind).into_iter().flatten() {
-            if !o.resource.api_version.starts_with("rbac.authorization.k8s.io/") {
+            if !o
+                .resource
+                .api_version
+                .starts_with("rbac.authorization.k8s.io/")
+            {
                 continue;
             }
             let v = cx.value(o);
@@ -201,9 +205,7 @@ pub(crate) fn chart_resources(cx: &Context<'_>) -> BTreeMap<String, BTreeSet<Str
                 .rsplit_once('/')
                 .map_or("", |(g, _)| g)
                 .to_string();
-            m.entry(group)
-                .or_default()
-                .insert(plural(&o.resource.kind));
+            m.entry(group).or_default().insert(plural(&o.resource.kind));
         }
     }
     m

@@ -37,7 +37,13 @@ fn ch513_rbac_escalation_verbs() {
 #[test]
 fn ch514_rbac_cluster_scope() {
     let out = run("CH514");
-    assert!(out.contains("op-reader"), "RoleBinding-only ClusterRole: {out}");
-    assert!(!out.contains("op-view"), "aggregated ClusterRoles are skipped: {out}");
+    assert!(
+        out.contains("op-reader"),
+        "RoleBinding-only ClusterRole: {out}"
+    );
+    assert!(
+        !out.contains("op-view"),
+        "aggregated ClusterRoles are skipped: {out}"
+    );
     insta::assert_snapshot!("CH514", out);
 }

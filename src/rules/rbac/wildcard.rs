@@ -92,11 +92,8 @@ impl Rule for RbacWildcard {
                     ));
                 }
                 if star(&r.api_groups) {
-                    let groups: Vec<String> = own
-                        .keys()
-                        .filter(|g| !g.is_empty())
-                        .cloned()
-                        .collect();
+                    let groups: Vec<String> =
+                        own.keys().filter(|g| !g.is_empty()).cloned().collect();
                     let e = out.emit(
                         &META,
                         &role.object.resource,

@@ -17,11 +17,20 @@ fn ch501_plaintext_secret() {
         "skipped-value-never-shown",
         "LS0tLS1CRUdJTi1LRVktVkFMVUU=",
     ] {
-        assert!(!out.contains(value), "report leaks a secret value {value}:\n{out}");
+        assert!(
+            !out.contains(value),
+            "report leaks a secret value {value}:\n{out}"
+        );
     }
     assert!(out.contains("password, username"), "{out}");
-    assert!(!out.contains("demo-sa-token"), "service-account tokens are skipped:\n{out}");
-    assert!(!out.contains("demo-skipped"), "annotation opt-out ignored:\n{out}");
+    assert!(
+        !out.contains("demo-sa-token"),
+        "service-account tokens are skipped:\n{out}"
+    );
+    assert!(
+        !out.contains("demo-skipped"),
+        "annotation opt-out ignored:\n{out}"
+    );
     insta::assert_snapshot!("CH501", out);
 }
 
@@ -37,5 +46,8 @@ fn ch501_uses_the_configured_store() {
         out.contains("secretStoreRef: {kind: SecretStore, name: vault-backend}"),
         "{out}"
     );
-    assert!(out.contains("key: prod/shop/demo-db, property: password"), "{out}");
+    assert!(
+        out.contains("key: prod/shop/demo-db, property: password"),
+        "{out}"
+    );
 }

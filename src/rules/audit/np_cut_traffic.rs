@@ -1,0 +1,497 @@
+//! CH603 netpol-cut-traffic: the chart's own NetworkPolicies isolate a workload but do not
+//! allow what it needs (its Services' ports, DNS over UDP and TCP, the Services it names, the
+//! API server when its ServiceAccount has RBAC). Repaired with one supplementing policy per
+//! workload that allows exactly the missing traffic.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde_json::Value;
+
+use super::netpol_eval::{self, Direction, Pod};
+use crate::finding::{Applicability, Severity};
+use crate::inventory::{label_selector_matches, Inventory, Workload};
+use crate::rules::guards::netpol_infer::{self, PortRef, ResolvedPort};
+use crate::rules::guards::network_policy::{
+    self as np, api_called_services, np_port, peer_key, service_peer, show_ports, workload_peer,
+};
+use crate::rules::guards::{
+    generated_meta, is_generated, options, pod_selector, selector_value, wname,
+};
+use crate::rules::{workloads, Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::Path;
+
+/// Suffix of a supplementing policy's name (`<workload>-chart-harden-supplement`).
+pub const SUPPLEMENT_SUFFIX: &str = "-chart-harden-supplement";
+
+/// Annotation naming the chart policies a supplement completes.
+const SUPPLEMENTS_ANNOTATION: &str = "chart-harden.io/supplements";
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH603",
+    name: "netpol-cut-traffic",
+    group: "audit",
+    summary: "A workload isolated by the chart's NetworkPolicies whose Service ports, DNS (UDP and TCP 53), inferred egress to the release's Services or API-server access are allowed by no policy gets a supplementing policy allowing exactly that.",
+    why: "A chart that ships a default deny but allows the wrong ports, only DNS over UDP (large \
+answers and some resolvers need TCP), or reaches the API server with a namespace selector (which \
+never matches it) cuts its own traffic: the workload starts and then fails or times out at run \
+time, far from the cause.",
+    example: "# NetworkPolicy app (chart): egress DNS 53/UDP only, no API server rule → generated:\n\
+kind: NetworkPolicy\nmetadata:\n  name: app-chart-harden-supplement\nspec:\n  podSelector:\n    matchLabels: {app: app}\n\
+  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n\
+    ports: [{port: 53, protocol: TCP}]\n  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]\n    ports: [{port: 443, protocol: TCP}, {port: 6443, protocol: TCP}]",
+    fix: Applicability::Safe,
+    fix_notes: "Safe: NetworkPolicies are additive, and the supplement only declares directions \
+in which the pods it selects are already isolated, so it can only allow more; the chart's own \
+policies are never changed or removed. It allows exactly the traffic found missing: Service ports \
+from the `ingressFrom` peers of generate-network-policy (any source for LoadBalancer/NodePort \
+Services and Services the API server calls), inferred clients, DNS to the configured `dns` peers, \
+inferred Services, and the configured `apiServer` range. When the workload's selector would also \
+select pods that are not isolated, nothing is generated (that would cut them) and the gap is \
+reported.",
+    options: "Uses `generate.generate-network-policy` (`dns`, `ingressFrom`, `apiServer`).",
+    severity: Severity::Error,
+    default_enabled: true,
+};
+
+/// Rules keyed by peer, merging ports.
+#[derive(Default)]
+struct Acc {
+    order: Vec<String>,
+    by_peer: BTreeMap<String, (Option<NetworkPolicyPeer>, BTreeSet<ResolvedPort>)>,
+}
+
+impl Acc {
+    fn add(&mut self, peer: Option<NetworkPolicyPeer>, port: ResolvedPort) {
+        let key = peer.as_ref().map_or_else(|| "any".to_string(), peer_key);
+        if !self.by_peer.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        self.by_peer
+            .entry(key)
+            .or_insert_with(|| (peer, BTreeSet::new()))
+            .1
+            .insert(port);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    fn parts(
+        &self,
+    ) -> Vec<(
+        Option<Vec<NetworkPolicyPeer>>,
+        Vec<k8s_openapi::api::networking::v1::NetworkPolicyPort>,
+    )> {
+        self.order
+            .iter()
+            .filter_map(|k| self.by_peer.get(k))
+            .map(|(p, ports)| {
+                (
+                    p.clone().map(|p| vec![p]),
+                    ports.iter().map(np_port).collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn rport(port: i64, proto: &str) -> ResolvedPort {
+    ResolvedPort {
+        protocol: proto.to_string(),
+        port: PortRef::Num(port),
+    }
+}
+
+fn build(
+    meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    selector: LabelSelector,
+    ingress: &Acc,
+    egress: &Acc,
+) -> NetworkPolicy {
+    let mut types = Vec::new();
+    if !ingress.is_empty() {
+        types.push("Ingress".to_string());
+    }
+    if !egress.is_empty() {
+        types.push("Egress".to_string());
+    }
+    let ing: Vec<NetworkPolicyIngressRule> = ingress
+        .parts()
+        .into_iter()
+        .map(|(from, ports)| NetworkPolicyIngressRule {
+            from,
+            ports: Some(ports),
+        })
+        .collect();
+    let eg: Vec<NetworkPolicyEgressRule> = egress
+        .parts()
+        .into_iter()
+        .map(|(to, ports)| NetworkPolicyEgressRule {
+            to,
+            ports: Some(ports),
+        })
+        .collect();
+    NetworkPolicy {
+        metadata: meta,
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector),
+            policy_types: Some(types),
+            ingress: (!ing.is_empty()).then_some(ing),
+            egress: (!eg.is_empty()).then_some(eg),
+        }),
+    }
+}
+
+/// A stand-in pod for a configured DNS peer: `Ok(pod labels, namespace)` or `Err(cidr)`.
+fn dns_target(p: &NetworkPolicyPeer) -> Option<Result<(BTreeMap<String, String>, String), String>> {
+    if let Some(b) = &p.ip_block {
+        return Some(Err(b.cidr.clone()));
+    }
+    let labels = p
+        .pod_selector
+        .as_ref()
+        .and_then(|s| s.match_labels.clone())
+        .unwrap_or_default();
+    let ns = p
+        .namespace_selector
+        .as_ref()
+        .and_then(|s| s.match_labels.as_ref())
+        .and_then(|m| m.get("kubernetes.io/metadata.name").cloned())
+        .unwrap_or_else(|| "kube-system".to_string());
+    Some(Ok((labels, ns)))
+}
+
+/// CH603.
+pub struct NpCutTraffic;
+
+impl Rule for NpCutTraffic {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        let inv = cx.inv;
+        if !inv.by_kind.contains_key("NetworkPolicy") {
+            return;
+        }
+        let Some(opts) = options::<np::Options>(cx, &np::META, out) else {
+            return;
+        };
+        let policies = netpol_eval::policies(cx.docs, inv);
+        let chart: Vec<(String, &Value)> = policies
+            .iter()
+            .filter(|(_, v)| !is_generated(v))
+            .cloned()
+            .collect();
+        if chart.is_empty() {
+            return;
+        }
+        let refs = netpol_infer::references(cx.docs, inv);
+        let api_called = api_called_services(cx);
+        let skip = |w: &Workload| {
+            netpol_eval::is_test_hook(w)
+                || netpol_eval::host_network(cx.docs, w)
+                || w.labels.is_empty()
+        };
+        for w in workloads(cx, &META) {
+            if skip(w) {
+                continue;
+            }
+            let Some(wi) = inv.workloads.iter().position(|x| std::ptr::eq(x, w)) else {
+                continue;
+            };
+            let pod = Pod::of(cx.docs, w);
+            let chart_ing = netpol_eval::isolated(&chart, &pod, Direction::Ingress);
+            let chart_eg = netpol_eval::isolated(&chart, &pod, Direction::Egress);
+            if !chart_ing && !chart_eg {
+                continue;
+            }
+            let isolating: Vec<String> = inv
+                .by_kind
+                .get("NetworkPolicy")
+                .into_iter()
+                .flatten()
+                .filter(|o| {
+                    let v = cx.value(o);
+                    !is_generated(v)
+                        && netpol_eval::policy_selects(&inv.namespace_of(&o.resource), v, &pod)
+                })
+                .map(|o| o.resource.name.clone())
+                .collect();
+            let mut missing: Vec<String> = Vec::new();
+            let mut ingress = Acc::default();
+            let mut egress = Acc::default();
+            if chart_ing {
+                // Service ports.
+                for s in inv.services_for(w) {
+                    let sv = cx.value(&s.object);
+                    let stype = sv
+                        .pointer("/spec/type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("ClusterIP");
+                    let any = stype == "LoadBalancer"
+                        || stype == "NodePort"
+                        || api_called.iter().any(|(ns, n)| {
+                            *n == s.name && Inventory::same_namespace(ns, &s.namespace)
+                        });
+                    for (port, proto) in netpol_eval::target_ports(s, None, &pod.ports) {
+                        if netpol_eval::ingress_port_open(&policies, &pod, port, &proto) {
+                            continue;
+                        }
+                        missing.push(format!(
+                            "ingress on {port}/{proto} (Service {} port){}",
+                            s.name,
+                            if any { " from any source" } else { "" }
+                        ));
+                        if any {
+                            ingress.add(None, rport(port, &proto));
+                        } else {
+                            for p in &opts.ingress_from {
+                                ingress.add(Some(p.clone()), rport(port, &proto));
+                            }
+                        }
+                    }
+                }
+            }
+            let selector = pod_selector(cx, w);
+            let ns_eff = w.namespace.clone();
+            if chart_ing {
+                // Inferred clients, judged with the Service-port rules found so far.
+                let draft = selector.clone().map(|sel| {
+                    crate::rules::guards::to_value(&build(
+                        Default::default(),
+                        sel,
+                        &ingress,
+                        &Acc::default(),
+                    ))
+                });
+                let mut with_draft = policies.clone();
+                if let Some(d) = &draft {
+                    if !ingress.is_empty() {
+                        with_draft.push((ns_eff.clone(), d));
+                    }
+                }
+                for r in &refs {
+                    let s = &inv.services[r.service];
+                    if !netpol_infer::selected_workloads(inv, s).contains(&wi) {
+                        continue;
+                    }
+                    let client = &inv.workloads[r.from];
+                    if skip(client) {
+                        continue;
+                    }
+                    let cpod = Pod::of(cx.docs, client);
+                    let Some(csel) = pod_selector(cx, client) else {
+                        continue;
+                    };
+                    for (port, proto) in netpol_eval::target_ports(s, r.port, &pod.ports) {
+                        if netpol_eval::ingress_allowed(&with_draft, &cpod, &pod, port, &proto) {
+                            continue;
+                        }
+                        missing.push(format!(
+                            "ingress on {port}/{proto} from {} ({} names Service {})",
+                            wname(client),
+                            r.via,
+                            s.name
+                        ));
+                        ingress.add(
+                            Some(workload_peer(csel.clone(), &client.namespace, &w.namespace)),
+                            rport(port, &proto),
+                        );
+                    }
+                }
+            }
+            if chart_eg {
+                // DNS over UDP and TCP.
+                for proto in ["UDP", "TCP"] {
+                    let ok = opts.dns.iter().filter_map(dns_target).any(|t| match t {
+                        Err(cidr) => {
+                            netpol_eval::egress_to_cidr_allowed(&policies, &pod, &cidr, 53, proto)
+                        }
+                        Ok((labels, ns)) => {
+                            let d = Pod {
+                                ns: &ns,
+                                labels: &labels,
+                                ports: vec![],
+                                foreign: true,
+                            };
+                            netpol_eval::egress_allowed(&policies, &pod, &d, 53, proto)
+                        }
+                    });
+                    if !ok {
+                        missing.push(format!("DNS egress on 53/{proto}"));
+                        for p in &opts.dns {
+                            egress.add(Some(p.clone()), rport(53, proto));
+                        }
+                    }
+                }
+                // Inferred Services.
+                for r in refs.iter().filter(|r| r.from == wi) {
+                    let s = &inv.services[r.service];
+                    for ti in netpol_infer::selected_workloads(inv, s) {
+                        let t = &inv.workloads[ti];
+                        if skip(t) {
+                            continue;
+                        }
+                        let tpod = Pod::of(cx.docs, t);
+                        for (port, proto) in netpol_eval::target_ports(s, r.port, &tpod.ports) {
+                            if netpol_eval::egress_allowed(&policies, &pod, &tpod, port, &proto) {
+                                continue;
+                            }
+                            missing.push(format!(
+                                "egress to Service {} on {port}/{proto} ({} names it)",
+                                s.name, r.via
+                            ));
+                            egress.add(Some(service_peer(s, &w.namespace)), rport(port, &proto));
+                        }
+                    }
+                }
+                // The API server.
+                if opts.api_server.enabled {
+                    if let Some(b) = inv.bindings_for(&w.namespace, &w.service_account).first() {
+                        for p in &opts.api_server.ports {
+                            let port = i64::from(*p);
+                            if netpol_eval::egress_to_cidr_allowed(
+                                &policies,
+                                &pod,
+                                &opts.api_server.cidr,
+                                port,
+                                "TCP",
+                            ) {
+                                continue;
+                            }
+                            missing.push(format!(
+                                "egress to the API server on {port}/TCP (ServiceAccount {} is bound to {} {})",
+                                w.service_account, b.role_kind, b.role_name
+                            ));
+                            egress.add(
+                                Some(NetworkPolicyPeer {
+                                    ip_block: Some(IPBlock {
+                                        cidr: opts.api_server.cidr.clone(),
+                                        except: (!opts.api_server.except.is_empty())
+                                            .then(|| opts.api_server.except.clone()),
+                                    }),
+                                    ..Default::default()
+                                }),
+                                rport(port, "TCP"),
+                            );
+                        }
+                    }
+                }
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            let mut seen = BTreeSet::new();
+            missing.retain(|m| seen.insert(m.clone()));
+            let name = format!("{}{SUPPLEMENT_SUFFIX}", w.object.resource.name);
+            let head = format!(
+                "{} is isolated by NetworkPolicy {} but no policy allows: {}",
+                wname(w),
+                isolating.join(", "),
+                missing.join("; ")
+            );
+            let exists = inv
+                .by_kind
+                .get("NetworkPolicy")
+                .into_iter()
+                .flatten()
+                .any(|o| {
+                    o.resource.name == name
+                        && Inventory::same_namespace(&inv.namespace_of(&o.resource), &w.namespace)
+                });
+            if exists {
+                let e = out.emit(
+                    &META,
+                    &w.object.resource,
+                    &Path::root(),
+                    format!("{head}; NetworkPolicy {name} exists and does not cover it"),
+                    None,
+                );
+                e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
+                continue;
+            }
+            // The supplement may only select pods already isolated in its directions.
+            let safe_for = |sel: &LabelSelector| {
+                let sv = selector_value(sel);
+                inv.workloads.iter().all(|x| {
+                    if !Inventory::same_namespace(&x.namespace, &w.namespace)
+                        || !label_selector_matches(&sv, &x.labels)
+                    {
+                        return true;
+                    }
+                    let xp = Pod::of(cx.docs, x);
+                    (ingress.is_empty()
+                        || netpol_eval::isolated(&policies, &xp, Direction::Ingress))
+                        && (egress.is_empty()
+                            || netpol_eval::isolated(&policies, &xp, Direction::Egress))
+                })
+            };
+            let full = LabelSelector {
+                match_labels: Some(w.labels.clone()),
+                match_expressions: None,
+            };
+            let chosen = match selector {
+                Some(s) if safe_for(&s) => Some(s),
+                _ if safe_for(&full) => Some(full),
+                _ => None,
+            };
+            let Some(sel) = chosen else {
+                let e = out.emit(
+                    &META,
+                    &w.object.resource,
+                    &Path::root(),
+                    format!("{head}; no supplement generated: a policy selecting these pods would also isolate pods the chart leaves open"),
+                    None,
+                );
+                e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
+                continue;
+            };
+            let mut md = generated_meta(
+                name.clone(),
+                w.object.resource.namespace.clone(),
+                cx.value(&w.object),
+            );
+            md.annotations = Some(BTreeMap::from([(
+                SUPPLEMENTS_ANNOTATION.to_string(),
+                isolating.join(", "),
+            )]));
+            let policy = build(md, sel, &ingress, &egress);
+            let mut ports_in: BTreeSet<ResolvedPort> = BTreeSet::new();
+            for (_, ps) in ingress.by_peer.values() {
+                ports_in.extend(ps.iter().cloned());
+            }
+            let mut ports_out: BTreeSet<ResolvedPort> = BTreeSet::new();
+            for (_, ps) in egress.by_peer.values() {
+                ports_out.extend(ps.iter().cloned());
+            }
+            let e = out.emit(
+                &META,
+                &w.object.resource,
+                &Path::root(),
+                format!(
+                    "{head}: the chart cuts its own traffic; generate {name} allowing exactly that (ingress: {}; egress: {})",
+                    if ports_in.is_empty() { "none".to_string() } else { show_ports(&ports_in) },
+                    if ports_out.is_empty() { "none".to_string() } else { show_ports(&ports_out) },
+                ),
+                Some(Fix {
+                    applicability: Applicability::Safe,
+                    ops: Vec::new(),
+                    generated: vec![Generated {
+                        value: crate::rules::guards::to_value(&policy),
+                    }],
+                }),
+            );
+            e.finding.suggestion = Some(format!(
+                "fix NetworkPolicy {} in the chart so that the supplement becomes unnecessary",
+                isolating.join(", ")
+            ));
+        }
+    }
+}

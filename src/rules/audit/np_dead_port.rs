@@ -1,0 +1,237 @@
+//! CH602 netpol-dead-port: a NetworkPolicy rule allows a port that no container of the pods
+//! it concerns listens on.
+
+use serde_json::Value;
+
+use super::{chart_objects, selected, wn};
+use crate::finding::{Applicability, Severity};
+use crate::inventory::{label_selector_matches, Inventory};
+use crate::rules::guards::netpol_infer;
+use crate::rules::{Context, Rule, RuleMeta, Sink};
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH602",
+    name: "netpol-dead-port",
+    group: "audit",
+    summary: "A NetworkPolicy ingress (or in-release egress) rule allows a port, by number or name, that no container of the pods concerned listens on.",
+    why: "An allow rule for the wrong port is dead, and the real port stays closed: the chart \
+believes it opened the webserver (port 3000) while the container listens on 80, so every \
+request is dropped by the policy.",
+    example: "ingress:\n- ports: [{port: 3000}]   # the selected containers declare containerPort 80",
+    fix: Applicability::ReportOnly,
+    fix_notes: "Report only: the chart's rule is left as written. The ports the release's own \
+Services and clients need are restored by netpol-cut-traffic (CH603).",
+    options: "none",
+    severity: Severity::Warning,
+    default_enabled: true,
+};
+
+/// The ports the pods of these workloads listen on: declared container ports (regular
+/// containers) and the numeric target ports of Services selecting them. Empty = unknown.
+pub(crate) fn listening(cx: &Context<'_>, ws: &[usize]) -> Vec<(Option<String>, i64, String)> {
+    let mut out = Vec::new();
+    for wi in ws {
+        let w = &cx.inv.workloads[*wi];
+        let root = &cx.docs[w.object.doc].value;
+        for c in w.containers.iter().filter(|c| c.list == "containers") {
+            for p in c
+                .path
+                .lookup(root)
+                .and_then(|cv| cv.get("ports"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(n) = p.get("containerPort").and_then(Value::as_i64) {
+                    out.push((
+                        p.get("name").and_then(Value::as_str).map(str::to_string),
+                        n,
+                        p.get("protocol")
+                            .and_then(Value::as_str)
+                            .unwrap_or("TCP")
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        for s in cx.inv.services_for(w) {
+            for rp in netpol_infer::service_target_ports(cx.docs, cx.inv, s, None, &[*wi]) {
+                if let netpol_infer::PortRef::Num(n) = rp.port {
+                    out.push((None, n, rp.protocol));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    // A number known by name too needs no anonymous copy.
+    let named: Vec<(i64, String)> = out
+        .iter()
+        .filter(|(n, _, _)| n.is_some())
+        .map(|(_, p, pr)| (*p, pr.clone()))
+        .collect();
+    out.retain(|(n, p, pr)| n.is_some() || !named.contains(&(*p, pr.clone())));
+    out
+}
+
+fn shows(ports: &[(Option<String>, i64, String)]) -> String {
+    let mut v: Vec<String> = ports
+        .iter()
+        .map(|(n, p, pr)| match n {
+            Some(n) => format!("{p}/{pr} ({n})"),
+            None => format!("{p}/{pr}"),
+        })
+        .collect();
+    v.dedup();
+    v.join(", ")
+}
+
+/// The ports of a rule that none of `listening` serves: (index, shown).
+fn dead_ports(rule: &Value, listening: &[(Option<String>, i64, String)]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (j, p) in rule
+        .get("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+        let ok = match p.get("port") {
+            None | Some(Value::Null) => true,
+            Some(Value::Number(n)) => {
+                let lo = n.as_i64().unwrap_or(-1);
+                let hi = p.get("endPort").and_then(Value::as_i64).unwrap_or(lo);
+                listening
+                    .iter()
+                    .any(|(_, l, pr)| pr == proto && (lo..=hi).contains(l))
+            }
+            Some(Value::String(name)) => match name.parse::<i64>() {
+                Ok(n) => listening.iter().any(|(_, l, pr)| pr == proto && *l == n),
+                Err(_) => listening
+                    .iter()
+                    .any(|(ln, _, pr)| pr == proto && ln.as_deref() == Some(name.as_str())),
+            },
+            _ => true,
+        };
+        if !ok {
+            let shown = match p.get("port") {
+                Some(Value::String(s)) => format!("{s}/{proto} (named)"),
+                Some(x) => match p.get("endPort") {
+                    Some(e) => format!("{x}-{e}/{proto}"),
+                    None => format!("{x}/{proto}"),
+                },
+                None => String::new(),
+            };
+            out.push((j, shown));
+        }
+    }
+    out
+}
+
+/// CH602.
+pub struct NpDeadPort;
+
+impl Rule for NpDeadPort {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for o in chart_objects(cx, "NetworkPolicy", &META) {
+            let ws = selected(cx, o, "/spec/podSelector", true);
+            if ws.is_empty() {
+                continue; // CH601
+            }
+            let v = cx.value(o);
+            let spec = o.base.key("spec");
+            let names: Vec<String> = ws.iter().map(|w| wn(cx, *w)).collect();
+            let own = listening(cx, &ws);
+            if !own.is_empty() {
+                for (i, r) in v
+                    .pointer("/spec/ingress")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    for (j, shown) in dead_ports(r, &own) {
+                        out.emit(
+                            &META,
+                            &o.resource,
+                            &spec.key("ingress").index(i).key("ports").index(j).key("port"),
+                            format!(
+                                "NetworkPolicy {} allows ingress on {shown}, but no container of the pods it selects ({}) listens on it (they serve {}): the rule is dead and clients of the real port are cut",
+                                o.resource.name,
+                                names.join(", "),
+                                shows(&own)
+                            ),
+                            None,
+                        );
+                    }
+                }
+            }
+            let ns = cx.inv.namespace_of(&o.resource);
+            for (i, r) in v
+                .pointer("/spec/egress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                // Only peers that are pods of the release in the policy's namespace.
+                let peers: Vec<&Value> = r
+                    .get("to")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if peers.is_empty()
+                    || peers.iter().any(|p| {
+                        p.get("namespaceSelector").is_some()
+                            || p.get("ipBlock").is_some()
+                            || !p.get("podSelector").is_some_and(Value::is_object)
+                    })
+                {
+                    continue;
+                }
+                let targets: Vec<usize> = cx
+                    .inv
+                    .workloads
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| {
+                        Inventory::same_namespace(&ns, &w.namespace)
+                            && peers.iter().any(|p| {
+                                p.get("podSelector")
+                                    .is_some_and(|s| label_selector_matches(s, &w.labels))
+                            })
+                    })
+                    .map(|(k, _)| k)
+                    .collect();
+                if targets.is_empty() {
+                    continue;
+                }
+                let theirs = listening(cx, &targets);
+                if theirs.is_empty() {
+                    continue;
+                }
+                let tnames: Vec<String> = targets.iter().map(|w| wn(cx, *w)).collect();
+                for (j, shown) in dead_ports(r, &theirs) {
+                    out.emit(
+                        &META,
+                        &o.resource,
+                        &spec.key("egress").index(i).key("ports").index(j).key("port"),
+                        format!(
+                            "NetworkPolicy {} allows egress on {shown} to {}, but none of their containers listens on it (they serve {}): the rule is dead",
+                            o.resource.name,
+                            tnames.join(", "),
+                            shows(&theirs)
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+}

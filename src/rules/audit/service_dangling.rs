@@ -1,0 +1,70 @@
+//! CH631 service-selects-nothing: a Service whose selector matches no pod of the release.
+
+use super::chart_objects;
+use crate::finding::{Applicability, Severity};
+use crate::inventory::{selects, Inventory};
+use crate::rules::{Context, Rule, RuleMeta, Sink};
+
+pub(crate) static META: RuleMeta = RuleMeta {
+    code: "CH631",
+    name: "service-selects-nothing",
+    group: "audit",
+    summary: "A Service with a selector that matches no pod template of the release.",
+    why: "A Service without endpoints accepts connections and drops them: clients see timeouts \
+or `connection refused`, and the chart is broken before any hardening. Usually the labels \
+drifted, or the workload is disabled while its Service is not.",
+    example: "kind: Service\nspec:\n  selector: {app: api-server}   # the Deployment's pods carry app: api",
+    fix: Applicability::ReportOnly,
+    fix_notes: "Report only. Pods from outside the release (another chart, an operator) may carry \
+the labels: the finding is a warning.",
+    options: "none",
+    severity: Severity::Warning,
+    default_enabled: true,
+};
+
+/// CH631.
+pub struct ServiceSelectsNothing;
+
+impl Rule for ServiceSelectsNothing {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        for o in chart_objects(cx, "Service", &META) {
+            let Some(s) = cx
+                .inv
+                .services
+                .iter()
+                .find(|s| s.object.doc == o.doc && s.object.base == o.base)
+            else {
+                continue;
+            };
+            if s.selector.is_empty() {
+                continue; // manual endpoints / ExternalName
+            }
+            if cx.inv.workloads.iter().any(|w| {
+                Inventory::same_namespace(&s.namespace, &w.namespace)
+                    && selects(&s.selector, &w.labels)
+            }) {
+                continue;
+            }
+            let sel: Vec<String> = s
+                .selector
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            out.emit(
+                &META,
+                &o.resource,
+                &o.base.key("spec").key("selector"),
+                format!(
+                    "Service {} selects no pod of the release (selector {{{}}}): it has no endpoints and its clients fail",
+                    s.name,
+                    sel.join(", ")
+                ),
+                None,
+            );
+        }
+    }
+}
