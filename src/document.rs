@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::finding::ResourceRef;
-use crate::yaml::{split, tree, view, Path};
+use crate::yaml::{split, view, Path};
 
 /// The annotation Helm 4 puts on every document it passes to a post-renderer.
 pub const HELM4_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
@@ -159,13 +159,8 @@ pub fn build_document(index: usize, marker: &str, body: &str) -> Result<Document
         doc: provisional.label(),
         message,
     })?;
-    // The span tree must build too: the patcher depends on it.
-    if let Err(e) = tree::build(body) {
-        return Err(Error::Yaml {
-            doc: provisional.label(),
-            message: format!("line {} column {}: {}", e.line, e.col, e.message),
-        });
-    }
+    // The span tree is built only for documents a rule patches (src/yaml/edit.rs): both
+    // readers sit on the same granit-parser, so a document the view accepts builds a tree.
     let mut doc = Document {
         value,
         ..provisional

@@ -148,8 +148,11 @@ fn build(
     }
 }
 
-/// A stand-in pod for a configured DNS peer: `Ok(pod labels, namespace)` or `Err(cidr)`.
-fn dns_target(p: &NetworkPolicyPeer) -> Option<Result<(BTreeMap<String, String>, String), String>> {
+/// A configured DNS peer as the evaluator sees it: `Ok((pod labels, namespace))` for pods,
+/// `Err(cidr)` for an address range.
+type DnsTarget = Result<(BTreeMap<String, String>, String), String>;
+
+fn dns_target(p: &NetworkPolicyPeer) -> Option<DnsTarget> {
     if let Some(b) = &p.ip_block {
         return Some(Err(b.cidr.clone()));
     }

@@ -70,25 +70,44 @@ impl Rule for NpSelectsNothing {
                 .max_by_key(|(same, _)| *same);
             if best.is_none() {
                 // No label in common: a pod label with the same key name under another prefix
-                // (`app.kubernetes.io/component` vs `component`).
+                // (`app.kubernetes.io/component` vs `component`), ranked by the words its value
+                // and the workload's name share with the selector value and the policy's name.
                 let short = |k: &str| k.rsplit('/').next().unwrap_or(k).to_string();
-                'outer: for (k, val) in &ml {
+                let words = |s: &str| -> Vec<String> {
+                    s.split(|c: char| !c.is_ascii_alphanumeric())
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_ascii_lowercase)
+                        .collect()
+                };
+                let shared = |a: &str, b: &str| {
+                    let wb = words(b);
+                    words(a).iter().filter(|w| wb.contains(w)).count()
+                };
+                let mut cands: Vec<(usize, String)> = Vec::new();
+                for (k, val) in &ml {
+                    let val = val.as_str().unwrap_or_default();
                     for w in
                         cx.inv.workloads.iter().filter(|w| {
                             crate::inventory::Inventory::same_namespace(&ns, &w.namespace)
                         })
                     {
-                        if let Some((pk, pv)) =
-                            w.labels.iter().find(|(pk, _)| short(pk) == short(k))
-                        {
-                            hint = format!(
-                                "; closest: {} carries {pk}: {pv}, not {k}: {}",
-                                crate::rules::guards::wname(w),
-                                val.as_str().unwrap_or_default()
-                            );
-                            break 'outer;
+                        for (pk, pv) in w.labels.iter().filter(|(pk, _)| short(pk) == short(k)) {
+                            let score =
+                                shared(val, pv) + shared(&o.resource.name, &w.object.resource.name);
+                            if score > 0 {
+                                cands.push((
+                                    score,
+                                    format!(
+                                        "; closest: {} carries {pk}: {pv}, not {k}: {val}",
+                                        crate::rules::guards::wname(w)
+                                    ),
+                                ));
+                            }
                         }
                     }
+                }
+                if let Some((_, h)) = cands.iter().rev().max_by_key(|(s, _)| *s) {
+                    hint = h.clone();
                 }
             }
             if let Some((_, w)) = best {

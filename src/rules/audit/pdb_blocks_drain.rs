@@ -88,7 +88,7 @@ impl Rule for PdbBlocksDrain {
             let spec = o.base.key("spec");
             let min = v.pointer("/spec/minAvailable");
             let max = v.pointer("/spec/maxUnavailable");
-            let (field, why) = if let Some(m) = min.filter(|m| !m.is_null()) {
+            let (_field, why) = if let Some(m) = min.filter(|m| !m.is_null()) {
                 match scaled(m, total) {
                     Some(k) if k >= total => (
                         "minAvailable",
@@ -115,7 +115,8 @@ impl Rule for PdbBlocksDrain {
             let e = out.emit(
                 &META,
                 &o.resource,
-                &spec.key(field),
+                // The fix touches both budget fields: the finding is on `spec`.
+                &spec,
                 format!(
                     "PodDisruptionBudget {} blocks node drains: {why} over {}; no voluntary eviction is ever allowed, so `kubectl drain` and cluster upgrades hang; rewrite to maxUnavailable: 1",
                     o.resource.name,

@@ -249,11 +249,27 @@ pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(
 /// Every Service reference of every workload (deduplicated by workload, Service, port, via).
 pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
     let known = known_namespaces(docs, inv);
+    // Services by lower-case name: a host names a Service only through its first or second
+    // label, so each token is checked against a handful of candidates, not every Service.
+    let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (si, s) in inv.services.iter().enumerate() {
+        by_name.entry(s.name.to_ascii_lowercase()).or_default().push(si);
+    }
     let mut out: BTreeSet<Reference> = BTreeSet::new();
     for (wi, w) in inv.workloads.iter().enumerate() {
         for (via, text) in workload_texts(docs, inv, w) {
             for (host, port) in host_tokens(&text) {
-                for (si, s) in inv.services.iter().enumerate() {
+                let mut candidates: Vec<usize> = host
+                    .split('.')
+                    .take(2)
+                    .filter_map(|l| by_name.get(l))
+                    .flatten()
+                    .copied()
+                    .collect();
+                candidates.sort_unstable();
+                candidates.dedup();
+                for si in candidates {
+                    let s = &inv.services[si];
                     if names_service(&host, s, &known) {
                         out.insert(Reference {
                             from: wi,
