@@ -128,9 +128,7 @@ fn check_object(label: &str, v: &Value, at: &str) -> Result<(), Error> {
 
 /// Reads the whole input: UTF-8 check, BOM, split, parse every document.
 pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
-    let text = std::str::from_utf8(input).map_err(|e| Error::Utf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = std::str::from_utf8(input).map_err(|e| utf8_error(input, e.valid_up_to()))?;
     let (bom, text) = match text.strip_prefix('\u{feff}') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -142,6 +140,23 @@ pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
         docs.push(build_document(index, marker, body)?);
     }
     Ok(Stream { bom, docs })
+}
+
+/// The error for input that is not UTF-8, naming the document and line of the first bad byte
+/// (the bytes before it are valid UTF-8, so they split into documents as usual).
+fn utf8_error(input: &[u8], offset: usize) -> Error {
+    let before = std::str::from_utf8(&input[..offset]).unwrap_or_default();
+    let body = before.strip_prefix('\u{feff}').unwrap_or(before);
+    let doc = split::split(body).len();
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    Error::Yaml {
+        doc: format!("document {doc}"),
+        message: format!(
+            "not valid UTF-8: byte 0x{:02x} at line {line} (stream offset {offset}); \
+Kubernetes manifests must be UTF-8 text",
+            input[offset]
+        ),
+    }
 }
 
 /// Parses one document's text (checks it is a Kubernetes object, finds List items).

@@ -79,6 +79,7 @@ pub fn harden_stream(
 ) -> Result<Outcome, Error> {
     let original: Vec<String> = stream.docs.iter().map(|d| d.text.clone()).collect();
     let original_count = stream.docs.len();
+    let crlf = uses_crlf(&stream);
     let helm4 = stream.docs.iter().any(|d| {
         d.value
             .pointer("/metadata/annotations")
@@ -156,7 +157,11 @@ pub fn harden_stream(
         }
         for g in generated {
             let index = stream.docs.len();
-            let text = generated_text(g, helm4)?;
+            let mut text = generated_text(g, helm4)?;
+            if crlf {
+                // A CRLF stream stays CRLF everywhere, generated documents included.
+                text = text.replace('\n', "\r\n");
+            }
             stream.docs.push(build_document(index, "---", &text)?);
         }
     }
@@ -277,14 +282,32 @@ pub fn emit(stream: &Stream) -> Vec<u8> {
     if stream.bom {
         out.push('\u{feff}');
     }
+    // The BOM is not a document: no line break is owed after it.
+    let start = out.len();
+    let nl = if uses_crlf(stream) { "\r\n" } else { "\n" };
     for d in &stream.docs {
-        if !d.marker.is_empty() && !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
+        if !d.marker.is_empty() && out.len() > start && !out.ends_with('\n') {
+            out.push_str(nl);
         }
         out.push_str(&d.marker);
         out.push_str(&d.text);
     }
     out.into_bytes()
+}
+
+/// True when the stream's line ends are CRLF (judged by its first line end).
+fn uses_crlf(stream: &Stream) -> bool {
+    // Markers hold no line break: the first one is in some document's text.
+    stream
+        .docs
+        .iter()
+        .find_map(|d| {
+            let t = d.text.as_bytes();
+            t.iter()
+                .position(|&b| b == b'\n')
+                .map(|i| i > 0 && t[i - 1] == b'\r')
+        })
+        .unwrap_or(false)
 }
 
 /// Documents by index (helper for tests and reports).

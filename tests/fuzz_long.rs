@@ -169,7 +169,11 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], workloads: &[usize]) -> Vec<u8> {
         buf.extend_from_slice(&seeds[rng.below(seeds.len())]);
     }
     // Few mutations keep most inputs valid enough to reach the rules and the patcher.
-    let rounds = if rng.chance(30) { 1 + rng.below(6) } else { rng.below(3) };
+    let rounds = if rng.chance(30) {
+        1 + rng.below(6)
+    } else {
+        rng.below(3)
+    };
     for _ in 0..rounds {
         let len = buf.len();
         match rng.below(11) {
@@ -187,7 +191,7 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], workloads: &[usize]) -> Vec<u8> {
                     buf[i] = rng.next() as u8;
                 }
             }
-            2 | 3 | 4 => {
+            2..=4 => {
                 // YAML token insertion
                 let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
                 let i = rng.below(len + 1);
@@ -380,7 +384,11 @@ fn fuzz_pipeline() {
         crashes.len()
     );
     for (p, why) in crashes.iter().take(20) {
-        println!("crash: {} — {}", p.display(), why.lines().take(3).collect::<Vec<_>>().join(" | "));
+        println!(
+            "crash: {} — {}",
+            p.display(),
+            why.lines().take(3).collect::<Vec<_>>().join(" | ")
+        );
     }
     assert!(
         crashes.is_empty(),

@@ -20,7 +20,19 @@ pub fn options() -> serde_saphyr::Options {
 pub fn parse(text: &str) -> Result<Value, String> {
     serde_saphyr::from_str_with_options::<Option<Value>>(text, options())
         .map(|v| v.unwrap_or(Value::Null))
-        .map_err(|e| one_line(&e.to_string()))
+        .map_err(|e| {
+            let m = one_line(&e.to_string());
+            // The parser's budget (nodes, depth, aliases, merge keys) bounds what a document may
+            // expand to: say so plainly instead of only "budget breached: Nodes { .. }".
+            if m.contains("budget breached") {
+                format!(
+                    "document exceeds the parser's safety limits (at most 250000 nodes after \
+alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
+                )
+            } else {
+                m
+            }
+        })
 }
 
 fn one_line(s: &str) -> String {
