@@ -94,7 +94,9 @@ fn main() -> ExitCode {
             pss_version,
             no_fix,
             file,
-        }) => chart_harden::check::run_cli(&cli.opts, file.as_deref(), *level, *pss_version, *no_fix),
+        }) => {
+            chart_harden::check::run_cli(&cli.opts, file.as_deref(), *level, *pss_version, *no_fix)
+        }
         Some(Command::Rules { id, markdown }) => {
             let text = if *markdown {
                 docs::rules_markdown()

@@ -343,8 +343,7 @@ fn kustomize_example_runs_through_its_exec_wrapper() {
     let dir = e2e::repo_root().join("examples/kustomize");
     let rendered = std::fs::read(dir.join("rendered.yaml")).unwrap();
     let fc: Value =
-        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("harden.yaml")).unwrap())
-            .unwrap();
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("harden.yaml")).unwrap()).unwrap();
     let input = resource_list(kustomize_items(&rendered, "rendered.yaml"), fc);
     let mut child = std::process::Command::new(dir.join("chart-harden-krm"))
         .env("CHART_HARDEN_BIN", e2e::bin())

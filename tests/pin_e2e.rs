@@ -2,7 +2,6 @@
 //! test, the real `chart-harden` binary with a lockfile, then offline with the registry gone.
 
 #[path = "../crates/registry/tests/common/push.rs"]
-#[allow(dead_code)]
 mod push;
 
 use std::net::TcpListener;
@@ -126,12 +125,24 @@ fn pins_verified_digests_with_lockfile_and_offline() {
         .expect("runtime");
     let nonroot = push::build(&push::ImageSpec::new("nonroot").user("1000"));
     let rootimage = push::build(&push::ImageSpec::new("rootimage"));
-    let amd = push::build(&push::ImageSpec::new("multi-amd").platform("amd64", None).user("1000"));
-    let arm = push::build(&push::ImageSpec::new("multi-arm").platform("arm64", Some("v8")).user("1000"));
+    let amd = push::build(
+        &push::ImageSpec::new("multi-amd")
+            .platform("amd64", None)
+            .user("1000"),
+    );
+    let arm = push::build(
+        &push::ImageSpec::new("multi-arm")
+            .platform("arm64", Some("v8"))
+            .user("1000"),
+    );
     let index_digest = rt.block_on(async {
         let p = push::Pusher::new(&host, None);
-        p.push("team/nonroot", Some("1.0"), &nonroot).await.expect("push");
-        p.push("team/rootimage", Some("2"), &rootimage).await.expect("push");
+        p.push("team/nonroot", Some("1.0"), &nonroot)
+            .await
+            .expect("push");
+        p.push("team/rootimage", Some("2"), &rootimage)
+            .await
+            .expect("push");
         p.push("team/multi", None, &amd).await.expect("push");
         p.push("team/multi", None, &arm).await.expect("push");
         let (idx, digest) = push::index(&[&amd, &arm]);
@@ -170,10 +181,16 @@ fn pins_verified_digests_with_lockfile_and_offline() {
     let text = String::from_utf8(out.stdout).expect("utf8");
     // The tag stays for humans, the digest is the one we pushed, quoting style is kept.
     assert!(
-        text.contains(&format!("image: \"{host}/team/nonroot:1.0@{}\"", nonroot.digest)),
+        text.contains(&format!(
+            "image: \"{host}/team/nonroot:1.0@{}\"",
+            nonroot.digest
+        )),
         "{text}"
     );
-    assert!(text.contains(&format!("image: {host}/team/rootimage:2@{}", rootimage.digest)));
+    assert!(text.contains(&format!(
+        "image: {host}/team/rootimage:2@{}",
+        rootimage.digest
+    )));
     // Multi-arch: the index digest, not one platform's.
     assert!(text.contains(&format!("image: {host}/team/multi:3@{index_digest}")));
     assert!(!text.contains(&amd.digest) && !text.contains(&arm.digest));
@@ -190,7 +207,10 @@ fn pins_verified_digests_with_lockfile_and_offline() {
     assert_eq!(ch101.len(), 1, "{ch101:?}");
     assert_eq!(ch101[0]["fix"]["state"], "skipped");
     let msg = ch101[0]["message"].as_str().unwrap_or("");
-    assert!(msg.contains("rootimage") && !msg.contains("\"nonroot\""), "{msg}");
+    assert!(
+        msg.contains("rootimage") && !msg.contains("\"nonroot\""),
+        "{msg}"
+    );
     // The lockfile exists and names every image.
     let lock_text = std::fs::read_to_string(&lock).expect("lockfile written");
     for d in [&nonroot.digest, &rootimage.digest, &index_digest] {
@@ -208,16 +228,31 @@ fn pins_verified_digests_with_lockfile_and_offline() {
         ],
         &input,
     );
-    assert!(out2.status.success(), "{}", String::from_utf8_lossy(&out2.stderr));
+    assert!(
+        out2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out2.stderr)
+    );
     assert_eq!(String::from_utf8(out2.stdout).expect("utf8"), text);
 
     // Offline with an image the lockfile lacks: exit 3 in prod (fail policy), nothing on stdout.
     let extra = format!("{input}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: x\n    image: {host}/team/unknown:9\n");
     let out3 = run(
-        &["--lockfile", lock.to_str().expect("utf8"), "--offline", "--profile", "prod"],
+        &[
+            "--lockfile",
+            lock.to_str().expect("utf8"),
+            "--offline",
+            "--profile",
+            "prod",
+        ],
         &extra,
     );
-    assert_eq!(out3.status.code(), Some(3), "{}", String::from_utf8_lossy(&out3.stderr));
+    assert_eq!(
+        out3.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out3.stderr)
+    );
     assert!(out3.stdout.is_empty());
     let err = String::from_utf8_lossy(&out3.stderr);
     assert!(err.contains("team/unknown"), "{err}");
@@ -243,10 +278,18 @@ fn image_user_from_registry_makes_nonroot_fix_safe() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let out = run(
-        &["--no-cache", "--cache-dir", dir.path().to_str().expect("utf8")],
+        &[
+            "--no-cache",
+            "--cache-dir",
+            dir.path().to_str().expect("utf8"),
+        ],
         &input,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("utf8");
     // Safe fixes only (staging), yet runAsNonRoot and drop ALL were applied: the image runs as 1001.
     assert!(text.contains("runAsNonRoot: true"), "{text}");

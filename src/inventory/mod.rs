@@ -152,9 +152,19 @@ pub fn label_selector_matches(sel: &Value, labels: &BTreeMap<String, String>) ->
     if sel.is_null() {
         return true;
     }
-    let ml = labels_at(sel, "/matchLabels");
-    if !selects(&ml, labels) {
-        return false;
+    if let Some(ml) = sel.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in ml {
+            let have = labels.get(k).map(String::as_str);
+            let ok = match v {
+                Value::String(s) => have == Some(s.as_str()),
+                Value::Number(n) => have == Some(n.to_string().as_str()),
+                Value::Bool(b) => have == Some(if *b { "true" } else { "false" }),
+                _ => true,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
         for e in exprs {
@@ -368,10 +378,15 @@ impl Inventory {
     /// The effective namespace of an object: its own, else the release namespace, else `""`
     /// (meaning "the namespace the release is installed into").
     pub fn namespace_of(&self, r: &ResourceRef) -> String {
+        self.namespace_str(r).to_string()
+    }
+
+    /// [`Self::namespace_of`] without allocating.
+    pub fn namespace_str<'a>(&'a self, r: &'a ResourceRef) -> &'a str {
         r.namespace
-            .clone()
-            .or_else(|| self.release_namespace.clone())
-            .unwrap_or_default()
+            .as_deref()
+            .or(self.release_namespace.as_deref())
+            .unwrap_or("")
     }
 
     /// Two namespaces are the same, where `""` (release namespace, unknown) matches any.

@@ -105,9 +105,10 @@ impl Context<'_> {
     /// Facts for a container image, if known.
     pub fn image(&self, r: &str) -> Option<&ImageFacts> {
         // After a pin (`repo:tag@sha256:…`) the facts are still those of `repo:tag`.
-        self.images
-            .get(r)
-            .or_else(|| r.split_once('@').and_then(|(base, _)| self.images.get(base)))
+        self.images.get(r).or_else(|| {
+            r.split_once('@')
+                .and_then(|(base, _)| self.images.get(base))
+        })
     }
 }
 
@@ -220,9 +221,24 @@ pub fn workloads<'a>(
     cx: &'a Context<'a>,
     meta: &'static RuleMeta,
 ) -> impl Iterator<Item = &'a Workload> + 'a {
-    cx.inv.workloads.iter().filter(move |w| {
-        let obj = cx.value(&w.object);
-        let tpl = cx.at(w.object.doc, &w.template);
-        !crate::config::skipped_by_annotation(obj, tpl, meta)
-    })
+    workloads_indexed(cx, meta).map(|(_, w)| w)
+}
+
+/// Like [`workloads`], with each workload's index in `cx.inv.workloads`.
+pub fn workloads_indexed<'a>(
+    cx: &'a Context<'a>,
+    meta: &'static RuleMeta,
+) -> impl Iterator<Item = (usize, &'a Workload)> + 'a {
+    cx.inv
+        .workloads
+        .iter()
+        .enumerate()
+        .filter(move |(_, w)| !skipped(cx, meta, w))
+}
+
+/// True when the workload opts out of the rule (chart-harden's or another tool's annotation).
+pub fn skipped(cx: &Context<'_>, meta: &'static RuleMeta, w: &Workload) -> bool {
+    let obj = cx.value(&w.object);
+    let tpl = cx.at(w.object.doc, &w.template);
+    crate::config::skipped_by_annotation(obj, tpl, meta)
 }

@@ -30,7 +30,8 @@ pub fn run_fixture(path: &str, cfg: &Config, images: &BTreeMap<String, ImageFact
     let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
     let input = std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
     let out = harden(&input, cfg, images).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let again = harden(&out.output, cfg, images).unwrap_or_else(|e| panic!("{path} (2nd run): {e}"));
+    let again =
+        harden(&out.output, cfg, images).unwrap_or_else(|e| panic!("{path} (2nd run): {e}"));
     assert_eq!(
         String::from_utf8_lossy(&again.output),
         String::from_utf8_lossy(&out.output),
@@ -42,7 +43,11 @@ pub fn run_fixture(path: &str, cfg: &Config, images: &BTreeMap<String, ImageFact
     let changed: Vec<usize> = out.changes.iter().map(|c| c.doc).collect();
     for d in &inp.docs {
         if !changed.contains(&d.index) {
-            assert_eq!(d.text, outp.docs[d.index].text, "{path}: untouched doc {} changed", d.index);
+            assert_eq!(
+                d.text, outp.docs[d.index].text,
+                "{path}: untouched doc {} changed",
+                d.index
+            );
         }
     }
     report::render(&out, Format::Text, false)

@@ -146,9 +146,25 @@ pub fn plain_roundtrips(s: &str) -> bool {
         || s.contains(": ")
         || s.contains(" #")
         || s.ends_with(':')
-        || s.chars().any(|c| c.is_control() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+        || s.chars()
+            .any(|c| c.is_control() || matches!(c, ',' | '[' | ']' | '{' | '}'))
         || looks_like_timestamp(s)
-        || matches!(s.as_bytes()[0], b'-' | b'?' | b':' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`')
+        || matches!(
+            s.as_bytes()[0],
+            b'-' | b'?'
+                | b':'
+                | b'#'
+                | b'&'
+                | b'*'
+                | b'!'
+                | b'|'
+                | b'>'
+                | b'\''
+                | b'"'
+                | b'%'
+                | b'@'
+                | b'`'
+        )
     {
         return false;
     }
@@ -161,10 +177,7 @@ pub fn plain_roundtrips(s: &str) -> bool {
 /// YAML 1.1 timestamps (`2001-12-14`, `2001-12-14t21:59:43.10-05:00`) are not strings in Kubernetes.
 fn looks_like_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() >= 8
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[5].is_ascii_digit()
+    b.len() >= 8 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[5].is_ascii_digit()
 }
 
 /// Renders a replacement for an existing scalar in the same style where that is faithful.
@@ -192,7 +205,10 @@ mod roundtrip_tests {
             assert!(!plain_roundtrips(s), "{s}");
         }
         assert_eq!(
-            render_like(&Value::String("it's".into()), granit_parser::ScalarStyle::SingleQuoted),
+            render_like(
+                &Value::String("it's".into()),
+                granit_parser::ScalarStyle::SingleQuoted
+            ),
             "'it''s'"
         );
     }

@@ -22,7 +22,7 @@ use crate::rules::guards::network_policy::{
 use crate::rules::guards::{
     generated_meta, is_generated, options, pod_selector, selector_value, wname,
 };
-use crate::rules::{workloads, Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::Path;
 
 /// Suffix of a supplementing policy's name (`<workload>-chart-harden-supplement`).
@@ -196,19 +196,22 @@ impl Rule for NpCutTraffic {
             return;
         }
         let refs = netpol_infer::references(cx.docs, inv);
+        // Which workloads each Service selects, once (not per workload × reference).
+        let targets: Vec<Vec<usize>> = inv
+            .services
+            .iter()
+            .map(|s| netpol_infer::selected_workloads(inv, s))
+            .collect();
         let api_called = api_called_services(cx);
         let skip = |w: &Workload| {
             netpol_eval::is_test_hook(w)
                 || netpol_eval::host_network(cx.docs, w)
                 || w.labels.is_empty()
         };
-        for w in workloads(cx, &META) {
+        for (wi, w) in workloads_indexed(cx, &META) {
             if skip(w) {
                 continue;
             }
-            let Some(wi) = inv.workloads.iter().position(|x| std::ptr::eq(x, w)) else {
-                continue;
-            };
             let pod = Pod::of(cx.docs, w);
             let chart_ing = netpol_eval::isolated(&chart, &pod, Direction::Ingress);
             let chart_eg = netpol_eval::isolated(&chart, &pod, Direction::Egress);
@@ -282,7 +285,7 @@ impl Rule for NpCutTraffic {
                 }
                 for r in &refs {
                     let s = &inv.services[r.service];
-                    if !netpol_infer::selected_workloads(inv, s).contains(&wi) {
+                    if !targets[r.service].contains(&wi) {
                         continue;
                     }
                     let client = &inv.workloads[r.from];
@@ -337,7 +340,7 @@ impl Rule for NpCutTraffic {
                 // Inferred Services.
                 for r in refs.iter().filter(|r| r.from == wi) {
                     let s = &inv.services[r.service];
-                    for ti in netpol_infer::selected_workloads(inv, s) {
+                    for &ti in &targets[r.service] {
                         let t = &inv.workloads[ti];
                         if skip(t) {
                             continue;

@@ -3,7 +3,7 @@
 use super::wn;
 use crate::finding::{Applicability, Severity};
 use crate::rules::guards::selecting;
-use crate::rules::{workloads, Context, Rule, RuleMeta, Sink};
+use crate::rules::{workloads_indexed, Context, Rule, RuleMeta, Sink};
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {
@@ -31,10 +31,7 @@ impl Rule for PdbOverlap {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
-        for (i, w) in cx.inv.workloads.iter().enumerate() {
-            if !workloads(cx, &META).any(|x| std::ptr::eq(x, w)) {
-                continue;
-            }
+        for (i, w) in workloads_indexed(cx, &META) {
             let pdbs = selecting(cx, "PodDisruptionBudget", "/spec/selector", w);
             if pdbs.len() < 2 {
                 continue;

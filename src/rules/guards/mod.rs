@@ -209,11 +209,17 @@ pub(crate) fn selecting<'a>(
             objs.iter()
                 .filter(|o| {
                     let v = cx.value(o);
-                    let ns = inv.namespace_of(&o.resource);
-                    if !Inventory::same_namespace(&ns, &w.namespace) {
+                    let ns = inv.namespace_str(&o.resource);
+                    if !Inventory::same_namespace(ns, &w.namespace) {
                         return false;
                     }
-                    match v.pointer(selector_ptr) {
+                    // Plain key walk: `Value::pointer` allocates for `~` unescaping on
+                    // every token, and this runs for every (object, workload) pair.
+                    let sel = selector_ptr
+                        .split('/')
+                        .filter(|k| !k.is_empty())
+                        .try_fold(v, |cur, k| cur.get(k));
+                    match sel {
                         Some(sel) if sel.is_object() => label_selector_matches(sel, &w.labels),
                         // NetworkPolicy: podSelector is required; `{}`/null selects all pods.
                         Some(Value::Null) if kind == "NetworkPolicy" => true,

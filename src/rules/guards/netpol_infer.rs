@@ -253,7 +253,10 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
     // label, so each token is checked against a handful of candidates, not every Service.
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
     for (si, s) in inv.services.iter().enumerate() {
-        by_name.entry(s.name.to_ascii_lowercase()).or_default().push(si);
+        by_name
+            .entry(s.name.to_ascii_lowercase())
+            .or_default()
+            .push(si);
     }
     let mut out: BTreeSet<Reference> = BTreeSet::new();
     for (wi, w) in inv.workloads.iter().enumerate() {

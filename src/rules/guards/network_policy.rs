@@ -19,7 +19,7 @@ use super::{
 };
 use crate::finding::{Applicability, Severity};
 use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
-use crate::rules::{workloads, Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {
@@ -357,13 +357,8 @@ impl Rule for GenerateNetworkPolicy {
         let api_called = api_called_services(cx);
         let backends = ingress_backends(cx);
         let mut done: BTreeSet<usize> = BTreeSet::new();
-        let candidates: Vec<&Workload> = workloads(cx, &META).collect();
-        for w in candidates {
-            let wi = inv
-                .workloads
-                .iter()
-                .position(|x| std::ptr::eq(x, w))
-                .unwrap_or(usize::MAX);
+        let candidates: Vec<(usize, &Workload)> = workloads_indexed(cx, &META).collect();
+        for (wi, w) in candidates {
             if done.contains(&wi) || is_test_hook(w) || (opts.skip_hooks && w.hook.is_some()) {
                 continue;
             }
