@@ -1,6 +1,9 @@
 //! Digest pinning end to end: a real `docker-registry` on 127.0.0.1, images pushed by the
 //! test, the real `chart-harden` binary with a lockfile, then offline with the registry gone.
 
+#[path = "common/helm.rs"]
+#[allow(dead_code)]
+mod helm;
 #[path = "../crates/registry/tests/common/push.rs"]
 mod push;
 
@@ -296,4 +299,69 @@ fn image_user_from_registry_makes_nonroot_fix_safe() {
     assert!(text.contains("- ALL"), "{text}");
     assert!(!text.contains("runAsUser: 65532"), "{text}");
     assert!(text.contains(&format!("{host}/svc:1@{}", img.digest)));
+}
+
+/// Through the real Helm 4 with the plugin installed from the repo: the lockfile path rides
+/// in `--post-renderer-args`; the second render runs offline with the registry stopped and
+/// must be byte-identical (what keeps Argo CD and Flux from seeing drift).
+#[test]
+fn helm4_post_renderer_with_lockfile() {
+    let reg = start_registry();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let web = push::build(&push::ImageSpec::new("demo-web").user("1000"));
+    let tool = push::build(&push::ImageSpec::new("demo-tool").user("1001"));
+    rt.block_on(async {
+        let p = push::Pusher::new(&host, None);
+        p.push("demo/web", Some("1"), &web).await.expect("push");
+        p.push("demo/tool", Some("1"), &tool).await.expect("push");
+    });
+    let env = helm::HelmEnv::new();
+    env.install_repo_plugin();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lock = dir.path().join("chart-harden.lock");
+    let report = dir.path().join("report.txt");
+    let sets = format!(
+        "web.image.repository={host}/demo/web,web.image.tag=1,initImage.repository={host}/demo/tool,initImage.tag=1,worker.image.repository={host}/demo/tool,worker.image.tag=1,cleanup.image.repository={host}/demo/tool,cleanup.image.tag=1"
+    );
+    let lock_arg = format!("--lockfile={}", lock.display());
+    let report_arg = format!("--report-file={}", report.display());
+    let render = |extra: &[&str]| {
+        let mut pr: Vec<&str> = vec!["--namespace=demo", &lock_arg, &report_arg];
+        pr.extend_from_slice(extra);
+        env.template_with_post_renderer(
+            "demo",
+            &helm::demo_chart(),
+            "chart-harden",
+            &pr,
+            &["--namespace", "demo", "--set", &sets],
+        )
+    };
+    let first = render(&[]);
+    helm::assert_success(&first, "helm template with chart-harden");
+    let out = String::from_utf8(first.stdout).expect("utf8");
+    assert!(
+        out.contains(&format!("{host}/demo/web:1@{}", web.digest)),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{host}/demo/tool:1@{}", tool.digest)),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("{host}/demo/web:1\"")),
+        "an unpinned image is left: {out}"
+    );
+    let rep = std::fs::read_to_string(&report).expect("report file written");
+    assert!(rep.contains("CH201"), "{rep}");
+    let lock_text = std::fs::read_to_string(&lock).expect("lockfile written through Helm");
+    assert!(lock_text.contains(&web.digest) && lock_text.contains(&tool.digest));
+
+    drop(reg);
+    let second = render(&["--offline"]);
+    helm::assert_success(&second, "offline helm template with chart-harden");
+    assert_eq!(String::from_utf8(second.stdout).expect("utf8"), out);
 }
