@@ -2,7 +2,6 @@
 //! test, the real `chart-harden` binary with a lockfile, then offline with the registry gone.
 
 #[path = "common/helm.rs"]
-#[allow(dead_code)]
 mod helm;
 #[path = "../crates/registry/tests/common/push.rs"]
 mod push;
