@@ -101,6 +101,7 @@ pub fn harden_stream(
             inv: &inv,
             cfg,
             images,
+            references: std::cell::OnceCell::new(),
         };
         let mut sink = Sink::default();
         for r in &enabled {

@@ -89,6 +89,8 @@ pub struct Context<'a> {
     pub cfg: &'a Config,
     /// Image facts by reference as written.
     pub images: &'a BTreeMap<String, ImageFacts>,
+    /// Service references inferred once per pass (several rules need them).
+    pub references: std::cell::OnceCell<Vec<guards::netpol_infer::Reference>>,
 }
 
 impl Context<'_> {
@@ -100,6 +102,12 @@ impl Context<'_> {
     /// The value at a document path.
     pub fn at(&self, doc: usize, p: &Path) -> Option<&Value> {
         p.lookup(&self.docs[doc].value)
+    }
+
+    /// Workload → Service references found in env, args and ConfigMaps (computed once).
+    pub fn references(&self) -> &[guards::netpol_infer::Reference] {
+        self.references
+            .get_or_init(|| guards::netpol_infer::references(self.docs, self.inv))
     }
 
     /// Facts for a container image, if known.

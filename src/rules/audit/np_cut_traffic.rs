@@ -195,7 +195,7 @@ impl Rule for NpCutTraffic {
         if chart.is_empty() {
             return;
         }
-        let refs = netpol_infer::references(cx.docs, inv);
+        let refs = cx.references();
         // Which workloads each Service selects, once (not per workload × reference).
         let targets: Vec<Vec<usize>> = inv
             .services
@@ -283,7 +283,7 @@ impl Rule for NpCutTraffic {
                         with_draft.push((ns_eff.clone(), d));
                     }
                 }
-                for r in &refs {
+                for r in refs {
                     let s = &inv.services[r.service];
                     if !targets[r.service].contains(&wi) {
                         continue;

@@ -353,7 +353,7 @@ impl Rule for GenerateNetworkPolicy {
             return;
         };
         let inv = cx.inv;
-        let refs = netpol_infer::references(cx.docs, inv);
+        let refs = cx.references();
         let api_called = api_called_services(cx);
         let backends = ingress_backends(cx);
         let mut done: BTreeSet<usize> = BTreeSet::new();
