@@ -202,6 +202,13 @@ impl Rule for NpCutTraffic {
             .iter()
             .map(|s| netpol_infer::selected_workloads(inv, s))
             .collect();
+        // References arriving at each workload (through a Service that selects it).
+        let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); inv.workloads.len()];
+        for (ri, r) in refs.iter().enumerate() {
+            for &t in &targets[r.service] {
+                incoming[t].push(ri);
+            }
+        }
         let api_called = api_called_services(cx);
         let skip = |w: &Workload| {
             netpol_eval::is_test_hook(w)
@@ -283,11 +290,8 @@ impl Rule for NpCutTraffic {
                         with_draft.push((ns_eff.clone(), d));
                     }
                 }
-                for r in refs {
+                for r in incoming[wi].iter().map(|&ri| &refs[ri]) {
                     let s = &inv.services[r.service];
-                    if !targets[r.service].contains(&wi) {
-                        continue;
-                    }
                     let client = &inv.workloads[r.from];
                     if skip(client) {
                         continue;
