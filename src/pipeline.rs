@@ -102,6 +102,7 @@ pub fn harden_stream(
             cfg,
             images,
             references: std::cell::OnceCell::new(),
+            selector_index: Default::default(),
         };
         let mut sink = Sink::default();
         for r in &enabled {

@@ -124,6 +124,10 @@ pub struct Inventory {
     pub bindings: Vec<Binding>,
     /// Every object by kind.
     pub by_kind: BTreeMap<String, Vec<Object>>,
+    /// Services by the first pair of their selector (a prefilter for [`Self::services_for`]).
+    pub services_by_pair: std::collections::HashMap<(String, String), Vec<usize>>,
+    /// Workloads by each pod label pair (a prefilter for selecting workloads by labels).
+    pub workloads_by_pair: std::collections::HashMap<(String, String), Vec<usize>>,
 }
 
 fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
@@ -372,7 +376,57 @@ impl Inventory {
                 }
             }
         }
+        for (i, s) in inv.services.iter().enumerate() {
+            if let Some((k, v)) = s.selector.iter().next() {
+                inv.services_by_pair
+                    .entry((k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for (i, w) in inv.workloads.iter().enumerate() {
+            for (k, v) in &w.labels {
+                inv.workloads_by_pair
+                    .entry((k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
         inv
+    }
+
+    /// Workloads that may match a selector whose `matchLabels` are `match_labels`: those
+    /// carrying its first pair, or every workload when it has none (a prefilter: callers
+    /// still evaluate the whole selector). Ascending.
+    pub fn workload_candidates(
+        &self,
+        match_labels: Option<&BTreeMap<String, String>>,
+    ) -> Vec<usize> {
+        match match_labels.and_then(|m| m.iter().next()) {
+            Some((k, v)) => self
+                .workloads_by_pair
+                .get(&(k.clone(), v.clone()))
+                .cloned()
+                .unwrap_or_default(),
+            None => (0..self.workloads.len()).collect(),
+        }
+    }
+
+    /// Indexes of the workloads whose pod labels include every pair of `selector`
+    /// (an empty selector selects nothing here), ascending.
+    pub fn workloads_selected_by(&self, selector: &BTreeMap<String, String>) -> Vec<usize> {
+        let Some((k, v)) = selector.iter().next() else {
+            return Vec::new();
+        };
+        self.workloads_by_pair
+            .get(&(k.clone(), v.clone()))
+            .map(|ix| {
+                ix.iter()
+                    .copied()
+                    .filter(|&i| selects(selector, &self.workloads[i].labels))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The effective namespace of an object: its own, else the release namespace, else `""`
@@ -424,8 +478,17 @@ impl Inventory {
 
     /// Services whose selector selects a workload's pods.
     pub fn services_for(&self, w: &Workload) -> Vec<&Service> {
-        self.services
+        let mut ix: Vec<usize> = w
+            .labels
             .iter()
+            .filter_map(|(k, v)| self.services_by_pair.get(&(k.clone(), v.clone())))
+            .flatten()
+            .copied()
+            .collect();
+        ix.sort_unstable();
+        ix.dedup();
+        ix.into_iter()
+            .map(|i| &self.services[i])
             .filter(|s| {
                 !s.selector.is_empty()
                     && Self::same_namespace(&s.namespace, &w.namespace)

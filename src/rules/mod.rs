@@ -91,6 +91,50 @@ pub struct Context<'a> {
     pub images: &'a BTreeMap<String, ImageFacts>,
     /// Service references inferred once per pass (several rules need them).
     pub references: std::cell::OnceCell<Vec<guards::netpol_infer::Reference>>,
+    /// Label-selector indexes by (kind, selector pointer), built on first use in a pass.
+    pub selector_index: std::cell::RefCell<BTreeMap<(String, String), std::rc::Rc<SelectorIndex>>>,
+}
+
+/// A prefilter for "which objects of a kind select these labels": a selector with
+/// `matchLabels` can only select pods carrying its first pair, so objects are indexed by that
+/// pair; selectors without `matchLabels` are always candidates. Callers still evaluate the
+/// full selector — the index only skips objects that cannot match.
+#[derive(Debug, Default)]
+pub struct SelectorIndex {
+    by_pair: std::collections::HashMap<(String, String), Vec<usize>>,
+    always: Vec<usize>,
+}
+
+impl SelectorIndex {
+    /// Builds the index over `selectors` (one optional selector value per object).
+    pub fn build<'v>(selectors: impl Iterator<Item = Option<&'v Value>>) -> SelectorIndex {
+        let mut ix = SelectorIndex::default();
+        for (i, sel) in selectors.enumerate() {
+            let first = sel
+                .and_then(|s| s.get("matchLabels"))
+                .and_then(Value::as_object)
+                .and_then(|m| m.iter().next())
+                .and_then(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())));
+            match first {
+                Some(pair) => ix.by_pair.entry(pair).or_default().push(i),
+                None => ix.always.push(i),
+            }
+        }
+        ix
+    }
+
+    /// Indexes of the objects that may select `labels`, ascending.
+    pub fn candidates(&self, labels: &BTreeMap<String, String>) -> Vec<usize> {
+        let mut out = self.always.clone();
+        for (k, v) in labels {
+            if let Some(ix) = self.by_pair.get(&(k.clone(), v.clone())) {
+                out.extend_from_slice(ix);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 impl Context<'_> {

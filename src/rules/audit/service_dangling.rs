@@ -2,7 +2,7 @@
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};
-use crate::inventory::{selects, Inventory};
+use crate::inventory::Inventory;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
 
 pub(crate) static META: RuleMeta = RuleMeta {
@@ -43,10 +43,12 @@ impl Rule for ServiceSelectsNothing {
             if s.selector.is_empty() {
                 continue; // manual endpoints / ExternalName
             }
-            if cx.inv.workloads.iter().any(|w| {
-                Inventory::same_namespace(&s.namespace, &w.namespace)
-                    && selects(&s.selector, &w.labels)
-            }) {
+            if cx
+                .inv
+                .workloads_selected_by(&s.selector)
+                .into_iter()
+                .any(|i| Inventory::same_namespace(&s.namespace, &cx.inv.workloads[i].namespace))
+            {
                 continue;
             }
             let sel: Vec<String> = s

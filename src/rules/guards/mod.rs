@@ -203,33 +203,43 @@ pub(crate) fn selecting<'a>(
     w: &Workload,
 ) -> Vec<&'a Object> {
     let inv: &Inventory = cx.inv;
-    inv.by_kind
-        .get(kind)
-        .map(|objs| {
-            objs.iter()
-                .filter(|o| {
-                    let v = cx.value(o);
-                    let ns = inv.namespace_str(&o.resource);
-                    if !Inventory::same_namespace(ns, &w.namespace) {
-                        return false;
-                    }
-                    // Plain key walk: `Value::pointer` allocates for `~` unescaping on
-                    // every token, and this runs for every (object, workload) pair.
-                    let sel = selector_ptr
-                        .split('/')
-                        .filter(|k| !k.is_empty())
-                        .try_fold(v, |cur, k| cur.get(k));
-                    match sel {
-                        Some(sel) if sel.is_object() => label_selector_matches(sel, &w.labels),
-                        // NetworkPolicy: podSelector is required; `{}`/null selects all pods.
-                        Some(Value::Null) if kind == "NetworkPolicy" => true,
-                        None if kind == "NetworkPolicy" => true,
-                        _ => false,
-                    }
-                })
-                .collect()
+    let Some(objs) = inv.by_kind.get(kind) else {
+        return Vec::new();
+    };
+    // Plain key walk: `Value::pointer` allocates for `~` unescaping on every token.
+    let selector_of = |o: &Object| {
+        selector_ptr
+            .split('/')
+            .filter(|k| !k.is_empty())
+            .try_fold(cx.value(o), |cur, k| cur.get(k))
+    };
+    let index = {
+        let key = (kind.to_string(), selector_ptr.to_string());
+        let mut cache = cx.selector_index.borrow_mut();
+        std::rc::Rc::clone(cache.entry(key).or_insert_with(|| {
+            std::rc::Rc::new(crate::rules::SelectorIndex::build(
+                objs.iter().map(&selector_of),
+            ))
+        }))
+    };
+    index
+        .candidates(&w.labels)
+        .into_iter()
+        .map(|i| &objs[i])
+        .filter(|o| {
+            let ns = inv.namespace_str(&o.resource);
+            if !Inventory::same_namespace(ns, &w.namespace) {
+                return false;
+            }
+            match selector_of(o) {
+                Some(sel) if sel.is_object() => label_selector_matches(sel, &w.labels),
+                // NetworkPolicy: podSelector is required; `{}`/null selects all pods.
+                Some(Value::Null) if kind == "NetworkPolicy" => true,
+                None if kind == "NetworkPolicy" => true,
+                _ => false,
+            }
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// The workload's display name (`Deployment/web`).

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::document::Document;
-use crate::inventory::{selects, Inventory, Service, Workload};
+use crate::inventory::{Inventory, Service, Workload};
 
 /// One inferred edge: workload `from` names Service `service`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -294,14 +294,9 @@ pub fn selected_workloads(inv: &Inventory, svc: &Service) -> Vec<usize> {
     if svc.selector.is_empty() {
         return Vec::new();
     }
-    inv.workloads
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| {
-            Inventory::same_namespace(&svc.namespace, &w.namespace)
-                && selects(&svc.selector, &w.labels)
-        })
-        .map(|(i, _)| i)
+    inv.workloads_selected_by(&svc.selector)
+        .into_iter()
+        .filter(|&i| Inventory::same_namespace(&svc.namespace, &inv.workloads[i].namespace))
         .collect()
 }
 

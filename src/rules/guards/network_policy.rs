@@ -414,17 +414,20 @@ impl Rule for GenerateNetworkPolicy {
             // Every workload of the release whose pods the selector also picks: the policy
             // must allow what each of them needs.
             let sel_v = selector_value(&selector);
-            let group: Vec<usize> = inv
-                .workloads
-                .iter()
-                .enumerate()
-                .filter(|(i, x)| {
-                    *i == wi
+            let mut group: Vec<usize> = inv
+                .workload_candidates(selector.match_labels.as_ref())
+                .into_iter()
+                .filter(|&i| {
+                    let x = &inv.workloads[i];
+                    i == wi
                         || (Inventory::same_namespace(&x.namespace, &w.namespace)
                             && label_selector_matches(&sel_v, &x.labels))
                 })
-                .map(|(i, _)| i)
                 .collect();
+            if !group.contains(&wi) {
+                group.push(wi);
+                group.sort_unstable();
+            }
             for g in &group {
                 done.insert(*g);
             }
@@ -448,7 +451,17 @@ impl Rule for GenerateNetworkPolicy {
             // Ingress.
             let mut ingress = Rules::default();
             let default_covers_same_ns = opts.ingress_from.iter().any(is_same_namespace_peer);
-            for (si, s) in inv.services.iter().enumerate() {
+            // Only Services indexed under one of the group's label pairs can select it.
+            let mut svc_ix: Vec<usize> = group
+                .iter()
+                .flat_map(|g| inv.workloads[*g].labels.iter())
+                .filter_map(|(k, v)| inv.services_by_pair.get(&(k.clone(), v.clone())))
+                .flatten()
+                .copied()
+                .collect();
+            svc_ix.sort_unstable();
+            svc_ix.dedup();
+            for (si, s) in svc_ix.into_iter().map(|si| (si, &inv.services[si])) {
                 if s.selector.is_empty()
                     || !group.iter().any(|g| {
                         let x = &inv.workloads[*g];
