@@ -3,7 +3,6 @@
 //! exactly one generated policy or by the chart's own, every Service reference the inference
 //! finds is allowed by the policies around it, and a second run is byte-identical.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -11,9 +10,7 @@ use std::process::{Command, Stdio};
 use chart_harden::document::parse_stream;
 use chart_harden::inventory::{label_selector_matches, Inventory};
 use chart_harden::pipeline::GENERATED_LABEL;
-use chart_harden::rules::audit::netpol_eval::{
-    host_network, is_test_hook, traffic_allowed, unallowed_references, Pod,
-};
+use chart_harden::rules::audit::netpol_eval::{host_network, is_test_hook, unallowed_references};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -223,35 +220,4 @@ fn corpus_guards() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// The evaluator itself must be able to say no.
-#[test]
-fn evaluator_denies_and_allows() {
-    let policy = serde_json::json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "p"},
-        "spec": {"podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Ingress", "Egress"],
-                 "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "b"}}}], "ports": [{"port": 80, "protocol": "TCP"}]}]}
-    });
-    let policies = vec![(String::new(), &policy)];
-    let a = BTreeMap::from([("app".to_string(), "a".to_string())]);
-    let b = BTreeMap::from([("app".to_string(), "b".to_string())]);
-    let pa = Pod {
-        ns: "",
-        labels: &a,
-        ports: vec![],
-        foreign: false,
-    };
-    let pb = Pod {
-        ns: "",
-        labels: &b,
-        ports: vec![(Some("http".into()), 80, "TCP".into())],
-        foreign: false,
-    };
-    assert!(traffic_allowed(&policies, &pa, &pb, 80, "TCP"));
-    assert!(!traffic_allowed(&policies, &pa, &pb, 81, "TCP"));
-    assert!(!traffic_allowed(&policies, &pa, &pb, 80, "UDP"));
-    // b → a: a's ingress is default-denied
-    assert!(!traffic_allowed(&policies, &pb, &pa, 80, "TCP"));
 }
