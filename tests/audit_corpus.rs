@@ -6,6 +6,9 @@
 //! run is byte-identical. The broken guard objects the corpus is known to ship are reported.
 
 use std::collections::BTreeMap;
+#[path = "common/e2e.rs"]
+mod e2e;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,15 +24,7 @@ use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
 use serde_json::Value;
 
 fn shared() -> PathBuf {
-    let p = std::env::var_os("CHART_HARDEN_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        p.join("corpus").is_dir(),
-        "shared corpus not found at {} (set CHART_HARDEN_SHARED)",
-        p.display()
-    );
-    p
+    e2e::shared_dir()
 }
 
 /// Runs the binary; returns (output, JSON report).

@@ -2,11 +2,10 @@
 //! testdata/audit/. Each snapshot holds the changed/added documents (as a diff) and the rule's
 //! findings; every run is checked for idempotence (a second run changes nothing).
 
-use std::collections::BTreeMap;
+#[path = "common/snapshot.rs"]
+mod snapshot;
 
 use chart_harden::config::Config;
-use chart_harden::finding::FixState;
-use chart_harden::pipeline::harden;
 use chart_harden::rules;
 
 fn repo() -> std::path::PathBuf {
@@ -14,17 +13,8 @@ fn repo() -> std::path::PathBuf {
 }
 
 fn config(code: &str, namespace: Option<&str>, unsafe_fixes: bool) -> Config {
-    let mut cfg = Config::from_file(None).expect("config builds");
-    for r in rules::all() {
-        let m = r.meta();
-        if m.code == code {
-            cfg.enabled.insert(m.code);
-        } else {
-            cfg.disabled.insert(m.code);
-        }
-    }
+    let mut cfg = snapshot::only_rule(Config::from_file(None).expect("config builds"), code);
     cfg.unsafe_fixes = unsafe_fixes;
-    cfg.images.pin = false;
     cfg.namespace = namespace.map(str::to_string);
     cfg
 }
@@ -33,52 +23,7 @@ fn run_with(fixture: &str, code: &str, namespace: Option<&str>, unsafe_fixes: bo
     let p = repo().join("testdata/audit").join(fixture);
     let input = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let cfg = config(code, namespace, unsafe_fixes);
-    let images = BTreeMap::new();
-    let out = harden(&input, &cfg, &images).expect("hardens");
-    let again = harden(&out.output, &cfg, &images).expect("second run");
-    assert_eq!(
-        String::from_utf8_lossy(&again.output),
-        String::from_utf8_lossy(&out.output),
-        "{fixture}/{code}: not idempotent"
-    );
-    assert!(
-        !again.changed(),
-        "{fixture}/{code}: second run changed something"
-    );
-    let mut s = String::new();
-    for c in &out.changes {
-        if c.added {
-            s.push_str(&format!("=== added {}\n{}\n", c.label, c.after.trim_end()));
-        } else {
-            let diff = similar::TextDiff::from_lines(&c.before, &c.after);
-            s.push_str(&format!("=== changed {}\n", c.label));
-            for ch in diff.iter_all_changes() {
-                let sign = match ch.tag() {
-                    similar::ChangeTag::Delete => "-",
-                    similar::ChangeTag::Insert => "+",
-                    similar::ChangeTag::Equal => continue,
-                };
-                s.push_str(&format!("{sign}{}", ch.value()));
-            }
-        }
-    }
-    s.push_str("=== findings\n");
-    for f in out.findings.iter().filter(|f| f.rule == code) {
-        let state = match &f.fix {
-            FixState::Applied { applicability } => format!("applied ({})", applicability.as_str()),
-            FixState::Skipped { reason, .. } => format!("skipped: {reason}"),
-            FixState::Unfixable => "no fix".into(),
-        };
-        s.push_str(&format!(
-            "{:?} {} {} {}: {} [{state}]\n",
-            f.severity,
-            f.rule,
-            f.resource.display(),
-            f.path,
-            f.message
-        ));
-    }
-    s
+    snapshot::render(fixture, &input, &cfg, code, true)
 }
 
 fn run(fixture: &str, code: &str) -> String {

@@ -3,6 +3,9 @@
 //! exactly one generated policy or by the chart's own, every Service reference the inference
 //! finds is allowed by the policies around it, and a second run is byte-identical.
 
+#[path = "common/e2e.rs"]
+mod e2e;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -18,15 +21,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::Value;
 
 fn shared() -> PathBuf {
-    let p = std::env::var_os("CHART_HARDEN_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        p.join("corpus").is_dir(),
-        "shared corpus not found at {} (set CHART_HARDEN_SHARED)",
-        p.display()
-    );
-    p
+    e2e::shared_dir()
 }
 
 fn harden(input: &[u8]) -> Vec<u8> {
