@@ -13,6 +13,10 @@ const BOOL_NULL_WORDS: &[&str] = &[
     "<<",
 ];
 
+/// Characters that cannot start a plain scalar (YAML indicators; `-`, `?`, `:` conservatively
+/// even when followed by a non-space).
+const INDICATOR_START: &[u8] = b"-?:#&*!|>'\"%@`";
+
 /// True when `s` can be written as a plain scalar and still read back as the same string by
 /// YAML 1.1 (Kubernetes) and YAML 1.2 readers, in block and flow context.
 pub fn plain_safe(s: &str) -> bool {
@@ -21,32 +25,7 @@ pub fn plain_safe(s: &str) -> bool {
     }
     let first = s.as_bytes()[0];
     // Anything that starts like a number, a timestamp, an indicator or `.inf`/`.nan`.
-    if first.is_ascii_digit()
-        || matches!(
-            first,
-            b'-' | b'+'
-                | b'.'
-                | b'?'
-                | b':'
-                | b','
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'#'
-                | b'&'
-                | b'*'
-                | b'!'
-                | b'|'
-                | b'>'
-                | b'\''
-                | b'"'
-                | b'%'
-                | b'@'
-                | b'`'
-                | b' '
-        )
-    {
+    if first.is_ascii_digit() || b"+.,[]{} ".contains(&first) || INDICATOR_START.contains(&first) {
         return false;
     }
     if s.ends_with(' ') || s.ends_with(':') {
@@ -149,22 +128,7 @@ pub fn plain_roundtrips(s: &str) -> bool {
         || s.chars()
             .any(|c| c.is_control() || matches!(c, ',' | '[' | ']' | '{' | '}'))
         || looks_like_timestamp(s)
-        || matches!(
-            s.as_bytes()[0],
-            b'-' | b'?'
-                | b':'
-                | b'#'
-                | b'&'
-                | b'*'
-                | b'!'
-                | b'|'
-                | b'>'
-                | b'\''
-                | b'"'
-                | b'%'
-                | b'@'
-                | b'`'
-        )
+        || INDICATOR_START.contains(&s.as_bytes()[0])
     {
         return false;
     }

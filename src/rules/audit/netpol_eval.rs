@@ -229,16 +229,7 @@ pub fn egress_allowed(
     port: i64,
     proto: &str,
 ) -> bool {
-    let Some(rules) = rules_for(policies, src, Direction::Egress) else {
-        return true;
-    };
-    rules.iter().any(|(r, ns)| {
-        let peers_ok = match peers_of(r, Direction::Egress) {
-            None => true,
-            Some(a) => a.iter().any(|p| peer_matches(p, ns, dst)),
-        };
-        peers_ok && port_matches(r.get("ports"), &dst.ports, port, proto)
-    })
+    side_allows(policies, Direction::Egress, src, dst, port, proto)
 }
 
 /// Does `dst`'s ingress side allow `src` → `dst` on `port/proto`?
@@ -249,13 +240,31 @@ pub fn ingress_allowed(
     port: i64,
     proto: &str,
 ) -> bool {
-    let Some(rules) = rules_for(policies, dst, Direction::Ingress) else {
+    side_allows(policies, Direction::Ingress, src, dst, port, proto)
+}
+
+/// One side of `src` → `dst`: the policies isolating the pod on that side (src for egress,
+/// dst for ingress) must have a rule whose peers match the other pod and whose ports match
+/// `port/proto` on `dst`. A pod not isolated on that side allows everything.
+fn side_allows(
+    policies: &[(String, &Value)],
+    dir: Direction,
+    src: &Pod<'_>,
+    dst: &Pod<'_>,
+    port: i64,
+    proto: &str,
+) -> bool {
+    let (subject, peer) = match dir {
+        Direction::Egress => (src, dst),
+        Direction::Ingress => (dst, src),
+    };
+    let Some(rules) = rules_for(policies, subject, dir) else {
         return true;
     };
     rules.iter().any(|(r, ns)| {
-        let peers_ok = match peers_of(r, Direction::Ingress) {
+        let peers_ok = match peers_of(r, dir) {
             None => true,
-            Some(a) => a.iter().any(|p| peer_matches(p, ns, src)),
+            Some(a) => a.iter().any(|p| peer_matches(p, ns, peer)),
         };
         peers_ok && port_matches(r.get("ports"), &dst.ports, port, proto)
     })
