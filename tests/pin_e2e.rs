@@ -67,6 +67,14 @@ fn start_registry() -> Registry {
     }
 }
 
+/// A runtime for the async pusher.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 fn run(args: &[&str], input: &str) -> std::process::Output {
     use std::io::Write;
     let mut c = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
@@ -121,10 +129,7 @@ spec:
 fn pins_verified_digests_with_lockfile_and_offline() {
     let reg = start_registry();
     let host = format!("127.0.0.1:{}", reg.port);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let nonroot = push::build(&push::ImageSpec::new("nonroot").user("1000"));
     let rootimage = push::build(&push::ImageSpec::new("rootimage"));
     let amd = push::build(
@@ -264,10 +269,7 @@ fn pins_verified_digests_with_lockfile_and_offline() {
 fn image_user_from_registry_makes_nonroot_fix_safe() {
     let reg = start_registry();
     let host = format!("127.0.0.1:{}", reg.port);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let img = push::build(&push::ImageSpec::new("svc").user("1001:1001"));
     rt.block_on(async {
         push::Pusher::new(&host, None)
@@ -307,10 +309,7 @@ fn image_user_from_registry_makes_nonroot_fix_safe() {
 fn helm4_post_renderer_with_lockfile() {
     let reg = start_registry();
     let host = format!("127.0.0.1:{}", reg.port);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let web = push::build(&push::ImageSpec::new("demo-web").user("1000"));
     let tool = push::build(&push::ImageSpec::new("demo-tool").user("1001"));
     rt.block_on(async {
