@@ -12,6 +12,7 @@
 //! else is written there. Exit codes: 0 clean at the level, 1 violations remain, 2 input or
 //! usage error, 3 registry error.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -222,7 +223,7 @@ fn exemptions_for(obj: &Value, code: &str, name: &str) -> Vec<(String, String)> 
         .and_then(|p| p.lookup(obj));
     let mut out = Vec::new();
     for v in [Some(obj), tpl].into_iter().flatten() {
-        let Some(ann) = v.pointer("/metadata/annotations") else {
+        let Some(ann) = v.ptr("/metadata/annotations") else {
             continue;
         };
         if let Some(s) = ann.get(SKIP_ANNOTATION).and_then(Value::as_str) {

@@ -1,5 +1,6 @@
 //! Configuration: profiles, the config file, per-rule switches and options, opt-out annotations.
 
+use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
@@ -314,7 +315,7 @@ pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleM
     let mut sets = Vec::new();
     for v in [Some(obj), template].into_iter().flatten() {
         if let Some(s) = v
-            .pointer("/metadata/annotations")
+            .ptr("/metadata/annotations")
             .and_then(|a| a.get(SKIP_ANNOTATION))
             .and_then(Value::as_str)
         {

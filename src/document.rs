@@ -1,5 +1,6 @@
 //! Parse stage: the input stream as documents, each with its bytes and its typed view.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::error::Error;
@@ -47,7 +48,7 @@ impl Document {
     pub fn label(&self) -> String {
         let mut s = format!("document {}", self.index + 1);
         let kind = self.value.get("kind").and_then(Value::as_str);
-        let name = self.value.pointer("/metadata/name").and_then(Value::as_str);
+        let name = self.value.ptr("/metadata/name").and_then(Value::as_str);
         let mut inner = Vec::new();
         if let Some(k) = kind {
             inner.push(format!("{k}/{}", name.unwrap_or("?")));
@@ -72,7 +73,7 @@ pub struct Stream {
 }
 
 fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
-    v.pointer(p).and_then(Value::as_str)
+    v.ptr(p).and_then(Value::as_str)
 }
 
 fn resource_of(doc: usize, v: &Value, source: &Option<String>) -> ResourceRef {
@@ -83,7 +84,7 @@ fn resource_of(doc: usize, v: &Value, source: &Option<String>) -> ResourceRef {
         namespace: str_at(v, "/metadata/namespace").map(str::to_string),
         name: str_at(v, "/metadata/name").unwrap_or_default().to_string(),
         source: v
-            .pointer("/metadata/annotations")
+            .ptr("/metadata/annotations")
             .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
             .and_then(Value::as_str)
             .map(str::to_string)
@@ -133,14 +134,57 @@ pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let mut docs = Vec::new();
-    for (index, seg) in split::split(text).into_iter().enumerate() {
-        let body = &text[seg.text.clone()];
-        let marker = &text[seg.marker.clone()];
-        docs.push(build_document(index, marker, body)?);
+    let segs = split::split(text);
+    let build = |index: usize| {
+        let seg = &segs[index];
+        build_document(index, &text[seg.marker.clone()], &text[seg.text.clone()])
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8);
+    if threads < 2 || text.len() < PARALLEL_PARSE_BYTES || segs.len() < 2 {
+        let docs = (0..segs.len()).map(build).collect::<Result<_, _>>()?;
+        return Ok(Stream { bom, docs });
     }
+    // Documents parse independently: hand them out largest first to `threads` workers, each
+    // taking the next one when done, so one huge CRD does not leave the other cores idle.
+    let mut order: Vec<usize> = (0..segs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(segs[i].text.len()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<Result<Document, Error>>> = Vec::new();
+    slots.resize_with(segs.len(), || None);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = order.get(k) else {
+                            return done;
+                        };
+                        done.push((i, build(i)));
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            // A worker only panics if parsing panicked: surface that as it is.
+            for (i, r) in w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    // The first error in stream order is the one reported, as in a sequential parse.
+    let docs = slots
+        .into_iter()
+        .map(|d| d.expect("every document was parsed"))
+        .collect::<Result<_, _>>()?;
     Ok(Stream { bom, docs })
 }
+
+/// Streams smaller than this parse on one thread (spawning costs more than it saves).
+const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
 
 /// The error for input that is not UTF-8, naming the document and line of the first bad byte
 /// (the bytes before it are valid UTF-8, so they split into documents as usual).

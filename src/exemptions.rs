@@ -16,6 +16,7 @@
 //! tool (never to rules the tool has no opinion about). Each exemption found is reported as
 //! an Info finding by rule CH530 so the user sees why a fix was skipped.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 /// Polaris check → chart-harden rule codes. The Polaris check IDs and the `<check>-exempt`
@@ -201,7 +202,7 @@ pub fn of(obj: &Value, template: Option<&Value>) -> Vec<Exemption> {
     [Some(obj), template]
         .into_iter()
         .flatten()
-        .filter_map(|v| v.pointer("/metadata/annotations"))
+        .filter_map(|v| v.ptr("/metadata/annotations"))
         .flat_map(from_annotations)
         .collect()
 }

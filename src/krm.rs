@@ -21,6 +21,7 @@
 //! `ResourceList` with the input items unchanged and one `error` result, and the exit code
 //! is non-zero (2, or 3 for a registry error), so kustomize and kpt stop.
 
+use crate::yaml::view::ValueExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -172,7 +173,7 @@ fn function_options(fc: &Value) -> Result<FnOptions, Error> {
 }
 
 fn annotation<'a>(item: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    let ann = item.pointer("/metadata/annotations")?;
+    let ann = item.ptr("/metadata/annotations")?;
     keys.iter()
         .find_map(|k| ann.get(*k).and_then(Value::as_str))
 }

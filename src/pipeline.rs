@@ -5,6 +5,7 @@
 //! `allowPrivilegeEscalation: false`). Converged output is what makes
 //! `harden(harden(x)) == harden(x)` hold byte for byte.
 
+use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -14,7 +15,7 @@ use crate::document::{build_document, parse_stream, Document, Stream, HELM4_FILE
 use crate::error::Error;
 use crate::finding::{Finding, FixState};
 use crate::inventory::Inventory;
-use crate::rules::{self, Context, ImageFacts, Sink};
+use crate::rules::{self, Context, ImageFacts, Rule};
 use crate::yaml::edit::{self, Op};
 
 /// Label put on every object chart-harden generates.
@@ -82,35 +83,26 @@ pub fn harden_stream(
     let crlf = uses_crlf(&stream);
     let helm4 = stream.docs.iter().any(|d| {
         d.value
-            .pointer("/metadata/annotations")
+            .ptr("/metadata/annotations")
             .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
             .is_some()
     });
     let all_rules = rules::all();
-    let enabled: Vec<_> = all_rules
+    let enabled: Vec<&dyn Rule> = all_rules
         .iter()
         .filter(|r| cfg.rule_enabled(r.meta()))
+        .map(|r| r.as_ref())
         .collect();
     let mut findings: Vec<Finding> = Vec::new();
     let mut seen: BTreeSet<(String, String, String, String)> = BTreeSet::new();
     let mut converged = false;
     for _ in 0..MAX_ITERATIONS {
         let inv = Inventory::build(&stream.docs, cfg.namespace.as_deref());
-        let cx = Context {
-            docs: &stream.docs,
-            inv: &inv,
-            cfg,
-            images,
-            references: std::cell::OnceCell::new(),
-            selector_index: Default::default(),
-        };
-        let mut sink = Sink::default();
-        for r in &enabled {
-            r.check(&cx, &mut sink);
-        }
+        let cx = Context::new(&stream.docs, &inv, cfg, images);
+        let sinks = rules::run_all(&enabled, &cx);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
         let mut generated: Vec<Value> = Vec::new();
-        for em in sink.items {
+        for em in sinks.into_iter().flat_map(|s| s.items) {
             let mut f = em.finding;
             let meta = rules::find(f.rule);
             if let (Some(fix), Some(meta)) = (em.fix, meta) {
@@ -194,11 +186,26 @@ pub fn harden_stream(
             });
         }
     }
+    let output = emit(&stream);
+    release(stream);
     Ok(Outcome {
-        output: emit(&stream),
+        output,
         findings,
         changes,
     })
+}
+
+/// Frees a parsed stream. Freeing the typed views of a large stream (hundreds of thousands of
+/// small allocations) takes as long as a rule pass, and nothing waits for it: a large stream
+/// is freed on a background thread (at process exit the OS reclaims whatever is left).
+fn release(stream: Stream) {
+    let bytes: usize = stream.docs.iter().map(|d| d.text.len()).sum();
+    if bytes >= 256 * 1024 {
+        if let Err(e) = std::thread::Builder::new().spawn(move || drop(stream)) {
+            // No thread (resource limits): free it here.
+            drop(e);
+        }
+    }
 }
 
 /// Parses and hardens in one call (image facts must already be known).
@@ -236,7 +243,7 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
         .unwrap_or("Object")
         .to_string();
     let name = v
-        .pointer("/metadata/name")
+        .ptr("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("unnamed")
         .to_string();

@@ -159,3 +159,29 @@ fn corpus_untouched_documents_identical_values_kept_idempotent_pss_explained() {
     );
     assert!(total.0 > 0 && total.1 > 0);
 }
+
+/// The typed view's fast path (`src/yaml/fast.rs`) reads every corpus document it accepts
+/// exactly as serde-saphyr does, and it accepts nearly all of them.
+#[test]
+fn fast_view_reads_corpus_documents_like_serde_saphyr() {
+    let (mut fast, mut total) = (0, 0);
+    for (name, path) in e2e::corpus() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for seg in chart_harden::yaml::split::split(&text) {
+            let doc = &text[seg.text.clone()];
+            total += 1;
+            let Some(v) = chart_harden::yaml::fast::parse(doc) else {
+                continue;
+            };
+            fast += 1;
+            let reference = chart_harden::yaml::view::reference(doc).unwrap_or_else(|e| {
+                panic!("{name}: serde-saphyr rejects a document the fast path read: {e}")
+            });
+            assert_eq!(v, reference, "{name}: document {total} reads differently");
+        }
+    }
+    assert!(
+        fast * 10 >= total * 9,
+        "fast path read only {fast} of {total} documents"
+    );
+}

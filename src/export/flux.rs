@@ -16,6 +16,7 @@
 //! same objects as chart-harden's own output (tests/flux.rs checks that with the real
 //! `kubectl kustomize`).
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
@@ -122,7 +123,7 @@ fn container_images(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
 }
 
 fn target_of(v: &Value) -> Target {
-    let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default();
+    let s = |p: &str| v.ptr(p).and_then(Value::as_str).unwrap_or_default();
     let (group, version) = match s("/apiVersion").rsplit_once('/') {
         Some((g, ver)) => (g.to_string(), ver.to_string()),
         None => (String::new(), s("/apiVersion").to_string()),
@@ -133,7 +134,7 @@ fn target_of(v: &Value) -> Target {
         kind: s("/kind").to_string(),
         name: s("/metadata/name").to_string(),
         namespace: v
-            .pointer("/metadata/namespace")
+            .ptr("/metadata/namespace")
             .and_then(Value::as_str)
             .map(str::to_string),
     }
@@ -175,7 +176,7 @@ pub fn export(original: &Stream, outcome: &Outcome) -> Result<FluxExport, Error>
         container_images(before, "", &mut found);
         for (ptr, img) in found {
             let (name, tag, digest) = split_image(&img);
-            let after_img = after.pointer(&ptr).and_then(Value::as_str).unwrap_or("");
+            let after_img = after.ptr(&ptr).and_then(Value::as_str).unwrap_or("");
             let (a_name, a_tag, a_digest) = split_image(after_img);
             let entry = match (tag, digest, a_tag, a_digest) {
                 (Some(t), None, Some(at), Some(ad)) if a_name == name && at == t => {

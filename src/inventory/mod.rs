@@ -4,6 +4,7 @@
 //! bindings, and the guard objects a chart may already ship (NetworkPolicies, PDBs, HPAs,
 //! ResourceQuotas, LimitRanges, Namespaces).
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -131,7 +132,7 @@ pub struct Inventory {
 }
 
 fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
-    v.pointer(p)
+    v.ptr(p)
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
@@ -217,7 +218,7 @@ impl Inventory {
                 match kind.as_str() {
                     "Service" => {
                         let ports = v
-                            .pointer("/spec/ports")
+                            .ptr("/spec/ports")
                             .and_then(Value::as_array)
                             .map(|ps| {
                                 ps.iter()
@@ -279,12 +280,12 @@ impl Inventory {
                         inv.bindings.push(Binding {
                             object: obj.clone(),
                             role_kind: v
-                                .pointer("/roleRef/kind")
+                                .ptr("/roleRef/kind")
                                 .and_then(Value::as_str)
                                 .unwrap_or_default()
                                 .to_string(),
                             role_name: v
-                                .pointer("/roleRef/name")
+                                .ptr("/roleRef/name")
                                 .and_then(Value::as_str)
                                 .unwrap_or_default()
                                 .to_string(),
@@ -300,7 +301,7 @@ impl Inventory {
                     }
                     let template = obj.base.join(&tp);
                     let pod_spec = template.key("spec");
-                    let spec = tv.get("spec").cloned().unwrap_or(Value::Null);
+                    let spec = tv.get("spec").unwrap_or(&Value::Null);
                     let mut containers = Vec::new();
                     for list in ["initContainers", "containers", "ephemeralContainers"] {
                         if let Some(cs) = spec.get(list).and_then(Value::as_array) {
@@ -341,11 +342,7 @@ impl Inventory {
                     };
                     let replicas = match kind.as_str() {
                         "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {
-                            Some(
-                                v.pointer("/spec/replicas")
-                                    .and_then(Value::as_i64)
-                                    .unwrap_or(1),
-                            )
+                            Some(v.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1))
                         }
                         _ => None,
                     };
@@ -357,7 +354,7 @@ impl Inventory {
                         .unwrap_or("default")
                         .to_string();
                     let hook = v
-                        .pointer("/metadata/annotations")
+                        .ptr("/metadata/annotations")
                         .and_then(|a| a.get("helm.sh/hook"))
                         .and_then(Value::as_str)
                         .map(str::to_string);

@@ -90,9 +90,9 @@ pub struct Context<'a> {
     /// Image facts by reference as written.
     pub images: &'a BTreeMap<String, ImageFacts>,
     /// Service references inferred once per pass (several rules need them).
-    pub references: std::cell::OnceCell<Vec<guards::netpol_infer::Reference>>,
+    pub references: std::sync::OnceLock<Vec<guards::netpol_infer::Reference>>,
     /// Label-selector indexes by (kind, selector pointer), built on first use in a pass.
-    pub selector_index: std::cell::RefCell<BTreeMap<(String, String), std::rc::Rc<SelectorIndex>>>,
+    pub selector_index: std::sync::Mutex<BTreeMap<(String, String), std::sync::Arc<SelectorIndex>>>,
 }
 
 /// A prefilter for "which objects of a kind select these labels": a selector with
@@ -137,7 +137,24 @@ impl SelectorIndex {
     }
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// What rules see in one pass (the per-pass caches start empty).
+    pub fn new(
+        docs: &'a [Document],
+        inv: &'a Inventory,
+        cfg: &'a Config,
+        images: &'a BTreeMap<String, ImageFacts>,
+    ) -> Self {
+        Context {
+            docs,
+            inv,
+            cfg,
+            images,
+            references: Default::default(),
+            selector_index: Default::default(),
+        }
+    }
+
     /// The JSON value of an object.
     pub fn value(&self, o: &Object) -> &Value {
         self.docs[o.doc].object_value(o)
@@ -262,11 +279,64 @@ pub fn all() -> Vec<Box<dyn Rule>> {
 
 /// Finds a rule's metadata by code (case-insensitive) or name.
 pub fn find(id: &str) -> Option<&'static RuleMeta> {
-    all()
-        .into_iter()
-        .map(|r| r.meta())
+    static METAS: std::sync::OnceLock<Vec<&'static RuleMeta>> = std::sync::OnceLock::new();
+    METAS
+        .get_or_init(|| all().iter().map(|r| r.meta()).collect())
+        .iter()
+        .copied()
         .find(|m| m.code.eq_ignore_ascii_case(id) || m.name == id)
 }
+
+/// Runs `rules` on one pass's context and returns their sinks in rule order. On a large
+/// stream the rules run on several threads (they only read the context); the result is the
+/// same as running them one after another.
+pub fn run_all(rules: &[&dyn Rule], cx: &Context<'_>) -> Vec<Sink> {
+    let bytes: usize = cx.docs.iter().map(|d| d.text.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(rules.len())
+        .min(8);
+    if threads < 2 || bytes < PARALLEL_RULES_BYTES {
+        return rules
+            .iter()
+            .map(|r| {
+                let mut sink = Sink::default();
+                r.check(cx, &mut sink);
+                sink
+            })
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut sinks: Vec<Sink> = Vec::new();
+    sinks.resize_with(rules.len(), Sink::default);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(r) = rules.get(i) else {
+                            return done;
+                        };
+                        let mut sink = Sink::default();
+                        r.check(cx, &mut sink);
+                        done.push((i, sink));
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            for (i, sink) in w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
+                sinks[i] = sink;
+            }
+        }
+    });
+    sinks
+}
+
+/// Streams smaller than this run their rules on one thread.
+const PARALLEL_RULES_BYTES: usize = 256 * 1024;
 
 /// Iterates the workloads a rule should look at (skipping those opted out by annotation).
 pub fn workloads<'a>(

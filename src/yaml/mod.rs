@@ -6,6 +6,7 @@
 //! with YAML 1.1 number rules (see [`view`]), so rules see what the Kubernetes API server sees.
 
 pub mod edit;
+pub mod fast;
 pub mod path;
 pub mod scalar;
 pub mod split;

@@ -17,7 +17,18 @@ pub fn options() -> serde_saphyr::Options {
 }
 
 /// Parses one document's text into a JSON value (`Value::Null` for an empty document).
+///
+/// Plain documents are read by the fast path ([`super::fast`]), which agrees with serde-saphyr
+/// on everything it accepts; serde-saphyr reads the rest and reports every error.
 pub fn parse(text: &str) -> Result<Value, String> {
+    if let Some(v) = super::fast::parse(text) {
+        return Ok(v);
+    }
+    reference(text)
+}
+
+/// serde-saphyr's reading of a document, without the fast path.
+pub fn reference(text: &str) -> Result<Value, String> {
     serde_saphyr::from_str_with_options::<Option<Value>>(text, options())
         .map(|v| v.unwrap_or(Value::Null))
         .map_err(|e| {
@@ -33,6 +44,50 @@ alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
                 m
             }
         })
+}
+
+/// JSON Pointer lookups without allocating.
+///
+/// `serde_json::Value::pointer` allocates two strings per path segment (for `~1`/`~0`
+/// unescaping); rules look up fixed paths such as `/metadata/annotations` on every object in
+/// every pass, so that showed in profiles. [`ValueExt::ptr`] reads the same RFC 6901 pointers
+/// and only unescapes segments that contain `~`.
+pub trait ValueExt {
+    /// The value at a JSON Pointer (`""` is the value itself), like `Value::pointer`.
+    fn ptr(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl ValueExt for Value {
+    fn ptr(&self, pointer: &str) -> Option<&Value> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        let mut target = self;
+        for token in rest.split('/') {
+            let unescaped;
+            let token = if token.contains('~') {
+                unescaped = token.replace("~1", "/").replace("~0", "~");
+                unescaped.as_str()
+            } else {
+                token
+            };
+            target = match target {
+                Value::Object(map) => map.get(token)?,
+                Value::Array(list) => list.get(array_index(token)?)?,
+                _ => return None,
+            };
+        }
+        Some(target)
+    }
+}
+
+/// An array index as RFC 6901 (and serde_json) accept it: digits, no sign, no leading zero.
+fn array_index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || token.len() > 1 && token.starts_with('0') {
+        return None;
+    }
+    token.parse().ok()
 }
 
 fn one_line(s: &str) -> String {
@@ -60,6 +115,30 @@ mod tests {
     #[test]
     fn duplicate_keys_last_wins_like_kubernetes() {
         assert_eq!(parse("a: 1\na: 2\n").unwrap()["a"], serde_json::json!(2));
+    }
+
+    #[test]
+    fn ptr_reads_like_pointer() {
+        let v: Value = serde_json::json!({
+            "a": {"b/c": [1, {"d~e": true}], "": 2, "01": 3},
+        });
+        for p in [
+            "",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/0",
+            "/a/b~1c/1/d~0e",
+            "/a/",
+            "/a/01",
+            "/a/b~1c/01",
+            "/a/b~1c/+1",
+            "/a/b~1c/9",
+            "/x",
+            "a",
+            "/a/b~1c/1/d~0e/f",
+        ] {
+            assert_eq!(v.ptr(p), v.pointer(p), "{p:?}");
+        }
     }
 
     #[test]

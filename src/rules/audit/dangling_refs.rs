@@ -1,5 +1,6 @@
 //! CH633 missing-config-ref: pods that read a ConfigMap, Secret or key the stream does not have.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -60,10 +61,7 @@ fn keys_of(cx: &Context<'_>, kind: &str, name: &str, ns: &str) -> Option<Option<
             .into_iter()
             .flatten()
             .any(|o| {
-                cx.value(o)
-                    .pointer("/spec/secretName")
-                    .and_then(Value::as_str)
-                    == Some(name)
+                cx.value(o).ptr("/spec/secretName").and_then(Value::as_str) == Some(name)
                     && Inventory::same_namespace(&cx.inv.namespace_of(&o.resource), ns)
             });
         if by_cert {
@@ -127,7 +125,7 @@ impl Rule for DanglingRefs {
                     for (field, kind) in
                         [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")]
                     {
-                        let Some(r) = e.pointer(&format!("/valueFrom/{field}")) else {
+                        let Some(r) = e.ptr(&format!("/valueFrom/{field}")) else {
                             continue;
                         };
                         if optional(r) {
@@ -207,7 +205,7 @@ impl Rule for DanglingRefs {
                     push("Secret", s, at.key("secret"), "secretName");
                 }
                 for (j, s) in v
-                    .pointer("/projected/sources")
+                    .ptr("/projected/sources")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()

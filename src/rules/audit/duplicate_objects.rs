@@ -1,5 +1,6 @@
 //! CH634 duplicate-object: the same kind/namespace/name rendered twice.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use crate::finding::{Applicability, Severity};
@@ -61,7 +62,7 @@ impl Rule for DuplicateObjects {
                 }
                 let v = cx.value(o);
                 let hook = v
-                    .pointer("/metadata/annotations")
+                    .ptr("/metadata/annotations")
                     .and_then(|a| a.get("helm.sh/hook"))
                     .is_some();
                 let group = r

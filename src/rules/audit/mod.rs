@@ -7,6 +7,7 @@
 //! The NetworkPolicy checks reuse the generator's inference
 //! ([`crate::rules::guards::netpol_infer`]) and the evaluator in [`netpol_eval`].
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::document::Object;
@@ -81,7 +82,7 @@ pub(crate) fn selected(
 ) -> Vec<usize> {
     let v = cx.value(obj);
     let ns = cx.inv.namespace_of(&obj.resource);
-    let sel = v.pointer(ptr);
+    let sel = v.ptr(ptr);
     cx.inv
         .workloads
         .iter()

@@ -9,6 +9,7 @@
 //!
 //! Used by the NetworkPolicy audit (CH601–CH605) and by the corpus tests.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -155,7 +156,7 @@ pub fn policy_types(spec: &Value) -> (bool, bool) {
 /// Does the policy (in namespace `ns`) select the pod?
 pub fn policy_selects(ns: &str, v: &Value, pod: &Pod<'_>) -> bool {
     same_ns(ns, pod)
-        && match v.pointer("/spec/podSelector") {
+        && match v.ptr("/spec/podSelector") {
             Some(sel) if sel.is_object() => label_selector_matches(sel, pod.labels),
             _ => true,
         }
@@ -258,16 +259,82 @@ fn side_allows(
         Direction::Egress => (src, dst),
         Direction::Ingress => (dst, src),
     };
-    let Some(rules) = rules_for(policies, subject, dir) else {
-        return true;
-    };
-    rules.iter().any(|(r, ns)| {
-        let peers_ok = match peers_of(r, dir) {
-            None => true,
-            Some(a) => a.iter().any(|p| peer_matches(p, ns, peer)),
+    Side::of(policies, subject, dir).allows(peer, &dst.ports, port, proto)
+}
+
+/// The rules of every policy selecting one pod for one direction, found once and then asked
+/// many questions (each peer, port and address range of that pod), instead of scanning every
+/// policy again per question.
+#[derive(Debug, Clone)]
+pub struct Side<'v> {
+    dir: Direction,
+    rules: Option<Vec<(&'v Value, String)>>,
+}
+
+impl<'v> Side<'v> {
+    /// The `dir` side of `pod` under `policies`.
+    pub fn of(policies: &[(String, &'v Value)], pod: &Pod<'_>, dir: Direction) -> Self {
+        Side {
+            dir,
+            rules: rules_for(policies, pod, dir),
+        }
+    }
+
+    /// True when some policy isolates the pod on this side.
+    pub fn isolated(&self) -> bool {
+        self.rules.is_some()
+    }
+
+    /// Is traffic between the pod and `peer` (the other end) on `port/proto` allowed on this
+    /// side? Named ports resolve against `dst_ports`, the destination's container ports.
+    pub fn allows(
+        &self,
+        peer: &Pod<'_>,
+        dst_ports: &[(Option<String>, i64, String)],
+        port: i64,
+        proto: &str,
+    ) -> bool {
+        let Some(rules) = &self.rules else {
+            return true;
         };
-        peers_ok && port_matches(r.get("ports"), &dst.ports, port, proto)
-    })
+        rules.iter().any(|(r, ns)| {
+            let peers_ok = match peers_of(r, self.dir) {
+                None => true,
+                Some(a) => a.iter().any(|p| peer_matches(p, ns, peer)),
+            };
+            peers_ok && port_matches(r.get("ports"), dst_ports, port, proto)
+        })
+    }
+
+    /// Is `port/proto` (of the pod, as destination) admitted from at least one peer?
+    pub fn port_open(
+        &self,
+        dst_ports: &[(Option<String>, i64, String)],
+        port: i64,
+        proto: &str,
+    ) -> bool {
+        let Some(rules) = &self.rules else {
+            return true;
+        };
+        rules
+            .iter()
+            .any(|(r, _)| port_matches(r.get("ports"), dst_ports, port, proto))
+    }
+
+    /// Is traffic to (egress) or from (ingress) every address of `cidr` on `port/proto`
+    /// allowed on this side?
+    pub fn allows_cidr(&self, cidr: &str, port: i64, proto: &str) -> bool {
+        let Some(rules) = &self.rules else {
+            return true;
+        };
+        rules.iter().any(|(r, _)| {
+            let peers_ok = match peers_of(r, self.dir) {
+                None => true,
+                Some(a) => a.iter().any(|p| ip_peer_covers(p, cidr)),
+            };
+            peers_ok && port_matches(r.get("ports"), &[], port, proto)
+        })
+    }
 }
 
 /// Is `src` → `dst` on `port/proto` allowed by both sides?
@@ -290,12 +357,7 @@ pub fn ingress_port_open(
     port: i64,
     proto: &str,
 ) -> bool {
-    let Some(rules) = rules_for(policies, dst, Direction::Ingress) else {
-        return true;
-    };
-    rules
-        .iter()
-        .any(|(r, _)| port_matches(r.get("ports"), &dst.ports, port, proto))
+    Side::of(policies, dst, Direction::Ingress).port_open(&dst.ports, port, proto)
 }
 
 /// Parses `a.b.c.d/n` (or an IPv6 CIDR).
@@ -371,16 +433,7 @@ pub fn egress_to_cidr_allowed(
     port: i64,
     proto: &str,
 ) -> bool {
-    let Some(rules) = rules_for(policies, src, Direction::Egress) else {
-        return true;
-    };
-    rules.iter().any(|(r, _)| {
-        let peers_ok = match peers_of(r, Direction::Egress) {
-            None => true,
-            Some(a) => a.iter().any(|p| ip_peer_covers(p, cidr)),
-        };
-        peers_ok && port_matches(r.get("ports"), &[], port, proto)
-    })
+    Side::of(policies, src, Direction::Egress).allows_cidr(cidr, port, proto)
 }
 
 /// True for Helm test hook pods.

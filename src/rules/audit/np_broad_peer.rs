@@ -1,5 +1,6 @@
 //! CH604 netpol-broad-peer: a NetworkPolicy peer that matches far more than intended.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::chart_objects;
@@ -43,7 +44,7 @@ impl Rule for NpBroadPeer {
             let v = cx.value(o);
             for (dir, peers_key) in [("ingress", "from"), ("egress", "to")] {
                 for (i, r) in v
-                    .pointer(&format!("/spec/{dir}"))
+                    .ptr(&format!("/spec/{dir}"))
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()

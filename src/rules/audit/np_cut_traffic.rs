@@ -3,6 +3,7 @@
 //! API server when its ServiceAccount has RBAC). Repaired with one supplementing policy per
 //! workload that allows exactly the missing traffic.
 
+use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::networking::v1::{
@@ -215,6 +216,9 @@ impl Rule for NpCutTraffic {
                 || netpol_eval::host_network(cx.docs, w)
                 || w.labels.is_empty()
         };
+        // Whether each workload is isolated (ingress, egress) by any policy: computed once,
+        // when the first supplement is considered, not once per candidate × workload.
+        let isolation: std::cell::OnceCell<Vec<(bool, bool)>> = std::cell::OnceCell::new();
         for (wi, w) in workloads_indexed(cx, &META) {
             if skip(w) {
                 continue;
@@ -237,6 +241,9 @@ impl Rule for NpCutTraffic {
                 })
                 .map(|o| o.resource.name.clone())
                 .collect();
+            // This pod's sides under every policy, found once for all the questions below.
+            let pod_in = netpol_eval::Side::of(&policies, &pod, Direction::Ingress);
+            let pod_eg = netpol_eval::Side::of(&policies, &pod, Direction::Egress);
             let mut missing: Vec<String> = Vec::new();
             let mut ingress = Acc::default();
             let mut egress = Acc::default();
@@ -245,7 +252,7 @@ impl Rule for NpCutTraffic {
                 for s in inv.services_for(w) {
                     let sv = cx.value(&s.object);
                     let stype = sv
-                        .pointer("/spec/type")
+                        .ptr("/spec/type")
                         .and_then(Value::as_str)
                         .unwrap_or("ClusterIP");
                     let any = stype == "LoadBalancer"
@@ -254,7 +261,7 @@ impl Rule for NpCutTraffic {
                             *n == s.name && Inventory::same_namespace(ns, &s.namespace)
                         });
                     for (port, proto) in netpol_eval::target_ports(s, None, &pod.ports) {
-                        if netpol_eval::ingress_port_open(&policies, &pod, port, &proto) {
+                        if pod_in.port_open(&pod.ports, port, &proto) {
                             continue;
                         }
                         missing.push(format!(
@@ -290,6 +297,7 @@ impl Rule for NpCutTraffic {
                         with_draft.push((ns_eff.clone(), d));
                     }
                 }
+                let in_draft = netpol_eval::Side::of(&with_draft, &pod, Direction::Ingress);
                 for r in incoming[wi].iter().map(|&ri| &refs[ri]) {
                     let s = &inv.services[r.service];
                     let client = &inv.workloads[r.from];
@@ -301,7 +309,7 @@ impl Rule for NpCutTraffic {
                         continue;
                     };
                     for (port, proto) in netpol_eval::target_ports(s, r.port, &pod.ports) {
-                        if netpol_eval::ingress_allowed(&with_draft, &cpod, &pod, port, &proto) {
+                        if in_draft.allows(&cpod, &pod.ports, port, &proto) {
                             continue;
                         }
                         missing.push(format!(
@@ -321,9 +329,7 @@ impl Rule for NpCutTraffic {
                 // DNS over UDP and TCP.
                 for proto in ["UDP", "TCP"] {
                     let ok = opts.dns.iter().filter_map(dns_target).any(|t| match t {
-                        Err(cidr) => {
-                            netpol_eval::egress_to_cidr_allowed(&policies, &pod, &cidr, 53, proto)
-                        }
+                        Err(cidr) => pod_eg.allows_cidr(&cidr, 53, proto),
                         Ok((labels, ns)) => {
                             let d = Pod {
                                 ns: &ns,
@@ -331,7 +337,7 @@ impl Rule for NpCutTraffic {
                                 ports: vec![],
                                 foreign: true,
                             };
-                            netpol_eval::egress_allowed(&policies, &pod, &d, 53, proto)
+                            pod_eg.allows(&d, &d.ports, 53, proto)
                         }
                     });
                     if !ok {
@@ -351,7 +357,7 @@ impl Rule for NpCutTraffic {
                         }
                         let tpod = Pod::of(cx.docs, t);
                         for (port, proto) in netpol_eval::target_ports(s, r.port, &tpod.ports) {
-                            if netpol_eval::egress_allowed(&policies, &pod, &tpod, port, &proto) {
+                            if pod_eg.allows(&tpod, &tpod.ports, port, &proto) {
                                 continue;
                             }
                             missing.push(format!(
@@ -367,13 +373,7 @@ impl Rule for NpCutTraffic {
                     if let Some(b) = inv.bindings_for(&w.namespace, &w.service_account).first() {
                         for p in &opts.api_server.ports {
                             let port = i64::from(*p);
-                            if netpol_eval::egress_to_cidr_allowed(
-                                &policies,
-                                &pod,
-                                &opts.api_server.cidr,
-                                port,
-                                "TCP",
-                            ) {
+                            if pod_eg.allows_cidr(&opts.api_server.cidr, port, "TCP") {
                                 continue;
                             }
                             missing.push(format!(
@@ -428,19 +428,27 @@ impl Rule for NpCutTraffic {
                 continue;
             }
             // The supplement may only select pods already isolated in its directions.
+            let iso = isolation.get_or_init(|| {
+                inv.workloads
+                    .iter()
+                    .map(|x| {
+                        let xp = Pod::of(cx.docs, x);
+                        (
+                            netpol_eval::isolated(&policies, &xp, Direction::Ingress),
+                            netpol_eval::isolated(&policies, &xp, Direction::Egress),
+                        )
+                    })
+                    .collect()
+            });
             let safe_for = |sel: &LabelSelector| {
                 let sv = selector_value(sel);
-                inv.workloads.iter().all(|x| {
+                inv.workloads.iter().zip(iso).all(|(x, &(iso_in, iso_eg))| {
                     if !Inventory::same_namespace(&x.namespace, &w.namespace)
                         || !label_selector_matches(&sv, &x.labels)
                     {
                         return true;
                     }
-                    let xp = Pod::of(cx.docs, x);
-                    (ingress.is_empty()
-                        || netpol_eval::isolated(&policies, &xp, Direction::Ingress))
-                        && (egress.is_empty()
-                            || netpol_eval::isolated(&policies, &xp, Direction::Egress))
+                    (ingress.is_empty() || iso_in) && (egress.is_empty() || iso_eg)
                 })
             };
             let full = LabelSelector {

@@ -1,6 +1,7 @@
 //! CH602 netpol-dead-port: a NetworkPolicy rule allows a port that no container of the pods
 //! it concerns listens on.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::{chart_objects, selected, wn};
@@ -149,7 +150,7 @@ impl Rule for NpDeadPort {
             let own = listening(cx, &ws);
             if !own.is_empty() {
                 for (i, r) in v
-                    .pointer("/spec/ingress")
+                    .ptr("/spec/ingress")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -173,7 +174,7 @@ impl Rule for NpDeadPort {
             }
             let ns = cx.inv.namespace_of(&o.resource);
             for (i, r) in v
-                .pointer("/spec/egress")
+                .ptr("/spec/egress")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()

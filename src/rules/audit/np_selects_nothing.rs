@@ -1,6 +1,7 @@
 //! CH601 netpol-selects-nothing: a chart NetworkPolicy whose podSelector matches no pod of the
 //! release.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::{chart_objects, selected, show_labels};
@@ -42,10 +43,7 @@ impl Rule for NpSelectsNothing {
                 continue;
             }
             let v = cx.value(o);
-            let sel = v
-                .pointer("/spec/podSelector")
-                .cloned()
-                .unwrap_or(Value::Null);
+            let sel = v.ptr("/spec/podSelector").unwrap_or(&Value::Null);
             let ml = sel
                 .get("matchLabels")
                 .and_then(Value::as_object)

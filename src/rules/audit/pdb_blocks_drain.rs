@@ -1,5 +1,6 @@
 //! CH611 pdb-blocks-drain: a PodDisruptionBudget that can never allow an eviction.
 
+use crate::yaml::view::ValueExt;
 use serde_json::{json, Value};
 
 use super::{chart_objects, selected, wn};
@@ -86,8 +87,8 @@ impl Rule for PdbBlocksDrain {
             }
             let v = cx.value(o);
             let spec = o.base.key("spec");
-            let min = v.pointer("/spec/minAvailable");
-            let max = v.pointer("/spec/maxUnavailable");
+            let min = v.ptr("/spec/minAvailable");
+            let max = v.ptr("/spec/maxUnavailable");
             let (_field, why) = if let Some(m) = min.filter(|m| !m.is_null()) {
                 match scaled(m, total) {
                     Some(k) if k >= total => (

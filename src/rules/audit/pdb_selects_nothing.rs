@@ -3,6 +3,7 @@
 use super::{chart_objects, selected};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH612",
@@ -37,7 +38,7 @@ impl Rule for PdbSelectsNothing {
             }
             let has_selector = cx
                 .value(o)
-                .pointer("/spec/selector")
+                .ptr("/spec/selector")
                 .is_some_and(|s| s.is_object());
             out.emit(
                 &META,

@@ -1,6 +1,7 @@
 //! CH621 quota-rejects-containers: a ResourceQuota constraining cpu/memory, without a
 //! LimitRange from the chart giving defaults, rejects containers that set no requests/limits.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -52,7 +53,7 @@ fn chart_defaults(cx: &Context<'_>, ns: &str) -> BTreeSet<(&'static str, String)
             continue;
         }
         for item in v
-            .pointer("/spec/limits")
+            .ptr("/spec/limits")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -91,7 +92,7 @@ impl Rule for QuotaRejects {
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for q in chart_objects(cx, "ResourceQuota", &META) {
             let v = cx.value(q);
-            let Some(hard) = v.pointer("/spec/hard").and_then(Value::as_object) else {
+            let Some(hard) = v.ptr("/spec/hard").and_then(Value::as_object) else {
                 continue;
             };
             let ns = cx.inv.namespace_of(&q.resource);
@@ -132,7 +133,7 @@ impl Rule for QuotaRejects {
                         continue;
                     };
                     let has = |kind: &str, res: &str| {
-                        cv.pointer(&format!("/resources/{kind}/{res}"))
+                        cv.ptr(&format!("/resources/{kind}/{res}"))
                             .is_some_and(|x| !x.is_null())
                     };
                     let lacks: Vec<String> = need

@@ -1,6 +1,7 @@
 //! CH635 rbac-subject-namespace: a binding grants to a ServiceAccount in a namespace other
 //! than the release's.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::chart_objects;
@@ -78,8 +79,8 @@ impl Rule for RbacSubjectNamespace {
                             format!(
                                 "{kind} {} grants {} {} to ServiceAccount {ns}/{name}, but the release's ServiceAccount {name} is in {release}: its pods do not get these permissions",
                                 o.resource.name,
-                                v.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or("role"),
-                                v.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or_default(),
+                                v.ptr("/roleRef/kind").and_then(Value::as_str).unwrap_or("role"),
+                                v.ptr("/roleRef/name").and_then(Value::as_str).unwrap_or_default(),
                             )
                         } else {
                             format!(

@@ -1,5 +1,6 @@
 //! CH632 service-port-name: a Service `targetPort` name that no selected container declares.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::chart_objects;
@@ -52,7 +53,7 @@ impl Rule for ServicePortName {
                 .collect();
             let v = cx.value(o);
             for (i, p) in v
-                .pointer("/spec/ports")
+                .ptr("/spec/ports")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()

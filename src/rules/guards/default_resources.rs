@@ -1,5 +1,6 @@
 //! CH405 default-resources: containers without requests/limits get profile defaults.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -90,12 +91,12 @@ impl Rule for DefaultResources {
                 let Some(cv) = cx.at(w.object.doc, &c.path) else {
                     continue;
                 };
-                let res_v = cv.get("resources").cloned().unwrap_or(Value::Null);
+                let res_v = cv.get("resources").unwrap_or(&Value::Null);
                 let mut ops = Vec::new();
                 let mut added = Vec::new();
                 for (kind, defaults) in [("requests", &opts.requests), ("limits", &opts.limits)] {
                     for (res, dv) in defaults {
-                        if res_v.pointer(&format!("/{kind}/{res}")).is_some() {
+                        if res_v.ptr(&format!("/{kind}/{res}")).is_some() {
                             continue;
                         }
                         let Some(mut x) = quantity::parse(dv) else {
@@ -103,12 +104,12 @@ impl Rule for DefaultResources {
                         };
                         if kind == "limits" {
                             if let Some(r) = res_v
-                                .pointer(&format!("/requests/{res}"))
+                                .ptr(&format!("/requests/{res}"))
                                 .and_then(quantity::parse)
                             {
                                 x = x.max(r);
                             }
-                        } else if res_v.pointer(&format!("/limits/{res}")).is_some() {
+                        } else if res_v.ptr(&format!("/limits/{res}")).is_some() {
                             // Kubernetes already defaults a missing request to the limit.
                             continue;
                         }

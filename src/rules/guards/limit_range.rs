@@ -1,6 +1,7 @@
 //! CH403 generate-limit-range: a LimitRange beside every ResourceQuota that constrains
 //! cpu/memory, so that containers without requests/limits are not rejected.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec};
@@ -81,9 +82,9 @@ fn max_unlimited_request(cx: &Context<'_>, ns: &str, res: &str) -> f64 {
                 continue;
             };
             let req = cv
-                .pointer(&format!("/resources/requests/{res}"))
+                .ptr(&format!("/resources/requests/{res}"))
                 .and_then(quantity::parse);
-            let lim = cv.pointer(&format!("/resources/limits/{res}"));
+            let lim = cv.ptr(&format!("/resources/limits/{res}"));
             if let (Some(r), None) = (req, lim) {
                 max = max.max(r);
             }
@@ -115,7 +116,7 @@ impl Rule for GenerateLimitRange {
             if seen_ns.contains(&ns) {
                 continue;
             }
-            let hard = v.pointer("/spec/hard").and_then(Value::as_object);
+            let hard = v.ptr("/spec/hard").and_then(Value::as_object);
             let Some(hard) = hard else { continue };
             let mut req: BTreeMap<String, Quantity> = BTreeMap::new();
             let mut lim: BTreeMap<String, Quantity> = BTreeMap::new();

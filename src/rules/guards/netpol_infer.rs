@@ -11,6 +11,8 @@
 //!
 //! Used by the NetworkPolicy generator (CH402) and by the checkers in the tests.
 
+use crate::yaml::view::ValueExt;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -52,44 +54,43 @@ pub struct ResolvedPort {
     pub port: PortRef,
 }
 
-fn is_host_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '.'
+fn is_host_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'.'
 }
 
-/// Host tokens of a text with the port written after each, if any. Tokens that are path
-/// segments (`/x/svc`, not `//svc`) are dropped.
-pub fn host_tokens(text: &str) -> Vec<(String, Option<i64>)> {
-    let chars: Vec<char> = text.chars().collect();
+/// Host tokens of a text (as written, outer dots trimmed) with the port written after each,
+/// if any. Tokens that are path segments (`/x/svc`, not `//svc`) are dropped. Host characters
+/// are ASCII, so the text is scanned as bytes (a UTF-8 continuation byte is never one).
+pub fn host_tokens(text: &str) -> Vec<(&str, Option<i64>)> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < chars.len() {
-        if !is_host_char(chars[i]) {
+    while i < b.len() {
+        if !is_host_byte(b[i]) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < chars.len() && is_host_char(chars[i]) {
+        while i < b.len() && is_host_byte(b[i]) {
             i += 1;
         }
-        let tok: String = chars[start..i].iter().collect();
-        let tok = tok.trim_matches('.').to_ascii_lowercase();
+        let tok = text[start..i].trim_matches('.');
         if tok.is_empty() {
             continue;
         }
         let path_segment =
-            start >= 1 && chars[start - 1] == '/' && !(start >= 2 && chars[start - 2] == '/');
+            start >= 1 && b[start - 1] == b'/' && !(start >= 2 && b[start - 2] == b'/');
         if path_segment {
             continue;
         }
         let mut port = None;
-        if i < chars.len() && chars[i] == ':' {
+        if i < b.len() && b[i] == b':' {
             let mut j = i + 1;
-            while j < chars.len() && chars[j].is_ascii_digit() {
+            while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
             if j > i + 1 && j - i <= 6 {
-                let digits: String = chars[i + 1..j].iter().collect();
-                port = digits
+                port = text[i + 1..j]
                     .parse::<i64>()
                     .ok()
                     .filter(|p| (1..=65535).contains(p));
@@ -163,10 +164,14 @@ fn configmap_data<'a>(
 }
 
 /// Every text a workload's pods read, with where it comes from.
-pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+pub fn workload_texts<'a>(
+    docs: &'a [Document],
+    inv: &Inventory,
+    w: &Workload,
+) -> Vec<(String, Cow<'a, str>)> {
+    let mut out: Vec<(String, Cow<'a, str>)> = Vec::new();
     let root = &docs[w.object.doc].value;
-    let spec = w.pod_spec.lookup(root).cloned().unwrap_or(Value::Null);
+    let spec = w.pod_spec.lookup(root).unwrap_or(&Value::Null);
     let mut cms: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in &w.containers {
         let Some(cv) = c.path.lookup(root) else {
@@ -177,9 +182,9 @@ pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(
             for e in env {
                 let ename = e.get("name").and_then(Value::as_str).unwrap_or("?");
                 if let Some(v) = e.get("value").and_then(Value::as_str) {
-                    out.push((format!("env {ename} of container {cname:?}"), v.to_string()));
+                    out.push((format!("env {ename} of container {cname:?}"), v.into()));
                 }
-                if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
+                if let Some(r) = e.ptr("/valueFrom/configMapKeyRef") {
                     let n = r.get("name").and_then(Value::as_str).unwrap_or_default();
                     let k = r.get("key").and_then(Value::as_str).unwrap_or_default();
                     if let Some(v) = configmap_data(docs, inv, n, &w.namespace)
@@ -188,7 +193,7 @@ pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(
                     {
                         out.push((
                             format!("ConfigMap {n} key {k} (env {ename} of container {cname:?})"),
-                            v.to_string(),
+                            v.into(),
                         ));
                     }
                 }
@@ -198,13 +203,16 @@ pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(
             if let Some(a) = cv.get(field).and_then(Value::as_array) {
                 let text: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
                 if !text.is_empty() {
-                    out.push((format!("{field} of container {cname:?}"), text.join(" ")));
+                    out.push((
+                        format!("{field} of container {cname:?}"),
+                        text.join(" ").into(),
+                    ));
                 }
             }
         }
         if let Some(ef) = cv.get("envFrom").and_then(Value::as_array) {
             for e in ef {
-                if let Some(n) = e.pointer("/configMapRef/name").and_then(Value::as_str) {
+                if let Some(n) = e.ptr("/configMapRef/name").and_then(Value::as_str) {
                     cms.entry(n.to_string())
                         .or_default()
                         .push(format!("envFrom of container {cname:?}"));
@@ -215,14 +223,14 @@ pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(
     if let Some(vols) = spec.get("volumes").and_then(Value::as_array) {
         for v in vols {
             let vname = v.get("name").and_then(Value::as_str).unwrap_or("?");
-            if let Some(n) = v.pointer("/configMap/name").and_then(Value::as_str) {
+            if let Some(n) = v.ptr("/configMap/name").and_then(Value::as_str) {
                 cms.entry(n.to_string())
                     .or_default()
                     .push(format!("volume {vname}"));
             }
-            if let Some(srcs) = v.pointer("/projected/sources").and_then(Value::as_array) {
+            if let Some(srcs) = v.ptr("/projected/sources").and_then(Value::as_array) {
                 for s in srcs {
-                    if let Some(n) = s.pointer("/configMap/name").and_then(Value::as_str) {
+                    if let Some(n) = s.ptr("/configMap/name").and_then(Value::as_str) {
                         cms.entry(n.to_string())
                             .or_default()
                             .push(format!("volume {vname}"));
@@ -237,7 +245,7 @@ pub fn workload_texts(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<(
                 if let Some(s) = v.as_str() {
                     out.push((
                         format!("ConfigMap {n} key {k} ({})", uses.join(", ")),
-                        s.to_string(),
+                        s.into(),
                     ));
                 }
             }
@@ -261,16 +269,26 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
     let mut out: BTreeSet<Reference> = BTreeSet::new();
     for (wi, w) in inv.workloads.iter().enumerate() {
         for (via, text) in workload_texts(docs, inv, w) {
-            for (host, port) in host_tokens(&text) {
-                let mut candidates: Vec<usize> = host
+            for (token, port) in host_tokens(&text) {
+                let mut candidates: Vec<usize> = token
                     .split('.')
                     .take(2)
-                    .filter_map(|l| by_name.get(l))
+                    .filter_map(|l| {
+                        if l.bytes().any(|c| c.is_ascii_uppercase()) {
+                            by_name.get(&l.to_ascii_lowercase())
+                        } else {
+                            by_name.get(l)
+                        }
+                    })
                     .flatten()
                     .copied()
                     .collect();
+                if candidates.is_empty() {
+                    continue;
+                }
                 candidates.sort_unstable();
                 candidates.dedup();
+                let host = token.to_ascii_lowercase();
                 for si in candidates {
                     let s = &inv.services[si];
                     if names_service(&host, s, &known) {

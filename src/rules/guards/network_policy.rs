@@ -1,6 +1,7 @@
 //! CH402 generate-network-policy: a default-deny NetworkPolicy per workload that allows what
 //! the release itself shows it needs.
 
+use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::networking::v1::{
@@ -222,12 +223,12 @@ pub(crate) fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)
                         .into_iter()
                         .flatten()
                     {
-                        add(wh.pointer("/clientConfig/service"));
+                        add(wh.ptr("/clientConfig/service"));
                     }
                 }
-                "APIService" => add(v.pointer("/spec/service")),
+                "APIService" => add(v.ptr("/spec/service")),
                 "CustomResourceDefinition" => {
-                    add(v.pointer("/spec/conversion/webhook/clientConfig/service"))
+                    add(v.ptr("/spec/conversion/webhook/clientConfig/service"))
                 }
                 _ => {}
             }
@@ -244,24 +245,24 @@ fn ingress_backends(cx: &Context<'_>) -> BTreeMap<(String, String), Vec<String>>
         let ns = cx.inv.namespace_of(&o.resource);
         let mut names = BTreeSet::new();
         if let Some(n) = v
-            .pointer("/spec/defaultBackend/service/name")
+            .ptr("/spec/defaultBackend/service/name")
             .and_then(Value::as_str)
         {
             names.insert(n.to_string());
         }
         for r in v
-            .pointer("/spec/rules")
+            .ptr("/spec/rules")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
             for p in r
-                .pointer("/http/paths")
+                .ptr("/http/paths")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
             {
-                if let Some(n) = p.pointer("/backend/service/name").and_then(Value::as_str) {
+                if let Some(n) = p.ptr("/backend/service/name").and_then(Value::as_str) {
                     names.insert(n.to_string());
                 }
             }
@@ -362,10 +363,7 @@ impl Rule for GenerateNetworkPolicy {
             if done.contains(&wi) || is_test_hook(w) || (opts.skip_hooks && w.hook.is_some()) {
                 continue;
             }
-            let spec = cx
-                .at(w.object.doc, &w.pod_spec)
-                .cloned()
-                .unwrap_or(Value::Null);
+            let spec = cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null);
             if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
                 let e = out.emit(
                     &META,
@@ -480,7 +478,7 @@ impl Rule for GenerateNetworkPolicy {
                 }
                 let sv = cx.value(&s.object);
                 let stype = sv
-                    .pointer("/spec/type")
+                    .ptr("/spec/type")
                     .and_then(Value::as_str)
                     .unwrap_or("ClusterIP");
                 let api = api_called

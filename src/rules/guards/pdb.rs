@@ -1,5 +1,6 @@
 //! CH401 generate-pdb: a drain-safe PodDisruptionBudget for replicated workloads.
 
+use crate::yaml::view::ValueExt;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
@@ -65,19 +66,15 @@ pub(crate) fn min_replicas(cx: &Context<'_>, w: &Workload) -> (i64, Option<Strin
     if let Some(hpas) = cx.inv.by_kind.get("HorizontalPodAutoscaler") {
         for h in hpas {
             let v = cx.value(h);
-            let kind = v
-                .pointer("/spec/scaleTargetRef/kind")
-                .and_then(Value::as_str);
-            let name = v
-                .pointer("/spec/scaleTargetRef/name")
-                .and_then(Value::as_str);
+            let kind = v.ptr("/spec/scaleTargetRef/kind").and_then(Value::as_str);
+            let name = v.ptr("/spec/scaleTargetRef/name").and_then(Value::as_str);
             let ns = cx.inv.namespace_of(&h.resource);
             if kind == Some(r.kind.as_str())
                 && name == Some(r.name.as_str())
                 && crate::inventory::Inventory::same_namespace(&ns, &w.namespace)
             {
                 let min = v
-                    .pointer("/spec/minReplicas")
+                    .ptr("/spec/minReplicas")
                     .and_then(Value::as_i64)
                     .unwrap_or(1);
                 return (min, Some(h.resource.name.clone()));
@@ -146,7 +143,7 @@ impl Rule for GeneratePdb {
                     .iter()
                     .map(|o| {
                         let v = cx.value(o);
-                        let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+                        let spec = v.get("spec").unwrap_or(&Value::Null);
                         let budget = match (spec.get("minAvailable"), spec.get("maxUnavailable")) {
                             (Some(m), _) => format!("minAvailable: {m}"),
                             (None, Some(m)) => format!("maxUnavailable: {m}"),

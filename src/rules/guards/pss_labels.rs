@@ -1,5 +1,6 @@
 //! CH406 namespace-pss-labels: Pod Security Admission labels on the release's Namespace.
 
+use crate::yaml::view::ValueExt;
 use chart_harden_pss::{evaluate, Level, Version};
 use serde_json::Value;
 
@@ -92,12 +93,9 @@ impl Rule for NamespacePssLabels {
         }
         for n in namespaces {
             let v = cx.value(&n);
-            let labels = v
-                .pointer("/metadata/labels")
-                .cloned()
-                .unwrap_or(Value::Null);
+            let labels = v.ptr("/metadata/labels").cloned().unwrap_or(Value::Null);
             let ours = v
-                .pointer("/metadata/annotations")
+                .ptr("/metadata/annotations")
                 .and_then(|a| a.get(MARK))
                 .is_some();
             let (level, held) = level_for(cx, &n.resource.name);

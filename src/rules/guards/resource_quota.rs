@@ -1,6 +1,7 @@
 //! CH404 generate-resource-quota: a ResourceQuota per namespace the release uses, sized from
 //! the release's own requests and limits with headroom.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
@@ -72,14 +73,10 @@ fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
         .flatten()
     {
         let v = cx.value(h);
-        if v.pointer("/spec/scaleTargetRef/kind")
-            .and_then(Value::as_str)
-            == Some(r.kind.as_str())
-            && v.pointer("/spec/scaleTargetRef/name")
-                .and_then(Value::as_str)
-                == Some(r.name.as_str())
+        if v.ptr("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(r.kind.as_str())
+            && v.ptr("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(r.name.as_str())
         {
-            if let Some(m) = v.pointer("/spec/maxReplicas").and_then(Value::as_i64) {
+            if let Some(m) = v.ptr("/spec/maxReplicas").and_then(Value::as_i64) {
                 return m.max(1);
             }
         }
@@ -88,7 +85,7 @@ fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
     match r.kind.as_str() {
         "DaemonSet" => nodes.max(1),
         "Job" => obj
-            .pointer("/spec/parallelism")
+            .ptr("/spec/parallelism")
             .and_then(Value::as_i64)
             .unwrap_or(1)
             .max(1),
@@ -183,7 +180,7 @@ impl Rule for GenerateResourceQuota {
                 let mut pod_sum: BTreeMap<&str, f64> = BTreeMap::new();
                 let mut init_max: BTreeMap<&str, f64> = BTreeMap::new();
                 for c in &w.containers {
-                    let cv = cx.at(w.object.doc, &c.path).cloned().unwrap_or(Value::Null);
+                    let cv = cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null);
                     for (key, kind, res) in [
                         ("requests.cpu", "requests", "cpu"),
                         ("requests.memory", "requests", "memory"),
@@ -191,11 +188,11 @@ impl Rule for GenerateResourceQuota {
                         ("limits.memory", "limits", "memory"),
                     ] {
                         let own = cv
-                            .pointer(&format!("/resources/{kind}/{res}"))
+                            .ptr(&format!("/resources/{kind}/{res}"))
                             .and_then(quantity::parse);
                         let fallback = if kind == "requests" {
                             // Kubernetes defaults a missing request to the limit.
-                            cv.pointer(&format!("/resources/limits/{res}"))
+                            cv.ptr(&format!("/resources/limits/{res}"))
                                 .and_then(quantity::parse)
                                 .or_else(|| {
                                     lr_opts.default_request.get(res).and_then(quantity::parse)

@@ -1,5 +1,6 @@
 //! CH530 exempted-by-annotation.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::config::SKIP_ANNOTATION;
@@ -41,7 +42,7 @@ impl Rule for ExemptedByAnnotation {
                     }
                 }
                 for (base, holder) in places {
-                    let Some(ann) = holder.pointer("/metadata/annotations") else {
+                    let Some(ann) = holder.ptr("/metadata/annotations") else {
                         continue;
                     };
                     let at = |k: &str| base.key("metadata").key("annotations").key(k);

@@ -1,5 +1,6 @@
 //! CH522 missing-resources.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::finding::{Applicability, Severity};
@@ -45,7 +46,7 @@ fn limit_range_namespaces(cx: &Context<'_>) -> Vec<String> {
         .flatten()
         .filter(|o| {
             cx.value(o)
-                .pointer("/spec/limits")
+                .ptr("/spec/limits")
                 .and_then(Value::as_array)
                 .is_some_and(|ls| {
                     ls.iter().any(|l| {
@@ -88,7 +89,7 @@ impl Rule for MissingResources {
                     ("/limits/memory", "limits.memory"),
                 ]
                 .into_iter()
-                .filter(|(p, _)| res.pointer(p).is_none_or(Value::is_null))
+                .filter(|(p, _)| res.ptr(p).is_none_or(Value::is_null))
                 .map(|(_, n)| n)
                 .collect();
                 if missing.is_empty() {

@@ -4,6 +4,7 @@
 //! non-zero (from its securityContext, the pod's, or the image config read from the registry)
 //! loses nothing by `runAsNonRoot: true` or by dropping all capabilities.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::inventory::{Container, Workload};
@@ -84,7 +85,7 @@ pub(crate) fn explicit_root(cx: &Context<'_>, w: &Workload, c: &Container) -> bo
 
 /// True when the pod declares `spec.os.name: windows` (Linux-only fields do not apply).
 pub(crate) fn is_windows(spec: &Value) -> bool {
-    spec.pointer("/os/name").and_then(Value::as_str) == Some("windows")
+    spec.ptr("/os/name").and_then(Value::as_str) == Some("windows")
 }
 
 /// True when the container is privileged.

@@ -1,5 +1,6 @@
 //! CH514 rbac-cluster-scope.
 
+use crate::yaml::view::ValueExt;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -52,7 +53,7 @@ impl Rule for RbacClusterScope {
             }
             let aggregated = role
                 .value
-                .pointer("/metadata/labels")
+                .ptr("/metadata/labels")
                 .and_then(Value::as_object)
                 .is_some_and(|l| {
                     l.keys()

@@ -1,6 +1,7 @@
 //! RBAC breadth rules: report (never change) Roles and ClusterRoles that grant more than a
 //! workload is likely to need, each finding with the narrower rule to use instead.
 
+use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -189,8 +190,8 @@ pub(crate) fn chart_resources(cx: &Context<'_>) -> BTreeMap<String, BTreeSet<Str
             let v = d.object_value(o);
             if o.resource.kind == "CustomResourceDefinition" {
                 if let (Some(g), Some(p)) = (
-                    v.pointer("/spec/group").and_then(Value::as_str),
-                    v.pointer("/spec/names/plural").and_then(Value::as_str),
+                    v.ptr("/spec/group").and_then(Value::as_str),
+                    v.ptr("/spec/names/plural").and_then(Value::as_str),
                 ) {
                     m.entry(g.to_string()).or_default().insert(p.to_string());
                 }
@@ -273,10 +274,10 @@ pub(crate) fn is_cluster_scoped(cx: &Context<'_>, group: &str, resource: &str) -
         .flatten()
     {
         let v = cx.value(o);
-        if v.pointer("/spec/group").and_then(Value::as_str) == Some(group)
-            && v.pointer("/spec/names/plural").and_then(Value::as_str) == Some(base)
+        if v.ptr("/spec/group").and_then(Value::as_str) == Some(group)
+            && v.ptr("/spec/names/plural").and_then(Value::as_str) == Some(base)
         {
-            return v.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster");
+            return v.ptr("/spec/scope").and_then(Value::as_str) == Some("Cluster");
         }
     }
     !group.is_empty() && base.starts_with("cluster")

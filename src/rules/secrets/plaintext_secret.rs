@@ -1,5 +1,6 @@
 //! CH501 plaintext-secret.
 
+use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::finding::{Applicability, Severity};
@@ -40,7 +41,7 @@ struct Store {
 fn store(cx: &Context<'_>) -> Store {
     let c = cx.cfg.generate.get(META.name);
     let s = |p: &str, d: &str| {
-        c.and_then(|c| c.pointer(p))
+        c.and_then(|c| c.ptr(p))
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .unwrap_or(d)

@@ -1,0 +1,351 @@
+//! The typed view's fast path: the JSON value built straight from `granit-parser` events, for
+//! the plain shape rendered manifests have.
+//!
+//! serde-saphyr is the reference reader ([`super::view`]), but its generic serde machinery
+//! costs about twice the parser's own time. Most rendered documents use no anchors, aliases,
+//! tags, merge keys or duplicate keys, and their scalars are unambiguous; for those this module
+//! builds the value directly. It *declines* (returns `None`) everything else — any anchor,
+//! alias, tag, `<<` key, duplicate key, non-string key, parse error, unusual nesting or size, and
+//! every plain scalar whose reading it cannot be sure of (`0755`, `1e3`, `0x1F`, `2024-01-01`,
+//! `.inf`, big integers) — and serde-saphyr reads that document instead, so errors, budgets and
+//! YAML 1.1 number rules stay serde-saphyr's.
+//!
+//! What it accepts it reads exactly as serde-saphyr with [`super::view::options`] does: the
+//! tests below compare both on generated scalars and documents, and `tests/corpus_e2e.rs`
+//! compares them on every shared-corpus document.
+
+use granit_parser::{Event, Parser, ScalarStyle};
+use serde_json::{Map, Number, Value};
+
+/// Deepest nesting the fast path builds (serde-saphyr's budget in this crate is 200).
+const MAX_DEPTH: usize = 100;
+/// Most nodes the fast path builds (serde-saphyr's budget is 250 000).
+const MAX_NODES: usize = 100_000;
+
+/// The document's value, or `None` when the fast path declines it (see the module docs).
+pub fn parse(text: &str) -> Option<Value> {
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Value> = None;
+    let mut documents = 0usize;
+    let mut nodes = 0usize;
+    loop {
+        let (event, _) = parser.next_event()?.ok()?;
+        let value = match event {
+            Event::StreamStart | Event::DocumentEnd => continue,
+            Event::StreamEnd => break,
+            Event::DocumentStart(_, version) => {
+                documents += 1;
+                if documents > 1 || version.is_some() {
+                    return None;
+                }
+                continue;
+            }
+            Event::Scalar(s, style, anchor, tag) => {
+                if anchor != 0 || tag.is_some() {
+                    return None;
+                }
+                nodes += 1;
+                if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
+                    if s == "<<" || style == ScalarStyle::Plain && !is_string(plain(&s)?) {
+                        return None;
+                    }
+                    *key = Some(s.into_owned());
+                    continue;
+                }
+                if style == ScalarStyle::Plain {
+                    match plain(&s)? {
+                        Plain::Str => Value::String(s.into_owned()),
+                        Plain::Other(v) => v,
+                    }
+                } else {
+                    Value::String(s.into_owned())
+                }
+            }
+            Event::SequenceStart(_, anchor, tag) | Event::MappingStart(_, anchor, tag)
+                if anchor != 0 || tag.is_some() =>
+            {
+                return None
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                nodes += 1;
+                if matches!(stack.last(), Some(Frame::Map(_, None))) || stack.len() >= MAX_DEPTH {
+                    return None; // a collection as a key, or deep nesting
+                }
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq(Vec::new())
+                } else {
+                    Frame::Map(Map::new(), None)
+                });
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop()? {
+                Frame::Seq(v) => Value::Array(v),
+                Frame::Map(..) => return None,
+            },
+            Event::MappingEnd => match stack.pop()? {
+                Frame::Map(m, None) => Value::Object(m),
+                Frame::Map(_, Some(_)) | Frame::Seq(_) => return None,
+            },
+            _ => return None,
+        };
+        if nodes > MAX_NODES {
+            return None;
+        }
+        match stack.last_mut() {
+            None if root.is_none() => root = Some(value),
+            None => return None,
+            Some(Frame::Seq(v)) => v.push(value),
+            Some(Frame::Map(m, key)) => {
+                let k = key.take()?;
+                if m.contains_key(&k) {
+                    return None; // duplicate keys: serde-saphyr's policy decides
+                }
+                m.insert(k, value);
+            }
+        }
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    Some(root.unwrap_or(Value::Null))
+}
+
+enum Frame {
+    Seq(Vec<Value>),
+    /// The mapping so far and the key waiting for its value.
+    Map(Map<String, Value>, Option<String>),
+}
+
+/// How a plain scalar reads.
+enum Plain {
+    /// As the string it is.
+    Str,
+    /// As null, a boolean or a number.
+    Other(Value),
+}
+
+fn is_string(p: Plain) -> bool {
+    matches!(p, Plain::Str)
+}
+
+fn is_null(s: &str) -> bool {
+    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// YAML 1.1 booleans, as serde-saphyr reads them without `strict_booleans`.
+fn yaml11_bool(s: &str) -> Option<bool> {
+    let is = |words: [&str; 4]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
+    if is(["true", "yes", "y", "on"]) {
+        Some(true)
+    } else if is(["false", "no", "n", "off"]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// How serde-saphyr reads a plain scalar into `serde_json::Value`, or `None` when the fast
+/// path cannot be sure.
+fn plain(s: &str) -> Option<Plain> {
+    if is_null(s) {
+        return Some(Plain::Other(Value::Null));
+    }
+    if let Some(b) = yaml11_bool(s) {
+        return Some(Plain::Other(Value::Bool(b)));
+    }
+    let first = *s.as_bytes().first()?;
+    if s.starts_with(|c: char| c.is_whitespace()) || s.ends_with(|c: char| c.is_whitespace()) {
+        return None;
+    }
+    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.' | b'_')) {
+        // No integer or float spelling starts like this (and the bare `inf`/`nan` spellings
+        // Rust's float parser knows are strings to serde-saphyr).
+        return Some(Plain::Str);
+    }
+    if let Some(n) = number(s) {
+        return Some(Plain::Other(n));
+    }
+    if !could_be_number(s) || dotted_decimals(s) {
+        // `100Mi`, `10s`, `-c`, `0.0.0.0:80`, `1.2.3`, hex digests: no number parser accepts
+        // these.
+        return Some(Plain::Str);
+    }
+    None
+}
+
+/// True when some integer or float reading of serde-saphyr might accept the text: a radix
+/// prefix, an `inf`/`nan` spelling, or nothing but digits, `.`, `_`, exponent and sign
+/// characters.
+fn could_be_number(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let lower = |i: usize| body.get(i).map(u8::to_ascii_lowercase);
+    if lower(0) == Some(b'0') && matches!(lower(1), Some(b'x' | b'o' | b'b')) {
+        return true;
+    }
+    let word = body.strip_prefix(b".").unwrap_or(body);
+    if word.len() >= 3
+        && (word[..3].eq_ignore_ascii_case(b"inf") || word[..3].eq_ignore_ascii_case(b"nan"))
+    {
+        return true;
+    }
+    body.iter()
+        .all(|&b| b.is_ascii_digit() || b"._eE+-".contains(&b))
+}
+
+/// `1.2.3`, `10.0.0.1`: three or more dot-separated groups of digits.
+fn dotted_decimals(s: &str) -> bool {
+    let mut groups = 0;
+    for g in s.split('.') {
+        if g.is_empty() || !g.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        groups += 1;
+    }
+    groups >= 3
+}
+
+/// Canonical decimal integers (`0`, `42`, `-7`) and plain decimal fractions (`0.5`, `-1.25`);
+/// `None` for anything else (leading zeros are legacy octal, `-0`, long digit runs, exponents).
+fn number(s: &str) -> Option<Value> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    if int.is_empty() || int.len() > 18 || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match frac {
+        None => {
+            if int.len() > 1 && int.starts_with('0') || neg && int == "0" {
+                return None;
+            }
+            let n: u64 = int.parse().ok()?;
+            Some(Value::Number(if neg {
+                Number::from(-i64::try_from(n).ok()?)
+            } else {
+                Number::from(n)
+            }))
+        }
+        Some(f) => {
+            if f.is_empty() || f.len() > 17 || !f.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let v: f64 = s.parse().ok()?;
+            Number::from_f64(v).map(Value::Number)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// serde-saphyr's reading (the reference).
+    fn reference(text: &str) -> Result<Value, String> {
+        super::super::view::reference(text)
+    }
+
+    /// The fast path either declines or agrees with serde-saphyr (which must then succeed).
+    fn agrees(text: &str) -> Result<bool, TestCaseError> {
+        match parse(text) {
+            None => Ok(false),
+            Some(v) => {
+                let r = reference(text);
+                prop_assert_eq!(r.as_ref().ok(), Some(&v), "document: {:?}", text);
+                Ok(true)
+            }
+        }
+    }
+
+    #[test]
+    fn reads_like_serde_saphyr() {
+        let cases = [
+            "a: on\nb: yes\nd: \"on\"\nf: ~\ng: '0755'\n",
+            "port: 8080\nneg: -3\nratio: 0.5\nmem: 100Mi\ncpu: 250m\nip: 10.0.0.1\nv: 1.2.3\n",
+            "args: [-c, --flag, '-n', \"x\"]\nsha: 01ba4719c80b6fe911b091a7c05124b64eeece964e09c058\n",
+            "k: |\n  line\n  two\nf: >\n  folded\n  text\n",
+            "empty:\nk1: null\nk2: n\nk3: Y\nk4: OFF\n",
+            "- a\n- [b, {c: d}]\n- {}\n- []\n",
+            "\"quoted key\": 1\n'single': true\n",
+            "# only a comment\n",
+            "",
+            "plain\n",
+        ];
+        for c in cases {
+            assert!(agrees(c).unwrap(), "the fast path declined {c:?}");
+        }
+    }
+
+    #[test]
+    fn declines_what_it_cannot_be_sure_of() {
+        for c in [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "<<: {a: 1}\n",
+            "a: 1\na: 2\n",
+            "1: a\n",
+            "on: a\n",
+            "? [a]\n: b\n",
+            "a: 0755\n",
+            "a: 1e3\n",
+            "a: 0x1F\n",
+            "a: .inf\n",
+            "a: 2024-01-01\n",
+            "a: 123456789012345678901234\n",
+            "a: [\n",
+            "%YAML 1.1\n---\na: 1\n",
+            "a: 1\n---\nb: 2\n",
+        ] {
+            assert_eq!(parse(c), None, "{c:?}");
+        }
+    }
+
+    /// Plain scalars drawn from the characters numbers, booleans and nulls are made of.
+    fn scalar_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[-+._0-9eE]{1,8}",
+            "[-+._0-9a-fA-FxXoObB]{1,10}",
+            "(inf|nan|Inf|NaN|INF|infinity|y|n|on|off|yes|no|true|false|null|Null|~)",
+            "[.+-]?(inf|nan|Inf|NaN|INF)",
+            "[0-9]{1,3}(\\.[0-9]{1,3}){1,4}",
+            "[0-9]{1,4}(Mi|Gi|m|s|ms|h|Ki)",
+            "[0-9a-z:/@_.-]{1,12}",
+            "[0-9]{15,22}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn scalars_read_like_serde_saphyr(s in scalar_text()) {
+            agrees(&format!("k: {s}\n"))?;
+            agrees(&format!("- {s}\n"))?;
+            agrees(&format!("{s}: v\n"))?;
+            agrees(&format!("k: [{s}, x]\n"))?;
+        }
+
+        #[test]
+        fn documents_read_like_serde_saphyr(
+            keys in proptest::collection::vec(scalar_text(), 1..6),
+            vals in proptest::collection::vec(scalar_text(), 1..6),
+            nested in any::<bool>(),
+        ) {
+            let mut doc = String::new();
+            for (i, (k, v)) in keys.iter().zip(&vals).enumerate() {
+                if nested {
+                    doc.push_str(&format!("{k}:\n  inner{i}: {v}\n  list:\n  - {v}\n"));
+                } else {
+                    doc.push_str(&format!("{k}: {v}\n"));
+                }
+            }
+            agrees(&doc)?;
+        }
+    }
+}
