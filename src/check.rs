@@ -12,7 +12,6 @@
 //! else is written there. Exit codes: 0 clean at the level, 1 violations remain, 2 input or
 //! usage error, 3 registry error.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -31,6 +30,7 @@ use crate::finding::{Finding, FixState, ResourceRef, Severity};
 use crate::inventory::pod_template_path;
 use crate::report::Format;
 use crate::rules::{self, ImageFacts};
+use crate::yaml::view::ValueExt;
 
 /// Version of the JSON check report schema (`docs/report-schema.md`).
 pub const CHECK_SCHEMA_VERSION: &str = "chart-harden.check/v1";

@@ -1,6 +1,5 @@
 //! Configuration: profiles, the config file, per-rule switches and options, opt-out annotations.
 
-use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
@@ -9,6 +8,7 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::finding::Applicability;
 use crate::rules::{self, RuleMeta};
+use crate::yaml::view::ValueExt;
 
 /// The annotation that opts a resource out of rules: `"CH101,drop-all-capabilities"` or `"all"`.
 pub const SKIP_ANNOTATION: &str = "chart-harden.io/skip";

@@ -1,10 +1,10 @@
 //! Parse stage: the input stream as documents, each with its bytes and its typed view.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::finding::ResourceRef;
+use crate::yaml::view::ValueExt;
 use crate::yaml::{split, view, Path};
 
 /// The annotation Helm 4 puts on every document it passes to a post-renderer.
@@ -19,8 +19,11 @@ pub struct Document {
     pub marker: String,
     /// The document's bytes after the marker.
     pub text: String,
-    /// The typed view (`Null` for an empty document).
+    /// The typed view (`Null` for an empty document). For the kinds in [`PRUNED`] it leaves
+    /// out the paths listed there (see `partial`).
     pub value: Value,
+    /// True when `value` leaves out a pruned path ([`Document::full_value`] has all of it).
+    pub partial: bool,
     /// Kubernetes objects in this document: the document itself, or each item of a `kind: List`.
     pub objects: Vec<Object>,
     /// Template file (Helm 4 annotation or Helm 3 `# Source:` comment).
@@ -38,7 +41,30 @@ pub struct Object {
     pub resource: ResourceRef,
 }
 
+/// Typed-view paths left out for some kinds: the validation schemas of
+/// CustomResourceDefinitions. No rule reads them, and they are most of the bytes of charts
+/// that ship CRDs (argo-cd's ApplicationSet CRD alone is 1.4 MB), so building, keeping and
+/// freeing their JSON dominated time and memory on such streams. They are still parsed and
+/// checked like every other byte: invalid YAML there is an error as anywhere else.
+pub const PRUNED: &[(&str, &[&str])] = &[(
+    "CustomResourceDefinition",
+    &["spec", "versions", "*", "schema"],
+)];
+
 impl Document {
+    /// The whole typed view, pruned paths included (parsed again when `partial`).
+    pub fn full_value(&self) -> Result<std::borrow::Cow<'_, Value>, Error> {
+        if !self.partial {
+            return Ok(std::borrow::Cow::Borrowed(&self.value));
+        }
+        view::parse(&self.text)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|message| Error::Yaml {
+                doc: self.label(),
+                message,
+            })
+    }
+
     /// The object's JSON value.
     pub fn object_value<'a>(&'a self, o: &Object) -> &'a Value {
         o.base.lookup(&self.value).unwrap_or(&Value::Null)
@@ -135,56 +161,23 @@ pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
         None => (false, text),
     };
     let segs = split::split(text);
-    let build = |index: usize| {
-        let seg = &segs[index];
-        build_document(index, &text[seg.marker.clone()], &text[seg.text.clone()])
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(8);
-    if threads < 2 || text.len() < PARALLEL_PARSE_BYTES || segs.len() < 2 {
-        let docs = (0..segs.len()).map(build).collect::<Result<_, _>>()?;
-        return Ok(Stream { bom, docs });
-    }
-    // Documents parse independently: hand them out largest first to `threads` workers, each
-    // taking the next one when done, so one huge CRD does not leave the other cores idle.
+    // Documents parse independently; on a large stream they go to every core, largest
+    // first, so that one huge CRD does not leave the other cores idle at the end.
     let mut order: Vec<usize> = (0..segs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(segs[i].text.len()));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<Document, Error>>> = Vec::new();
-    slots.resize_with(segs.len(), || None);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&i) = order.get(k) else {
-                            return done;
-                        };
-                        done.push((i, build(i)));
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            // A worker only panics if parsing panicked: surface that as it is.
-            for (i, r) in w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-                slots[i] = Some(r);
-            }
-        }
-    });
+    let docs = crate::par::map(
+        segs.len(),
+        Some(&order),
+        text.len() >= crate::par::PARALLEL_BYTES,
+        |i| {
+            let seg = &segs[i];
+            build_document(i, &text[seg.marker.clone()], &text[seg.text.clone()])
+        },
+    );
     // The first error in stream order is the one reported, as in a sequential parse.
-    let docs = slots
-        .into_iter()
-        .map(|d| d.expect("every document was parsed"))
-        .collect::<Result<_, _>>()?;
+    let docs = docs.into_iter().collect::<Result<_, _>>()?;
     Ok(Stream { bom, docs })
 }
-
-/// Streams smaller than this parse on one thread (spawning costs more than it saves).
-const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
 
 /// The error for input that is not UTF-8, naming the document and line of the first bad byte
 /// (the bytes before it are valid UTF-8, so they split into documents as usual).
@@ -203,25 +196,67 @@ Kubernetes manifests must be UTF-8 text",
     }
 }
 
+/// The typed view of a document, pruned when its kind is in [`PRUNED`]. The kind is guessed
+/// from a top-level `kind:` line and confirmed from the parsed value (a wrong guess parses
+/// again, whole).
+fn read_view(body: &str) -> Result<(Value, bool), String> {
+    let guess = body.lines().find_map(|l| {
+        let k = l.strip_prefix("kind:")?.trim();
+        PRUNED
+            .iter()
+            .find(|(kind, _)| k == *kind || k.trim_matches(['"', '\'']) == *kind)
+    });
+    let Some((kind, prune)) = guess else {
+        return Ok((view::parse(body)?, false));
+    };
+    let (value, partial) = view::parse_pruned(body, prune)?;
+    if partial && value.get("kind").and_then(Value::as_str) != Some(kind) {
+        return Ok((view::parse(body)?, false));
+    }
+    Ok((value, partial))
+}
+
 /// Parses one document's text (checks it is a Kubernetes object, finds List items).
 pub fn build_document(index: usize, marker: &str, body: &str) -> Result<Document, Error> {
-    let source = split::helm3_source(body);
-    let provisional = Document {
+    let provisional = provisional(index, marker, body);
+    let (value, partial) = read_view(body).map_err(|message| Error::Yaml {
+        doc: provisional.label(),
+        message,
+    })?;
+    assemble(provisional, value, partial)
+}
+
+/// Like [`build_document`] for a text whose whole typed view is already known (a patched
+/// document, read back by the patcher's check).
+pub fn build_document_with_value(
+    index: usize,
+    marker: &str,
+    body: &str,
+    value: Value,
+) -> Result<Document, Error> {
+    assemble(provisional(index, marker, body), value, false)
+}
+
+fn provisional(index: usize, marker: &str, body: &str) -> Document {
+    Document {
         index,
         marker: marker.to_string(),
         text: body.to_string(),
         value: Value::Null,
+        partial: false,
         objects: Vec::new(),
-        source,
-    };
-    let value = view::parse(body).map_err(|message| Error::Yaml {
-        doc: provisional.label(),
-        message,
-    })?;
+        source: split::helm3_source(body),
+    }
+}
+
+/// Checks the view is a Kubernetes object (or a List of them) and records its objects.
+fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Document, Error> {
+    let index = provisional.index;
     // The span tree is built only for documents a rule patches (src/yaml/edit.rs): both
     // readers sit on the same granit-parser, so a document the view accepts builds a tree.
     let mut doc = Document {
         value,
+        partial,
         ..provisional
     };
     if doc.value.is_null() {
@@ -263,4 +298,50 @@ pub fn build_document(index: usize, marker: &str, body: &str) -> Result<Document
         }
     }
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: things.example.com
+spec:
+  group: example.com
+  names:
+    plural: things
+  versions:
+  - name: v1
+    schema:
+      openAPIV3Schema:
+        type: object
+"#;
+
+    #[test]
+    fn crd_schemas_are_pruned_from_the_view_but_kept_in_full_value() {
+        let d = build_document(0, "", CRD).unwrap();
+        assert!(d.partial);
+        assert!(d.value.ptr("/spec/versions/0/schema").is_none());
+        assert_eq!(d.value.ptr("/spec/names/plural").unwrap(), "things");
+        let full = d.full_value().unwrap();
+        assert_eq!(
+            full.ptr("/spec/versions/0/schema/openAPIV3Schema/type")
+                .unwrap(),
+            "object"
+        );
+        // Another kind with the same shape is read whole.
+        let other = CRD.replace("kind: CustomResourceDefinition", "kind: Thing");
+        let d = build_document(0, "", &other).unwrap();
+        assert!(!d.partial);
+        assert!(d.value.ptr("/spec/versions/0/schema").is_some());
+    }
+
+    #[test]
+    fn invalid_yaml_inside_a_pruned_schema_is_still_an_error() {
+        let bad = CRD.replace("type: object", "type: [object");
+        let e = build_document(2, "---", &bad).unwrap_err().to_string();
+        assert!(e.contains("document 3"), "{e}");
+    }
 }

@@ -16,8 +16,9 @@
 //! tool (never to rules the tool has no opinion about). Each exemption found is reported as
 //! an Info finding by rule CH530 so the user sees why a fix was skipped.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
+
+use crate::yaml::view::ValueExt;
 
 /// Polaris check → chart-harden rule codes. The Polaris check IDs and the `<check>-exempt`
 /// annotation form are from Polaris' documentation ("Exemptions"); `hostPathSet` and

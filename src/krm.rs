@@ -21,7 +21,6 @@
 //! `ResourceList` with the input items unchanged and one `error` result, and the exit code
 //! is non-zero (2, or 3 for a registry error), so kustomize and kpt stop.
 
-use crate::yaml::view::ValueExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +31,7 @@ use crate::config::ConfigFile;
 use crate::document::parse_stream;
 use crate::error::Error;
 use crate::finding::{Finding, FixState, Severity};
+use crate::yaml::view::ValueExt;
 
 /// `apiVersion` of the ResourceList this function writes.
 pub const RESOURCE_LIST_API_VERSION: &str = "config.kubernetes.io/v1";
@@ -344,8 +344,8 @@ fn process(input: &[u8], opts: &Opts) -> Result<Value, Box<(Error, Option<Input>
             .docs
             .iter()
             .filter(|d| !d.value.is_null())
-            .map(|d| d.value.clone())
-            .collect();
+            .map(|d| d.full_value().map(std::borrow::Cow::into_owned))
+            .collect::<Result<_, _>>()?;
         let results = outcome
             .findings
             .iter()

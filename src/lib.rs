@@ -18,6 +18,7 @@ pub mod export;
 pub mod finding;
 pub mod inventory;
 pub mod krm;
+pub mod par;
 pub mod pipeline;
 pub mod report;
 pub mod resolve;

@@ -42,6 +42,8 @@ fn run_harden(
         source: std::io::Error::other(e.to_string()),
     })?;
     let (stream, refs) = pipeline::prepare(&input, &cfg)?;
+    // Every document holds its own bytes now: the input buffer is not needed any more.
+    drop(input);
     let facts = resolve::resolve_images(&refs, &cfg, opts)?;
     let outcome = pipeline::harden_stream(stream, &cfg, &facts)?;
     let rendered = report::render(&outcome, opts.report_format, false);

@@ -5,18 +5,21 @@
 //! `allowPrivilegeEscalation: false`). Converged output is what makes
 //! `harden(harden(x)) == harden(x)` hold byte for byte.
 
-use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::document::{build_document, parse_stream, Document, Stream, HELM4_FILENAME_ANNOTATION};
+use crate::document::{
+    build_document, build_document_with_value, parse_stream, Document, Stream,
+    HELM4_FILENAME_ANNOTATION,
+};
 use crate::error::Error;
 use crate::finding::{Finding, FixState};
 use crate::inventory::Inventory;
 use crate::rules::{self, Context, ImageFacts, Rule};
 use crate::yaml::edit::{self, Op};
+use crate::yaml::view::ValueExt;
 
 /// Label put on every object chart-harden generates.
 pub const GENERATED_LABEL: &str = "app.kubernetes.io/managed-by-chart-harden";
@@ -78,8 +81,8 @@ pub fn harden_stream(
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, Error> {
-    let original: Vec<String> = stream.docs.iter().map(|d| d.text.clone()).collect();
     let original_count = stream.docs.len();
+    let bytes: usize = stream.docs.iter().map(|d| d.text.len()).sum();
     let crlf = uses_crlf(&stream);
     let helm4 = stream.docs.iter().any(|d| {
         d.value
@@ -93,20 +96,111 @@ pub fn harden_stream(
         .filter(|r| cfg.rule_enabled(r.meta()))
         .map(|r| r.as_ref())
         .collect();
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut seen: BTreeSet<(String, String, String, String)> = BTreeSet::new();
+    // Late rules judge the result of the other rules' fixes (CH406 reads the hardened pods):
+    // in each pass they run after the other rules' fixes are applied.
+    let (late, early): (Vec<&dyn Rule>, Vec<&dyn Rule>) = enabled.iter().partition(|r| r.late());
+    let mut fixer = Fixer {
+        cfg,
+        images,
+        parallel: bytes >= crate::par::PARALLEL_BYTES,
+        before: BTreeMap::new(),
+        helm4,
+        crlf,
+        findings: Vec::new(),
+        seen: BTreeSet::new(),
+    };
     let mut converged = false;
     for _ in 0..MAX_ITERATIONS {
-        let inv = Inventory::build(&stream.docs, cfg.namespace.as_deref());
-        let cx = Context::new(&stream.docs, &inv, cfg, images);
-        let sinks = rules::run_all(&enabled, &cx);
+        let early_changed = fixer.step(&mut stream, &early)?;
+        let late_changed = fixer.step(&mut stream, &late)?;
+        if !early_changed && !late_changed {
+            converged = true;
+            break;
+        }
+    }
+    if !converged {
+        return Err(Error::Config(format!(
+            "fixes did not converge after {MAX_ITERATIONS} passes (a rule keeps changing its own output; please report this)"
+        )));
+    }
+    let mut changes = Vec::new();
+    for d in &stream.docs {
+        if d.index < original_count {
+            if let Some(before) = fixer.before.remove(&d.index).filter(|b| *b != d.text) {
+                changes.push(DocChange {
+                    doc: d.index,
+                    label: d.label(),
+                    before,
+                    after: d.text.clone(),
+                    added: false,
+                });
+            }
+        } else {
+            changes.push(DocChange {
+                doc: d.index,
+                label: d.label(),
+                before: String::new(),
+                after: d.text.clone(),
+                added: true,
+            });
+        }
+    }
+    let output = emit(&stream);
+    release(stream);
+    Ok(Outcome {
+        output,
+        findings: fixer.findings,
+        changes,
+    })
+}
+
+/// Frees a parsed stream. Freeing the typed views of a large stream (hundreds of thousands of
+/// small allocations) takes as long as a rule pass, and nothing waits for it: a large stream
+/// is freed on a background thread (at process exit the OS reclaims whatever is left).
+fn release(stream: Stream) {
+    let bytes: usize = stream.docs.iter().map(|d| d.text.len()).sum();
+    if bytes >= 256 * 1024 {
+        if let Err(e) = std::thread::Builder::new().spawn(move || drop(stream)) {
+            // No thread (resource limits): free it here.
+            drop(e);
+        }
+    }
+}
+
+/// One rule step of the fix loop: what it needs, and the findings so far.
+struct Fixer<'a> {
+    cfg: &'a Config,
+    images: &'a BTreeMap<String, ImageFacts>,
+    /// Patch documents on every core (large streams).
+    parallel: bool,
+    /// Helm 4 stream: generated documents get Helm's filename annotation.
+    helm4: bool,
+    /// CRLF stream: generated documents use CRLF too.
+    crlf: bool,
+    findings: Vec<Finding>,
+    /// The input text of every input document a fix changed (kept only for those).
+    before: BTreeMap<usize, String>,
+    /// (rule, resource, path, message) of the findings reported, so that a later pass does
+    /// not report them again.
+    seen: BTreeSet<(String, String, String, String)>,
+}
+
+impl Fixer<'_> {
+    /// Runs `rules` on the stream and applies the fixes allowed; true when anything changed.
+    fn step(&mut self, stream: &mut Stream, rules: &[&dyn Rule]) -> Result<bool, Error> {
+        if rules.is_empty() {
+            return Ok(false);
+        }
+        let inv = Inventory::build(&stream.docs, self.cfg.namespace.as_deref());
+        let cx = Context::new(&stream.docs, &inv, self.cfg, self.images);
+        let sinks = rules::run_all(rules, &cx);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
         let mut generated: Vec<Value> = Vec::new();
         for em in sinks.into_iter().flat_map(|s| s.items) {
             let mut f = em.finding;
             let meta = rules::find(f.rule);
             if let (Some(fix), Some(meta)) = (em.fix, meta) {
-                match cfg.fix_allowed(meta, fix.applicability) {
+                match self.cfg.fix_allowed(meta, fix.applicability) {
                     Ok(()) => {
                         f.fix = FixState::Applied {
                             applicability: fix.applicability,
@@ -130,81 +224,41 @@ pub fn harden_stream(
                 f.path.clone(),
                 f.message.clone(),
             );
-            if seen.insert(key) {
-                findings.push(f);
+            if self.seen.insert(key) {
+                self.findings.push(f);
             }
         }
         if ops.is_empty() && generated.is_empty() {
-            converged = true;
-            break;
+            return Ok(false);
         }
-        for (d, doc_ops) in ops {
-            let doc = &stream.docs[d];
-            let ordered = order_ops(doc_ops);
-            let (text, _) =
-                edit::patch(&doc.text, &doc.value, &ordered).map_err(|source| Error::Patch {
+        // Documents are patched independently (on every core for a large stream); the first
+        // error in stream order is reported.
+        let jobs: Vec<(usize, Vec<Op>)> = ops.into_iter().map(|(d, o)| (d, order_ops(o))).collect();
+        let patched = crate::par::map(jobs.len(), None, self.parallel, |j| {
+            let (d, ordered) = &jobs[j];
+            let doc = &stream.docs[*d];
+            let original = doc.full_value()?;
+            let (text, value) =
+                edit::patch(&doc.text, &original, ordered).map_err(|source| Error::Patch {
                     doc: doc.label(),
                     source,
                 })?;
-            let rebuilt = build_document(d, &doc.marker.clone(), &text)?;
-            stream.docs[d] = rebuilt;
+            build_document_with_value(*d, &doc.marker, &text, value)
+        });
+        for ((d, _), doc) in jobs.iter().zip(patched) {
+            let old = std::mem::replace(&mut stream.docs[*d], doc?);
+            self.before.entry(*d).or_insert(old.text);
         }
         for g in generated {
             let index = stream.docs.len();
-            let mut text = generated_text(g, helm4)?;
-            if crlf {
+            let mut text = generated_text(g, self.helm4)?;
+            if self.crlf {
                 // A CRLF stream stays CRLF everywhere, generated documents included.
                 text = text.replace('\n', "\r\n");
             }
             stream.docs.push(build_document(index, "---", &text)?);
         }
-    }
-    if !converged {
-        return Err(Error::Config(format!(
-            "fixes did not converge after {MAX_ITERATIONS} passes (a rule keeps changing its own output; please report this)"
-        )));
-    }
-    let mut changes = Vec::new();
-    for d in &stream.docs {
-        if d.index < original_count {
-            if d.text != original[d.index] {
-                changes.push(DocChange {
-                    doc: d.index,
-                    label: d.label(),
-                    before: original[d.index].clone(),
-                    after: d.text.clone(),
-                    added: false,
-                });
-            }
-        } else {
-            changes.push(DocChange {
-                doc: d.index,
-                label: d.label(),
-                before: String::new(),
-                after: d.text.clone(),
-                added: true,
-            });
-        }
-    }
-    let output = emit(&stream);
-    release(stream);
-    Ok(Outcome {
-        output,
-        findings,
-        changes,
-    })
-}
-
-/// Frees a parsed stream. Freeing the typed views of a large stream (hundreds of thousands of
-/// small allocations) takes as long as a rule pass, and nothing waits for it: a large stream
-/// is freed on a background thread (at process exit the OS reclaims whatever is left).
-fn release(stream: Stream) {
-    let bytes: usize = stream.docs.iter().map(|d| d.text.len()).sum();
-    if bytes >= 256 * 1024 {
-        if let Err(e) = std::thread::Builder::new().spawn(move || drop(stream)) {
-            // No thread (resource limits): free it here.
-            drop(e);
-        }
+        Ok(true)
     }
 }
 

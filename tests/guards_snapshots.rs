@@ -158,3 +158,40 @@ fn invalid_options_are_reported() {
         .iter()
         .any(|f| f.rule == "CH401" && f.message.contains("unknown field")));
 }
+
+/// A Pod Security label the chart sets itself is never changed, on any run: chart-harden only
+/// adds the missing ones and lists them in its annotation.
+#[test]
+fn pss_labels_keep_the_charts_own_level() {
+    let p = repo().join("testdata/guards/floe-platform.yaml");
+    let input = std::fs::read_to_string(&p).unwrap().replacen(
+        "    app.kubernetes.io/part-of: floe\n",
+        "    app.kubernetes.io/part-of: floe\n    pod-security.kubernetes.io/enforce: restricted\n",
+        1,
+    );
+    let cfg = config("CH406", None);
+    let images = BTreeMap::new();
+    let once = harden(input.as_bytes(), &cfg, &images).expect("hardens");
+    let out = String::from_utf8(once.output.clone()).unwrap();
+    assert!(
+        out.contains("pod-security.kubernetes.io/enforce: restricted\n"),
+        "{out}"
+    );
+    assert!(!out.contains("enforce: baseline"), "{out}");
+    assert!(
+        out.contains(
+            "chart-harden.io/pss-labels: \"enforce-version,audit,audit-version,warn,warn-version\""
+        ),
+        "{out}"
+    );
+    let f: Vec<_> = once.findings.iter().filter(|f| f.rule == "CH406").collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].message
+            .contains("the chart's own pod-security.kubernetes.io/enforce=restricted kept"),
+        "{}",
+        f[0].message
+    );
+    let twice = harden(&once.output, &cfg, &images).expect("hardens again");
+    assert_eq!(twice.output, once.output);
+}

@@ -16,7 +16,6 @@
 //! same objects as chart-harden's own output (tests/flux.rs checks that with the real
 //! `kubectl kustomize`).
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
@@ -28,6 +27,7 @@ use crate::cli::Opts;
 use crate::document::{parse_stream, Stream};
 use crate::error::Error;
 use crate::pipeline::Outcome;
+use crate::yaml::view::ValueExt;
 
 /// A kustomize patch target.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,13 +4,13 @@
 //! bindings, and the guard objects a chart may already ship (NetworkPolicies, PDBs, HPAs,
 //! ResourceQuotas, LimitRanges, Namespaces).
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::document::{Document, Object};
 use crate::finding::ResourceRef;
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 /// Kinds that carry a pod template, and where (relative to the object) the pod template is.

@@ -262,6 +262,13 @@ pub trait Rule: Send + Sync {
     fn meta(&self) -> &'static RuleMeta;
     /// Checks the release and emits findings with fixes.
     fn check(&self, cx: &Context<'_>, out: &mut Sink);
+    /// True for a rule that judges the result of the other rules' fixes (CH406 picks a
+    /// namespace's Pod Security level from its hardened pods): in each pass of the fix loop it
+    /// runs after the other rules' fixes are applied, so it never reports on a state that is
+    /// about to change.
+    fn late(&self) -> bool {
+        false
+    }
 }
 
 /// Every rule, in the order they run.
@@ -292,51 +299,17 @@ pub fn find(id: &str) -> Option<&'static RuleMeta> {
 /// same as running them one after another.
 pub fn run_all(rules: &[&dyn Rule], cx: &Context<'_>) -> Vec<Sink> {
     let bytes: usize = cx.docs.iter().map(|d| d.text.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(rules.len())
-        .min(8);
-    if threads < 2 || bytes < PARALLEL_RULES_BYTES {
-        return rules
-            .iter()
-            .map(|r| {
-                let mut sink = Sink::default();
-                r.check(cx, &mut sink);
-                sink
-            })
-            .collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut sinks: Vec<Sink> = Vec::new();
-    sinks.resize_with(rules.len(), Sink::default);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(r) = rules.get(i) else {
-                            return done;
-                        };
-                        let mut sink = Sink::default();
-                        r.check(cx, &mut sink);
-                        done.push((i, sink));
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            for (i, sink) in w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-                sinks[i] = sink;
-            }
-        }
-    });
-    sinks
+    crate::par::map(
+        rules.len(),
+        None,
+        bytes >= crate::par::PARALLEL_BYTES,
+        |i| {
+            let mut sink = Sink::default();
+            rules[i].check(cx, &mut sink);
+            sink
+        },
+    )
 }
-
-/// Streams smaller than this run their rules on one thread.
-const PARALLEL_RULES_BYTES: usize = 256 * 1024;
 
 /// Iterates the workloads a rule should look at (skipping those opted out by annotation).
 pub fn workloads<'a>(

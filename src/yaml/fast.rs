@@ -24,13 +24,82 @@ const MAX_NODES: usize = 100_000;
 
 /// The document's value, or `None` when the fast path declines it (see the module docs).
 pub fn parse(text: &str) -> Option<Value> {
+    read(text, &[]).map(|(v, _)| v)
+}
+
+/// Like [`parse`], but the nodes at `prune` (a path of mapping keys, `*` for any sequence
+/// element: `["spec", "versions", "*", "schema"]`) are validated exactly as [`parse`] would
+/// and then left out of the value. Returns the value and whether anything was left out.
+pub fn parse_pruned(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
+    read(text, prune)
+}
+
+fn read(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Value> = None;
     let mut documents = 0usize;
     let mut nodes = 0usize;
+    // Inside a pruned subtree: one entry per open collection, (is a mapping, expects a key).
+    let mut skip: Vec<(bool, bool)> = Vec::new();
+    let mut pruned = false;
     loop {
         let (event, _) = parser.next_event()?.ok()?;
+        let is_map_event = matches!(event, Event::MappingStart(..) | Event::MappingEnd);
+        if !skip.is_empty() {
+            // Everything `parse` checks is checked here too; nothing is built.
+            match event {
+                Event::Scalar(s, style, anchor, tag) => {
+                    if anchor != 0 || tag.is_some() {
+                        return None;
+                    }
+                    match skip.last_mut() {
+                        Some((true, expects_key @ true)) => {
+                            if s == "<<" || style == ScalarStyle::Plain && !is_string(plain(&s)?) {
+                                return None;
+                            }
+                            *expects_key = false;
+                        }
+                        Some((is_map, expects_key)) => {
+                            if style == ScalarStyle::Plain {
+                                plain(&s)?;
+                            }
+                            *expects_key = *is_map;
+                        }
+                        None => return None,
+                    }
+                }
+                Event::SequenceStart(_, anchor, tag) | Event::MappingStart(_, anchor, tag) => {
+                    if anchor != 0
+                        || tag.is_some()
+                        || matches!(skip.last(), Some((true, true)))
+                        || stack.len() + skip.len() >= MAX_DEPTH
+                    {
+                        return None;
+                    }
+                    skip.push((is_map_event, true));
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let (was_map, expects_key) = skip.pop()?;
+                    if was_map != is_map_event || was_map && !expects_key {
+                        return None;
+                    }
+                    match skip.last_mut() {
+                        Some((is_map, expects_key)) => *expects_key = *is_map,
+                        // The pruned subtree is complete: its key gets no value.
+                        None => {
+                            stack.last_mut()?.take_key()?;
+                        }
+                    }
+                }
+                _ => return None,
+            }
+            nodes += 1;
+            if nodes > MAX_NODES {
+                return None;
+            }
+            continue;
+        }
         let value = match event {
             Event::StreamStart | Event::DocumentEnd => continue,
             Event::StreamEnd => break,
@@ -46,21 +115,31 @@ pub fn parse(text: &str) -> Option<Value> {
                     return None;
                 }
                 nodes += 1;
-                if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
+                if let Some(Frame {
+                    kind: Kind::Map(_, key @ None),
+                    ..
+                }) = stack.last_mut()
+                {
                     if s == "<<" || style == ScalarStyle::Plain && !is_string(plain(&s)?) {
                         return None;
                     }
                     *key = Some(s.into_owned());
                     continue;
                 }
-                if style == ScalarStyle::Plain {
+                let v = if style == ScalarStyle::Plain {
                     match plain(&s)? {
                         Plain::Str => Value::String(s.into_owned()),
                         Plain::Other(v) => v,
                     }
                 } else {
                     Value::String(s.into_owned())
+                };
+                if child_match(&stack, prune) == Some(prune.len()) {
+                    pruned = true;
+                    stack.last_mut()?.take_key()?;
+                    continue;
                 }
+                v
             }
             Event::SequenceStart(_, anchor, tag) | Event::MappingStart(_, anchor, tag)
                 if anchor != 0 || tag.is_some() =>
@@ -69,23 +148,44 @@ pub fn parse(text: &str) -> Option<Value> {
             }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 nodes += 1;
-                if matches!(stack.last(), Some(Frame::Map(_, None))) || stack.len() >= MAX_DEPTH {
+                let is_map = is_map_event;
+                if matches!(
+                    stack.last(),
+                    Some(Frame {
+                        kind: Kind::Map(_, None),
+                        ..
+                    })
+                ) || stack.len() >= MAX_DEPTH
+                {
                     return None; // a collection as a key, or deep nesting
                 }
-                stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq(Vec::new())
+                let matched = if stack.is_empty() {
+                    (!prune.is_empty()).then_some(0)
                 } else {
-                    Frame::Map(Map::new(), None)
+                    child_match(&stack, prune)
+                };
+                if matched == Some(prune.len()) {
+                    pruned = true;
+                    skip.push((is_map, true));
+                    continue;
+                }
+                stack.push(Frame {
+                    kind: if is_map {
+                        Kind::Map(Map::new(), None)
+                    } else {
+                        Kind::Seq(Vec::new())
+                    },
+                    matched,
                 });
                 continue;
             }
-            Event::SequenceEnd => match stack.pop()? {
-                Frame::Seq(v) => Value::Array(v),
-                Frame::Map(..) => return None,
+            Event::SequenceEnd => match stack.pop()?.kind {
+                Kind::Seq(v) => Value::Array(v),
+                Kind::Map(..) => return None,
             },
-            Event::MappingEnd => match stack.pop()? {
-                Frame::Map(m, None) => Value::Object(m),
-                Frame::Map(_, Some(_)) | Frame::Seq(_) => return None,
+            Event::MappingEnd => match stack.pop()?.kind {
+                Kind::Map(m, None) => Value::Object(m),
+                Kind::Map(_, Some(_)) | Kind::Seq(_) => return None,
             },
             _ => return None,
         };
@@ -95,8 +195,13 @@ pub fn parse(text: &str) -> Option<Value> {
         match stack.last_mut() {
             None if root.is_none() => root = Some(value),
             None => return None,
-            Some(Frame::Seq(v)) => v.push(value),
-            Some(Frame::Map(m, key)) => {
+            Some(Frame {
+                kind: Kind::Seq(v), ..
+            }) => v.push(value),
+            Some(Frame {
+                kind: Kind::Map(m, key),
+                ..
+            }) => {
                 let k = key.take()?;
                 if m.contains_key(&k) {
                     return None; // duplicate keys: serde-saphyr's policy decides
@@ -105,16 +210,46 @@ pub fn parse(text: &str) -> Option<Value> {
             }
         }
     }
-    if !stack.is_empty() {
+    if !stack.is_empty() || !skip.is_empty() {
         return None;
     }
-    Some(root.unwrap_or(Value::Null))
+    Some((root.unwrap_or(Value::Null), pruned))
 }
 
-enum Frame {
+/// An open collection.
+struct Frame {
+    kind: Kind,
+    /// `Some(n)` when this collection's path is the first `n` steps of the prune path.
+    matched: Option<usize>,
+}
+
+enum Kind {
     Seq(Vec<Value>),
     /// The mapping so far and the key waiting for its value.
     Map(Map<String, Value>, Option<String>),
+}
+
+impl Frame {
+    /// Drops the key waiting for its value (a pruned node); `None` if there is none.
+    fn take_key(&mut self) -> Option<String> {
+        match &mut self.kind {
+            Kind::Map(_, key) => key.take(),
+            Kind::Seq(_) => None,
+        }
+    }
+}
+
+/// How many steps of the prune path the next child of the innermost collection matches.
+fn child_match(stack: &[Frame], prune: &[&str]) -> Option<usize> {
+    let top = stack.last()?;
+    let n = top.matched?;
+    let step = *prune.get(n)?;
+    let hit = match &top.kind {
+        Kind::Seq(_) => step == "*",
+        Kind::Map(_, Some(k)) => step == k,
+        Kind::Map(_, None) => false,
+    };
+    hit.then_some(n + 1)
 }
 
 /// How a plain scalar reads.
@@ -303,6 +438,63 @@ mod tests {
             "a: 1\n---\nb: 2\n",
         ] {
             assert_eq!(parse(c), None, "{c:?}");
+        }
+    }
+
+    const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: things.example.com
+spec:
+  group: example.com
+  versions:
+  - name: v1
+    served: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          a: {type: string, default: on}
+          b: [1, 2.5, x]
+  - name: v2
+    schema: {}
+  scope: Namespaced
+"#;
+    const PRUNE: &[&str] = &["spec", "versions", "*", "schema"];
+
+    #[test]
+    fn pruned_paths_are_left_out_and_the_rest_reads_as_before() {
+        let (v, pruned) = parse_pruned(CRD, PRUNE).unwrap();
+        assert!(pruned);
+        let mut full = parse(CRD).unwrap();
+        for version in full["spec"]["versions"].as_array_mut().unwrap() {
+            version.as_object_mut().unwrap().shift_remove("schema");
+        }
+        assert_eq!(v, full);
+        assert_eq!(v["spec"]["versions"][0]["served"], Value::Bool(true));
+        assert_eq!(v["spec"]["scope"], "Namespaced");
+        // Nothing at the path: nothing left out.
+        assert_eq!(
+            parse_pruned("a: 1\n", PRUNE),
+            Some((serde_json::json!({"a": 1}), false))
+        );
+    }
+
+    #[test]
+    fn pruned_paths_are_still_checked() {
+        for bad in [
+            ("a: {type: string, default: on}", "a: &x {type: string}"),
+            ("b: [1, 2.5, x]", "b: [1, !!str 2, x]"),
+            ("b: [1, 2.5, x]", "b: [1, .inf, x]"),
+            ("b: [1, 2.5, x]", "b: [1, 0755, x]"),
+            ("b: [1, 2.5, x]", "b: [1, [, x]"),
+            ("b: [1, 2.5, x]", "<<: {c: d}"),
+            ("b: [1, 2.5, x]", "? [k]\n          : v"),
+        ] {
+            let text = CRD.replace(bad.0, bad.1);
+            assert_ne!(text, CRD);
+            assert_eq!(parse_pruned(&text, PRUNE), None, "{text}");
+            assert_eq!(parse(&text), None, "{text}");
         }
     }
 

@@ -27,6 +27,16 @@ pub fn parse(text: &str) -> Result<Value, String> {
     reference(text)
 }
 
+/// Like [`parse`], leaving out the nodes at `prune` (see [`super::fast::parse_pruned`]) when
+/// the fast path reads the document; returns whether anything was left out. A document the
+/// fast path declines is read whole by serde-saphyr.
+pub fn parse_pruned(text: &str, prune: &[&str]) -> Result<(Value, bool), String> {
+    if let Some(r) = super::fast::parse_pruned(text, prune) {
+        return Ok(r);
+    }
+    reference(text).map(|v| (v, false))
+}
+
 /// serde-saphyr's reading of a document, without the fast path.
 pub fn reference(text: &str) -> Result<Value, String> {
     serde_saphyr::from_str_with_options::<Option<Value>>(text, options())

@@ -1,6 +1,5 @@
 //! CH633 missing-config-ref: pods that read a ConfigMap, Secret or key the stream does not have.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -8,6 +7,7 @@ use serde_json::Value;
 use crate::finding::{Applicability, Severity};
 use crate::inventory::Inventory;
 use crate::rules::{workloads, Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {

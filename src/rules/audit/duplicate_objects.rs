@@ -1,10 +1,10 @@
 //! CH634 duplicate-object: the same kind/namespace/name rendered twice.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH634",

@@ -7,12 +7,12 @@
 //! The NetworkPolicy checks reuse the generator's inference
 //! ([`crate::rules::guards::netpol_infer`]) and the evaluator in [`netpol_eval`].
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::document::Object;
 use crate::rules::guards::is_generated;
 use crate::rules::{Context, Rule};
+use crate::yaml::view::ValueExt;
 
 mod dangling_refs;
 mod duplicate_objects;

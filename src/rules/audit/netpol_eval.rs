@@ -9,7 +9,6 @@
 //!
 //! Used by the NetworkPolicy audit (CH601–CH605) and by the corpus tests.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -18,6 +17,7 @@ use serde_json::Value;
 use crate::document::Document;
 use crate::inventory::{label_selector_matches, Inventory, Workload};
 use crate::rules::guards::netpol_infer;
+use crate::yaml::view::ValueExt;
 
 /// A pod as the evaluator sees it.
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
 //! CH604 netpol-broad-peer: a NetworkPolicy peer that matches far more than intended.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::chart_objects;
 use super::netpol_eval::selector_is_empty;
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH604",

@@ -3,7 +3,6 @@
 //! API server when its ServiceAccount has RBAC). Repaired with one supplementing policy per
 //! workload that allows exactly the missing traffic.
 
-use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::networking::v1::{
@@ -15,7 +14,7 @@ use serde_json::Value;
 
 use super::netpol_eval::{self, Direction, Pod};
 use crate::finding::{Applicability, Severity};
-use crate::inventory::{label_selector_matches, Inventory, Workload};
+use crate::inventory::{label_selector_matches, Inventory};
 use crate::rules::guards::netpol_infer::{self, PortRef, ResolvedPort};
 use crate::rules::guards::network_policy::{
     self as np, api_called_services, np_port, peer_key, service_peer, show_ports, workload_peer,
@@ -24,6 +23,7 @@ use crate::rules::guards::{
     generated_meta, is_generated, options, pod_selector, selector_value, wname,
 };
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 /// Suffix of a supplementing policy's name (`<workload>-chart-harden-supplement`).
@@ -211,39 +211,53 @@ impl Rule for NpCutTraffic {
             }
         }
         let api_called = api_called_services(cx);
-        let skip = |w: &Workload| {
-            netpol_eval::is_test_hook(w)
-                || netpol_eval::host_network(cx.docs, w)
-                || w.labels.is_empty()
-        };
+        // Per workload, once: skipped (test hook, hostNetwork, no labels) and its pods.
+        let skipped: Vec<bool> = inv
+            .workloads
+            .iter()
+            .map(|w| {
+                netpol_eval::is_test_hook(w)
+                    || netpol_eval::host_network(cx.docs, w)
+                    || w.labels.is_empty()
+            })
+            .collect();
+        let pods: Vec<Pod<'_>> = inv.workloads.iter().map(|w| Pod::of(cx.docs, w)).collect();
+        // The chart's policies with their names, for the "isolated by" list.
+        let chart_named: Vec<(&str, String, &Value)> = inv
+            .by_kind
+            .get("NetworkPolicy")
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                (
+                    o.resource.name.as_str(),
+                    inv.namespace_of(&o.resource),
+                    cx.value(o),
+                )
+            })
+            .filter(|(_, _, v)| !is_generated(v))
+            .collect();
         // Whether each workload is isolated (ingress, egress) by any policy: computed once,
         // when the first supplement is considered, not once per candidate × workload.
         let isolation: std::cell::OnceCell<Vec<(bool, bool)>> = std::cell::OnceCell::new();
         for (wi, w) in workloads_indexed(cx, &META) {
-            if skip(w) {
+            if skipped[wi] {
                 continue;
             }
-            let pod = Pod::of(cx.docs, w);
-            let chart_ing = netpol_eval::isolated(&chart, &pod, Direction::Ingress);
-            let chart_eg = netpol_eval::isolated(&chart, &pod, Direction::Egress);
+            let pod = &pods[wi];
+            let chart_ing = netpol_eval::isolated(&chart, pod, Direction::Ingress);
+            let chart_eg = netpol_eval::isolated(&chart, pod, Direction::Egress);
             if !chart_ing && !chart_eg {
                 continue;
             }
-            let isolating: Vec<String> = inv
-                .by_kind
-                .get("NetworkPolicy")
-                .into_iter()
-                .flatten()
-                .filter(|o| {
-                    let v = cx.value(o);
-                    !is_generated(v)
-                        && netpol_eval::policy_selects(&inv.namespace_of(&o.resource), v, &pod)
-                })
-                .map(|o| o.resource.name.clone())
+            let isolating: Vec<String> = chart_named
+                .iter()
+                .filter(|(_, ns, v)| netpol_eval::policy_selects(ns, v, pod))
+                .map(|(name, _, _)| name.to_string())
                 .collect();
             // This pod's sides under every policy, found once for all the questions below.
-            let pod_in = netpol_eval::Side::of(&policies, &pod, Direction::Ingress);
-            let pod_eg = netpol_eval::Side::of(&policies, &pod, Direction::Egress);
+            let pod_in = netpol_eval::Side::of(&policies, pod, Direction::Ingress);
+            let pod_eg = netpol_eval::Side::of(&policies, pod, Direction::Egress);
             let mut missing: Vec<String> = Vec::new();
             let mut ingress = Acc::default();
             let mut egress = Acc::default();
@@ -297,19 +311,19 @@ impl Rule for NpCutTraffic {
                         with_draft.push((ns_eff.clone(), d));
                     }
                 }
-                let in_draft = netpol_eval::Side::of(&with_draft, &pod, Direction::Ingress);
+                let in_draft = netpol_eval::Side::of(&with_draft, pod, Direction::Ingress);
                 for r in incoming[wi].iter().map(|&ri| &refs[ri]) {
                     let s = &inv.services[r.service];
                     let client = &inv.workloads[r.from];
-                    if skip(client) {
+                    if skipped[r.from] {
                         continue;
                     }
-                    let cpod = Pod::of(cx.docs, client);
+                    let cpod = &pods[r.from];
                     let Some(csel) = pod_selector(cx, client) else {
                         continue;
                     };
                     for (port, proto) in netpol_eval::target_ports(s, r.port, &pod.ports) {
-                        if in_draft.allows(&cpod, &pod.ports, port, &proto) {
+                        if in_draft.allows(cpod, &pod.ports, port, &proto) {
                             continue;
                         }
                         missing.push(format!(
@@ -351,13 +365,12 @@ impl Rule for NpCutTraffic {
                 for r in refs.iter().filter(|r| r.from == wi) {
                     let s = &inv.services[r.service];
                     for &ti in &targets[r.service] {
-                        let t = &inv.workloads[ti];
-                        if skip(t) {
+                        if skipped[ti] {
                             continue;
                         }
-                        let tpod = Pod::of(cx.docs, t);
+                        let tpod = &pods[ti];
                         for (port, proto) in netpol_eval::target_ports(s, r.port, &tpod.ports) {
-                            if pod_eg.allows(&tpod, &tpod.ports, port, &proto) {
+                            if pod_eg.allows(tpod, &tpod.ports, port, &proto) {
                                 continue;
                             }
                             missing.push(format!(
@@ -429,13 +442,11 @@ impl Rule for NpCutTraffic {
             }
             // The supplement may only select pods already isolated in its directions.
             let iso = isolation.get_or_init(|| {
-                inv.workloads
-                    .iter()
-                    .map(|x| {
-                        let xp = Pod::of(cx.docs, x);
+                pods.iter()
+                    .map(|xp| {
                         (
-                            netpol_eval::isolated(&policies, &xp, Direction::Ingress),
-                            netpol_eval::isolated(&policies, &xp, Direction::Egress),
+                            netpol_eval::isolated(&policies, xp, Direction::Ingress),
+                            netpol_eval::isolated(&policies, xp, Direction::Egress),
                         )
                     })
                     .collect()

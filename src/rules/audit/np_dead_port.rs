@@ -1,7 +1,6 @@
 //! CH602 netpol-dead-port: a NetworkPolicy rule allows a port that no container of the pods
 //! it concerns listens on.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::{chart_objects, selected, wn};
@@ -9,6 +8,7 @@ use crate::finding::{Applicability, Severity};
 use crate::inventory::{label_selector_matches, Inventory};
 use crate::rules::guards::netpol_infer;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH602",

@@ -1,12 +1,12 @@
 //! CH601 netpol-selects-nothing: a chart NetworkPolicy whose podSelector matches no pod of the
 //! release.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::{chart_objects, selected, show_labels};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH601",

@@ -1,6 +1,5 @@
 //! CH611 pdb-blocks-drain: a PodDisruptionBudget that can never allow an eviction.
 
-use crate::yaml::view::ValueExt;
 use serde_json::{json, Value};
 
 use super::{chart_objects, selected, wn};
@@ -8,6 +7,7 @@ use crate::finding::{Applicability, Severity};
 use crate::rules::guards::pdb::min_replicas;
 use crate::rules::{Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH611",

@@ -1,7 +1,6 @@
 //! CH621 quota-rejects-containers: a ResourceQuota constraining cpu/memory, without a
 //! LimitRange from the chart giving defaults, rejects containers that set no requests/limits.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -11,6 +10,7 @@ use crate::finding::{Applicability, Severity};
 use crate::inventory::Inventory;
 use crate::rules::guards::is_generated;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH621",

@@ -1,12 +1,12 @@
 //! CH635 rbac-subject-namespace: a binding grants to a ServiceAccount in a namespace other
 //! than the release's.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH635",

@@ -1,12 +1,12 @@
 //! CH632 service-port-name: a Service `targetPort` name that no selected container declares.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};
 use crate::rules::guards::netpol_infer;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH632",

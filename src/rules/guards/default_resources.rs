@@ -1,6 +1,5 @@
 //! CH405 default-resources: containers without requests/limits get profile defaults.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -10,6 +9,7 @@ use super::{options, quantity};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH405",

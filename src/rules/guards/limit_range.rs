@@ -1,7 +1,6 @@
 //! CH403 generate-limit-range: a LimitRange beside every ResourceQuota that constrains
 //! cpu/memory, so that containers without requests/limits are not rejected.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec};
@@ -14,6 +13,7 @@ use super::{generated_meta, options};
 use crate::finding::{Applicability, Severity};
 use crate::inventory::Inventory;
 use crate::rules::{Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {

@@ -12,7 +12,6 @@
 //! Options live in the config file under `generate.<rule-name>` (e.g.
 //! `generate: {generate-pdb: {maxUnavailable: "25%"}}`).
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
@@ -25,6 +24,7 @@ use crate::finding::Severity;
 use crate::inventory::{label_selector_matches, Inventory, Workload};
 use crate::pipeline::GENERATED_LABEL;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 mod default_resources;

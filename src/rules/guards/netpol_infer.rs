@@ -11,7 +11,6 @@
 //!
 //! Used by the NetworkPolicy generator (CH402) and by the checkers in the tests.
 
-use crate::yaml::view::ValueExt;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +18,7 @@ use serde_json::Value;
 
 use crate::document::Document;
 use crate::inventory::{Inventory, Service, Workload};
+use crate::yaml::view::ValueExt;
 
 /// One inferred edge: workload `from` names Service `service`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -266,23 +266,29 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
             .or_default()
             .push(si);
     }
+    // Bit n set: some Service name is n bytes long (DNS labels are at most 63).
+    let name_lengths: u64 = by_name
+        .keys()
+        .filter(|n| n.len() < 64)
+        .fold(0, |acc, n| acc | 1u64 << n.len());
     let mut out: BTreeSet<Reference> = BTreeSet::new();
     for (wi, w) in inv.workloads.iter().enumerate() {
         for (via, text) in workload_texts(docs, inv, w) {
             for (token, port) in host_tokens(&text) {
-                let mut candidates: Vec<usize> = token
-                    .split('.')
-                    .take(2)
-                    .filter_map(|l| {
-                        if l.bytes().any(|c| c.is_ascii_uppercase()) {
-                            by_name.get(&l.to_ascii_lowercase())
-                        } else {
-                            by_name.get(l)
-                        }
-                    })
-                    .flatten()
-                    .copied()
-                    .collect();
+                let mut candidates: Vec<usize> = Vec::new();
+                for l in token.split('.').take(2) {
+                    // Most tokens are not Service names: a label whose length no Service name
+                    // has is skipped without hashing it.
+                    if l.len() >= 64 || name_lengths & (1u64 << l.len()) == 0 {
+                        continue;
+                    }
+                    let hit = if l.bytes().any(|c| c.is_ascii_uppercase()) {
+                        by_name.get(&l.to_ascii_lowercase())
+                    } else {
+                        by_name.get(l)
+                    };
+                    candidates.extend(hit.into_iter().flatten());
+                }
                 if candidates.is_empty() {
                     continue;
                 }

@@ -1,7 +1,6 @@
 //! CH402 generate-network-policy: a default-deny NetworkPolicy per workload that allows what
 //! the release itself shows it needs.
 
-use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::networking::v1::{
@@ -21,6 +20,7 @@ use super::{
 use crate::finding::{Applicability, Severity};
 use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {

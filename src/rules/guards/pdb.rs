@@ -1,6 +1,5 @@
 //! CH401 generate-pdb: a drain-safe PodDisruptionBudget for replicated workloads.
 
-use crate::yaml::view::ValueExt;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
@@ -10,6 +9,7 @@ use super::{generated_meta, is_generated, is_test_hook, options, pod_selector, s
 use crate::finding::{Applicability, Severity};
 use crate::inventory::Workload;
 use crate::rules::{workloads, Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {

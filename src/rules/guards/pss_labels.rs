@@ -1,6 +1,5 @@
 //! CH406 namespace-pss-labels: Pod Security Admission labels on the release's Namespace.
 
-use crate::yaml::view::ValueExt;
 use chart_harden_pss::{evaluate, Level, Version};
 use serde_json::Value;
 
@@ -8,6 +7,7 @@ use crate::finding::{Applicability, Severity};
 use crate::inventory::Inventory;
 use crate::rules::{Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {
@@ -24,7 +24,8 @@ labels any pod (privileged, hostPath, root) is admitted, whatever the chart's ow
     fix_notes: "Safe: `enforce` is the strictest level that every pod template of the release in \
 that namespace passes (evaluated on the hardened output), so the release's own pods stay \
 admitted; `audit` and `warn` are `restricted` so that the remaining gaps are visible. Labels the \
-chart already sets are kept. When the stream has no Namespace object nothing is invented (it \
+chart already sets are kept: the annotation `chart-harden.io/pss-labels` lists the labels \
+chart-harden set (`managed` = all six), and only those change on a later run. When the stream has no Namespace object nothing is invented (it \
 would clash with `helm install --create-namespace`): the finding says which labels to set.",
     options: "none",
     severity: Severity::Warning,
@@ -33,7 +34,19 @@ would clash with `helm install --create-namespace`): the finding says which labe
 
 /// Annotation marking labels chart-harden chose (so that later passes may raise the level
 /// once other fixes have hardened the pods).
+/// Annotation listing the label modes chart-harden set (`enforce-version,audit-version`, or
+/// `managed` for all six): only those may change on a later run; labels the chart set are
+/// never touched.
 const MARK: &str = "chart-harden.io/pss-labels";
+
+const MODES: [&str; 6] = [
+    "enforce",
+    "enforce-version",
+    "audit",
+    "audit-version",
+    "warn",
+    "warn-version",
+];
 
 fn label_key(mode: &str) -> String {
     format!("pod-security.kubernetes.io/{mode}")
@@ -73,6 +86,10 @@ impl Rule for NamespacePssLabels {
         &META
     }
 
+    fn late(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         let namespaces = cx.inv.by_kind.get("Namespace").cloned().unwrap_or_default();
         if namespaces.is_empty() {
@@ -93,11 +110,18 @@ impl Rule for NamespacePssLabels {
         }
         for n in namespaces {
             let v = cx.value(&n);
-            let labels = v.ptr("/metadata/labels").cloned().unwrap_or(Value::Null);
-            let ours = v
+            let labels = v.ptr("/metadata/labels").unwrap_or(&Value::Null);
+            // The labels chart-harden set on an earlier run (`managed`: all of them, as
+            // written by versions before the list).
+            let managed: Vec<&str> = match v
                 .ptr("/metadata/annotations")
                 .and_then(|a| a.get(MARK))
-                .is_some();
+                .and_then(Value::as_str)
+            {
+                Some("managed") => MODES.to_vec(),
+                Some(list) => list.split(',').map(str::trim).collect(),
+                None => Vec::new(),
+            };
             let (level, held) = level_for(cx, &n.resource.name);
             let want = [
                 ("enforce", level.as_str()),
@@ -109,27 +133,43 @@ impl Rule for NamespacePssLabels {
             ];
             let base = n.base.key("metadata");
             let mut ops = Vec::new();
+            let mut set: Vec<&str> = Vec::new();
+            let mut kept: Vec<String> = Vec::new();
             for (mode, val) in want {
                 let key = label_key(mode);
                 let have = labels.get(&key).and_then(Value::as_str);
                 if have == Some(val) {
                     continue;
                 }
-                if have.is_some() && !ours {
-                    continue; // the chart chose it
+                if let Some(h) = have {
+                    if !managed.contains(&mode) {
+                        kept.push(format!("{key}={h}"));
+                        continue; // the chart chose it
+                    }
                 }
                 ops.push(Op::Set(
                     base.key("labels").key(&key),
                     Value::String(val.to_string()),
                 ));
+                set.push(mode);
             }
             if ops.is_empty() {
                 continue;
             }
-            if !ours {
+            let now: Vec<&str> = MODES
+                .iter()
+                .copied()
+                .filter(|m| managed.contains(m) || set.contains(m))
+                .collect();
+            if now != managed {
+                let mark = if now.len() == MODES.len() {
+                    "managed".to_string()
+                } else {
+                    now.join(",")
+                };
                 ops.push(Op::Set(
                     base.key("annotations").key(MARK),
-                    Value::String("managed".into()),
+                    Value::String(mark),
                 ));
             }
             let held_msg = if held.is_empty() {
@@ -137,20 +177,33 @@ impl Rule for NamespacePssLabels {
             } else {
                 format!("; restricted is held back by {}", held.join(", "))
             };
+            let kept_msg = if kept.is_empty() {
+                String::new()
+            } else {
+                format!("; the chart's own {} kept", kept.join(", "))
+            };
+            let shown: Vec<String> = set.iter().map(|m| label_key(m)).collect();
             out.emit(
                 &META,
                 &n.resource,
                 &base.key("labels"),
-                if ours {
+                if !managed.is_empty() {
                     format!(
                         "Namespace {}: every pod now passes {}, so enforce it{held_msg}",
                         n.resource.name,
                         level.as_str()
                     )
-                } else {
+                } else if kept.is_empty() {
                     format!(
                         "Namespace {} has no Pod Security Admission labels: enforce {}, audit and warn restricted{held_msg}",
                         n.resource.name,
+                        level.as_str()
+                    )
+                } else {
+                    format!(
+                        "Namespace {}: set {} (every pod passes {}){kept_msg}{held_msg}",
+                        n.resource.name,
+                        shown.join(", "),
                         level.as_str()
                     )
                 },

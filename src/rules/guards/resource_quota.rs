@@ -1,7 +1,6 @@
 //! CH404 generate-resource-quota: a ResourceQuota per namespace the release uses, sized from
 //! the release's own requests and limits with headroom.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
@@ -13,6 +12,7 @@ use super::{generated_meta, limit_range, options, quantity};
 use crate::finding::{Applicability, Severity};
 use crate::inventory::{Inventory, Workload};
 use crate::rules::{Context, Fix, Generated, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {

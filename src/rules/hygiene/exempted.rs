@@ -1,12 +1,12 @@
 //! CH530 exempted-by-annotation.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::config::SKIP_ANNOTATION;
 use crate::finding::{Applicability, Severity};
 use crate::inventory::pod_template_path;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH530",

@@ -1,10 +1,10 @@
 //! CH522 missing-resources.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH522",

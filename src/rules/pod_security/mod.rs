@@ -4,11 +4,11 @@
 //! non-zero (from its securityContext, the pod's, or the image config read from the registry)
 //! loses nothing by `runAsNonRoot: true` or by dropping all capabilities.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::inventory::{Container, Workload};
 use crate::rules::{Context, Rule};
+use crate::yaml::view::ValueExt;
 
 mod allow_privilege_escalation;
 mod automount_token;

@@ -1,6 +1,5 @@
 //! CH514 rbac-cluster-scope.
 
-use crate::yaml::view::ValueExt;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -8,6 +7,7 @@ use serde_json::Value;
 use super::{bindings_of, cluster_wide, grantees, group_name, is_cluster_scoped, roles};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH514",

@@ -1,13 +1,13 @@
 //! RBAC breadth rules: report (never change) Roles and ClusterRoles that grant more than a
 //! workload is likely to need, each finding with the narrower rule to use instead.
 
-use crate::yaml::view::ValueExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::document::Object;
 use crate::rules::{Context, Rule, RuleMeta};
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 mod cluster_scope;

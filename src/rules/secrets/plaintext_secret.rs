@@ -1,10 +1,10 @@
 //! CH501 plaintext-secret.
 
-use crate::yaml::view::ValueExt;
 use serde_json::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH501",

@@ -1,0 +1,75 @@
+//! Data parallelism with the standard library only: an indexed job run on every core.
+//!
+//! Three stages use it on large streams: parsing documents, running the rules of a pass, and
+//! patching the documents a pass changes. Each job is independent and results come back in
+//! index order, so the outcome is the same as a sequential run (the tests compare them).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Most threads used (the work is a few hundred milliseconds at most).
+const MAX_THREADS: usize = 8;
+
+/// Streams smaller than this are processed on one thread: spawning threads costs more than
+/// it saves.
+pub const PARALLEL_BYTES: usize = 256 * 1024;
+
+/// `f(0) … f(n-1)`, in index order. With `parallel`, jobs run on up to one thread per core,
+/// each taking the next job of `order` (a permutation of `0..n`, e.g. largest first; `None` =
+/// ascending) when done. A thread that cannot be started leaves its share to the others and
+/// the calling thread. A panicking job panics the caller, as a sequential run would.
+pub fn map<T, F>(n: usize, order: Option<&[usize]>, parallel: bool, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize) -> T + Sync,
+{
+    let threads = if parallel {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(n)
+            .min(MAX_THREADS)
+    } else {
+        1
+    };
+    if threads < 2 {
+        return (0..n).map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k >= n {
+                return done;
+            }
+            let i = order.map_or(k, |o| o[k]);
+            done.push((i, f(i)));
+        }
+    };
+    let mut results: Vec<(usize, T)> = Vec::with_capacity(n);
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        results.extend(work());
+        for h in helpers {
+            results.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_results_in_index_order_as_a_sequential_run() {
+        let f = |i: usize| (0..=i).map(|x| x * x).sum::<usize>();
+        let seq = map(500, None, false, f);
+        assert_eq!(map(500, None, true, f), seq);
+        let reversed: Vec<usize> = (0..500).rev().collect();
+        assert_eq!(map(500, Some(&reversed), true, f), seq);
+        assert!(map(0, None, true, f).is_empty());
+    }
+}
