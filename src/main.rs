@@ -46,19 +46,17 @@ fn run_harden(
     drop(input);
     let facts = resolve::resolve_images(&refs, &cfg, opts)?;
     let outcome = pipeline::harden_stream(stream, &cfg, &facts)?;
-    let rendered = report::render(&outcome, opts.report_format, false);
+    // The report (diffs included) is rendered only when someone reads it.
     if let Some(p) = &opts.report_file {
+        let rendered = report::render(&outcome, opts.report_format, false);
         atomic::write(p, rendered.as_bytes()).map_err(|source| chart_harden::Error::Io {
             path: p.display().to_string(),
             source,
         })?;
     }
     if !opts.quiet {
-        let shown = if opts.report_format == Format::Text {
-            report::render(&outcome, Format::Text, color_stderr())
-        } else {
-            rendered
-        };
+        let color = opts.report_format == Format::Text && color_stderr();
+        let shown = report::render(&outcome, opts.report_format, color);
         let _ = std::io::stderr().write_all(shown.as_bytes());
     }
     if dry_run {

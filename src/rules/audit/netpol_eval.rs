@@ -178,16 +178,35 @@ fn rules_for<'v>(
     pod: &Pod<'_>,
     dir: Direction,
 ) -> Option<Vec<(&'v Value, String)>> {
+    rules_of(
+        policies.iter().filter(|(ns, v)| policy_selects(ns, v, pod)),
+        dir,
+    )
+}
+
+/// Indexes of the policies that select the pod.
+pub fn selecting(policies: &[(String, &Value)], pod: &Pod<'_>) -> Vec<usize> {
+    (0..policies.len())
+        .filter(|&i| policy_selects(&policies[i].0, policies[i].1, pod))
+        .collect()
+}
+
+/// The rules for `dir` of the given (selecting) policies; `None` when none of them isolates
+/// that direction.
+fn rules_of<'a, 'v: 'a>(
+    selecting: impl Iterator<Item = &'a (String, &'v Value)>,
+    dir: Direction,
+) -> Option<Vec<(&'v Value, String)>> {
     let mut isolated = false;
     let mut out = Vec::new();
-    for (ns, v) in policies {
+    for (ns, v) in selecting {
         let spec = v.get("spec").unwrap_or(&Value::Null);
         let (ing, eg) = policy_types(spec);
         let on = match dir {
             Direction::Ingress => ing,
             Direction::Egress => eg,
         };
-        if !on || !policy_selects(ns, v, pod) {
+        if !on {
             continue;
         }
         isolated = true;
@@ -277,6 +296,20 @@ impl<'v> Side<'v> {
         Side {
             dir,
             rules: rules_for(policies, pod, dir),
+        }
+    }
+
+    /// Like [`Side::of`] when the policies selecting the pod are already known (indexes into
+    /// `policies`, as [`selecting`] returns them): the pod's side without evaluating any
+    /// selector again.
+    pub fn of_selecting(
+        policies: &[(String, &'v Value)],
+        selecting: &[usize],
+        dir: Direction,
+    ) -> Self {
+        Side {
+            dir,
+            rules: rules_of(selecting.iter().filter_map(|&i| policies.get(i)), dir),
         }
     }
 

@@ -188,12 +188,7 @@ impl Rule for NpCutTraffic {
             return;
         };
         let policies = netpol_eval::policies(cx.docs, inv);
-        let chart: Vec<(String, &Value)> = policies
-            .iter()
-            .filter(|(_, v)| !is_generated(v))
-            .cloned()
-            .collect();
-        if chart.is_empty() {
+        if policies.iter().all(|(_, v)| is_generated(v)) {
             return;
         }
         let refs = cx.references();
@@ -222,20 +217,19 @@ impl Rule for NpCutTraffic {
             })
             .collect();
         let pods: Vec<Pod<'_>> = inv.workloads.iter().map(|w| Pod::of(cx.docs, w)).collect();
-        // The chart's policies with their names, for the "isolated by" list.
-        let chart_named: Vec<(&str, String, &Value)> = inv
+        // Every selector evaluated once: which policies select each workload's pods, which
+        // policies the chart ships (not generated), and their names (`policies` order).
+        let selecting: Vec<Vec<usize>> = pods
+            .iter()
+            .map(|p| netpol_eval::selecting(&policies, p))
+            .collect();
+        let from_chart: Vec<bool> = policies.iter().map(|(_, v)| !is_generated(v)).collect();
+        let names: Vec<&str> = inv
             .by_kind
             .get("NetworkPolicy")
             .into_iter()
             .flatten()
-            .map(|o| {
-                (
-                    o.resource.name.as_str(),
-                    inv.namespace_of(&o.resource),
-                    cx.value(o),
-                )
-            })
-            .filter(|(_, _, v)| !is_generated(v))
+            .map(|o| o.resource.name.as_str())
             .collect();
         // Whether each workload is isolated (ingress, egress) by any policy: computed once,
         // when the first supplement is considered, not once per candidate × workload.
@@ -245,19 +239,25 @@ impl Rule for NpCutTraffic {
                 continue;
             }
             let pod = &pods[wi];
-            let chart_ing = netpol_eval::isolated(&chart, pod, Direction::Ingress);
-            let chart_eg = netpol_eval::isolated(&chart, pod, Direction::Egress);
+            let chart_sel: Vec<usize> = selecting[wi]
+                .iter()
+                .copied()
+                .filter(|&i| from_chart[i])
+                .collect();
+            let side = |sel: &[usize], dir| netpol_eval::Side::of_selecting(&policies, sel, dir);
+            let chart_ing = side(&chart_sel, Direction::Ingress).isolated();
+            let chart_eg = side(&chart_sel, Direction::Egress).isolated();
             if !chart_ing && !chart_eg {
                 continue;
             }
-            let isolating: Vec<String> = chart_named
+            let isolating: Vec<String> = chart_sel
                 .iter()
-                .filter(|(_, ns, v)| netpol_eval::policy_selects(ns, v, pod))
-                .map(|(name, _, _)| name.to_string())
+                .filter_map(|&i| names.get(i))
+                .map(|n| n.to_string())
                 .collect();
             // This pod's sides under every policy, found once for all the questions below.
-            let pod_in = netpol_eval::Side::of(&policies, pod, Direction::Ingress);
-            let pod_eg = netpol_eval::Side::of(&policies, pod, Direction::Egress);
+            let pod_in = side(&selecting[wi], Direction::Ingress);
+            let pod_eg = side(&selecting[wi], Direction::Egress);
             let mut missing: Vec<String> = Vec::new();
             let mut ingress = Acc::default();
             let mut egress = Acc::default();
@@ -311,7 +311,14 @@ impl Rule for NpCutTraffic {
                         with_draft.push((ns_eff.clone(), d));
                     }
                 }
-                let in_draft = netpol_eval::Side::of(&with_draft, pod, Direction::Ingress);
+                let mut draft_sel = selecting[wi].clone();
+                if let Some((ns, d)) = with_draft.get(policies.len()) {
+                    if netpol_eval::policy_selects(ns, d, pod) {
+                        draft_sel.push(policies.len());
+                    }
+                }
+                let in_draft =
+                    netpol_eval::Side::of_selecting(&with_draft, &draft_sel, Direction::Ingress);
                 for r in incoming[wi].iter().map(|&ri| &refs[ri]) {
                     let s = &inv.services[r.service];
                     let client = &inv.workloads[r.from];
@@ -442,11 +449,14 @@ impl Rule for NpCutTraffic {
             }
             // The supplement may only select pods already isolated in its directions.
             let iso = isolation.get_or_init(|| {
-                pods.iter()
-                    .map(|xp| {
+                selecting
+                    .iter()
+                    .map(|sel| {
                         (
-                            netpol_eval::isolated(&policies, xp, Direction::Ingress),
-                            netpol_eval::isolated(&policies, xp, Direction::Egress),
+                            netpol_eval::Side::of_selecting(&policies, sel, Direction::Ingress)
+                                .isolated(),
+                            netpol_eval::Side::of_selecting(&policies, sel, Direction::Egress)
+                                .isolated(),
                         )
                     })
                     .collect()
