@@ -47,6 +47,23 @@ median_ms() {
     printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1000}'
 }
 
+# min_ms RUNS INPUT CMD... : fastest wall time in ms (what the code can do on this machine when
+# no other tenant of a shared VM takes the CPU; the median says what to expect).
+min_ms() {
+    local runs="$1" input="$2"; shift 2
+    local best="" t0 t1 i t
+    for ((i = 0; i < runs; i++)); do
+        t0=$(now_ns)
+        "$@" <"$input" >/dev/null 2>&1
+        t1=$(now_ns)
+        t=$(((t1 - t0) / 1000))
+        if [[ -z "$best" ]] || ((t < best)); then best=$t; fi
+    done
+    awk -v b="$best" 'BEGIN {printf "%.3f", b / 1000}'
+}
+
+mbs() { awk -v b="$1" -v ms="$2" 'BEGIN {if (ms == 0) print "inf"; else printf "%.1f", (b / 1048576) / (ms / 1000)}'; }
+
 # median_pipe_ms RUNS SHELL-PIPELINE : same, for a pipeline given as one string
 median_pipe_ms() {
     local runs="$1" cmd="$2" times=() t0 t1 i
@@ -106,8 +123,16 @@ echo "== corpus: ${#CHARTS[@]} charts, $(mb "$SIZE") MiB"
 
 echo "== throughput ($RUNS runs each)"
 T_CH=$(median_ms "$RUNS" "$ALL" "$BIN" --no-pin -q)
+T_CH_MIN=$(min_ms "$((RUNS * 2))" "$ALL" "$BIN" --no-pin -q)
 T_CAT=$(median_ms "$RUNS" "$ALL" cat)
-MBS=$(awk -v b="$SIZE" -v ms="$T_CH" 'BEGIN {printf "%.1f", (b / 1048576) / (ms / 1000)}')
+MBS=$(mbs "$SIZE" "$T_CH")
+# The largest single release of the corpus (one real `helm template` output).
+BIG=$(for c in "${CHARTS[@]}"; do printf '%s %s\n' "$(stat -c %s "$SHARED/corpus/$c/rendered.yaml")" "$c"; done | sort -n | tail -n1)
+BIG_NAME=${BIG#* }
+BIG_FILE="$SHARED/corpus/$BIG_NAME/rendered.yaml"
+BIG_SIZE=${BIG%% *}
+T_BIG=$(median_ms "$RUNS" "$BIG_FILE" "$BIN" --no-pin -q)
+T_BIG_MIN=$(min_ms "$((RUNS * 2))" "$BIG_FILE" "$BIN" --no-pin -q)
 RSS=$(peak_rss_kib "$ALL" "$BIN" --no-pin -q)
 RSS_LIMIT=$(((3 * SIZE) / 1024 + 20 * 1024))
 printf '%-28s %10s %10s %10s\n' chart "KiB" "ms" "MB/s"
@@ -118,7 +143,11 @@ for c in "${CHARTS[@]}"; do
     printf '%-28s %10d %10s %10s\n' "$c" $((s / 1024)) "$t" \
         "$(awk -v b="$s" -v ms="$t" 'BEGIN {if (ms == 0) print "inf"; else printf "%.1f", (b / 1048576) / (ms / 1000)}')"
 done
-row "throughput, whole corpus" "$MBS MB/s ($T_CH ms)" ">= 50 MB/s" "$(awk -v x="$MBS" 'BEGIN {print (x >= 50) ? "ok" : "MISSED"}')"
+row "throughput, whole corpus (median)" "$MBS MB/s ($T_CH ms)" ">= 50 MB/s" "$(awk -v x="$MBS" 'BEGIN {print (x >= 50) ? "ok" : "MISSED"}')"
+row "throughput, whole corpus (fastest)" "$(mbs "$SIZE" "$T_CH_MIN") MB/s ($T_CH_MIN ms)" ">= 50 MB/s" "info"
+MBS_BIG=$(mbs "$BIG_SIZE" "$T_BIG")
+row "throughput, $BIG_NAME (median)" "$MBS_BIG MB/s ($T_BIG ms, $(mb "$BIG_SIZE") MiB)" ">= 50 MB/s" "$(awk -v x="$MBS_BIG" 'BEGIN {print (x >= 50) ? "ok" : "MISSED"}')"
+row "throughput, $BIG_NAME (fastest)" "$(mbs "$BIG_SIZE" "$T_BIG_MIN") MB/s ($T_BIG_MIN ms)" ">= 50 MB/s" "info"
 row "ratio to cat" "$(div "$T_CH" "$T_CAT")x ($T_CAT ms)" "-" "info"
 row "peak RSS, whole corpus" "$((RSS / 1024)) MiB" "<= $((RSS_LIMIT / 1024)) MiB" "$( ((RSS <= RSS_LIMIT)) && echo ok || echo MISSED)"
 

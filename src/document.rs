@@ -345,3 +345,40 @@ spec:
         assert!(e.contains("document 3"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+
+    /// A stream large enough to parse on several threads reads exactly like its documents
+    /// parsed one by one, and its first bad document (in stream order) is the one reported.
+    #[test]
+    fn large_streams_parse_like_small_ones_and_report_the_first_error() {
+        let doc = |i: usize| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  k: \"{}\"\n",
+                "x".repeat(i % 700)
+            )
+        };
+        let mut text = String::new();
+        for i in 0..2000 {
+            text.push_str("---\n");
+            text.push_str(&doc(i));
+        }
+        assert!(text.len() > crate::par::PARALLEL_BYTES);
+        let s = parse_stream(text.as_bytes()).unwrap();
+        assert_eq!(s.docs.len(), 2000);
+        for (i, d) in s.docs.iter().enumerate() {
+            assert_eq!(d.index, i);
+            assert!(d.text.ends_with(&doc(i)), "{}", d.text);
+            let one = build_document(i, &d.marker, &d.text).unwrap();
+            assert_eq!(d.value, one.value);
+            assert_eq!(d.objects.len(), 1);
+        }
+        let bad = text
+            .replacen("name: c1500\n", "name: [c1500\n", 1)
+            .replacen("name: c700\n", "name: [c700\n", 1);
+        let e = parse_stream(bad.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("document 701"), "{e}");
+    }
+}
