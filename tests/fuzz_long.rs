@@ -3,7 +3,8 @@
 //! Inputs are real documents (the shared chart corpus and `testdata/`), mutated with byte
 //! flips, YAML-token insertions, truncation, line shuffles and splices. For each input:
 //! `harden` must not panic (checked with `catch_unwind`), and when it succeeds its output must
-//! harden to itself byte for byte and parse again.
+//! harden to itself byte for byte and parse again. Every document is also read by the typed
+//! view's fast path and by serde-saphyr: the fast path must agree or decline.
 //!
 //! By default the test runs a few hundred executions (fast enough for CI). For a long run:
 //!
@@ -276,8 +277,31 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], workloads: &[usize]) -> Vec<u8> {
     buf
 }
 
+/// The typed view's fast path (`src/yaml/fast.rs`) must read every document it accepts exactly
+/// as serde-saphyr does, and must decline every document serde-saphyr rejects.
+fn fast_path_disagrees(input: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(input).ok()?;
+    for seg in chart_harden::yaml::split::split(text) {
+        let doc = &text[seg.text.clone()];
+        let fast = panic::catch_unwind(|| chart_harden::yaml::fast::parse(doc));
+        let Ok(fast) = fast else {
+            return Some("panic in the fast path".into());
+        };
+        let Some(v) = fast else { continue };
+        match chart_harden::yaml::view::reference(doc) {
+            Ok(r) if r == v => {}
+            Ok(_) => return Some("fast path reads a document differently".into()),
+            Err(e) => return Some(format!("fast path accepts what serde-saphyr rejects: {e}")),
+        }
+    }
+    None
+}
+
 /// Runs one input; returns whether the pipeline accepted it, and a failure description.
 fn check_one(input: &[u8], cfg: &Config) -> (bool, Option<String>) {
+    if let Some(why) = fast_path_disagrees(input) {
+        return (false, Some(why));
+    }
     let images = BTreeMap::new();
     let first = panic::catch_unwind(AssertUnwindSafe(|| pipeline::harden(input, cfg, &images)));
     let out = match first {
