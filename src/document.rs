@@ -200,12 +200,11 @@ Kubernetes manifests must be UTF-8 text",
 /// from a top-level `kind:` line and confirmed from the parsed value (a wrong guess parses
 /// again, whole).
 fn read_view(body: &str) -> Result<(Value, bool), String> {
-    let guess = body.lines().find_map(|l| {
-        let k = l.strip_prefix("kind:")?.trim();
-        PRUNED
-            .iter()
-            .find(|(kind, _)| k == *kind || k.trim_matches(['"', '\'']) == *kind)
-    });
+    let guess = body
+        .lines()
+        .find_map(|l| l.strip_prefix("kind:"))
+        .map(|k| k.trim().trim_matches(['"', '\'']))
+        .and_then(|k| PRUNED.iter().find(|(kind, _)| k == *kind));
     let Some((kind, prune)) = guess else {
         return Ok((view::parse(body)?, false));
     };

@@ -82,7 +82,8 @@ pub fn harden_stream(
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, Error> {
     let original_count = stream.docs.len();
-    let bytes: usize = stream.docs.iter().map(|d| d.text.len()).sum();
+    let large =
+        stream.docs.iter().map(|d| d.text.len()).sum::<usize>() >= crate::par::PARALLEL_BYTES;
     let crlf = uses_crlf(&stream);
     let helm4 = stream.docs.iter().any(|d| {
         d.value
@@ -102,7 +103,7 @@ pub fn harden_stream(
     let mut fixer = Fixer {
         cfg,
         images,
-        parallel: bytes >= crate::par::PARALLEL_BYTES,
+        parallel: large,
         before: BTreeMap::new(),
         helm4,
         crlf,
@@ -146,7 +147,7 @@ pub fn harden_stream(
         }
     }
     let output = emit(&stream);
-    release(stream);
+    release(stream, large);
     Ok(Outcome {
         output,
         findings: fixer.findings,
@@ -157,13 +158,10 @@ pub fn harden_stream(
 /// Frees a parsed stream. Freeing the typed views of a large stream (hundreds of thousands of
 /// small allocations) takes as long as a rule pass, and nothing waits for it: a large stream
 /// is freed on a background thread (at process exit the OS reclaims whatever is left).
-fn release(stream: Stream) {
-    let bytes: usize = stream.docs.iter().map(|d| d.text.len()).sum();
-    if bytes >= 256 * 1024 {
-        if let Err(e) = std::thread::Builder::new().spawn(move || drop(stream)) {
-            // No thread (resource limits): free it here.
-            drop(e);
-        }
+fn release(stream: Stream, large: bool) {
+    if large {
+        // When no thread can be started, the closure and the stream are dropped right here.
+        let _ = std::thread::Builder::new().spawn(move || drop(stream));
     }
 }
 
