@@ -21,6 +21,9 @@ use serde_json::{Map, Number, Value};
 const MAX_DEPTH: usize = 100;
 /// Most nodes the fast path builds (serde-saphyr's budget is 250 000).
 const MAX_NODES: usize = 100_000;
+/// Largest document the fast path reads. Its scalars come from its text, so they stay below
+/// serde-saphyr's 64 MiB scalar budget; bigger documents are serde-saphyr's to judge.
+const MAX_TEXT: usize = 32 * 1024 * 1024;
 
 /// The document's value, or `None` when the fast path declines it (see the module docs).
 pub fn parse(text: &str) -> Option<Value> {
@@ -35,6 +38,9 @@ pub fn parse_pruned(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
 }
 
 fn read(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
+    if text.len() > MAX_TEXT {
+        return None;
+    }
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Value> = None;
