@@ -169,7 +169,7 @@ fn release(stream: Stream, large: bool) {
 struct Fixer<'a> {
     cfg: &'a Config,
     images: &'a BTreeMap<String, ImageFacts>,
-    /// Patch documents on every core (large streams).
+    /// Run rules and patch documents on every core (large streams).
     parallel: bool,
     /// Helm 4 stream: generated documents get Helm's filename annotation.
     helm4: bool,
@@ -191,7 +191,7 @@ impl Fixer<'_> {
         }
         let inv = Inventory::build(&stream.docs, self.cfg.namespace.as_deref());
         let cx = Context::new(&stream.docs, &inv, self.cfg, self.images);
-        let sinks = rules::run_all(rules, &cx);
+        let sinks = rules::run_all(rules, &cx, self.parallel);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
         let mut generated: Vec<Value> = Vec::new();
         for em in sinks.into_iter().flat_map(|s| s.items) {

@@ -294,21 +294,15 @@ pub fn find(id: &str) -> Option<&'static RuleMeta> {
         .find(|m| m.code.eq_ignore_ascii_case(id) || m.name == id)
 }
 
-/// Runs `rules` on one pass's context and returns their sinks in rule order. On a large
-/// stream the rules run on several threads (they only read the context); the result is the
+/// Runs `rules` on one pass's context and returns their sinks in rule order. With `parallel`
+/// (the pipeline's large-stream decision) the rules run on several threads (they only read the context); the result is the
 /// same as running them one after another.
-pub fn run_all(rules: &[&dyn Rule], cx: &Context<'_>) -> Vec<Sink> {
-    let bytes: usize = cx.docs.iter().map(|d| d.text.len()).sum();
-    crate::par::map(
-        rules.len(),
-        None,
-        bytes >= crate::par::PARALLEL_BYTES,
-        |i| {
-            let mut sink = Sink::default();
-            rules[i].check(cx, &mut sink);
-            sink
-        },
-    )
+pub fn run_all(rules: &[&dyn Rule], cx: &Context<'_>, parallel: bool) -> Vec<Sink> {
+    crate::par::map(rules.len(), None, parallel, |i| {
+        let mut sink = Sink::default();
+        rules[i].check(cx, &mut sink);
+        sink
+    })
 }
 
 /// Iterates the workloads a rule should look at (skipping those opted out by annotation).
