@@ -177,6 +177,15 @@ pub fn patch(text: &str, original: &Value, ops: &[Op]) -> Result<(String, Value)
     for op in ops {
         apply_json(&mut expected, op)?;
     }
+    // Edits from shared span trees first; one tree per op (the reference way) when that
+    // fails or reads back differently.
+    if let Ok(cur) = apply_batched(text, ops) {
+        if let Ok(got) = view::parse(&cur) {
+            if got == expected {
+                return Ok((cur, got));
+            }
+        }
+    }
     let mut cur = text.to_string();
     for op in ops {
         cur = apply_one(&cur, op)?;
@@ -246,12 +255,36 @@ fn is_null_scalar(n: &Node) -> bool {
         if value.is_empty() || value == "~" || value == "null" || value == "Null" || value == "NULL")
 }
 
-fn splice(text: &str, start: usize, end: usize, with: &str) -> String {
-    let mut s = String::with_capacity(text.len() + with.len());
-    s.push_str(&text[..start]);
-    s.push_str(with);
-    s.push_str(&text[end..]);
-    s
+/// One byte-range replacement of a document's text.
+#[derive(Debug)]
+struct Edit {
+    start: usize,
+    end: usize,
+    with: String,
+}
+
+impl Edit {
+    fn apply(&self, text: &str) -> String {
+        let mut s = String::with_capacity(text.len() + self.with.len());
+        s.push_str(&text[..self.start]);
+        s.push_str(&self.with);
+        s.push_str(&text[self.end..]);
+        s
+    }
+
+    /// True when the two edits touch (overlap, share an end, or insert at the same place):
+    /// their order would matter, so they are not made from one span tree.
+    fn touches(&self, other: &Edit) -> bool {
+        self.start <= other.end && other.start <= self.end
+    }
+}
+
+fn splice(_text: &str, start: usize, end: usize, with: &str) -> Edit {
+    Edit {
+        start,
+        end,
+        with: with.to_string(),
+    }
 }
 
 /// The offset of the start of the line after the one `pos` is on (or `pos` itself when it
@@ -281,7 +314,7 @@ fn only_space_before(text: &str, pos: usize) -> bool {
 }
 
 /// Inserts whole lines at `at` (a line start, or the end of a text lacking a final newline).
-fn insert_lines(text: &str, at: usize, lines: &str, st: &Style) -> String {
+fn insert_lines(text: &str, at: usize, lines: &str, st: &Style) -> Edit {
     if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
         let lines = lines.strip_suffix(st.nl()).unwrap_or(lines);
         return splice(text, at, at, &format!("{}{}", st.nl(), lines));
@@ -292,11 +325,54 @@ fn insert_lines(text: &str, at: usize, lines: &str, st: &Style) -> String {
 fn apply_one(text: &str, op: &Op) -> Result<String, EditError> {
     let root = build(text, op.path())?;
     let st = detect_style(text, &root);
+    Ok(edit_for(text, &root, op, &st)?.apply(text))
+}
+
+/// The edit that makes `op` on `text`, located with its span tree `root`.
+fn edit_for(text: &str, root: &Node, op: &Op, st: &Style) -> Result<Edit, EditError> {
     match op {
-        Op::Set(p, v) => set(text, &root, p, v, &st),
-        Op::Append(p, v) => append(text, &root, p, v, &st),
-        Op::Remove(p) => remove(text, &root, p, &st),
+        Op::Set(p, v) => set(text, root, p, v, st),
+        Op::Append(p, v) => append(text, root, p, v, st),
+        Op::Remove(p) => remove(text, root, p, st),
     }
+}
+
+/// Applies `ops` in order, computing consecutive ops' edits from one span tree for as long as
+/// they touch disjoint byte ranges (a new tree is built only when an edit would touch one
+/// already made). What this gives is checked by [`patch`], which applies the ops one tree
+/// per op when the result does not read back as intended.
+fn apply_batched(text: &str, ops: &[Op]) -> Result<String, EditError> {
+    let mut cur = text.to_string();
+    let mut i = 0;
+    while i < ops.len() {
+        let root = build(&cur, ops[i].path())?;
+        let st = detect_style(&cur, &root);
+        let mut batch: Vec<Edit> = Vec::new();
+        while i < ops.len() {
+            let e = edit_for(&cur, &root, &ops[i], &st)?;
+            if batch.iter().any(|b| b.touches(&e)) {
+                break;
+            }
+            batch.push(e);
+            i += 1;
+        }
+        batch.sort_by_key(|e| std::cmp::Reverse(e.start));
+        let mut out =
+            String::with_capacity(cur.len() + batch.iter().map(|e| e.with.len()).sum::<usize>());
+        let mut pos = cur.len();
+        let mut pieces: Vec<&str> = Vec::with_capacity(batch.len() * 2 + 1);
+        for e in &batch {
+            pieces.push(&cur[e.end..pos]);
+            pieces.push(&e.with);
+            pos = e.start;
+        }
+        pieces.push(&cur[..pos]);
+        for piece in pieces.iter().rev() {
+            out.push_str(piece);
+        }
+        cur = out;
+    }
+    Ok(cur)
 }
 
 /// Nests `v` under the remaining keys.
@@ -315,7 +391,7 @@ fn nest(rest: &[Seg], v: &Value, p: &Path) -> Result<Value, EditError> {
     Ok(out)
 }
 
-fn set(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<String, EditError> {
+fn set(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Edit, EditError> {
     let (depth, loc) = locate(root, &p.0);
     let n = loc.node;
     if n.decorated {
@@ -342,7 +418,7 @@ fn insert_into_map(
     add: &Map<String, Value>,
     st: &Style,
     p: &Path,
-) -> Result<String, EditError> {
+) -> Result<Edit, EditError> {
     let n = loc.node;
     match &n.kind {
         NodeKind::Map {
@@ -395,7 +471,7 @@ fn replace_node(
     v: &Value,
     st: &Style,
     p: &Path,
-) -> Result<String, EditError> {
+) -> Result<Edit, EditError> {
     let n = loc.node;
     if n.decorated {
         return Err(err(p, "the node carries an anchor, alias or tag"));
@@ -497,7 +573,7 @@ fn colon_after(text: &str, key_end: usize) -> Option<usize> {
     (b.get(i) == Some(&b':')).then_some(i)
 }
 
-fn append(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<String, EditError> {
+fn append(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Edit, EditError> {
     let (depth, loc) = locate(root, &p.0);
     if depth < p.0.len() {
         return set(text, root, p, &Value::Array(vec![v.clone()]), st);
@@ -531,7 +607,7 @@ fn append(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<St
     }
 }
 
-fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<String, EditError> {
+fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditError> {
     let Some((last, parent_path)) = p.0.split_last() else {
         return Err(err(p, "cannot remove the root"));
     };
@@ -617,7 +693,7 @@ fn remove_flow_item(
     _parent: &Node,
     idx: usize,
     len: usize,
-) -> Result<String, EditError> {
+) -> Result<Edit, EditError> {
     let b = text.as_bytes();
     if idx + 1 < len {
         // remove "item, "

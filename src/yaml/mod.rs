@@ -7,6 +7,7 @@
 
 pub mod edit;
 pub mod fast;
+mod lines;
 pub mod path;
 pub mod scalar;
 pub mod split;

@@ -83,6 +83,11 @@ impl ValueExt for Value {
                 token
             };
             target = match target {
+                // Small mappings (most of a manifest's) are searched in order: comparing a
+                // few short keys is cheaper than hashing the token.
+                Value::Object(map) if map.len() <= SMALL_MAP => {
+                    map.iter().find(|(k, _)| k.as_str() == token)?.1
+                }
                 Value::Object(map) => map.get(token)?,
                 Value::Array(list) => list.get(array_index(token)?)?,
                 _ => return None,
@@ -91,6 +96,9 @@ impl ValueExt for Value {
         Some(target)
     }
 }
+
+/// Mappings up to this size are searched by comparing keys rather than by hash.
+const SMALL_MAP: usize = 8;
 
 /// An array index as RFC 6901 (and serde_json) accept it: digits, no sign, no leading zero.
 fn array_index(token: &str) -> Option<usize> {

@@ -1,0 +1,867 @@
+//! The typed view's line reader: block-structured YAML of the shape rendered manifests have,
+//! read line by line.
+//!
+//! Rendered charts are block mappings and sequences of one-line scalars, with literal and
+//! folded block scalars for scripts and configuration files and one-line flow sequences for
+//! RBAC verbs. This reader handles exactly that, several times faster than a general YAML
+//! scanner, and feeds the same value builder as the granit-parser path ([`super::fast`]). It
+//! *declines* (returns `None`) anything else — tabs, anchors, tags, aliases, complex keys,
+//! multi-line plain, quoted or flow scalars, nested flow collections, explicit indentation
+//! indicators, document markers, any indentation it cannot place, and anything that is not
+//! valid YAML — and the general path reads that document instead. So it never has to report
+//! an error: the general parsers see every document it does not fully understand.
+//!
+//! What it accepts it must read exactly as serde-saphyr does: `tests` below, the fast path's
+//! property tests, `tests/corpus_e2e.rs` (every shared-corpus document) and the fuzz target
+//! (`scripts/fuzz.sh`) compare both.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::fast::{Builder, Ev};
+
+/// Longest implicit key YAML allows.
+const MAX_KEY: usize = 1024;
+
+/// The document's value and whether anything was pruned, or `None` to decline.
+pub(super) fn read(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
+    if !printable(text.as_bytes()) {
+        return None;
+    }
+    let mut r = Reader {
+        s: text,
+        t: text.as_bytes(),
+        pos: 0,
+        b: Builder::new(prune),
+    };
+    // A document's text starts with what follows its `---` marker on that line: a node there
+    // (`--- |`, `--- !tag`) is the general parser's. An indented first line is declined too.
+    let first = r.line_at(0);
+    if first.content < first.end && first.indent > 0 && r.t[first.content] != b'#' {
+        return None;
+    }
+    if let Some(l) = r.peek()? {
+        if r.is_seq_entry(l.content, l.end) {
+            r.block_seq(l, l.content)?;
+        } else {
+            r.key(l.content, l.end)??;
+            r.block_map(l, l.content)?;
+        }
+        if r.peek()?.is_some() {
+            return None; // content after the root collection
+        }
+    }
+    r.b.finish()
+}
+
+/// True when every character is one YAML allows and this reader handles: printable ASCII,
+/// line feeds, CR only before LF, and non-ASCII characters other than C1 controls, the BOM,
+/// the Unicode line and paragraph separators and the two non-characters. Tabs are declined
+/// (they are only valid in some places).
+fn printable(t: &[u8]) -> bool {
+    let mut i = 0;
+    while i < t.len() {
+        let b = t[i];
+        if b >= 0x80 {
+            // Lead bytes of the excluded characters: C2 (U+0080–U+009F), E2 80 A8/A9
+            // (U+2028/9), EF BB BF (BOM), EF BF BE/BF (U+FFFE/F).
+            match b {
+                0xC2 if matches!(t.get(i + 1), Some(0x80..=0x9F)) => return false,
+                0xE2 if t.get(i + 1) == Some(&0x80)
+                    && matches!(t.get(i + 2), Some(0xA8 | 0xA9)) =>
+                {
+                    return false
+                }
+                0xEF if t.get(i + 1) == Some(&0xBB) && t.get(i + 2) == Some(&0xBF)
+                    || t.get(i + 1) == Some(&0xBF) && matches!(t.get(i + 2), Some(0xBE | 0xBF)) =>
+                {
+                    return false
+                }
+                _ => {}
+            }
+        } else if b < 0x20 || b == 0x7F {
+            let ok = b == b'\n' || b == b'\r' && t.get(i + 1) == Some(&b'\n');
+            if !ok {
+                return false;
+            }
+        }
+        i += 1;
+    }
+    true
+}
+
+/// One line of the text.
+#[derive(Clone, Copy)]
+struct Line {
+    /// Byte offset of its first byte.
+    start: usize,
+    /// Leading spaces.
+    indent: usize,
+    /// Offset of its first non-space byte (`end` for a blank line).
+    content: usize,
+    /// Offset of its line break (`\r\n` or `\n`), or of the text's end.
+    end: usize,
+    /// Offset of the next line.
+    next: usize,
+}
+
+struct Reader<'a> {
+    s: &'a str,
+    t: &'a [u8],
+    /// Start of the first line not read yet.
+    pos: usize,
+    b: Builder<'a>,
+}
+
+impl<'a> Reader<'a> {
+    fn line_at(&self, start: usize) -> Line {
+        let t = self.t;
+        let (mut end, next) = match memchr::memchr(b'\n', &t[start..]) {
+            Some(i) => (start + i, start + i + 1),
+            None => (t.len(), t.len()),
+        };
+        if end > start && t[end - 1] == b'\r' {
+            end -= 1;
+        }
+        let indent = t[start..end].iter().take_while(|&&b| b == b' ').count();
+        Line {
+            start,
+            indent,
+            content: start + indent,
+            end,
+            next,
+        }
+    }
+
+    /// The next line with content (blank and comment lines are skipped for good); `Some(None)`
+    /// at the end of the text, `None` to decline (a document marker line).
+    fn peek(&mut self) -> Option<Option<Line>> {
+        while self.pos < self.t.len() {
+            let l = self.line_at(self.pos);
+            if l.content == l.end || self.t[l.content] == b'#' {
+                self.pos = l.next;
+                continue;
+            }
+            let head = &self.t[l.start..l.end];
+            if l.indent == 0
+                && (head.starts_with(b"---") || head.starts_with(b"..."))
+                && head.get(3).is_none_or(|&b| b == b' ')
+            {
+                return None;
+            }
+            return Some(Some(l));
+        }
+        Some(None)
+    }
+
+    fn emit(&mut self, ev: Ev<'_>) -> Option<()> {
+        self.b.event(ev)
+    }
+
+    /// `-` followed by a space or the line end.
+    fn is_seq_entry(&self, at: usize, end: usize) -> bool {
+        self.t[at] == b'-' && (at + 1 == end || self.t[at + 1] == b' ')
+    }
+
+    fn skip_spaces(&self, mut i: usize, end: usize) -> usize {
+        while i < end && self.t[i] == b' ' {
+            i += 1;
+        }
+        i
+    }
+
+    /// True when nothing but spaces and a comment is left on the line after `i`.
+    fn rest_is_blank(&self, i: usize, end: usize) -> bool {
+        let j = self.skip_spaces(i, end);
+        j == end || j > i && self.t[j] == b'#'
+    }
+
+    /// The key of an implicit mapping entry starting at `at`: `Some(Some((key, plain, after
+    /// the colon)))`, `Some(None)` when the line holds no key there, `None` to decline.
+    #[allow(clippy::type_complexity)]
+    fn key(&self, at: usize, end: usize) -> Option<Option<(Cow<'a, str>, bool, usize)>> {
+        let t = self.t;
+        let colon_after = |i: usize| {
+            let j = self.skip_spaces(i, end);
+            (j < end && t[j] == b':' && (j + 1 == end || t[j + 1] == b' ')).then_some(j + 1)
+        };
+        match t[at] {
+            b'"' => {
+                let (k, after) = self.double_quoted(at, end)?;
+                Some(colon_after(after).map(|c| (k, false, c)))
+            }
+            b'\'' => {
+                let (k, after) = self.single_quoted(at, end)?;
+                Some(colon_after(after).map(|c| (k, false, c)))
+            }
+            b'?' | b':' | b'-' if at + 1 == end || t[at + 1] == b' ' => None,
+            b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%'
+            | b'@' | b'`' => Some(None),
+            _ => {
+                let mut i = at;
+                while i < end {
+                    match t[i] {
+                        b':' if i + 1 == end || t[i + 1] == b' ' => {
+                            let k = self.s[at..i].trim_end_matches(' ');
+                            if k.len() > MAX_KEY {
+                                return None;
+                            }
+                            return Some(Some((Cow::Borrowed(k), true, i + 1)));
+                        }
+                        b'#' if t[i - 1] == b' ' => return Some(None),
+                        _ => i += 1,
+                    }
+                }
+                Some(None)
+            }
+        }
+    }
+
+    /// A block mapping at the column of `at` on line `l` (its first key is at `at`).
+    fn block_map(&mut self, mut l: Line, mut at: usize) -> Option<()> {
+        let n = at - l.start;
+        self.emit(Ev::MapStart)?;
+        loop {
+            if self.is_seq_entry(at, l.end) {
+                return None; // a sequence entry where the next key should be
+            }
+            let (k, plain, after) = self.key(at, l.end)??;
+            self.emit(Ev::Scalar(k, plain))?;
+            self.value(l, after, n, false)?;
+            match self.peek()? {
+                Some(next) if next.indent == n => {
+                    l = next;
+                    at = next.content;
+                }
+                Some(next) if next.indent > n => return None,
+                _ => break,
+            }
+        }
+        self.emit(Ev::MapEnd)
+    }
+
+    /// A block sequence whose `-` is at `at` on line `l`.
+    fn block_seq(&mut self, mut l: Line, mut at: usize) -> Option<()> {
+        let n = at - l.start;
+        self.emit(Ev::SeqStart)?;
+        loop {
+            self.value(l, at + 1, n, true)?;
+            match self.peek()? {
+                Some(next) if next.indent == n && self.is_seq_entry(next.content, next.end) => {
+                    l = next;
+                    at = next.content;
+                }
+                Some(next) if next.indent > n => return None,
+                _ => break,
+            }
+        }
+        self.emit(Ev::SeqEnd)
+    }
+
+    /// The value after a key's colon or an entry's `-` (at `after` on line `l`), inside a
+    /// collection at column `n`. Leaves `pos` after the value's last line.
+    fn value(&mut self, l: Line, after: usize, n: usize, in_seq: bool) -> Option<()> {
+        let t = self.t;
+        let q = self.skip_spaces(after, l.end);
+        if q == l.end || q > after && t[q] == b'#' {
+            // The value is on the following lines, or empty.
+            self.pos = l.next;
+            return match self.peek()? {
+                Some(next) if next.indent > n => {
+                    if self.is_seq_entry(next.content, next.end) {
+                        self.block_seq(next, next.content)
+                    } else if self.key(next.content, next.end)?.is_some() {
+                        self.block_map(next, next.content)
+                    } else {
+                        self.node(next, next.content, n)
+                    }
+                }
+                Some(next)
+                    if !in_seq && next.indent == n && self.is_seq_entry(next.content, next.end) =>
+                {
+                    self.block_seq(next, next.content)
+                }
+                _ => self.emit(Ev::Scalar(Cow::Borrowed(""), true)),
+            };
+        }
+        if q == after {
+            return None; // `-x` or `key:x` never get here; anything else is not ours
+        }
+        if in_seq {
+            if self.is_seq_entry(q, l.end) {
+                return None; // `- - x`
+            }
+            if self.key(q, l.end)?.is_some() {
+                return self.block_map(l, q);
+            }
+        }
+        self.node(l, q, n)
+    }
+
+    /// A scalar or flow collection starting at `q` on line `l`, inside a collection at column
+    /// `n`. Leaves `pos` after its last line.
+    fn node(&mut self, l: Line, q: usize, n: usize) -> Option<()> {
+        let t = self.t;
+        let end = l.end;
+        let after_scalar = match t[q] {
+            b'"' | b'\'' => return self.quoted(l, q, n),
+            b'[' => self.flow_seq(q, end)?,
+            b'{' => {
+                let j = self.skip_spaces(q + 1, end);
+                if j >= end || t[j] != b'}' {
+                    return None;
+                }
+                self.emit(Ev::MapStart)?;
+                self.emit(Ev::MapEnd)?;
+                j + 1
+            }
+            // A block scalar on a line of its own is left to the general parser.
+            b'|' | b'>' if q > l.content => return self.block_scalar(l, q, n),
+            b',' | b']' | b'}' | b'#' | b'&' | b'*' | b'!' | b'%' | b'@' | b'`' | b'|' | b'>' => {
+                return None
+            }
+            b'-' | b'?' | b':' if q + 1 == end || t[q + 1] == b' ' => return None,
+            _ => return self.plain(l, q, n),
+        };
+        if !self.rest_is_blank(after_scalar, end) {
+            return None;
+        }
+        self.pos = l.next;
+        Some(())
+    }
+
+    /// A plain scalar starting at `q` on line `l`, inside a collection at column `n`: the rest
+    /// of the line and the continuation lines indented deeper than `n`, folded.
+    fn plain(&mut self, l: Line, q: usize, n: usize) -> Option<()> {
+        let t = self.t;
+        let (first, comment) = self.plain_line(q, l.end)?;
+        let mut folded: Option<String> = None;
+        let mut pos = l.next;
+        self.pos = l.next;
+        // A comment ends the scalar (a deeper line after it is an error, declined by the
+        // caller).
+        while !comment && pos < t.len() {
+            let c = self.line_at(pos);
+            if c.content == c.end {
+                pos = c.next;
+                continue;
+            }
+            if c.indent <= n || t[c.content] == b'#' {
+                break;
+            }
+            if matches!(t[c.content], b'-' | b'?' | b':')
+                && (c.content + 1 == c.end || t[c.content + 1] == b' ')
+            {
+                return None; // a continuation starting like an indicator: not judged here
+            }
+            let (text, comment) = self.plain_line(c.content, c.end)?;
+            if comment {
+                return None;
+            }
+            // Lines between the previous text line and this one: none folds to a space,
+            // each empty one is a line feed.
+            let empties = self.t[self.pos..c.start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            let f = folded.get_or_insert_with(|| first.to_string());
+            if empties == 0 {
+                f.push(' ');
+            } else {
+                f.extend(std::iter::repeat_n('\n', empties));
+            }
+            f.push_str(text);
+            pos = c.next;
+            self.pos = c.next;
+        }
+        let v = match folded {
+            Some(f) => Cow::Owned(f),
+            None => Cow::Borrowed(first),
+        };
+        self.emit(Ev::Scalar(v, true))
+    }
+
+    /// One line's part of a plain scalar starting at `q`, trimmed, and whether a comment
+    /// follows it; `None` when a `: ` makes it something else.
+    fn plain_line(&self, q: usize, end: usize) -> Option<(&'a str, bool)> {
+        let t = self.t;
+        let mut i = q;
+        while i < end {
+            match t[i] {
+                b':' if i + 1 == end || t[i + 1] == b' ' => return None,
+                b'#' if i > q && t[i - 1] == b' ' => {
+                    return Some((self.s[q..i].trim_end_matches(' '), true));
+                }
+                _ => i += 1,
+            }
+        }
+        Some((self.s[q..end].trim_end_matches(' '), false))
+    }
+
+    /// A one-line double-quoted scalar starting at `at`: its value and the offset after the
+    /// closing quote.
+    fn double_quoted(&self, at: usize, end: usize) -> Option<(Cow<'a, str>, usize)> {
+        match self.quoted_piece(at + 1, end, true)? {
+            (v, Some(after)) => Some((v, after)),
+            (_, None) => None,
+        }
+    }
+
+    /// A one-line single-quoted scalar starting at `at`.
+    fn single_quoted(&self, at: usize, end: usize) -> Option<(Cow<'a, str>, usize)> {
+        match self.quoted_piece(at + 1, end, false)? {
+            (v, Some(after)) => Some((v, after)),
+            (_, None) => None,
+        }
+    }
+
+    /// The part of a quoted scalar from `from` to its closing quote (and the offset after
+    /// it) or, when the line has none, to the line end (trailing spaces trimmed, as folding
+    /// does). `None` for an escape it does not read, or a line ending in a backslash.
+    fn quoted_piece(
+        &self,
+        from: usize,
+        end: usize,
+        double: bool,
+    ) -> Option<(Cow<'a, str>, Option<usize>)> {
+        if let Some(r) = self.quoted_until(from, end, double)? {
+            return Some(r);
+        }
+        let mut e = end;
+        while e > from && self.t[e - 1] == b' ' {
+            e -= 1;
+        }
+        if double && e > from && self.t[e - 1] == b'\\' {
+            return None; // an escaped line break or trailing space
+        }
+        match self.quoted_until(from, e, double)? {
+            Some(_) => None,
+            None => self.quoted_text(from, e, double).map(|v| (v, None)),
+        }
+    }
+
+    /// `Some(Some((value, after the quote)))` when the quote closes before `end`,
+    /// `Some(None)` when it does not.
+    #[allow(clippy::type_complexity)]
+    fn quoted_until(
+        &self,
+        from: usize,
+        end: usize,
+        double: bool,
+    ) -> Option<Option<(Cow<'a, str>, Option<usize>)>> {
+        let t = self.t;
+        let quote = if double { b'"' } else { b'\'' };
+        let mut i = from;
+        while i < end {
+            if t[i] == quote {
+                if !double && i + 1 < end && t[i + 1] == b'\'' {
+                    i += 2;
+                    continue;
+                }
+                return Some(Some((self.quoted_text(from, i, double)?, Some(i + 1))));
+            }
+            if double && t[i] == b'\\' {
+                i += 2;
+                continue;
+            }
+            i += 1;
+        }
+        Some(None)
+    }
+
+    /// The value of quoted text between `from` and `to` (no closing quote inside).
+    fn quoted_text(&self, from: usize, to: usize, double: bool) -> Option<Cow<'a, str>> {
+        let t = self.t;
+        let raw = &self.s[from..to];
+        if !double {
+            return Some(if raw.contains("''") {
+                Cow::Owned(raw.replace("''", "'"))
+            } else {
+                Cow::Borrowed(raw)
+            });
+        }
+        if !raw.contains('\\') {
+            return Some(Cow::Borrowed(raw));
+        }
+        let mut out = String::with_capacity(raw.len());
+        let mut i = from;
+        while i < to {
+            if t[i] != b'\\' {
+                let start = i;
+                while i < to && t[i] != b'\\' {
+                    i += 1;
+                }
+                out.push_str(&self.s[start..i]);
+                continue;
+            }
+            let e = *t.get(i + 1).filter(|_| i + 1 < to)?;
+            let hex = |len: usize| -> Option<char> {
+                let h = self
+                    .s
+                    .get(i + 2..i + 2 + len)
+                    .filter(|_| i + 2 + len <= to)?;
+                if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                char::from_u32(u32::from_str_radix(h, 16).ok()?)
+            };
+            let (c, len) = match e {
+                b'0' => ('\0', 2),
+                b'a' => ('\x07', 2),
+                b'b' => ('\x08', 2),
+                b't' => ('\t', 2),
+                b'n' => ('\n', 2),
+                b'v' => ('\x0b', 2),
+                b'f' => ('\x0c', 2),
+                b'r' => ('\r', 2),
+                b'e' => ('\x1b', 2),
+                b' ' => (' ', 2),
+                b'"' => ('"', 2),
+                b'/' => ('/', 2),
+                b'\\' => ('\\', 2),
+                b'x' => (hex(2)?, 4),
+                b'u' => (hex(4)?, 6),
+                b'U' => (hex(8)?, 10),
+                _ => return None,
+            };
+            out.push(c);
+            i += len;
+        }
+        Some(Cow::Owned(out))
+    }
+
+    /// A quoted scalar starting at `q` on line `l` that may go on over the following lines
+    /// (each indented deeper than `n`), folded as YAML folds flow scalars.
+    fn quoted(&mut self, l: Line, q: usize, n: usize) -> Option<()> {
+        let double = self.t[q] == b'"';
+        let (first, closed) = self.quoted_piece(q + 1, l.end, double)?;
+        if let Some(after) = closed {
+            if !self.rest_is_blank(after, l.end) {
+                return None;
+            }
+            self.pos = l.next;
+            return self.emit(Ev::Scalar(first, false));
+        }
+        if first.is_empty() {
+            return None; // folding around an empty first line: not judged here
+        }
+        let mut out = first.into_owned();
+        let mut pos = l.next;
+        let mut empties = 0usize;
+        while pos < self.t.len() {
+            let c = self.line_at(pos);
+            pos = c.next;
+            if c.content == c.end {
+                empties += 1;
+                continue;
+            }
+            if c.indent <= n {
+                return None;
+            }
+            let (piece, closed) = self.quoted_piece(c.content, c.end, double)?;
+            if piece.is_empty() {
+                return None;
+            }
+            if empties == 0 {
+                out.push(' ');
+            } else {
+                out.extend(std::iter::repeat_n('\n', empties));
+            }
+            empties = 0;
+            out.push_str(&piece);
+            if let Some(after) = closed {
+                if !self.rest_is_blank(after, c.end) {
+                    return None;
+                }
+                self.pos = c.next;
+                return self.emit(Ev::Scalar(Cow::Owned(out), false));
+            }
+        }
+        None
+    }
+
+    /// A one-line flow sequence of scalars starting at `at` (`[`); the offset after `]`.
+    fn flow_seq(&mut self, at: usize, end: usize) -> Option<usize> {
+        let t = self.t;
+        self.emit(Ev::SeqStart)?;
+        let mut i = self.skip_spaces(at + 1, end);
+        if i < end && t[i] == b']' {
+            self.emit(Ev::SeqEnd)?;
+            return Some(i + 1);
+        }
+        loop {
+            if i >= end {
+                return None;
+            }
+            match t[i] {
+                b'"' => {
+                    let (v, a) = self.double_quoted(i, end)?;
+                    self.emit(Ev::Scalar(v, false))?;
+                    i = a;
+                }
+                b'\'' => {
+                    let (v, a) = self.single_quoted(i, end)?;
+                    self.emit(Ev::Scalar(v, false))?;
+                    i = a;
+                }
+                b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>'
+                | b'%' | b'@' | b'`' | b'?' | b':' => return None,
+                b'-' if i + 1 == end || matches!(t[i + 1], b' ' | b',' | b']') => return None,
+                _ => {
+                    let start = i;
+                    while i < end && !matches!(t[i], b',' | b']' | b'[' | b'{' | b'}' | b':') {
+                        if t[i] == b'#' && t[i - 1] == b' ' {
+                            return None;
+                        }
+                        i += 1;
+                    }
+                    if i < end && !matches!(t[i], b',' | b']') {
+                        return None;
+                    }
+                    let v = self.s[start..i].trim_end_matches(' ');
+                    self.emit(Ev::Scalar(Cow::Borrowed(v), true))?;
+                }
+            }
+            i = self.skip_spaces(i, end);
+            if i >= end {
+                return None;
+            }
+            match t[i] {
+                b']' => {
+                    self.emit(Ev::SeqEnd)?;
+                    return Some(i + 1);
+                }
+                b',' => {
+                    i = self.skip_spaces(i + 1, end);
+                    if i < end && t[i] == b']' {
+                        return None; // a trailing comma
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A literal (`|`) or folded (`>`) block scalar whose indicator is at `at` on line `l`,
+    /// inside a collection at column `n`.
+    fn block_scalar(&mut self, l: Line, at: usize, n: usize) -> Option<()> {
+        let t = self.t;
+        let literal = t[at] == b'|';
+        let mut i = at + 1;
+        // Chomping: -1 strip, 0 clip, 1 keep. Indentation indicators are declined.
+        let chomp = match t.get(i).filter(|_| i < l.end) {
+            Some(b'-') => {
+                i += 1;
+                -1
+            }
+            Some(b'+') => {
+                i += 1;
+                1
+            }
+            _ => 0,
+        };
+        if i < l.end && t[i] != b' ' || !self.rest_is_blank(i, l.end) {
+            return None;
+        }
+        // Lines of the scalar: (start of the text after the indentation, end), `None` for an
+        // empty line.
+        let mut lines: Vec<Option<(usize, usize)>> = Vec::new();
+        let mut indent = 0usize;
+        let mut leading_max = 0usize;
+        let mut pos = l.next;
+        while pos < t.len() {
+            let c = self.line_at(pos);
+            if c.content == c.end && (indent == 0 || c.indent <= indent) {
+                leading_max = leading_max.max(c.indent);
+                if c.next == c.end {
+                    return None; // the text ends without a line break
+                }
+                lines.push(None);
+                pos = c.next;
+                continue;
+            }
+            if indent == 0 {
+                if c.indent <= n {
+                    break;
+                }
+                if leading_max > c.indent {
+                    return None;
+                }
+                indent = c.indent;
+            } else if c.indent < indent {
+                break;
+            }
+            if c.next == c.end {
+                return None; // the text ends without a line break
+            }
+            lines.push(Some((c.start + indent, c.end)));
+            pos = c.next;
+        }
+        if indent == 0 {
+            // No text line: empty, unless kept line breaks or deeper blank lines make it
+            // something this reader does not judge.
+            if chomp > 0 || leading_max > n {
+                return None;
+            }
+            self.pos = pos;
+            return self.emit(Ev::Scalar(Cow::Borrowed(""), false));
+        }
+        // Trailing empty lines are consumed by the scalar; chomping decides what they add.
+        let trailing = lines.iter().rev().take_while(|x| x.is_none()).count();
+        let body = &lines[..lines.len() - trailing];
+        let mut out = String::new();
+        let mut prev_more = false;
+        let mut empty = 0usize;
+        let mut first = true;
+        for line in body {
+            let Some((a, e)) = *line else {
+                empty += 1;
+                continue;
+            };
+            let more = a < e && t[a] == b' ';
+            if first {
+                out.extend(std::iter::repeat_n('\n', empty));
+            } else if literal || prev_more || more {
+                out.extend(std::iter::repeat_n('\n', empty + 1));
+            } else if empty == 0 {
+                out.push(' ');
+            } else {
+                out.extend(std::iter::repeat_n('\n', empty));
+            }
+            out.push_str(&self.s[a..e]);
+            first = false;
+            prev_more = more;
+            empty = 0;
+        }
+        if chomp >= 0 {
+            out.push('\n');
+        }
+        if chomp > 0 {
+            out.extend(std::iter::repeat_n('\n', trailing));
+        }
+        self.emit(Ev::Scalar(Cow::Owned(out), false))?;
+        self.pos = pos;
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The line reader accepts `text` and reads it as serde-saphyr does.
+    fn same(text: &str) {
+        let ours = read(text, &[])
+            .unwrap_or_else(|| panic!("declined {text:?}"))
+            .0;
+        let reference = super::super::view::reference(text).expect("valid YAML");
+        assert_eq!(ours, reference, "{text:?}");
+    }
+
+    fn declined(text: &str) {
+        assert_eq!(read(text, &[]), None, "{text:?}");
+    }
+
+    #[test]
+    fn reads_block_documents_like_serde_saphyr() {
+        same("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    a: \"1\"\n");
+        same("\n# Source: c/t.yaml\napiVersion: v1\nkind: Pod\n");
+        same(" # comment after the marker\na: 1\n");
+        same("a:\n- 1\n- two\n- \"three\"\nb: c\n");
+        same("a:\n  - x: 1\n    w: [a, \"b\", 'c d']\n  -\n    z: {}\n  - []\n  -\nb: ~\n");
+        same("a: b # comment\nc: 'it''s' # c\nd: \"esc \\\" \\\\ \\n \\t \\u00e9 \\x41 \\/\"\n");
+        same("url: http://x:80/a#frag\nk: a,b[c]{d}\nneg: -1\nflag: --x\nempty:\n");
+        same("\"quoted key\": 1\n'single key': 2\nkey with spaces : 3\n");
+        same("a: on\nb: yes\nc: 0.5\nd: 100Mi\ne: 10.0.0.1\nf: null\ng: ~\n");
+        same("crlf: 1\r\nlist:\r\n- a\r\n");
+        same(
+            "- a\n- b: 1\n  c:\n  - d\n- - \"x\"\n"
+                .replace("- - \"x\"\n", "- e\n")
+                .as_str(),
+        );
+        same("é: ünïcode ✓\n");
+        same("a: plain\n  continued \"q\" [b] {c} & * ! | > % @ ` , x\n\n   again\nb: 1\n");
+        same("- plain\n  continued\n-   x\n    y\n");
+        same("a: 'single\n  quoted ''x''\n\n  more'\nb: \"double\n   \\t esc\"\n");
+        same("a:\n  'own line'\nb:\n  plain on its own line\n  and more\nc:\n  {}\nd:\n  [x, y]\n");
+        same("a: |-\nb: >\n\nc: |\n");
+    }
+
+    #[test]
+    fn reads_block_scalars_like_serde_saphyr() {
+        for header in ["|", "|-", "|+", ">", ">-", ">+"] {
+            for body in [
+                "  one\n  two\n",
+                "  one\n\n  two\n\n\n",
+                "  one\n    more\n  two\n",
+                "\n  after an empty line\n",
+                "  a\n  b\n\n  c\n    d\n  e\n\n",
+                "  # not a comment\n  x: y\n",
+            ] {
+                same(&format!("k: {header}\n{body}next: 1\n"));
+                same(&format!("k: {header} # c\n{body}"));
+                same(&format!("- {header}\n{body}- 1\n"));
+                let shifted: String = body
+                    .lines()
+                    .map(|x| {
+                        if x.is_empty() {
+                            "\n".to_string()
+                        } else {
+                            format!("    {x}\n")
+                        }
+                    })
+                    .collect();
+                same(&format!("m:\n  - k: {header}\n{shifted}    nk: 2\n"));
+            }
+        }
+    }
+
+    #[test]
+    fn declines_what_it_does_not_handle() {
+        for c in [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "a:\tb\n",
+            "? a\n: b\n",
+            "a: [1,\n  2]\n",
+            "a: {b: 1}\n",
+            "a: [[1]]\n",
+            "a: |2\n   x\n",
+            "--- |\n  x\n",
+            "  indented: root\n",
+            "a: 1\n b: 2\n",
+            "a:\n    b: 1\n  c: 2\n",
+            "a: b: c\n",
+            "- - a\n",
+            "a: x\n- b\n",
+            "plain scalar\n",
+            "a: |\n  no final break",
+            "a: 1\n...\n",
+            "a: \"\\N\"\n",
+            "a: [1, ]\n",
+        ] {
+            declined(c);
+        }
+    }
+
+    #[test]
+    fn invalid_yaml_is_never_accepted() {
+        for c in [
+            "a: 1\n  b: 2\n",
+            "a:\n  b: 1\n c: 2\n",
+            "- a\nb: 1\n",
+            "a: 'open\n",
+            "a: \"open\n",
+            "a: [1, 2\n",
+            "a: b\na: c\n",
+            "a: \"\\q\"\n",
+            "a: \"\\uD800\"\n",
+            "a: |x\n  y\n",
+            "a: |\n     \n  x\n",
+            "a: 1 #c\n  b\n",
+        ] {
+            declined(c);
+        }
+    }
+}
