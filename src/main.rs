@@ -41,11 +41,11 @@ fn run_harden(
         path: file.map_or("stdin".into(), |p| p.display().to_string()),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let (stream, refs) = pipeline::prepare(&input, &cfg)?;
+    let prepared = pipeline::prepare_run(&input, &cfg)?;
     // Every document holds its own bytes now: the input buffer is not needed any more.
     drop(input);
-    let facts = resolve::resolve_images(&refs, &cfg, opts)?;
-    let outcome = pipeline::harden_stream(stream, &cfg, &facts)?;
+    let facts = resolve::resolve_images(&prepared.refs, &cfg, opts)?;
+    let outcome = pipeline::harden_prepared(prepared, &cfg, &facts)?;
     // The report (diffs included) is rendered only when someone reads it.
     if let Some(p) = &opts.report_file {
         let rendered = report::render(&outcome, opts.report_format, false);

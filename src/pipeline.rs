@@ -59,25 +59,63 @@ impl Outcome {
     }
 }
 
+/// A parsed input, ready to harden once its images are resolved.
+pub struct Prepared {
+    /// The parsed stream.
+    pub stream: Stream,
+    /// Every image reference that pinning would resolve.
+    pub refs: Vec<String>,
+    /// The stream's inventory (the fix loop's first step starts from it).
+    inventory: Inventory,
+}
+
 /// Parses the input and returns it with every image reference that pinning would resolve.
 pub fn prepare(input: &[u8], cfg: &Config) -> Result<(Stream, Vec<String>), Error> {
+    let p = prepare_run(input, cfg)?;
+    Ok((p.stream, p.refs))
+}
+
+/// Like [`prepare`], keeping the inventory for [`harden_prepared`].
+pub fn prepare_run(input: &[u8], cfg: &Config) -> Result<Prepared, Error> {
     let stream = parse_stream(input)?;
-    let inv = Inventory::build(&stream.docs, cfg.namespace.as_deref());
+    let inventory = Inventory::build(&stream.docs, cfg.namespace.as_deref());
     let mut refs: BTreeSet<String> = BTreeSet::new();
     let pin_on = cfg.images.pin && !cfg.disabled.contains("CH201");
     if pin_on {
-        for f in rules::images::image_fields(&stream.docs, &inv, cfg) {
+        for f in rules::images::image_fields(&stream.docs, &inventory, cfg) {
             if !f.reference.contains('@') {
                 refs.insert(f.reference);
             }
         }
     }
-    Ok((stream, refs.into_iter().collect()))
+    Ok(Prepared {
+        stream,
+        refs: refs.into_iter().collect(),
+        inventory,
+    })
+}
+
+/// Hardens a prepared stream (image facts must already be known).
+pub fn harden_prepared(
+    p: Prepared,
+    cfg: &Config,
+    images: &BTreeMap<String, ImageFacts>,
+) -> Result<Outcome, Error> {
+    harden_with(p.stream, Some(p.inventory), cfg, images)
 }
 
 /// Hardens a parsed stream.
 pub fn harden_stream(
+    stream: Stream,
+    cfg: &Config,
+    images: &BTreeMap<String, ImageFacts>,
+) -> Result<Outcome, Error> {
+    harden_with(stream, None, cfg, images)
+}
+
+fn harden_with(
     mut stream: Stream,
+    inventory: Option<Inventory>,
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, Error> {
@@ -109,6 +147,7 @@ pub fn harden_stream(
         crlf,
         findings: Vec::new(),
         seen: BTreeSet::new(),
+        inventory,
     };
     let mut converged = false;
     for _ in 0..MAX_ITERATIONS {
@@ -181,6 +220,8 @@ struct Fixer<'a> {
     /// (rule, resource, path, message) of the findings reported, so that a later pass does
     /// not report them again.
     seen: BTreeSet<(String, String, String, String)>,
+    /// The inventory of the stream as it is now (dropped whenever a step changes it).
+    inventory: Option<Inventory>,
 }
 
 impl Fixer<'_> {
@@ -189,9 +230,13 @@ impl Fixer<'_> {
         if rules.is_empty() {
             return Ok(false);
         }
-        let inv = Inventory::build(&stream.docs, self.cfg.namespace.as_deref());
+        let inv = match self.inventory.take() {
+            Some(inv) => inv,
+            None => Inventory::build(&stream.docs, self.cfg.namespace.as_deref()),
+        };
         let cx = Context::new(&stream.docs, &inv, self.cfg, self.images);
         let sinks = rules::run_all(rules, &cx, self.parallel);
+        drop(cx);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
         let mut generated: Vec<Value> = Vec::new();
         for em in sinks.into_iter().flat_map(|s| s.items) {
@@ -227,8 +272,11 @@ impl Fixer<'_> {
             }
         }
         if ops.is_empty() && generated.is_empty() {
+            // Nothing changed: the next step reads the same stream, and its inventory.
+            self.inventory = Some(inv);
             return Ok(false);
         }
+        drop(inv);
         // Documents are patched independently (on every core for a large stream); the first
         // error in stream order is reported.
         let jobs: Vec<(usize, Vec<Op>)> = ops.into_iter().map(|(d, o)| (d, order_ops(o))).collect();

@@ -30,7 +30,7 @@ pub fn split(input: &str) -> Vec<Segment> {
     let mut text_start = 0;
     let mut line_start = 0;
     while line_start < bytes.len() {
-        let line_end = match bytes[line_start..].iter().position(|&b| b == b'\n') {
+        let line_end = match memchr::memchr(b'\n', &bytes[line_start..]) {
             Some(p) => line_start + p + 1,
             None => bytes.len(),
         };
