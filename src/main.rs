@@ -17,6 +17,12 @@ fn read_input(file: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
             buf = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         }
         _ => {
+            // A redirected file says how big it is: one allocation, a few large reads.
+            let hint = std::fs::metadata("/dev/stdin")
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map_or(64 * 1024, |m| m.len() as usize + 1);
+            buf.reserve(hint.min(1 << 30));
             std::io::stdin()
                 .read_to_end(&mut buf)
                 .map_err(|e| anyhow::anyhow!("reading stdin: {e}"))?;
@@ -77,7 +83,28 @@ fn run_harden(
     }
 }
 
+/// glibc grows a thread's malloc arena one page at a time, with an `mprotect` call per page
+/// (about 600 calls, ≈5 % of the run on a 2.5 MB stream: parse, rules and patching allocate
+/// on worker threads). 8 MiB of headroom per growth makes that a handful of calls; headroom
+/// never written is not resident, so peak RSS grows by well under 1 MiB.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    unsafe extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    const M_TOP_PAD: i32 = -2;
+    // SAFETY: mallopt only sets an allocator parameter; it is called once, before any other
+    // thread exists, with a parameter and value glibc documents.
+    unsafe {
+        mallopt(M_TOP_PAD, 8 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -387,7 +387,12 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
 
 /// Writes the stream: every document's marker and bytes, in order.
 pub fn emit(stream: &Stream) -> Vec<u8> {
-    let mut out = String::new();
+    let size: usize = stream
+        .docs
+        .iter()
+        .map(|d| d.marker.len() + d.text.len() + 2)
+        .sum();
+    let mut out = String::with_capacity(size + 3);
     if stream.bom {
         out.push('\u{feff}');
     }

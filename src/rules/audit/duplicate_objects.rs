@@ -51,8 +51,8 @@ impl Rule for DuplicateObjects {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
-        let mut seen: BTreeMap<(String, String, String, String, bool), Vec<usize>> =
-            BTreeMap::new();
+        #[allow(clippy::type_complexity)]
+        let mut seen: BTreeMap<(&str, &str, &str, &str, bool), Vec<usize>> = BTreeMap::new();
         let mut objs = Vec::new();
         for d in cx.docs {
             for o in &d.objects {
@@ -65,17 +65,13 @@ impl Rule for DuplicateObjects {
                     .ptr("/metadata/annotations")
                     .and_then(|a| a.get("helm.sh/hook"))
                     .is_some();
-                let group = r
-                    .api_version
-                    .rsplit_once('/')
-                    .map(|(g, _)| g.to_string())
-                    .unwrap_or_default();
+                let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
                 let ns = if CLUSTER_SCOPED.contains(&r.kind.as_str()) {
-                    String::new()
+                    ""
                 } else {
-                    cx.inv.namespace_of(r)
+                    cx.inv.namespace_str(r)
                 };
-                let key = (group, r.kind.clone(), ns, r.name.clone(), hook);
+                let key = (group, r.kind.as_str(), ns, r.name.as_str(), hook);
                 seen.entry(key).or_default().push(objs.len());
                 objs.push(o);
             }
