@@ -101,7 +101,7 @@ pub fn harden_prepared(
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, Error> {
-    harden_with(p.stream, Some(p.inventory), cfg, images)
+    harden_with(p.stream, Some(p.inventory), cfg, images, true)
 }
 
 /// Hardens a parsed stream.
@@ -110,14 +110,18 @@ pub fn harden_stream(
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, Error> {
-    harden_with(stream, None, cfg, images)
+    harden_with(stream, None, cfg, images, true)
 }
 
+/// The fix loop. With `incremental`, per-object rules look only at the documents changed
+/// since they last ran ([`Rule::per_object`]); without, every rule sees every document in
+/// every step (the tests compare both).
 fn harden_with(
     mut stream: Stream,
     inventory: Option<Inventory>,
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
+    incremental: bool,
 ) -> Result<Outcome, Error> {
     let original_count = stream.docs.len();
     let large =
@@ -148,6 +152,8 @@ fn harden_with(
         findings: Vec::new(),
         seen: BTreeSet::new(),
         inventory,
+        dirty: None,
+        incremental,
     };
     let mut converged = false;
     for _ in 0..MAX_ITERATIONS {
@@ -222,6 +228,10 @@ struct Fixer<'a> {
     seen: BTreeSet<(String, String, String, String)>,
     /// The inventory of the stream as it is now (dropped whenever a step changes it).
     inventory: Option<Inventory>,
+    /// Documents changed since the per-object rules last ran (`None`: they have not run).
+    dirty: Option<BTreeSet<usize>>,
+    /// Run per-object rules on changed documents only (see `harden_with`).
+    incremental: bool,
 }
 
 impl Fixer<'_> {
@@ -234,8 +244,18 @@ impl Fixer<'_> {
             Some(inv) => inv,
             None => Inventory::build(&stream.docs, self.cfg.namespace.as_deref()),
         };
+        // Per-object rules look again only at what changed since they last ran.
+        let only = if self.incremental && rules.iter().any(|r| r.per_object()) {
+            self.dirty.replace(BTreeSet::new())
+        } else {
+            None
+        };
         let cx = Context::new(&stream.docs, &inv, self.cfg, self.images);
-        let sinks = rules::run_all(rules, &cx, self.parallel);
+        let changed_cx = only
+            .as_ref()
+            .map(|d| Context::new(&stream.docs, &inv, self.cfg, self.images).restricted_to(d));
+        let sinks = rules::run_all(rules, &cx, changed_cx.as_ref(), self.parallel);
+        drop(changed_cx);
         drop(cx);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
         let mut generated: Vec<Value> = Vec::new();
@@ -294,6 +314,9 @@ impl Fixer<'_> {
         for ((d, _), doc) in jobs.iter().zip(patched) {
             let old = std::mem::replace(&mut stream.docs[*d], doc?);
             self.before.entry(*d).or_insert(old.text);
+            if let Some(dirty) = &mut self.dirty {
+                dirty.insert(*d);
+            }
         }
         for g in generated {
             let index = stream.docs.len();
@@ -303,6 +326,9 @@ impl Fixer<'_> {
                 text = text.replace('\n', "\r\n");
             }
             stream.docs.push(build_document(index, "---", &text)?);
+            if let Some(dirty) = &mut self.dirty {
+                dirty.insert(index);
+            }
         }
         Ok(true)
     }
@@ -427,4 +453,54 @@ fn uses_crlf(stream: &Stream) -> bool {
 /// Documents by index (helper for tests and reports).
 pub fn doc_label(docs: &[Document], i: usize) -> String {
     docs.get(i).map(Document::label).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod incremental_tests {
+    use super::*;
+
+    /// Per-object rules restricted to changed documents find, fix and report exactly what
+    /// running every rule on every document does.
+    #[test]
+    fn incremental_steps_match_full_steps() {
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        let mut inputs: Vec<std::path::PathBuf> =
+            vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata/demo-chart.helm4-stream.yaml")];
+        if let Ok(rd) = std::fs::read_dir(&shared) {
+            let mut charts: Vec<_> = rd
+                .flatten()
+                .map(|e| e.path().join("rendered.yaml"))
+                .collect();
+            charts.sort();
+            inputs.extend(charts.into_iter().filter(|p| p.exists()));
+        }
+        let images = BTreeMap::new();
+        for profile in [
+            crate::config::Profile::Staging,
+            crate::config::Profile::Prod,
+        ] {
+            let mut cfg = Config::default();
+            cfg.set_profile(profile);
+            cfg.images.pin = false;
+            for path in &inputs {
+                let input = std::fs::read(path).unwrap();
+                let full = harden_with(parse_stream(&input).unwrap(), None, &cfg, &images, false);
+                let inc = harden_with(parse_stream(&input).unwrap(), None, &cfg, &images, true);
+                let (full, inc) = (full.unwrap(), inc.unwrap());
+                // (compared without printing: a diff of whole streams helps nobody)
+                assert!(
+                    inc.output == full.output,
+                    "output differs: {}",
+                    path.display()
+                );
+                assert!(
+                    inc.findings == full.findings,
+                    "findings differ: {}",
+                    path.display()
+                );
+                assert_eq!(inc.changes.len(), full.changes.len(), "{}", path.display());
+            }
+        }
+    }
 }

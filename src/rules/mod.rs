@@ -93,6 +93,9 @@ pub struct Context<'a> {
     pub references: std::sync::OnceLock<Vec<guards::netpol_infer::Reference>>,
     /// Label-selector indexes by (kind, selector pointer), built on first use in a pass.
     pub selector_index: std::sync::Mutex<BTreeMap<(String, String), std::sync::Arc<SelectorIndex>>>,
+    /// When set, [`workloads`] yields only the workloads of these documents (what a
+    /// per-object rule must look at again after a step changed them; see [`Rule::per_object`]).
+    pub only: Option<&'a std::collections::BTreeSet<usize>>,
 }
 
 /// A prefilter for "which objects of a kind select these labels": a selector with
@@ -152,7 +155,14 @@ impl<'a> Context<'a> {
             images,
             references: Default::default(),
             selector_index: Default::default(),
+            only: None,
         }
+    }
+
+    /// The same view, with [`workloads`] limited to the workloads of `docs`.
+    pub fn restricted_to(mut self, docs: &'a std::collections::BTreeSet<usize>) -> Self {
+        self.only = Some(docs);
+        self
     }
 
     /// The JSON value of an object.
@@ -269,6 +279,14 @@ pub trait Rule: Send + Sync {
     fn late(&self) -> bool {
         false
     }
+    /// True for a rule whose findings and fixes for a workload follow from that workload's
+    /// own document alone (with the configuration and image facts), and which visits
+    /// workloads only through [`workloads`]. After the first step of the fix loop such a
+    /// rule is run on the documents changed since it last ran: on the others it would find
+    /// exactly what it found before (already reported, and any fix already applied).
+    fn per_object(&self) -> bool {
+        false
+    }
 }
 
 /// Every rule, in the order they run.
@@ -297,9 +315,18 @@ pub fn find(id: &str) -> Option<&'static RuleMeta> {
 /// Runs `rules` on one pass's context and returns their sinks in rule order. With `parallel`
 /// (the pipeline's large-stream decision) the rules run on several threads (they only read the context); the result is the
 /// same as running them one after another.
-pub fn run_all(rules: &[&dyn Rule], cx: &Context<'_>, parallel: bool) -> Vec<Sink> {
+pub fn run_all(
+    rules: &[&dyn Rule],
+    cx: &Context<'_>,
+    changed: Option<&Context<'_>>,
+    parallel: bool,
+) -> Vec<Sink> {
     crate::par::map(rules.len(), None, parallel, |i| {
         let mut sink = Sink::default();
+        let cx = match changed {
+            Some(c) if rules[i].per_object() => c,
+            _ => cx,
+        };
         rules[i].check(cx, &mut sink);
         sink
     })
@@ -322,6 +349,7 @@ pub fn workloads_indexed<'a>(
         .workloads
         .iter()
         .enumerate()
+        .filter(move |(_, w)| cx.only.is_none_or(|d| d.contains(&w.object.doc)))
         .filter(move |(_, w)| !skipped(cx, meta, w))
 }
 

@@ -39,6 +39,10 @@ impl Rule for MissingProbes {
         &META
     }
 
+    fn per_object(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for w in workloads(cx, &META) {
             if !LONG_RUNNING.contains(&w.object.resource.kind.as_str()) || w.hook.is_some() {

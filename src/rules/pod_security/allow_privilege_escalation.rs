@@ -32,6 +32,10 @@ impl Rule for AllowPrivilegeEscalation {
         &META
     }
 
+    fn per_object(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for w in workloads(cx, &META) {
             if is_windows(pod_spec(cx, w)) {

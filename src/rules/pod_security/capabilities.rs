@@ -34,6 +34,10 @@ impl Rule for DropAllCapabilities {
         &META
     }
 
+    fn per_object(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for w in workloads(cx, &META) {
             if is_windows(pod_spec(cx, w)) {

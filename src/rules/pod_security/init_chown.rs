@@ -101,6 +101,10 @@ impl Rule for InitChownToFsGroup {
         &META
     }
 
+    fn per_object(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for w in workloads(cx, &META) {
             let spec = pod_spec(cx, w);

@@ -32,6 +32,10 @@ impl Rule for RootUser {
         &META
     }
 
+    fn per_object(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         let uid = cx.cfg.pod_security.run_as_user;
         for w in workloads(cx, &META) {
