@@ -1,5 +1,6 @@
-//! The typed view's fast path: the JSON value built straight from `granit-parser` events, for
-//! the plain shape rendered manifests have.
+//! The typed view's fast path: the JSON value built straight from parse events, for the plain
+//! shape rendered manifests have. Events come from the line reader (`super::lines`) when it
+//! accepts the document, else from `granit-parser`; one builder turns either into the value.
 //!
 //! serde-saphyr is the reference reader ([`super::view`]), but its generic serde machinery
 //! costs about twice the parser's own time. Most rendered documents use no anchors, aliases,

@@ -18,8 +18,9 @@ pub fn options() -> serde_saphyr::Options {
 
 /// Parses one document's text into a JSON value (`Value::Null` for an empty document).
 ///
-/// Plain documents are read by the fast path ([`super::fast`]), which agrees with serde-saphyr
-/// on everything it accepts; serde-saphyr reads the rest and reports every error.
+/// Plain documents are read by the fast paths ([`super::fast`], which first tries the line
+/// reader of `super::lines`); they agree with serde-saphyr on everything they accept, and
+/// serde-saphyr reads the rest and reports every error.
 pub fn parse(text: &str) -> Result<Value, String> {
     if let Some(v) = super::fast::parse(text) {
         return Ok(v);
