@@ -309,6 +309,17 @@ impl Config {
     }
 }
 
+/// True when the object or its pod template carries any opt-out at all (chart-harden's skip
+/// annotation or another tool's exemption): without one, [`skipped_by_annotation`] is false
+/// for every rule.
+pub fn has_opt_outs(obj: &Value, template: Option<&Value>) -> bool {
+    [Some(obj), template].into_iter().flatten().any(|v| {
+        v.ptr("/metadata/annotations")
+            .and_then(|a| a.get(SKIP_ANNOTATION))
+            .is_some()
+    }) || !crate::exemptions::of(obj, template).is_empty()
+}
+
 /// Reads `chart-harden.io/skip` from an object's (or its pod template's) annotations, and the
 /// equivalent exemptions of other tools ([`crate::exemptions`]).
 pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleMeta) -> bool {

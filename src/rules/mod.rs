@@ -93,6 +93,9 @@ pub struct Context<'a> {
     pub references: std::sync::OnceLock<Vec<guards::netpol_infer::Reference>>,
     /// Label-selector indexes by (kind, selector pointer), built on first use in a pass.
     pub selector_index: std::sync::Mutex<BTreeMap<(String, String), std::sync::Arc<SelectorIndex>>>,
+    /// Per workload (inventory order): whether it carries any opt-out annotation (computed
+    /// once per pass; most carry none, and then no rule needs to read its annotations).
+    pub opt_outs: std::sync::OnceLock<Vec<bool>>,
     /// When set, [`workloads`] yields only the workloads of these documents (what a
     /// per-object rule must look at again after a step changed them; see [`Rule::per_object`]).
     pub only: Option<&'a std::collections::BTreeSet<usize>>,
@@ -155,6 +158,7 @@ impl<'a> Context<'a> {
             images,
             references: Default::default(),
             selector_index: Default::default(),
+            opt_outs: Default::default(),
             only: None,
         }
     }
@@ -163,6 +167,22 @@ impl<'a> Context<'a> {
     pub fn restricted_to(mut self, docs: &'a std::collections::BTreeSet<usize>) -> Self {
         self.only = Some(docs);
         self
+    }
+
+    /// True when workload `wi` carries an opt-out annotation (see [`skipped`]).
+    pub fn has_opt_outs(&self, wi: usize) -> bool {
+        self.opt_outs.get_or_init(|| {
+            self.inv
+                .workloads
+                .iter()
+                .map(|w| {
+                    crate::config::has_opt_outs(
+                        self.value(&w.object),
+                        self.at(w.object.doc, &w.template),
+                    )
+                })
+                .collect()
+        })[wi]
     }
 
     /// The JSON value of an object.
@@ -350,7 +370,7 @@ pub fn workloads_indexed<'a>(
         .iter()
         .enumerate()
         .filter(move |(_, w)| cx.only.is_none_or(|d| d.contains(&w.object.doc)))
-        .filter(move |(_, w)| !skipped(cx, meta, w))
+        .filter(move |(i, w)| !cx.has_opt_outs(*i) || !skipped(cx, meta, w))
 }
 
 /// True when the workload opts out of the rule (chart-harden's or another tool's annotation).
