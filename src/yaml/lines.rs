@@ -1101,4 +1101,68 @@ mod tests {
             "only {read_here} of {total} read here"
         );
     }
+
+    /// Hand-picked edge cases: each is declined or read exactly as serde-saphyr reads it; the
+    /// ones this reader must leave to the general parsers are declined.
+    #[test]
+    fn edge_cases_are_declined_or_read_alike() {
+        let deep: String = (0..150)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect::<String>()
+            + &" ".repeat(150)
+            + "x: 1\n";
+        let longkey = format!("{}: 1\n", "k".repeat(1100));
+        let cases: Vec<String> = vec![
+            "a: |\n  x\n \n  y\n".into(),
+            "a: >\n  x\n\n   y\n  z\n".into(),
+            "a: >-\n   lead\n  x\n".into(),
+            "a:\n- b\n - c\n".into(),
+            "key: 'a''b'\n".into(),
+            "a: \"\\u00e9\\U0001F600\\x41\"\n".into(),
+            "a: b #c\n#d\nc: d\n".into(),
+            "a   : b\n".into(),
+            "a: b\u{2028}c\n".into(),
+            "a: \u{feff}b\n".into(),
+            deep,
+            longkey,
+            "a: [a, b\n".into(),
+            "a: 'x\n\n\n  y'\n".into(),
+            "a: \"x\\\n  y\"\n".into(),
+            "a:\n  - b\n  -\n    - c\n".into(),
+            "- a\n-\n  - b\n".into(),
+            "a: -\n".into(),
+            "a: ? b\n".into(),
+            "a: b\n  # c\n  d\n".into(),
+            "a: b\n\n  c\n".into(),
+            "a: |\n\n\n".into(),
+            "a: |+\n  x\n\n\nb: 1\n".into(),
+            "a: >\n  x\n    y\n  z\n\n  w\n".into(),
+            "- a: 1\n  - b\n".into(),
+            "a: 1\n\u{0085}b: 2\n".into(),
+            "\"a\":1\n".into(),
+            "'a' : 1\n".into(),
+            "a: '' \n".into(),
+            "a: \"\"\n".into(),
+            "a: x\r\n  y\r\n".into(),
+            "a: |\r\n  x\r\n  y\r\nb: 2\r\n".into(),
+            "a: \"x\r\n  y\"\r\n".into(),
+            "a: b: c\n".into(),
+            "a:b\n".into(),
+            "a: 'x'y\n".into(),
+            "a: \"x\" # c\n".into(),
+            "a: [\"x\", 'y', z]\n".into(),
+            "a: [x y, -z]\n".into(),
+        ];
+        let mut read_here = 0;
+        for c in &cases {
+            if let Some((v, _)) = read(c, &[]) {
+                assert_eq!(Ok(v), super::super::view::reference(c), "{c:?}");
+                read_here += 1;
+            }
+        }
+        assert!(read_here >= 20, "only {read_here} read here");
+        for c in [&cases[8], &cases[9], &cases[10], &cases[11], &cases[25]] {
+            assert_eq!(read(c, &[]), None, "{c:?}");
+        }
+    }
 }
