@@ -279,7 +279,7 @@ impl Edit {
     }
 }
 
-fn splice(_text: &str, start: usize, end: usize, with: &str) -> Edit {
+fn splice(start: usize, end: usize, with: &str) -> Edit {
     Edit {
         start,
         end,
@@ -317,9 +317,9 @@ fn only_space_before(text: &str, pos: usize) -> bool {
 fn insert_lines(text: &str, at: usize, lines: &str, st: &Style) -> Edit {
     if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
         let lines = lines.strip_suffix(st.nl()).unwrap_or(lines);
-        return splice(text, at, at, &format!("{}{}", st.nl(), lines));
+        return splice(at, at, &format!("{}{}", st.nl(), lines));
     }
-    splice(text, at, at, lines)
+    splice(at, at, lines)
 }
 
 fn apply_one(text: &str, op: &Op) -> Result<String, EditError> {
@@ -455,7 +455,7 @@ fn insert_into_map(
                 s.push_str(": ");
                 s.push_str(&render_flow(v));
             }
-            Ok(splice(text, at, at, &s))
+            Ok(splice(at, at, &s))
         }
         NodeKind::Scalar { .. } if is_null_scalar(n) => {
             replace_node(text, loc, &Value::Object(add.clone()), st, p)
@@ -501,10 +501,10 @@ fn replace_node(
             if let Some(k) = loc.key {
                 let colon = colon_after(text, k.end).unwrap_or(k.end);
                 let at = after_line(text, n.end);
-                return Ok(splice(text, colon + 1, at, &format!(" {s}{}", st.nl())));
+                return Ok(splice(colon + 1, at, &format!(" {s}{}", st.nl())));
             }
         }
-        return Ok(splice(text, start, end, &s));
+        return Ok(splice(start, end, &s));
     }
     // A collection replaces a flow node or a block node in block layout when its parent
     // mapping is block; otherwise in flow layout.
@@ -534,7 +534,6 @@ fn replace_node(
                 String::new()
             };
             return Ok(splice(
-                text,
                 colon + 1,
                 rest_end,
                 &format!("{comment}{}{}", st.nl(), body),
@@ -542,16 +541,16 @@ fn replace_node(
         } else {
             format!("{}{}", st.nl(), body)
         };
-        return Ok(splice(text, colon + 1, end, &replacement));
+        return Ok(splice(colon + 1, end, &replacement));
     }
     if n.is_block_collection() && loc.key.is_none() {
         // A block collection that is a sequence item or the root: re-render in place.
         let body = render_value_lines(v, n.col.saturating_sub(st.indent), st);
         let body = body.trim_start_matches(' ').to_string();
         let end = after_line(text, n.end);
-        return Ok(splice(text, n.start, end, &body));
+        return Ok(splice(n.start, end, &body));
     }
-    Ok(splice(text, n.start, n.end, &render_flow(v)))
+    Ok(splice(n.start, n.end, &render_flow(v)))
 }
 
 fn is_block_scalar(n: &Node) -> bool {
@@ -598,7 +597,7 @@ fn append(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Ed
             while at > n.start && text.as_bytes()[at - 1].is_ascii_whitespace() {
                 at -= 1;
             }
-            Ok(splice(text, at, at, &format!(", {}", render_flow(v))))
+            Ok(splice(at, at, &format!(", {}", render_flow(v))))
         }
         NodeKind::Scalar { .. } if is_null_scalar(n) => {
             replace_node(text, &loc, &Value::Array(vec![v.clone()]), st, p)
@@ -633,13 +632,13 @@ fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditErr
                 if only_space_before(text, key.start) {
                     let ls = line_start(text, key.start);
                     let ns = line_start(text, next.start);
-                    return Ok(splice(text, ls, ns, ""));
+                    return Ok(splice(ls, ns, ""));
                 }
-                return Ok(splice(text, key.start, next.start, ""));
+                return Ok(splice(key.start, next.start, ""));
             }
             let ls = line_start(text, key.start);
             let end = after_line(text, val.end);
-            Ok(splice(text, ls, end, ""))
+            Ok(splice(ls, end, ""))
         }
         (NodeKind::Seq { items, flow }, Seg::Index(i)) => {
             let Some(item) = items.get(*i) else {
@@ -680,7 +679,7 @@ fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditErr
             } else {
                 after_line(text, item.end)
             };
-            Ok(splice(text, ls, end, ""))
+            Ok(splice(ls, end, ""))
         }
         _ => Err(err(p, "no such entry")),
     }
@@ -705,14 +704,14 @@ fn remove_flow_item(
         while e < b.len() && (b[e] == b' ' || b[e] == b'\t') {
             e += 1;
         }
-        Ok(splice(text, start, e.min(b.len()), ""))
+        Ok(splice(start, e.min(b.len()), ""))
     } else {
         // remove ", item"
         let mut s = start;
         while s > 0 && b[s - 1] != b',' {
             s -= 1;
         }
-        Ok(splice(text, s.saturating_sub(1), end, ""))
+        Ok(splice(s.saturating_sub(1), end, ""))
     }
 }
 

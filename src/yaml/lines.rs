@@ -409,18 +409,10 @@ impl<'a> Reader<'a> {
         Some((self.s[q..end].trim_end_matches(' '), false))
     }
 
-    /// A one-line double-quoted scalar starting at `at`: its value and the offset after the
-    /// closing quote.
-    fn double_quoted(&self, at: usize, end: usize) -> Option<(Cow<'a, str>, usize)> {
-        match self.quoted_piece(at + 1, end, true)? {
-            (v, Some(after)) => Some((v, after)),
-            (_, None) => None,
-        }
-    }
-
-    /// A one-line single-quoted scalar starting at `at`.
-    fn single_quoted(&self, at: usize, end: usize) -> Option<(Cow<'a, str>, usize)> {
-        match self.quoted_piece(at + 1, end, false)? {
+    /// A one-line quoted scalar starting at `at` (its quote says which style): its value and
+    /// the offset after the closing quote.
+    fn one_line_quoted(&self, at: usize, end: usize) -> Option<(Cow<'a, str>, usize)> {
+        match self.quoted_piece(at + 1, end, self.t[at] == b'"')? {
             (v, Some(after)) => Some((v, after)),
             (_, None) => None,
         }
@@ -445,10 +437,8 @@ impl<'a> Reader<'a> {
         if double && e > from && self.t[e - 1] == b'\\' {
             return None; // an escaped line break or trailing space
         }
-        match self.quoted_until(from, e, double)? {
-            Some(_) => None,
-            None => self.quoted_text(from, e, double).map(|v| (v, None)),
-        }
+        // No closing quote up to `end`, so none up to `e` either.
+        self.quoted_text(from, e, double).map(|v| (v, None))
     }
 
     /// `Some(Some((value, after the quote)))` when the quote closes before `end`,
@@ -605,13 +595,8 @@ impl<'a> Reader<'a> {
                 return None;
             }
             match t[i] {
-                b'"' => {
-                    let (v, a) = self.double_quoted(i, end)?;
-                    self.emit(Ev::Scalar(v, false))?;
-                    i = a;
-                }
-                b'\'' => {
-                    let (v, a) = self.single_quoted(i, end)?;
+                b'"' | b'\'' => {
+                    let (v, a) = self.one_line_quoted(i, end)?;
                     self.emit(Ev::Scalar(v, false))?;
                     i = a;
                 }
