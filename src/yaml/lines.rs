@@ -273,7 +273,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The value after a key's colon or an entry's `-` (at `after` on line `l`), inside a
-    /// collection at column `n`. Leaves `pos` after the value's last line.
+    /// collection at column `n` (`after` is a space or the line end: callers checked it).
+    /// Leaves `pos` after the value's last line.
     fn value(&mut self, l: Line, after: usize, n: usize, in_seq: bool) -> Option<()> {
         let t = self.t;
         let q = self.skip_spaces(after, l.end);
@@ -297,9 +298,6 @@ impl<'a> Reader<'a> {
                 }
                 _ => self.emit(Ev::Scalar(Cow::Borrowed(""), true)),
             };
-        }
-        if q == after {
-            return None; // `-x` or `key:x` never get here; anything else is not ours
         }
         if in_seq {
             if self.is_seq_entry(q, l.end) {
