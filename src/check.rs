@@ -217,7 +217,7 @@ fn closeness(violation: &str, finding: &str) -> u8 {
 /// cover `code`, as (annotation, description).
 fn exemptions_for(obj: &Value, code: &str, name: &str) -> Vec<(String, String)> {
     let tpl = obj
-        .get("kind")
+        .key("kind")
         .and_then(Value::as_str)
         .and_then(pod_template_path)
         .and_then(|p| p.lookup(obj));

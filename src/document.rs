@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::finding::ResourceRef;
+use crate::yaml::view::MapExt;
 use crate::yaml::view::ValueExt;
 use crate::yaml::{split, view, Path};
 
@@ -73,7 +74,7 @@ impl Document {
     /// A short label for messages: `document 3 (Deployment/web, templates/web.yaml)`.
     pub fn label(&self) -> String {
         let mut s = format!("document {}", self.index + 1);
-        let kind = self.value.get("kind").and_then(Value::as_str);
+        let kind = self.value.key("kind").and_then(Value::as_str);
         let name = self.value.ptr("/metadata/name").and_then(Value::as_str);
         let mut inner = Vec::new();
         if let Some(k) = kind {
@@ -142,7 +143,7 @@ fn check_object(label: &str, v: &Value, at: &str) -> Result<(), Error> {
             }
         }
     }
-    if let Some(md) = m.get("metadata") {
+    if let Some(md) = m.key("metadata") {
         if !md.is_object() && !md.is_null() {
             return Err(Error::NotAnObject {
                 doc: label.to_string(),
@@ -209,7 +210,7 @@ fn read_view(body: &str) -> Result<(Value, bool), String> {
         return Ok((view::parse(body)?, false));
     };
     let (value, partial) = view::parse_pruned(body, prune)?;
-    if partial && value.get("kind").and_then(Value::as_str) != Some(kind) {
+    if partial && value.key("kind").and_then(Value::as_str) != Some(kind) {
         return Ok((view::parse(body)?, false));
     }
     Ok((value, partial))
@@ -265,10 +266,10 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
     check_object(&label, &doc.value, "")?;
     let kind = doc
         .value
-        .get("kind")
+        .key("kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let is_list = kind == "List" || (kind.ends_with("List") && doc.value.get("items").is_some());
+    let is_list = kind == "List" || (kind.ends_with("List") && doc.value.key("items").is_some());
     if !is_list {
         doc.objects.push(Object {
             doc: index,
@@ -277,7 +278,7 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
         });
         return Ok(doc);
     }
-    match doc.value.get("items") {
+    match doc.value.key("items") {
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 check_object(&label, item, &format!("items[{i}] "))?;

@@ -80,12 +80,12 @@ fn function_options(fc: &Value) -> Result<FnOptions, Error> {
     if fc.is_null() || fc.as_object().is_some_and(Map::is_empty) {
         return Ok(FnOptions::default());
     }
-    let kind = fc.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = fc.key("kind").and_then(Value::as_str).unwrap_or_default();
     match kind {
         "ConfigMap" => {
             let mut file = Map::new();
             let mut out = FnOptions::default();
-            let data = match fc.get("data") {
+            let data = match fc.key("data") {
                 None | Some(Value::Null) => Map::new(),
                 Some(Value::Object(m)) => m.clone(),
                 Some(_) => {
@@ -130,7 +130,7 @@ fn function_options(fc: &Value) -> Result<FnOptions, Error> {
             Ok(out)
         }
         "ChartHarden" => {
-            let mut spec = match fc.get("spec") {
+            let mut spec = match fc.key("spec") {
                 None | Some(Value::Null) => Map::new(),
                 Some(Value::Object(m)) => m.clone(),
                 Some(_) => {
@@ -283,22 +283,22 @@ fn parse_input(input: &[u8]) -> Result<Input, Error> {
         doc: "ResourceList".into(),
         message: m.to_string(),
     };
-    let kind = v.get("kind").and_then(Value::as_str);
-    let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = v.key("kind").and_then(Value::as_str);
+    let api = v.key("apiVersion").and_then(Value::as_str).unwrap_or("");
     if kind != Some("ResourceList") || !api.starts_with("config.kubernetes.io/") {
         return Err(bad(&format!(
             "input must be a ResourceList (apiVersion config.kubernetes.io/v1), got apiVersion `{api}` kind `{}`",
             kind.unwrap_or("")
         )));
     }
-    let items = match v.get("items") {
+    let items = match v.key("items") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.clone(),
         Some(_) => return Err(bad("`items` must be a list")),
     };
     Ok(Input {
         items,
-        function_config: v.get("functionConfig").cloned().unwrap_or(Value::Null),
+        function_config: v.key("functionConfig").cloned().unwrap_or(Value::Null),
     })
 }
 

@@ -364,7 +364,7 @@ fn order_ops(ops: Vec<Op>) -> Vec<Op> {
 /// Helm's filename annotation.
 fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
     let kind = v
-        .get("kind")
+        .key("kind")
         .and_then(Value::as_str)
         .unwrap_or("Object")
         .to_string();

@@ -185,3 +185,38 @@ fn fast_view_reads_corpus_documents_like_serde_saphyr() {
         "fast path read only {fast} of {total} documents"
     );
 }
+
+/// The patcher's span trees: the line reader's (`src/yaml/tree.rs`) is granit-parser's for
+/// every corpus document it takes, before and after hardening (patched documents are what
+/// later trees are built on), and it takes nearly all of them.
+#[test]
+fn line_reader_span_trees_are_granit_parsers() {
+    use chart_harden::yaml::tree;
+    let (mut taken, mut total) = (0, 0);
+    for (name, path) in e2e::corpus() {
+        let input = std::fs::read(&path).unwrap();
+        let (hardened, _) = harden(&input, "prod");
+        for bytes in [&input, &hardened] {
+            let text = std::str::from_utf8(bytes).unwrap();
+            for seg in chart_harden::yaml::split::split(text) {
+                let doc = &text[seg.text.clone()];
+                total += 1;
+                let Some(ours) = tree::build_from_lines(doc) else {
+                    continue;
+                };
+                taken += 1;
+                let reference = tree::build_from_events(doc)
+                    .unwrap_or_else(|e| panic!("{name}: granit-parser rejects it: {e:?}"));
+                assert!(
+                    ours == reference,
+                    "{name}: document {total}: span trees differ"
+                );
+            }
+        }
+    }
+    assert!(
+        taken * 10 >= total * 9,
+        "line reader built only {taken} of {total} trees"
+    );
+    eprintln!("span trees: {taken} of {total} from the line reader");
+}

@@ -287,6 +287,17 @@ fn fast_path_disagrees(input: &[u8]) -> Option<String> {
         let Ok(fast) = fast else {
             return Some("panic in the fast path".into());
         };
+        let trees = panic::catch_unwind(|| {
+            chart_harden::yaml::tree::build_from_lines(doc).map(|t| {
+                let reference = chart_harden::yaml::tree::build_from_events(doc).ok();
+                t == reference.unwrap_or_default()
+            })
+        });
+        match trees {
+            Err(_) => return Some("panic in the line reader's span tree".into()),
+            Ok(Some(false)) => return Some("line reader's span tree differs".into()),
+            Ok(_) => {}
+        }
         let Some(v) = fast else { continue };
         match chart_harden::yaml::view::reference(doc) {
             Ok(r) if r == v => {}

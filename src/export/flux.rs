@@ -104,7 +104,7 @@ fn container_images(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
                 if k == "containers" || k == "initContainers" {
                     if let Value::Array(items) = child {
                         for (i, c) in items.iter().enumerate() {
-                            if let Some(img) = c.get("image").and_then(Value::as_str) {
+                            if let Some(img) = c.key("image").and_then(Value::as_str) {
                                 out.push((format!("{p}/{i}/image"), img.to_string()));
                             }
                         }

@@ -157,7 +157,7 @@ pub fn label_selector_matches(sel: &Value, labels: &BTreeMap<String, String>) ->
     if sel.is_null() {
         return true;
     }
-    if let Some(ml) = sel.get("matchLabels").and_then(Value::as_object) {
+    if let Some(ml) = sel.key("matchLabels").and_then(Value::as_object) {
         for (k, v) in ml {
             let have = labels.get(k).map(String::as_str);
             let ok = match v {
@@ -171,15 +171,15 @@ pub fn label_selector_matches(sel: &Value, labels: &BTreeMap<String, String>) ->
             }
         }
     }
-    if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
+    if let Some(exprs) = sel.key("matchExpressions").and_then(Value::as_array) {
         for e in exprs {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+            let key = e.key("key").and_then(Value::as_str).unwrap_or_default();
             let op = e
-                .get("operator")
+                .key("operator")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let values: Vec<&str> = e
-                .get("values")
+                .key("values")
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
@@ -223,19 +223,19 @@ impl Inventory {
                             .map(|ps| {
                                 ps.iter()
                                     .filter_map(|p| {
-                                        let port = p.get("port").and_then(Value::as_i64)?;
+                                        let port = p.key("port").and_then(Value::as_i64)?;
                                         Some(ServicePort {
                                             name: p
-                                                .get("name")
+                                                .key("name")
                                                 .and_then(Value::as_str)
                                                 .map(str::to_string),
                                             port,
                                             target: p
-                                                .get("targetPort")
+                                                .key("targetPort")
                                                 .cloned()
                                                 .unwrap_or(Value::from(port)),
                                             protocol: p
-                                                .get("protocol")
+                                                .key("protocol")
                                                 .and_then(Value::as_str)
                                                 .unwrap_or("TCP")
                                                 .to_string(),
@@ -258,20 +258,20 @@ impl Inventory {
                     }
                     "RoleBinding" | "ClusterRoleBinding" => {
                         let subjects = v
-                            .get("subjects")
+                            .key("subjects")
                             .and_then(Value::as_array)
                             .map(|ss| {
                                 ss.iter()
                                     .filter(|s| {
-                                        s.get("kind").and_then(Value::as_str)
+                                        s.key("kind").and_then(Value::as_str)
                                             == Some("ServiceAccount")
                                     })
                                     .filter_map(|s| {
                                         Some((
-                                            s.get("namespace")
+                                            s.key("namespace")
                                                 .and_then(Value::as_str)
                                                 .map(str::to_string),
-                                            s.get("name").and_then(Value::as_str)?.to_string(),
+                                            s.key("name").and_then(Value::as_str)?.to_string(),
                                         ))
                                     })
                                     .collect()
@@ -301,7 +301,7 @@ impl Inventory {
                     }
                     let template = obj.base.join(&tp);
                     let pod_spec = template.key("spec");
-                    let spec = tv.get("spec").unwrap_or(&Value::Null);
+                    let spec = tv.key("spec").unwrap_or(&Value::Null);
                     let mut containers = Vec::new();
                     for list in ["initContainers", "containers", "ephemeralContainers"] {
                         if let Some(cs) = spec.get(list).and_then(Value::as_array) {
@@ -314,12 +314,12 @@ impl Inventory {
                                     list,
                                     index: i,
                                     name: c
-                                        .get("name")
+                                        .key("name")
                                         .and_then(Value::as_str)
                                         .unwrap_or_default()
                                         .to_string(),
                                     image: c
-                                        .get("image")
+                                        .key("image")
                                         .and_then(Value::as_str)
                                         .map(str::to_string),
                                 });
@@ -347,15 +347,15 @@ impl Inventory {
                         _ => None,
                     };
                     let service_account = spec
-                        .get("serviceAccountName")
-                        .or_else(|| spec.get("serviceAccount"))
+                        .key("serviceAccountName")
+                        .or_else(|| spec.key("serviceAccount"))
                         .and_then(Value::as_str)
                         .filter(|s| !s.is_empty())
                         .unwrap_or("default")
                         .to_string();
                     let hook = v
                         .ptr("/metadata/annotations")
-                        .and_then(|a| a.get("helm.sh/hook"))
+                        .and_then(|a| a.key("helm.sh/hook"))
                         .and_then(Value::as_str)
                         .map(str::to_string);
                     inv.workloads.push(Workload {

@@ -14,6 +14,7 @@ use crate::document::{Document, Object};
 use crate::finding::{Applicability, Finding, FixState, ResourceRef, Severity};
 use crate::inventory::{Inventory, Workload};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub mod audit;
@@ -96,6 +97,8 @@ pub struct Context<'a> {
     /// Per workload (inventory order): whether it carries any opt-out annotation (computed
     /// once per pass; most carry none, and then no rule needs to read its annotations).
     pub opt_outs: std::sync::OnceLock<Vec<bool>>,
+    /// Every Role's and ClusterRole's rules, read once per pass (four RBAC rules use them).
+    pub(crate) rbac_rules: std::sync::OnceLock<rbac::RoleRules>,
     /// When set, [`workloads`] yields only the workloads of these documents (what a
     /// per-object rule must look at again after a step changed them; see [`Rule::per_object`]).
     pub only: Option<&'a std::collections::BTreeSet<usize>>,
@@ -117,7 +120,7 @@ impl SelectorIndex {
         let mut ix = SelectorIndex::default();
         for (i, sel) in selectors.enumerate() {
             let first = sel
-                .and_then(|s| s.get("matchLabels"))
+                .and_then(|s| s.key("matchLabels"))
                 .and_then(Value::as_object)
                 .and_then(|m| m.iter().next())
                 .and_then(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())));
@@ -159,6 +162,7 @@ impl<'a> Context<'a> {
             references: Default::default(),
             selector_index: Default::default(),
             opt_outs: Default::default(),
+            rbac_rules: Default::default(),
             only: None,
         }
     }

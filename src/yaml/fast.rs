@@ -101,6 +101,11 @@ pub(super) enum Ev<'a> {
 pub(super) struct Builder<'p> {
     prune: &'p [&'p str],
     stack: Vec<Frame>,
+    /// The children of every open collection, innermost last: a collection is built when
+    /// it ends, at its final size (no growing maps and vectors on the way).
+    values: Vec<Value>,
+    /// The keys of every open mapping's children (one per value of a mapping).
+    keys: Vec<String>,
     root: Option<Value>,
     nodes: usize,
     /// Inside a pruned subtree: one entry per open collection, (is a mapping, expects a key).
@@ -113,6 +118,8 @@ impl<'p> Builder<'p> {
         Builder {
             prune,
             stack: Vec::new(),
+            values: Vec::new(),
+            keys: Vec::new(),
             root: None,
             nodes: 0,
             skip: Vec::new(),
@@ -176,7 +183,7 @@ impl<'p> Builder<'p> {
         let value = match ev {
             Ev::Scalar(s, is_plain) => {
                 if let Some(Frame {
-                    kind: Kind::Map(_, key @ None),
+                    kind: Kind::Map(key @ None),
                     ..
                 }) = stack.last_mut()
                 {
@@ -206,7 +213,7 @@ impl<'p> Builder<'p> {
                 if matches!(
                     stack.last(),
                     Some(Frame {
-                        kind: Kind::Map(_, None),
+                        kind: Kind::Map(None),
                         ..
                     })
                 ) || stack.len() >= MAX_DEPTH
@@ -224,37 +231,51 @@ impl<'p> Builder<'p> {
                     return Some(());
                 }
                 stack.push(Frame {
-                    kind: if is_map {
-                        Kind::Map(Map::new(), None)
-                    } else {
-                        Kind::Seq(Vec::new())
-                    },
+                    kind: if is_map { Kind::Map(None) } else { Kind::Seq },
                     matched,
+                    values: self.values.len(),
+                    keys: self.keys.len(),
                 });
                 return Some(());
             }
-            Ev::SeqEnd => match stack.pop()?.kind {
-                Kind::Seq(v) => Value::Array(v),
-                Kind::Map(..) => return None,
+            Ev::SeqEnd => match stack.pop()? {
+                Frame {
+                    kind: Kind::Seq,
+                    values,
+                    ..
+                } => Value::Array(self.values.drain(values..).collect()),
+                _ => return None,
             },
-            Ev::MapEnd => match stack.pop()?.kind {
-                Kind::Map(m, None) => Value::Object(m),
-                Kind::Map(_, Some(_)) | Kind::Seq(_) => return None,
+            Ev::MapEnd => match stack.pop()? {
+                Frame {
+                    kind: Kind::Map(None),
+                    values,
+                    keys,
+                    ..
+                } => {
+                    let mut m = Map::with_capacity(self.values.len() - values);
+                    for (k, v) in self.keys.drain(keys..).zip(self.values.drain(values..)) {
+                        if m.insert(k, v).is_some() {
+                            return None; // duplicate keys: serde-saphyr's policy decides
+                        }
+                    }
+                    Value::Object(m)
+                }
+                _ => return None,
             },
         };
         match stack.last_mut() {
             None if self.root.is_none() => self.root = Some(value),
             None => return None,
             Some(Frame {
-                kind: Kind::Seq(v), ..
-            }) => v.push(value),
+                kind: Kind::Seq, ..
+            }) => self.values.push(value),
             Some(Frame {
-                kind: Kind::Map(m, key),
+                kind: Kind::Map(key),
                 ..
             }) => {
-                if m.insert(key.take()?, value).is_some() {
-                    return None; // duplicate keys: serde-saphyr's policy decides
-                }
+                self.keys.push(key.take()?);
+                self.values.push(value);
             }
         }
         Some(())
@@ -274,20 +295,23 @@ struct Frame {
     kind: Kind,
     /// `Some(n)` when this collection's path is the first `n` steps of the prune path.
     matched: Option<usize>,
+    /// Where its children start in the builder's `values` and `keys`.
+    values: usize,
+    keys: usize,
 }
 
 enum Kind {
-    Seq(Vec<Value>),
-    /// The mapping so far and the key waiting for its value.
-    Map(Map<String, Value>, Option<String>),
+    Seq,
+    /// A mapping, with the key waiting for its value.
+    Map(Option<String>),
 }
 
 impl Frame {
     /// Drops the key waiting for its value (a pruned node); `None` if there is none.
     fn take_key(&mut self) -> Option<String> {
         match &mut self.kind {
-            Kind::Map(_, key) => key.take(),
-            Kind::Seq(_) => None,
+            Kind::Map(key) => key.take(),
+            Kind::Seq => None,
         }
     }
 }
@@ -298,9 +322,9 @@ fn child_match(stack: &[Frame], prune: &[&str]) -> Option<usize> {
     let n = top.matched?;
     let step = *prune.get(n)?;
     let hit = match &top.kind {
-        Kind::Seq(_) => step == "*",
-        Kind::Map(_, Some(k)) => step == k,
-        Kind::Map(_, None) => false,
+        Kind::Seq => step == "*",
+        Kind::Map(Some(k)) => step == k,
+        Kind::Map(None) => false,
     };
     hit.then_some(n + 1)
 }

@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 
+use granit_parser::ScalarStyle;
 use serde_json::Value;
 
 use super::fast::{Builder, Ev};
@@ -24,8 +25,42 @@ use super::fast::{Builder, Ev};
 /// Longest implicit key YAML allows.
 const MAX_KEY: usize = 1024;
 
+/// Where a node the reader reports sits in the text.
+#[derive(Clone, Copy)]
+pub(super) struct Span {
+    /// Offset of the node's first byte: a block mapping's first key, a block sequence's first
+    /// `-`, a flow collection's bracket, a scalar's first byte (its quote, its block scalar
+    /// indicator); for an empty value, the `:` of its key or the end of its `-` line.
+    pub start: usize,
+    /// Offset after the node: after a flow collection's closing bracket, a scalar's last
+    /// byte (its closing quote; for a block scalar, the start of the line after the lines it
+    /// takes, trailing empty lines included). Block collections' ends are their last
+    /// child's.
+    pub end: usize,
+    /// A scalar's notation.
+    pub style: ScalarStyle,
+}
+
+/// What the reader reports to: the value builder, or the span tree builder
+/// ([`super::tree`]).
+pub(super) trait Sink<'a> {
+    /// One node event and where it is; `None` to decline the document.
+    fn node(&mut self, ev: Ev<'a>, at: Span) -> Option<()>;
+}
+
+impl<'a> Sink<'a> for Builder<'_> {
+    fn node(&mut self, ev: Ev<'a>, _: Span) -> Option<()> {
+        self.event(ev)
+    }
+}
+
 /// The document's value and whether anything was pruned, or `None` to decline.
 pub(super) fn read(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
+    run(text, Builder::new(prune))?.finish()
+}
+
+/// Reads `text` into `sink`; `None` to decline.
+pub(super) fn run<'a, S: Sink<'a>>(text: &'a str, sink: S) -> Option<S> {
     if !printable(text.as_bytes()) {
         return None;
     }
@@ -33,7 +68,8 @@ pub(super) fn read(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
         s: text,
         t: text.as_bytes(),
         pos: 0,
-        b: Builder::new(prune),
+        b: sink,
+        peeked: None,
     };
     // A document's text starts with what follows its `---` marker on that line: a node there
     // (`--- |`, `--- !tag`) is the general parser's. An indented first line is declined too.
@@ -52,7 +88,7 @@ pub(super) fn read(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
             return None; // content after the root collection
         }
     }
-    r.b.finish()
+    Some(r.b)
 }
 
 /// True when every character is one YAML allows and this reader handles: printable ASCII,
@@ -121,25 +157,64 @@ struct Line {
     next: usize,
 }
 
-struct Reader<'a> {
+struct Reader<'a, S> {
     s: &'a str,
     t: &'a [u8],
     /// Start of the first line not read yet.
     pos: usize,
-    b: Builder<'a>,
+    b: S,
+    /// The line [`Reader::peek`] last returned: when a nested collection ends, every
+    /// enclosing one peeks at the same line again.
+    peeked: Option<Line>,
 }
 
-impl<'a> Reader<'a> {
+/// A collection event's span (only its start or end is read).
+fn coll(start: usize, end: usize) -> Span {
+    Span {
+        start,
+        end,
+        style: ScalarStyle::Plain,
+    }
+}
+
+/// A scalar's span.
+fn scalar(start: usize, end: usize, style: ScalarStyle) -> Span {
+    Span { start, end, style }
+}
+
+/// The style of a quoted scalar starting with `q`.
+fn quoted_style(q: u8) -> ScalarStyle {
+    if q == b'"' {
+        ScalarStyle::DoubleQuoted
+    } else {
+        ScalarStyle::SingleQuoted
+    }
+}
+
+impl<'a, S: Sink<'a>> Reader<'a, S> {
     fn line_at(&self, start: usize) -> Line {
         let t = self.t;
-        let (mut end, next) = match memchr::memchr(b'\n', &t[start..]) {
-            Some(i) => (start + i, start + i + 1),
+        // Indentation first, eight spaces at a time (schemas in CRDs are indented deeply),
+        // then the line break after it.
+        let mut c = start;
+        while let Some(w) = t.get(c..c + 8) {
+            if w != b"        " {
+                break;
+            }
+            c += 8;
+        }
+        while c < t.len() && t[c] == b' ' {
+            c += 1;
+        }
+        let (mut end, next) = match memchr::memchr(b'\n', &t[c..]) {
+            Some(i) => (c + i, c + i + 1),
             None => (t.len(), t.len()),
         };
         if end > start && t[end - 1] == b'\r' {
             end -= 1;
         }
-        let indent = t[start..end].iter().take_while(|&&b| b == b' ').count();
+        // Spaces stop at a line break, so the indentation ends within the line.
+        let indent = c.min(end) - start;
         Line {
             start,
             indent,
@@ -152,6 +227,9 @@ impl<'a> Reader<'a> {
     /// The next line with content (blank and comment lines are skipped for good); `Some(None)`
     /// at the end of the text, `None` to decline (a document marker line).
     fn peek(&mut self) -> Option<Option<Line>> {
+        if let Some(l) = self.peeked.filter(|l| l.start == self.pos) {
+            return Some(Some(l));
+        }
         while self.pos < self.t.len() {
             let l = self.line_at(self.pos);
             if l.content == l.end || self.t[l.content] == b'#' {
@@ -165,13 +243,19 @@ impl<'a> Reader<'a> {
             {
                 return None;
             }
+            self.peeked = Some(l);
             return Some(Some(l));
         }
         Some(None)
     }
 
-    fn emit(&mut self, ev: Ev<'_>) -> Option<()> {
-        self.b.event(ev)
+    fn emit(&mut self, ev: Ev<'a>, span: Span) -> Option<()> {
+        self.b.node(ev, span)
+    }
+
+    /// The offset of `piece` (a slice of the text).
+    fn offset(&self, piece: &str) -> usize {
+        piece.as_ptr() as usize - self.s.as_ptr() as usize
     }
 
     /// `-` followed by a space or the line end.
@@ -195,7 +279,7 @@ impl<'a> Reader<'a> {
     /// The key of an implicit mapping entry starting at `at`: `Some(Some((key, plain, after
     /// the colon)))`, `Some(None)` when the line holds no key there, `None` to decline.
     #[allow(clippy::type_complexity)]
-    fn key(&self, at: usize, end: usize) -> Option<Option<(Cow<'a, str>, bool, usize)>> {
+    fn key(&self, at: usize, end: usize) -> Option<Option<(Cow<'a, str>, Span, usize)>> {
         let t = self.t;
         let colon_after = |i: usize| {
             let j = self.skip_spaces(i, end);
@@ -203,7 +287,9 @@ impl<'a> Reader<'a> {
         };
         match t[at] {
             b'"' | b'\'' => match self.quoted_piece(at + 1, end, t[at] == b'"')? {
-                (k, Some(after)) => Some(colon_after(after).map(|c| (k, false, c))),
+                (k, Some(after)) => {
+                    Some(colon_after(after).map(|c| (k, scalar(at, after, quoted_style(t[at])), c)))
+                }
                 // A quoted scalar going on over the next lines is no key.
                 (_, None) => Some(None),
             },
@@ -220,7 +306,8 @@ impl<'a> Reader<'a> {
                             if k.len() > MAX_KEY {
                                 return None;
                             }
-                            return Some(Some((Cow::Borrowed(k), true, i + 1)));
+                            let span = scalar(at, at + k.len(), ScalarStyle::Plain);
+                            return Some(Some((Cow::Borrowed(k), span, i + 1)));
                         }
                         b'#' if t[i - 1] == b' ' => return Some(None),
                         _ => i += 1,
@@ -234,13 +321,13 @@ impl<'a> Reader<'a> {
     /// A block mapping at the column of `at` on line `l` (its first key is at `at`).
     fn block_map(&mut self, mut l: Line, mut at: usize) -> Option<()> {
         let n = at - l.start;
-        self.emit(Ev::MapStart)?;
+        self.emit(Ev::MapStart, coll(at, at))?;
         loop {
             if self.is_seq_entry(at, l.end) {
                 return None; // a sequence entry where the next key should be
             }
-            let (k, plain, after) = self.key(at, l.end)??;
-            self.emit(Ev::Scalar(k, plain))?;
+            let (k, span, after) = self.key(at, l.end)??;
+            self.emit(Ev::Scalar(k, span.style == ScalarStyle::Plain), span)?;
             self.value(l, after, n, false)?;
             match self.peek()? {
                 Some(next) if next.indent == n => {
@@ -251,13 +338,13 @@ impl<'a> Reader<'a> {
                 _ => break,
             }
         }
-        self.emit(Ev::MapEnd)
+        self.emit(Ev::MapEnd, coll(l.end, l.end))
     }
 
     /// A block sequence whose `-` is at `at` on line `l`.
     fn block_seq(&mut self, mut l: Line, mut at: usize) -> Option<()> {
         let n = at - l.start;
-        self.emit(Ev::SeqStart)?;
+        self.emit(Ev::SeqStart, coll(at, at))?;
         loop {
             self.value(l, at + 1, n, true)?;
             match self.peek()? {
@@ -269,7 +356,7 @@ impl<'a> Reader<'a> {
                 _ => break,
             }
         }
-        self.emit(Ev::SeqEnd)
+        self.emit(Ev::SeqEnd, coll(l.end, l.end))
     }
 
     /// The value after a key's colon or an entry's `-` (at `after` on line `l`), inside a
@@ -296,7 +383,14 @@ impl<'a> Reader<'a> {
                 {
                     self.block_seq(next, next.content)
                 }
-                _ => self.emit(Ev::Scalar(Cow::Borrowed(""), true)),
+                // An empty value sits at its key's colon, or at the end of its `-` line.
+                _ => {
+                    let p = if in_seq { l.end } else { after - 1 };
+                    self.emit(
+                        Ev::Scalar(Cow::Borrowed(""), true),
+                        scalar(p, p, ScalarStyle::Plain),
+                    )
+                }
             };
         }
         if in_seq {
@@ -323,8 +417,8 @@ impl<'a> Reader<'a> {
                 if j >= end || t[j] != b'}' {
                     return None;
                 }
-                self.emit(Ev::MapStart)?;
-                self.emit(Ev::MapEnd)?;
+                self.emit(Ev::MapStart, coll(q, q))?;
+                self.emit(Ev::MapEnd, coll(j + 1, j + 1))?;
                 j + 1
             }
             // A block scalar on a line of its own is left to the general parser.
@@ -347,6 +441,7 @@ impl<'a> Reader<'a> {
     fn plain(&mut self, l: Line, q: usize, n: usize) -> Option<()> {
         let t = self.t;
         let (first, comment) = self.plain_line(q, l.end)?;
+        let mut last_end = q + first.len();
         let mut folded: Option<String> = None;
         let mut pos = l.next;
         self.pos = l.next;
@@ -378,6 +473,7 @@ impl<'a> Reader<'a> {
                 f.extend(std::iter::repeat_n('\n', empties));
             }
             f.push_str(text);
+            last_end = self.offset(text) + text.len();
             pos = c.next;
             self.pos = c.next;
         }
@@ -385,7 +481,7 @@ impl<'a> Reader<'a> {
             Some(f) => Cow::Owned(f),
             None => Cow::Borrowed(first),
         };
-        self.emit(Ev::Scalar(v, true))
+        self.emit(Ev::Scalar(v, true), scalar(q, last_end, ScalarStyle::Plain))
     }
 
     /// One line's part of a plain scalar starting at `q`, trimmed, and whether a comment
@@ -539,7 +635,10 @@ impl<'a> Reader<'a> {
                 return None;
             }
             self.pos = l.next;
-            return self.emit(Ev::Scalar(first, false));
+            return self.emit(
+                Ev::Scalar(first, false),
+                scalar(q, after, quoted_style(self.t[q])),
+            );
         }
         if first.is_empty() {
             return None; // folding around an empty first line: not judged here
@@ -573,7 +672,10 @@ impl<'a> Reader<'a> {
                     return None;
                 }
                 self.pos = c.next;
-                return self.emit(Ev::Scalar(Cow::Owned(out), false));
+                return self.emit(
+                    Ev::Scalar(Cow::Owned(out), false),
+                    scalar(q, after, quoted_style(self.t[q])),
+                );
             }
         }
         None
@@ -582,10 +684,10 @@ impl<'a> Reader<'a> {
     /// A one-line flow sequence of scalars starting at `at` (`[`); the offset after `]`.
     fn flow_seq(&mut self, at: usize, end: usize) -> Option<usize> {
         let t = self.t;
-        self.emit(Ev::SeqStart)?;
+        self.emit(Ev::SeqStart, coll(at, at))?;
         let mut i = self.skip_spaces(at + 1, end);
         if i < end && t[i] == b']' {
-            self.emit(Ev::SeqEnd)?;
+            self.emit(Ev::SeqEnd, coll(i + 1, i + 1))?;
             return Some(i + 1);
         }
         loop {
@@ -595,7 +697,7 @@ impl<'a> Reader<'a> {
             match t[i] {
                 b'"' | b'\'' => {
                     let (v, a) = self.one_line_quoted(i, end)?;
-                    self.emit(Ev::Scalar(v, false))?;
+                    self.emit(Ev::Scalar(v, false), scalar(i, a, quoted_style(t[i])))?;
                     i = a;
                 }
                 b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>'
@@ -613,7 +715,8 @@ impl<'a> Reader<'a> {
                         return None;
                     }
                     let v = self.s[start..i].trim_end_matches(' ');
-                    self.emit(Ev::Scalar(Cow::Borrowed(v), true))?;
+                    let span = scalar(start, start + v.len(), ScalarStyle::Plain);
+                    self.emit(Ev::Scalar(Cow::Borrowed(v), true), span)?;
                 }
             }
             i = self.skip_spaces(i, end);
@@ -622,7 +725,7 @@ impl<'a> Reader<'a> {
             }
             match t[i] {
                 b']' => {
-                    self.emit(Ev::SeqEnd)?;
+                    self.emit(Ev::SeqEnd, coll(i + 1, i + 1))?;
                     return Some(i + 1);
                 }
                 b',' => {
@@ -641,6 +744,11 @@ impl<'a> Reader<'a> {
     fn block_scalar(&mut self, l: Line, at: usize, n: usize) -> Option<()> {
         let t = self.t;
         let literal = t[at] == b'|';
+        let style = if literal {
+            ScalarStyle::Literal
+        } else {
+            ScalarStyle::Folded
+        };
         let mut i = at + 1;
         // Chomping: -1 strip, 0 clip, 1 keep. Indentation indicators are declined.
         let chomp = match t.get(i).filter(|_| i < l.end) {
@@ -698,7 +806,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
             self.pos = pos;
-            return self.emit(Ev::Scalar(Cow::Borrowed(""), false));
+            return self.emit(Ev::Scalar(Cow::Borrowed(""), false), scalar(at, pos, style));
         }
         // Trailing empty lines are consumed by the scalar; chomping decides what they add.
         let trailing = lines.iter().rev().take_while(|x| x.is_none()).count();
@@ -733,7 +841,7 @@ impl<'a> Reader<'a> {
         if chomp > 0 {
             out.extend(std::iter::repeat_n('\n', trailing));
         }
-        self.emit(Ev::Scalar(Cow::Owned(out), false))?;
+        self.emit(Ev::Scalar(Cow::Owned(out), false), scalar(at, pos, style))?;
         self.pos = pos;
         Some(())
     }
@@ -996,6 +1104,12 @@ mod tests {
             Some((v, _)) => {
                 let r = super::super::view::reference(text);
                 prop_assert_eq!(r.as_ref().ok(), Some(&v), "document:\n{}", text);
+                // The span tree from the same reader, unless it declines (a block scalar
+                // with a comment after its indicator), is granit-parser's.
+                if let Some(ours) = super::super::tree::build_from_lines(text) {
+                    let events = super::super::tree::build_from_events(text).ok();
+                    prop_assert_eq!(Some(ours), events, "tree of:\n{}", text);
+                }
                 Ok(true)
             }
         }

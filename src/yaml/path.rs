@@ -58,7 +58,7 @@ impl Path {
         let mut cur = v;
         for s in &self.0 {
             cur = match s {
-                Seg::Key(k) => cur.as_object()?.get(k)?,
+                Seg::Key(k) => super::view::get_key(cur.as_object()?, k)?,
                 Seg::Index(i) => cur.as_array()?.get(*i)?,
             };
         }

@@ -5,6 +5,7 @@
 //! timestamps are special. Every string chart-harden writes goes out plain only when no YAML
 //! 1.1 or 1.2 reader could take it for anything but that string; otherwise double-quoted.
 
+use crate::yaml::view::MapExt;
 use serde_json::Value;
 
 const BOOL_NULL_WORDS: &[&str] = &[
@@ -134,7 +135,7 @@ pub fn plain_roundtrips(s: &str) -> bool {
     }
     matches!(
         super::view::parse(&format!("k: {s}\n")),
-        Ok(serde_json::Value::Object(m)) if m.get("k") == Some(&Value::String(s.to_string()))
+        Ok(serde_json::Value::Object(m)) if m.key("k") == Some(&Value::String(s.to_string()))
     )
 }
 

@@ -1,11 +1,15 @@
-//! A span tree over one document, built from `granit-parser` events.
+//! A span tree over one document, built by the line reader ([`super::lines`]) for the
+//! block-structured documents it reads and from `granit-parser` events for everything else.
 //!
 //! Every node knows the byte range of its content in the document text, which is what the
 //! patcher ([`super::edit`]) needs to edit bytes in place. Comments are not nodes: they stay in
-//! the bytes.
+//! the bytes. Both builders give the same tree (the tests compare them on every document the
+//! line reader takes).
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
+use super::fast::Ev;
+use super::lines::{self, Span};
 use super::path::Seg;
 
 /// Error building a span tree.
@@ -20,7 +24,7 @@ pub struct TreeError {
 }
 
 /// A node's shape.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
     /// A scalar.
     Scalar {
@@ -48,7 +52,7 @@ pub enum NodeKind {
 }
 
 /// A node with its byte range in the document text.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     /// Shape and children.
     pub kind: NodeKind,
@@ -144,6 +148,184 @@ fn col_of(text: &str, off: usize) -> usize {
 /// Builds the span tree of a single-document text. Returns `Ok(None)` for a document with no
 /// content (only comments or white space).
 pub fn build(text: &str) -> Result<Option<Node>, TreeError> {
+    match from_lines(text) {
+        Some(root) => Ok(root),
+        None => from_events(text),
+    }
+}
+
+/// The line reader's tree alone: `None` when it declines the document (tests and the fuzz
+/// target compare it with [`build_from_events`]).
+pub fn build_from_lines(text: &str) -> Option<Option<Node>> {
+    from_lines(text)
+}
+
+/// The granit-parser tree alone (see [`build_from_lines`]).
+pub fn build_from_events(text: &str) -> Result<Option<Node>, TreeError> {
+    from_events(text)
+}
+
+/// Deepest nesting the line reader's tree takes (as for its typed view); deeper documents go
+/// to the event-based builder, which does not recurse.
+const MAX_DEPTH: usize = 100;
+
+/// The span tree from the line reader, or `None` when it declines the document.
+fn from_lines(text: &str) -> Option<Option<Node>> {
+    let sink = lines::run(
+        text,
+        LineTree {
+            text,
+            stack: Vec::new(),
+            root: None,
+        },
+    )?;
+    sink.stack.is_empty().then_some(sink.root)
+}
+
+/// Builds the span tree from the line reader's events.
+struct LineTree<'t> {
+    text: &'t str,
+    stack: Vec<Frame>,
+    root: Option<Node>,
+}
+
+impl<'a> lines::Sink<'a> for LineTree<'_> {
+    fn node(&mut self, ev: Ev<'a>, at: Span) -> Option<()> {
+        let text = self.text;
+        let node = match ev {
+            Ev::MapStart | Ev::SeqStart => {
+                if self.stack.len() >= MAX_DEPTH {
+                    return None;
+                }
+                let flow = matches!(text.as_bytes()[at.start], b'{' | b'[');
+                let col = col_of(text, at.start);
+                self.stack.push(if matches!(ev, Ev::MapStart) {
+                    Frame::Map {
+                        start: at.start,
+                        col,
+                        flow,
+                        decorated: false,
+                        entries: Vec::new(),
+                        pending_key: None,
+                    }
+                } else {
+                    Frame::Seq {
+                        start: at.start,
+                        col,
+                        flow,
+                        decorated: false,
+                        items: Vec::new(),
+                    }
+                });
+                return Some(());
+            }
+            Ev::MapEnd => match self.stack.pop()? {
+                Frame::Map {
+                    start,
+                    col,
+                    flow,
+                    entries,
+                    pending_key: None,
+                    ..
+                } => Node {
+                    end: if flow {
+                        at.end
+                    } else {
+                        entries.last().map_or(start, |(_, v)| v.end)
+                    },
+                    kind: NodeKind::Map { entries, flow },
+                    start,
+                    col,
+                    decorated: false,
+                },
+                _ => return None,
+            },
+            Ev::SeqEnd => match self.stack.pop()? {
+                // A block sequence whose first item is not reached from its `-` through
+                // white space alone (a comment between them): the event builder places it
+                // elsewhere, which this tree does not mimic.
+                Frame::Seq {
+                    start,
+                    flow: false,
+                    items,
+                    ..
+                } if items.first().is_some_and(|i| {
+                    !text.as_bytes()[start + 1..i.start]
+                        .iter()
+                        .all(|b| matches!(b, b' ' | b'\n' | b'\r'))
+                }) =>
+                {
+                    return None
+                }
+                Frame::Seq {
+                    start,
+                    col,
+                    flow,
+                    items,
+                    ..
+                } => Node {
+                    end: if flow {
+                        at.end
+                    } else {
+                        items.last().map_or(start, |v| v.end)
+                    },
+                    kind: NodeKind::Seq { items, flow },
+                    start,
+                    col,
+                    decorated: false,
+                },
+                _ => return None,
+            },
+            Ev::Scalar(..)
+                if matches!(at.style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && text[at.start..]
+                        .split('\n')
+                        .next()
+                        .is_some_and(|header| header.contains('#')) =>
+            {
+                // A block scalar with a comment after its indicator: the event builder
+                // places it at its first text line, which this tree does not mimic.
+                return None;
+            }
+            Ev::Scalar(value, _) => Node {
+                kind: NodeKind::Scalar {
+                    // An empty value reads as `~`, as granit-parser reports it.
+                    value: if value.is_empty() && at.style == ScalarStyle::Plain {
+                        "~".to_string()
+                    } else {
+                        value.into_owned()
+                    },
+                    style: at.style,
+                },
+                start: at.start,
+                end: at.end,
+                col: col_of(text, at.start),
+                decorated: false,
+            },
+        };
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    return None;
+                }
+                self.root = Some(node);
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(k) => entries.push((k, node)),
+            },
+        }
+        Some(())
+    }
+}
+
+/// The span tree from granit-parser events.
+fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
     let parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
@@ -363,6 +545,86 @@ mod tests {
         assert_eq!(&t[b.start..b.end], "c: \"x\"\n  d: [1, 2]");
         let lit = n.get(&[Seg::Key("e".into()), Seg::Index(0)]).unwrap();
         assert_eq!(&t[lit.start..lit.end], "|\n  lit\n\n");
+    }
+
+    /// The line reader's tree, when it takes the text, is granit-parser's.
+    fn same_tree(t: &str) -> bool {
+        match from_lines(t) {
+            None => false,
+            Some(ours) => {
+                assert_eq!(ours, from_events(t).expect("valid YAML"), "{t:?}");
+                true
+            }
+        }
+    }
+
+    #[test]
+    fn line_reader_builds_granit_parsers_tree() {
+        let taken = [
+            "a:\nb: 1\n",
+            "a:   # c\nb:\n",
+            "a:\n- \n-\n- x\n",
+            "k: v  # c\n",
+            "k: multi\n  line\n\n  more  \nz: 1\n",
+            "k: |\n  lit\n\n\nz: 1\n",
+            "k: |-\n  lit\n  \nz: 1\n",
+            "k: >\n  a\n  b\n",
+            "k: |\n  x\n",
+            "k: |\nz: 1\n",
+            "k: 'q''s'  \n",
+            "k: \"a\n  b\"\n",
+            "l:\n  - a: 1\n    b: 2\n  -   c\n",
+            "k: []\nm: {}\nn: [a, 'b', c ]\n",
+            "k: |\n  x\n# comment\nz: 1\n",
+            "- a\n- b\n",
+            "a: 1\r\nb:\r\n  c: 2\r\n",
+            "k:\n\n",
+            "k: x\n\n\n",
+            "-   \n- x\n",
+            "- \r\n- x\r\n",
+            "-\r\n",
+            "a: \r\nb: 1\r\n",
+            "'a': 1\n\"b\": 2\n",
+            "'a' :\n\"b\":   # c\n",
+            "a:\n  - x\n  -\n",
+            "a: b\n  c\n# x\nd: 1\n",
+            "a: [x]\n",
+            "- []\n- x\n",
+            "a: |+\n  x\n\n\nb: 1\n",
+            "a: |+\n  x\n\n",
+            "a: >-\n  x\n   y\n\n  z\nb: 1\n",
+            "a:\n- |\n  x\n- y\n",
+            "# head\n\na:\n  b:\n    - c: 'd'\n      e: [\"f\", g]\n  h: {}\n",
+            "a:\n  b: |\n    x\n\n  c: 1\n",
+            "a: \"x\\ty\"\n",
+        ];
+        for t in taken {
+            assert!(same_tree(t), "declined {t:?}");
+        }
+        // Declined ones go to granit-parser.
+        for t in [
+            "k:\n  |\n  x\n",
+            "k: | # c\n  x\n",
+            "- # c\n- x\n",
+            "-\n  # c\n  a: 1\n",
+            "- - x\n",
+            "a: &x 1\n",
+            "--- a\n",
+            "a:\tb\n",
+            "[a]\n",
+        ] {
+            assert!(from_lines(t).is_none(), "{t:?}");
+            assert!(build(t).is_ok(), "{t:?}");
+        }
+        assert_eq!(from_lines("# only\n"), Some(None));
+        // Deeper than the line reader's tree goes: the event builder takes it.
+        let deep: String = (0..120)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect::<String>()
+            + &" ".repeat(120)
+            + "x: 1\n";
+        assert!(from_lines(&deep).is_none());
+        assert!(build(&deep).unwrap().is_some());
     }
 
     #[test]

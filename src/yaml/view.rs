@@ -1,6 +1,6 @@
 //! The typed, read-only view of a document: what the Kubernetes API server would read.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Parse options matching Kubernetes' YAML 1.1 reading (octal `0755`, `yes`/`on` booleans),
 /// duplicate keys resolved like Kubernetes (the last wins), and bounded alias expansion.
@@ -66,6 +66,33 @@ alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
 pub trait ValueExt {
     /// The value at a JSON Pointer (`""` is the value itself), like `Value::pointer`.
     fn ptr(&self, pointer: &str) -> Option<&Value>;
+
+    /// The value of a mapping's key, like `Value::get` with a `&str` (see [`get_key`]).
+    fn key(&self, key: &str) -> Option<&Value>;
+}
+
+/// Mapping lookups without hashing.
+pub trait MapExt {
+    /// The value of `key`, like `Map::get` (see [`get_key`]).
+    fn key(&self, key: &str) -> Option<&Value>;
+}
+
+impl MapExt for Map<String, Value> {
+    fn key(&self, key: &str) -> Option<&Value> {
+        get_key(self, key)
+    }
+}
+
+/// `map.get(key)`: mappings of up to [`SMALL_MAP`] keys (a manifest's mappings nearly all
+/// are) are searched in order, which is cheaper than hashing the key with the map's SipHash;
+/// larger ones by hash. Rules look up fixed keys (`metadata`, `spec`, `containers`) on every
+/// object in every pass.
+pub fn get_key<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= SMALL_MAP {
+        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
 }
 
 impl ValueExt for Value {
@@ -86,20 +113,25 @@ impl ValueExt for Value {
             target = match target {
                 // Small mappings (most of a manifest's) are searched in order: comparing a
                 // few short keys is cheaper than hashing the token.
-                Value::Object(map) if map.len() <= SMALL_MAP => {
-                    map.iter().find(|(k, _)| k.as_str() == token)?.1
-                }
-                Value::Object(map) => map.get(token)?,
+                Value::Object(map) => get_key(map, token)?,
                 Value::Array(list) => list.get(array_index(token)?)?,
                 _ => return None,
             };
         }
         Some(target)
     }
+
+    fn key(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(map) => get_key(map, key),
+            _ => None,
+        }
+    }
 }
 
-/// Mappings up to this size are searched by comparing keys rather than by hash.
-const SMALL_MAP: usize = 8;
+/// Mappings up to this size are searched by comparing keys rather than by hash (a container
+/// has about a dozen keys; comparing that many short keys costs less than one SipHash).
+const SMALL_MAP: usize = 16;
 
 /// An array index as RFC 6901 (and serde_json) accept it: digits, no sign, no leading zero.
 fn array_index(token: &str) -> Option<usize> {

@@ -80,18 +80,18 @@ struct Ref {
 }
 
 fn optional(v: &Value) -> bool {
-    v.get("optional").and_then(Value::as_bool) == Some(true)
+    v.key("optional").and_then(Value::as_bool) == Some(true)
 }
 
 fn item_keys(v: &Value, at: &Path) -> Vec<(String, Path)> {
-    v.get("items")
+    v.key("items")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .enumerate()
         .filter_map(|(i, it)| {
             Some((
-                it.get("key")?.as_str()?.to_string(),
+                it.key("key")?.as_str()?.to_string(),
                 at.key("items").index(i).key("key"),
             ))
         })
@@ -115,13 +115,13 @@ impl Rule for DanglingRefs {
                     continue;
                 };
                 for (i, e) in cv
-                    .get("env")
+                    .key("env")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                     .enumerate()
                 {
-                    let ename = e.get("name").and_then(Value::as_str).unwrap_or("?");
+                    let ename = e.key("name").and_then(Value::as_str).unwrap_or("?");
                     for (field, kind) in
                         [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")]
                     {
@@ -132,14 +132,14 @@ impl Rule for DanglingRefs {
                             continue;
                         }
                         let at = c.path.key("env").index(i).key("valueFrom").key(field);
-                        let Some(name) = r.get("name").and_then(Value::as_str) else {
+                        let Some(name) = r.key("name").and_then(Value::as_str) else {
                             continue;
                         };
                         refs.push(Ref {
                             kind,
                             name: name.to_string(),
                             keys: r
-                                .get("key")
+                                .key("key")
                                 .and_then(Value::as_str)
                                 .map(|k| vec![(k.to_string(), at.key("key"))])
                                 .unwrap_or_default(),
@@ -149,7 +149,7 @@ impl Rule for DanglingRefs {
                     }
                 }
                 for (i, e) in cv
-                    .get("envFrom")
+                    .key("envFrom")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -160,7 +160,7 @@ impl Rule for DanglingRefs {
                         if optional(r) {
                             continue;
                         }
-                        let Some(name) = r.get("name").and_then(Value::as_str) else {
+                        let Some(name) = r.key("name").and_then(Value::as_str) else {
                             continue;
                         };
                         refs.push(Ref {
@@ -176,13 +176,13 @@ impl Rule for DanglingRefs {
             let vols = w.pod_spec.key("volumes");
             let spec = w.pod_spec.lookup(root);
             for (i, v) in spec
-                .and_then(|s| s.get("volumes"))
+                .and_then(|s| s.key("volumes"))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .enumerate()
             {
-                let vname = v.get("name").and_then(Value::as_str).unwrap_or("?");
+                let vname = v.key("name").and_then(Value::as_str).unwrap_or("?");
                 let at = vols.index(i);
                 let mut push = |kind: &'static str, src: &Value, at: Path, name_key: &str| {
                     if optional(src) {
@@ -198,10 +198,10 @@ impl Rule for DanglingRefs {
                         });
                     }
                 };
-                if let Some(s) = v.get("configMap") {
+                if let Some(s) = v.key("configMap") {
                     push("ConfigMap", s, at.key("configMap"), "name");
                 }
-                if let Some(s) = v.get("secret") {
+                if let Some(s) = v.key("secret") {
                     push("Secret", s, at.key("secret"), "secretName");
                 }
                 for (j, s) in v
@@ -212,10 +212,10 @@ impl Rule for DanglingRefs {
                     .enumerate()
                 {
                     let sat = at.key("projected").key("sources").index(j);
-                    if let Some(x) = s.get("configMap") {
+                    if let Some(x) = s.key("configMap") {
                         push("ConfigMap", x, sat.key("configMap"), "name");
                     }
-                    if let Some(x) = s.get("secret") {
+                    if let Some(x) = s.key("secret") {
                         push("Secret", x, sat.key("secret"), "name");
                     }
                 }

@@ -63,7 +63,7 @@ impl Rule for DuplicateObjects {
                 let v = cx.value(o);
                 let hook = v
                     .ptr("/metadata/annotations")
-                    .and_then(|a| a.get("helm.sh/hook"))
+                    .and_then(|a| a.key("helm.sh/hook"))
                     .is_some();
                 let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
                 let ns = if CLUSTER_SCOPED.contains(&r.kind.as_str()) {

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -46,12 +47,17 @@ impl<'a> Pod<'a> {
 }
 
 /// The NetworkPolicies of a stream with their effective namespaces.
-pub fn policies<'a>(docs: &'a [Document], inv: &Inventory) -> Vec<(String, &'a Value)> {
+pub fn policies<'a>(docs: &'a [Document], inv: &Inventory) -> Vec<(Arc<str>, &'a Value)> {
     inv.by_kind
         .get("NetworkPolicy")
         .into_iter()
         .flatten()
-        .map(|o| (inv.namespace_of(&o.resource), docs[o.doc].object_value(o)))
+        .map(|o| {
+            (
+                inv.namespace_of(&o.resource).into(),
+                docs[o.doc].object_value(o),
+            )
+        })
         .collect()
 }
 
@@ -71,9 +77,9 @@ pub fn selector_is_empty(sel: Option<&Value>) -> bool {
     match sel {
         None | Some(Value::Null) => true,
         Some(s) => {
-            s.get("matchLabels")
+            s.key("matchLabels")
                 .is_none_or(|m| m.as_object().is_none_or(|m| m.is_empty()))
-                && s.get("matchExpressions")
+                && s.key("matchExpressions")
                     .is_none_or(|m| m.as_array().is_none_or(|m| m.is_empty()))
         }
     }
@@ -81,10 +87,10 @@ pub fn selector_is_empty(sel: Option<&Value>) -> bool {
 
 /// Does a `NetworkPolicyPeer` (of a policy in `policy_ns`) match the pod?
 pub fn peer_matches(peer: &Value, policy_ns: &str, pod: &Pod<'_>) -> bool {
-    if peer.get("ipBlock").is_some() {
+    if peer.key("ipBlock").is_some() {
         return false; // pod IPs are unknown: never count an ipBlock as allowing a pod
     }
-    let ns_ok = match peer.get("namespaceSelector") {
+    let ns_ok = match peer.key("namespaceSelector") {
         None | Some(Value::Null) => same_ns(policy_ns, pod),
         Some(sel) => {
             // An unknown release namespace is the policy's own (when it names one).
@@ -96,7 +102,7 @@ pub fn peer_matches(peer: &Value, policy_ns: &str, pod: &Pod<'_>) -> bool {
             }
         }
     };
-    let pod_ok = match peer.get("podSelector") {
+    let pod_ok = match peer.key("podSelector") {
         None | Some(Value::Null) => true,
         Some(sel) => label_selector_matches(sel, pod.labels),
     };
@@ -118,15 +124,15 @@ pub fn port_matches(
         return true;
     }
     list.iter().any(|p| {
-        let pproto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+        let pproto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
         if pproto != proto {
             return false;
         }
-        match p.get("port") {
+        match p.key("port") {
             None | Some(Value::Null) => true,
             Some(Value::Number(n)) => {
                 let lo = n.as_i64().unwrap_or(-1);
-                let hi = p.get("endPort").and_then(Value::as_i64).unwrap_or(lo);
+                let hi = p.key("endPort").and_then(Value::as_i64).unwrap_or(lo);
                 (lo..=hi).contains(&port)
             }
             Some(Value::String(name)) => {
@@ -144,12 +150,12 @@ pub fn port_matches(
 
 /// (isolates ingress, isolates egress) of a policy spec.
 pub fn policy_types(spec: &Value) -> (bool, bool) {
-    match spec.get("policyTypes").and_then(Value::as_array) {
+    match spec.key("policyTypes").and_then(Value::as_array) {
         Some(t) => (
             t.iter().any(|x| x.as_str() == Some("Ingress")),
             t.iter().any(|x| x.as_str() == Some("Egress")),
         ),
-        None => (true, spec.get("egress").is_some()),
+        None => (true, spec.key("egress").is_some()),
     }
 }
 
@@ -174,10 +180,10 @@ pub enum Direction {
 /// The rules of every policy selecting `pod` for `dir` (`None` when the pod is not isolated
 /// in that direction), each with its policy's namespace.
 fn rules_for<'v>(
-    policies: &[(String, &'v Value)],
+    policies: &[(Arc<str>, &'v Value)],
     pod: &Pod<'_>,
     dir: Direction,
-) -> Option<Vec<(&'v Value, String)>> {
+) -> Option<Vec<(&'v Value, Arc<str>)>> {
     rules_of(
         policies.iter().filter(|(ns, v)| policy_selects(ns, v, pod)),
         dir,
@@ -185,7 +191,7 @@ fn rules_for<'v>(
 }
 
 /// Indexes of the policies that select the pod.
-pub fn selecting(policies: &[(String, &Value)], pod: &Pod<'_>) -> Vec<usize> {
+pub fn selecting(policies: &[(Arc<str>, &Value)], pod: &Pod<'_>) -> Vec<usize> {
     (0..policies.len())
         .filter(|&i| policy_selects(&policies[i].0, policies[i].1, pod))
         .collect()
@@ -194,13 +200,13 @@ pub fn selecting(policies: &[(String, &Value)], pod: &Pod<'_>) -> Vec<usize> {
 /// The rules for `dir` of the given (selecting) policies; `None` when none of them isolates
 /// that direction.
 fn rules_of<'a, 'v: 'a>(
-    selecting: impl Iterator<Item = &'a (String, &'v Value)>,
+    selecting: impl Iterator<Item = &'a (Arc<str>, &'v Value)>,
     dir: Direction,
-) -> Option<Vec<(&'v Value, String)>> {
+) -> Option<Vec<(&'v Value, Arc<str>)>> {
     let mut isolated = false;
     let mut out = Vec::new();
     for (ns, v) in selecting {
-        let spec = v.get("spec").unwrap_or(&Value::Null);
+        let spec = v.key("spec").unwrap_or(&Value::Null);
         let (ing, eg) = policy_types(spec);
         let on = match dir {
             Direction::Ingress => ing,
@@ -215,7 +221,7 @@ fn rules_of<'a, 'v: 'a>(
             Direction::Egress => "egress",
         };
         for r in spec
-            .get(key)
+            .key(key)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -227,7 +233,7 @@ fn rules_of<'a, 'v: 'a>(
 }
 
 /// Is the pod isolated for `dir` by some policy?
-pub fn isolated(policies: &[(String, &Value)], pod: &Pod<'_>, dir: Direction) -> bool {
+pub fn isolated(policies: &[(Arc<str>, &Value)], pod: &Pod<'_>, dir: Direction) -> bool {
     rules_for(policies, pod, dir).is_some()
 }
 
@@ -243,7 +249,7 @@ fn peers_of(rule: &Value, dir: Direction) -> Option<&Vec<Value>> {
 
 /// Does `src`'s egress side allow `src` → `dst` on `port/proto`?
 pub fn egress_allowed(
-    policies: &[(String, &Value)],
+    policies: &[(Arc<str>, &Value)],
     src: &Pod<'_>,
     dst: &Pod<'_>,
     port: i64,
@@ -254,7 +260,7 @@ pub fn egress_allowed(
 
 /// Does `dst`'s ingress side allow `src` → `dst` on `port/proto`?
 pub fn ingress_allowed(
-    policies: &[(String, &Value)],
+    policies: &[(Arc<str>, &Value)],
     src: &Pod<'_>,
     dst: &Pod<'_>,
     port: i64,
@@ -267,7 +273,7 @@ pub fn ingress_allowed(
 /// dst for ingress) must have a rule whose peers match the other pod and whose ports match
 /// `port/proto` on `dst`. A pod not isolated on that side allows everything.
 fn side_allows(
-    policies: &[(String, &Value)],
+    policies: &[(Arc<str>, &Value)],
     dir: Direction,
     src: &Pod<'_>,
     dst: &Pod<'_>,
@@ -287,12 +293,12 @@ fn side_allows(
 #[derive(Debug, Clone)]
 pub struct Side<'v> {
     dir: Direction,
-    rules: Option<Vec<(&'v Value, String)>>,
+    rules: Option<Vec<(&'v Value, Arc<str>)>>,
 }
 
 impl<'v> Side<'v> {
     /// The `dir` side of `pod` under `policies`.
-    pub fn of(policies: &[(String, &'v Value)], pod: &Pod<'_>, dir: Direction) -> Self {
+    pub fn of(policies: &[(Arc<str>, &'v Value)], pod: &Pod<'_>, dir: Direction) -> Self {
         Side {
             dir,
             rules: rules_for(policies, pod, dir),
@@ -303,7 +309,7 @@ impl<'v> Side<'v> {
     /// `policies`, as [`selecting`] returns them): the pod's side without evaluating any
     /// selector again.
     pub fn of_selecting(
-        policies: &[(String, &'v Value)],
+        policies: &[(Arc<str>, &'v Value)],
         selecting: &[usize],
         dir: Direction,
     ) -> Self {
@@ -335,7 +341,7 @@ impl<'v> Side<'v> {
                 None => true,
                 Some(a) => a.iter().any(|p| peer_matches(p, ns, peer)),
             };
-            peers_ok && port_matches(r.get("ports"), dst_ports, port, proto)
+            peers_ok && port_matches(r.key("ports"), dst_ports, port, proto)
         })
     }
 
@@ -351,7 +357,7 @@ impl<'v> Side<'v> {
         };
         rules
             .iter()
-            .any(|(r, _)| port_matches(r.get("ports"), dst_ports, port, proto))
+            .any(|(r, _)| port_matches(r.key("ports"), dst_ports, port, proto))
     }
 
     /// Is traffic to (egress) or from (ingress) every address of `cidr` on `port/proto`
@@ -365,14 +371,14 @@ impl<'v> Side<'v> {
                 None => true,
                 Some(a) => a.iter().any(|p| ip_peer_covers(p, cidr)),
             };
-            peers_ok && port_matches(r.get("ports"), &[], port, proto)
+            peers_ok && port_matches(r.key("ports"), &[], port, proto)
         })
     }
 }
 
 /// Is `src` → `dst` on `port/proto` allowed by both sides?
 pub fn traffic_allowed(
-    policies: &[(String, &Value)],
+    policies: &[(Arc<str>, &Value)],
     src: &Pod<'_>,
     dst: &Pod<'_>,
     port: i64,
@@ -385,7 +391,7 @@ pub fn traffic_allowed(
 /// Is `port/proto` of `dst` reachable from at least one peer (any rule of a selecting policy
 /// admits the port)? True when the pod is not isolated for ingress.
 pub fn ingress_port_open(
-    policies: &[(String, &Value)],
+    policies: &[(Arc<str>, &Value)],
     dst: &Pod<'_>,
     port: i64,
     proto: &str,
@@ -440,17 +446,17 @@ pub fn cidr_overlaps(a: &str, b: &str) -> bool {
 
 /// Does the peer admit every address of `cidr`?
 fn ip_peer_covers(peer: &Value, cidr: &str) -> bool {
-    let Some(block) = peer.get("ipBlock") else {
+    let Some(block) = peer.key("ipBlock") else {
         return false;
     };
-    let Some(c) = block.get("cidr").and_then(Value::as_str) else {
+    let Some(c) = block.key("cidr").and_then(Value::as_str) else {
         return false;
     };
     if !cidr_contains(c, cidr) {
         return false;
     }
     !block
-        .get("except")
+        .key("except")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -460,7 +466,7 @@ fn ip_peer_covers(peer: &Value, cidr: &str) -> bool {
 
 /// Does `src`'s egress side allow traffic to every address of `cidr` on `port/proto`?
 pub fn egress_to_cidr_allowed(
-    policies: &[(String, &Value)],
+    policies: &[(Arc<str>, &Value)],
     src: &Pod<'_>,
     cidr: &str,
     port: i64,
@@ -482,7 +488,7 @@ pub fn is_test_hook(w: &Workload) -> bool {
 pub fn host_network(docs: &[Document], w: &Workload) -> bool {
     w.pod_spec
         .lookup(&docs[w.object.doc].value)
-        .and_then(|s| s.get("hostNetwork"))
+        .and_then(|s| s.key("hostNetwork"))
         .and_then(Value::as_bool)
         == Some(true)
 }
@@ -614,7 +620,7 @@ mod tests {
                      "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "b"}}}], "ports": [{"port": 80, "protocol": "TCP"}]},
                                 {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}], "ports": [{"port": 443}]}]}
         });
-        let policies = vec![(String::new(), &policy)];
+        let policies = vec![(Arc::from(""), &policy)];
         let a = BTreeMap::from([("app".to_string(), "a".to_string())]);
         let b = BTreeMap::from([("app".to_string(), "b".to_string())]);
         let pa = Pod {

@@ -51,11 +51,11 @@ impl Rule for NpBroadPeer {
                     .enumerate()
                 {
                     let ports: Vec<i64> = r
-                        .get("ports")
+                        .key("ports")
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
-                        .filter_map(|p| p.get("port").and_then(Value::as_i64))
+                        .filter_map(|p| p.key("port").and_then(Value::as_i64))
                         .collect();
                     let outside: Vec<i64> = ports
                         .iter()
@@ -69,13 +69,13 @@ impl Rule for NpBroadPeer {
                         .flatten()
                         .enumerate()
                     {
-                        let Some(nsel) = peer.get("namespaceSelector") else {
+                        let Some(nsel) = peer.key("namespaceSelector") else {
                             continue;
                         };
                         if !nsel.is_object() || !selector_is_empty(Some(nsel)) {
                             continue;
                         }
-                        let no_pods = selector_is_empty(peer.get("podSelector"));
+                        let no_pods = selector_is_empty(peer.key("podSelector"));
                         let path = o
                             .base
                             .key("spec")
@@ -95,7 +95,7 @@ impl Rule for NpBroadPeer {
                                 "NetworkPolicy {} {} every pod of every namespace (`namespaceSelector: {{}}` with {} podSelector){}",
                                 o.resource.name,
                                 if dir == "egress" { "allows egress to" } else { "admits ingress from" },
-                                if peer.get("podSelector").is_some() { "an empty" } else { "no" },
+                                if peer.key("podSelector").is_some() { "an empty" } else { "no" },
                                 if ports.is_empty() { " on every port" } else { "" }
                             )
                         } else {

@@ -234,6 +234,12 @@ impl Rule for NpCutTraffic {
         // Whether each workload is isolated (ingress, egress) by any policy: computed once,
         // when the first supplement is considered, not once per candidate × workload.
         let isolation: std::cell::OnceCell<Vec<(bool, bool)>> = std::cell::OnceCell::new();
+        // Each workload's pod selector, read when first needed (clients are met once per
+        // reference).
+        let selectors: Vec<std::cell::OnceCell<Option<LabelSelector>>> =
+            inv.workloads.iter().map(|_| Default::default()).collect();
+        let selector_of =
+            |i: usize| selectors[i].get_or_init(|| pod_selector(cx, &inv.workloads[i]));
         for (wi, w) in workloads_indexed(cx, &META) {
             if skipped[wi] {
                 continue;
@@ -293,7 +299,7 @@ impl Rule for NpCutTraffic {
                     }
                 }
             }
-            let selector = pod_selector(cx, w);
+            let selector = selector_of(wi).clone();
             let ns_eff = w.namespace.clone();
             if chart_ing {
                 // Inferred clients, judged with the Service-port rules found so far.
@@ -308,7 +314,7 @@ impl Rule for NpCutTraffic {
                 let mut with_draft = policies.clone();
                 if let Some(d) = &draft {
                     if !ingress.is_empty() {
-                        with_draft.push((ns_eff.clone(), d));
+                        with_draft.push((ns_eff.as_str().into(), d));
                     }
                 }
                 let mut draft_sel = selecting[wi].clone();
@@ -326,7 +332,7 @@ impl Rule for NpCutTraffic {
                         continue;
                     }
                     let cpod = &pods[r.from];
-                    let Some(csel) = pod_selector(cx, client) else {
+                    let Some(csel) = selector_of(r.from) else {
                         continue;
                     };
                     for (port, proto) in netpol_eval::target_ports(s, r.port, &pod.ports) {

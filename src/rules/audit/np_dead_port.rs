@@ -38,16 +38,16 @@ pub(crate) fn listening(cx: &Context<'_>, ws: &[usize]) -> Vec<(Option<String>, 
             for p in c
                 .path
                 .lookup(root)
-                .and_then(|cv| cv.get("ports"))
+                .and_then(|cv| cv.key("ports"))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
             {
-                if let Some(n) = p.get("containerPort").and_then(Value::as_i64) {
+                if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
                     out.push((
-                        p.get("name").and_then(Value::as_str).map(str::to_string),
+                        p.key("name").and_then(Value::as_str).map(str::to_string),
                         n,
-                        p.get("protocol")
+                        p.key("protocol")
                             .and_then(Value::as_str)
                             .unwrap_or("TCP")
                             .to_string(),
@@ -91,18 +91,18 @@ fn shows(ports: &[(Option<String>, i64, String)]) -> String {
 fn dead_ports(rule: &Value, listening: &[(Option<String>, i64, String)]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for (j, p) in rule
-        .get("ports")
+        .key("ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .enumerate()
     {
-        let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
-        let ok = match p.get("port") {
+        let proto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
+        let ok = match p.key("port") {
             None | Some(Value::Null) => true,
             Some(Value::Number(n)) => {
                 let lo = n.as_i64().unwrap_or(-1);
-                let hi = p.get("endPort").and_then(Value::as_i64).unwrap_or(lo);
+                let hi = p.key("endPort").and_then(Value::as_i64).unwrap_or(lo);
                 listening
                     .iter()
                     .any(|(_, l, pr)| pr == proto && (lo..=hi).contains(l))
@@ -116,9 +116,9 @@ fn dead_ports(rule: &Value, listening: &[(Option<String>, i64, String)]) -> Vec<
             _ => true,
         };
         if !ok {
-            let shown = match p.get("port") {
+            let shown = match p.key("port") {
                 Some(Value::String(s)) => format!("{s}/{proto} (named)"),
-                Some(x) => match p.get("endPort") {
+                Some(x) => match p.key("endPort") {
                     Some(e) => format!("{x}-{e}/{proto}"),
                     None => format!("{x}/{proto}"),
                 },
@@ -182,16 +182,16 @@ impl Rule for NpDeadPort {
             {
                 // Only peers that are pods of the release in the policy's namespace.
                 let peers: Vec<&Value> = r
-                    .get("to")
+                    .key("to")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                     .collect();
                 if peers.is_empty()
                     || peers.iter().any(|p| {
-                        p.get("namespaceSelector").is_some()
-                            || p.get("ipBlock").is_some()
-                            || !p.get("podSelector").is_some_and(Value::is_object)
+                        p.key("namespaceSelector").is_some()
+                            || p.key("ipBlock").is_some()
+                            || !p.key("podSelector").is_some_and(Value::is_object)
                     })
                 {
                     continue;
@@ -204,7 +204,7 @@ impl Rule for NpDeadPort {
                     .filter(|(_, w)| {
                         Inventory::same_namespace(&ns, &w.namespace)
                             && peers.iter().any(|p| {
-                                p.get("podSelector")
+                                p.key("podSelector")
                                     .is_some_and(|s| label_selector_matches(s, &w.labels))
                             })
                     })

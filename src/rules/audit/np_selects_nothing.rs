@@ -45,7 +45,7 @@ impl Rule for NpSelectsNothing {
             let v = cx.value(o);
             let sel = v.ptr("/spec/podSelector").unwrap_or(&Value::Null);
             let ml = sel
-                .get("matchLabels")
+                .key("matchLabels")
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();

@@ -58,7 +58,7 @@ fn chart_defaults(cx: &Context<'_>, ns: &str) -> BTreeSet<(&'static str, String)
             .into_iter()
             .flatten()
         {
-            if item.get("type").and_then(Value::as_str) != Some("Container") {
+            if item.key("type").and_then(Value::as_str) != Some("Container") {
                 continue;
             }
             for (field, kind) in [("defaultRequest", "requests"), ("default", "limits")] {

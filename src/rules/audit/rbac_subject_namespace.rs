@@ -45,22 +45,22 @@ impl Rule for RbacSubjectNamespace {
             for o in chart_objects(cx, kind, &META) {
                 let v = cx.value(o);
                 for (j, s) in v
-                    .get("subjects")
+                    .key("subjects")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                     .enumerate()
                 {
-                    if s.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+                    if s.key("kind").and_then(Value::as_str) != Some("ServiceAccount") {
                         continue;
                     }
-                    let Some(ns) = s.get("namespace").and_then(Value::as_str) else {
+                    let Some(ns) = s.key("namespace").and_then(Value::as_str) else {
                         continue;
                     };
                     if ns == release {
                         continue;
                     }
-                    let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
+                    let name = s.key("name").and_then(Value::as_str).unwrap_or_default();
                     let ours = cx
                         .inv
                         .service_accounts

@@ -59,7 +59,7 @@ impl Rule for ServicePortName {
                 .flatten()
                 .enumerate()
             {
-                let Some(name) = p.get("targetPort").and_then(Value::as_str) else {
+                let Some(name) = p.key("targetPort").and_then(Value::as_str) else {
                     continue;
                 };
                 if name.is_empty() || name.parse::<i64>().is_ok() || names.iter().any(|n| n == name)
@@ -77,7 +77,7 @@ impl Rule for ServicePortName {
                     format!(
                         "Service {} port {} targets the port name {name:?}, which no container of {} declares ({}): the port has no endpoints",
                         s.name,
-                        p.get("port").map(Value::to_string).unwrap_or_default(),
+                        p.key("port").map(Value::to_string).unwrap_or_default(),
                         wl.join(", "),
                         if known.is_empty() { "they name no ports".to_string() } else { format!("named ports: {}", known.join(", ")) }
                     ),

@@ -91,7 +91,7 @@ impl Rule for DefaultResources {
                 let Some(cv) = cx.at(w.object.doc, &c.path) else {
                     continue;
                 };
-                let res_v = cv.get("resources").unwrap_or(&Value::Null);
+                let res_v = cv.key("resources").unwrap_or(&Value::Null);
                 let mut ops = Vec::new();
                 let mut added = Vec::new();
                 for (kind, defaults) in [("requests", &opts.requests), ("limits", &opts.limits)] {

@@ -160,7 +160,7 @@ fn configmap_data<'a>(
         o.resource.name == name
             && Inventory::same_namespace(&inv.namespace_of(&o.resource), namespace)
     })?;
-    docs[o.doc].object_value(o).get("data")?.as_object()
+    docs[o.doc].object_value(o).key("data")?.as_object()
 }
 
 /// Every text a workload's pods read, with where it comes from.
@@ -178,15 +178,15 @@ pub fn workload_texts<'a>(
             continue;
         };
         let cname = &c.name;
-        if let Some(env) = cv.get("env").and_then(Value::as_array) {
+        if let Some(env) = cv.key("env").and_then(Value::as_array) {
             for e in env {
-                let ename = e.get("name").and_then(Value::as_str).unwrap_or("?");
-                if let Some(v) = e.get("value").and_then(Value::as_str) {
+                let ename = e.key("name").and_then(Value::as_str).unwrap_or("?");
+                if let Some(v) = e.key("value").and_then(Value::as_str) {
                     out.push((format!("env {ename} of container {cname:?}"), v.into()));
                 }
                 if let Some(r) = e.ptr("/valueFrom/configMapKeyRef") {
-                    let n = r.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let k = r.get("key").and_then(Value::as_str).unwrap_or_default();
+                    let n = r.key("name").and_then(Value::as_str).unwrap_or_default();
+                    let k = r.key("key").and_then(Value::as_str).unwrap_or_default();
                     if let Some(v) = configmap_data(docs, inv, n, &w.namespace)
                         .and_then(|d| d.get(k))
                         .and_then(Value::as_str)
@@ -210,7 +210,7 @@ pub fn workload_texts<'a>(
                 }
             }
         }
-        if let Some(ef) = cv.get("envFrom").and_then(Value::as_array) {
+        if let Some(ef) = cv.key("envFrom").and_then(Value::as_array) {
             for e in ef {
                 if let Some(n) = e.ptr("/configMapRef/name").and_then(Value::as_str) {
                     cms.entry(n.to_string())
@@ -220,9 +220,9 @@ pub fn workload_texts<'a>(
             }
         }
     }
-    if let Some(vols) = spec.get("volumes").and_then(Value::as_array) {
+    if let Some(vols) = spec.key("volumes").and_then(Value::as_array) {
         for v in vols {
-            let vname = v.get("name").and_then(Value::as_str).unwrap_or("?");
+            let vname = v.key("name").and_then(Value::as_str).unwrap_or("?");
             if let Some(n) = v.ptr("/configMap/name").and_then(Value::as_str) {
                 cms.entry(n.to_string())
                     .or_default()
@@ -332,15 +332,15 @@ pub fn container_ports(docs: &[Document], w: &Workload) -> Vec<(Option<String>, 
         if let Some(ps) = c
             .path
             .lookup(root)
-            .and_then(|cv| cv.get("ports"))
+            .and_then(|cv| cv.key("ports"))
             .and_then(Value::as_array)
         {
             for p in ps {
-                if let Some(n) = p.get("containerPort").and_then(Value::as_i64) {
+                if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
                     out.push((
-                        p.get("name").and_then(Value::as_str).map(str::to_string),
+                        p.key("name").and_then(Value::as_str).map(str::to_string),
                         n,
-                        p.get("protocol")
+                        p.key("protocol")
                             .and_then(Value::as_str)
                             .unwrap_or("TCP")
                             .to_string(),

@@ -206,8 +206,8 @@ pub(crate) fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)
     let mut out = BTreeSet::new();
     let mut add = |svc: Option<&Value>| {
         if let Some(s) = svc {
-            if let Some(n) = s.get("name").and_then(Value::as_str) {
-                let ns = s.get("namespace").and_then(Value::as_str).unwrap_or("");
+            if let Some(n) = s.key("name").and_then(Value::as_str) {
+                let ns = s.key("namespace").and_then(Value::as_str).unwrap_or("");
                 out.insert((ns.to_string(), n.to_string()));
             }
         }
@@ -218,7 +218,7 @@ pub(crate) fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)
             match kind.as_str() {
                 "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
                     for wh in v
-                        .get("webhooks")
+                        .key("webhooks")
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
@@ -364,7 +364,7 @@ impl Rule for GenerateNetworkPolicy {
                 continue;
             }
             let spec = cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null);
-            if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
+            if spec.key("hostNetwork").and_then(Value::as_bool) == Some(true) {
                 let e = out.emit(
                     &META,
                     &w.object.resource,

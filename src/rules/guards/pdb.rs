@@ -143,8 +143,8 @@ impl Rule for GeneratePdb {
                     .iter()
                     .map(|o| {
                         let v = cx.value(o);
-                        let spec = v.get("spec").unwrap_or(&Value::Null);
-                        let budget = match (spec.get("minAvailable"), spec.get("maxUnavailable")) {
+                        let spec = v.key("spec").unwrap_or(&Value::Null);
+                        let budget = match (spec.key("minAvailable"), spec.key("maxUnavailable")) {
                             (Some(m), _) => format!("minAvailable: {m}"),
                             (None, Some(m)) => format!("maxUnavailable: {m}"),
                             _ => "no budget".to_string(),

@@ -50,8 +50,8 @@ fn limit_range_namespaces(cx: &Context<'_>) -> Vec<String> {
                 .and_then(Value::as_array)
                 .is_some_and(|ls| {
                     ls.iter().any(|l| {
-                        l.get("type").and_then(Value::as_str) == Some("Container")
-                            && (l.get("default").is_some() || l.get("defaultRequest").is_some())
+                        l.key("type").and_then(Value::as_str) == Some("Container")
+                            && (l.key("default").is_some() || l.key("defaultRequest").is_some())
                     })
                 })
         })
@@ -82,7 +82,7 @@ impl Rule for MissingResources {
                 .filter(|c| c.list != "ephemeralContainers")
             {
                 let cv = cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null);
-                let res = cv.get("resources").unwrap_or(&Value::Null);
+                let res = cv.key("resources").unwrap_or(&Value::Null);
                 let missing: Vec<&str> = [
                     ("/requests/cpu", "requests.cpu"),
                     ("/requests/memory", "requests.memory"),

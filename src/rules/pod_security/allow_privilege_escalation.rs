@@ -6,6 +6,7 @@ use super::{containers, csc, is_privileged, is_windows, pod_spec};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH103",
@@ -51,7 +52,7 @@ impl Rule for AllowPrivilegeEscalation {
                     .key("securityContext")
                     .key("allowPrivilegeEscalation");
                 let sys_admin = csc(cv, "capabilities")
-                    .and_then(|c| c.get("add"))
+                    .and_then(|c| c.key("add"))
                     .and_then(Value::as_array)
                     .is_some_and(|a| {
                         a.iter().any(|x| {

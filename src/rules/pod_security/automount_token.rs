@@ -6,6 +6,7 @@ use super::pod_spec;
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH109",
@@ -40,7 +41,7 @@ impl Rule for AutomountToken {
         for w in workloads(cx, &META) {
             let spec = pod_spec(cx, w);
             let pod_setting = spec
-                .get("automountServiceAccountToken")
+                .key("automountServiceAccountToken")
                 .and_then(Value::as_bool);
             if pod_setting == Some(false) {
                 continue;
@@ -55,7 +56,7 @@ impl Rule for AutomountToken {
             let sa_obj = cx.inv.service_account_of(w);
             let sa_setting = sa_obj
                 .map(|o| cx.value(o))
-                .and_then(|v| v.get("automountServiceAccountToken"))
+                .and_then(|v| v.key("automountServiceAccountToken"))
                 .and_then(Value::as_bool);
             if sa_setting == Some(false) && pod_setting.is_none() {
                 continue;

@@ -6,6 +6,7 @@ use super::{containers, csc, effective_uid, is_privileged, is_windows, pod_spec}
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH104",
@@ -50,7 +51,7 @@ impl Rule for DropAllCapabilities {
                 }
                 let caps = csc(cv, "capabilities");
                 let caps_path = c.path.key("securityContext").key("capabilities");
-                let drop = caps.and_then(|c| c.get("drop"));
+                let drop = caps.and_then(|c| c.key("drop"));
                 let has_all = drop
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("ALL")));
@@ -79,7 +80,7 @@ impl Rule for DropAllCapabilities {
                         )),
                     );
                 }
-                if let Some(add) = caps.and_then(|c| c.get("add")).and_then(Value::as_array) {
+                if let Some(add) = caps.and_then(|c| c.key("add")).and_then(Value::as_array) {
                     let bad: Vec<usize> = add
                         .iter()
                         .enumerate()

@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::pod_spec;
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Rule, RuleMeta, Sink};
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH110",
@@ -51,17 +52,17 @@ impl Rule for HostAccess {
                     ));
                 }
             }
-            if let Some(vs) = spec.get("volumes").and_then(Value::as_array) {
+            if let Some(vs) = spec.key("volumes").and_then(Value::as_array) {
                 for (i, v) in vs.iter().enumerate() {
-                    if let Some(hp) = v.get("hostPath") {
-                        let path = hp.get("path").and_then(Value::as_str).unwrap_or("?");
+                    if let Some(hp) = v.key("hostPath") {
+                        let path = hp.key("path").and_then(Value::as_str).unwrap_or("?");
                         let e = out.emit(
                             &META,
                             &w.object.resource,
                             &w.pod_spec.key("volumes").index(i).key("hostPath"),
                             format!(
                                 "volume {:?} mounts the node's {path:?}",
-                                v.get("name").and_then(Value::as_str).unwrap_or("?")
+                                v.key("name").and_then(Value::as_str).unwrap_or("?")
                             ),
                             None,
                         );
@@ -71,9 +72,9 @@ impl Rule for HostAccess {
             }
             for c in &w.containers {
                 let cv = super::container(cx, w, c);
-                if let Some(ports) = cv.get("ports").and_then(Value::as_array) {
+                if let Some(ports) = cv.key("ports").and_then(Value::as_array) {
                     for (i, p) in ports.iter().enumerate() {
-                        let hp = p.get("hostPort").and_then(Value::as_i64).unwrap_or(0);
+                        let hp = p.key("hostPort").and_then(Value::as_i64).unwrap_or(0);
                         if hp != 0 {
                             let e = out.emit(
                                 &META,

@@ -7,6 +7,7 @@ use crate::finding::{Applicability, Severity};
 use crate::inventory::{Container, Workload};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH108",
@@ -118,9 +119,9 @@ impl Rule for InitChownToFsGroup {
             }
             // hostPath volumes are not affected by fsGroup: report only.
             let host_path = spec
-                .get("volumes")
+                .key("volumes")
                 .and_then(Value::as_array)
-                .is_some_and(|vs| vs.iter().any(|v| v.get("hostPath").is_some()));
+                .is_some_and(|vs| vs.iter().any(|v| v.key("hostPath").is_some()));
             let gid = chowners
                 .iter()
                 .find_map(|c| script(super::container(cx, w, c)).and_then(|s| chown_gid(&s)))
@@ -139,7 +140,7 @@ impl Rule for InitChownToFsGroup {
             let mut idx: Vec<usize> = chowners.iter().map(|c| c.index).collect();
             idx.sort_unstable();
             let all_init = spec
-                .get("initContainers")
+                .key("initContainers")
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len);
             if idx.len() == all_init {

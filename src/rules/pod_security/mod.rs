@@ -49,12 +49,12 @@ pub(crate) fn container<'a>(cx: &'a Context<'_>, w: &Workload, c: &Container) ->
 
 /// `securityContext.<field>` of a container.
 pub(crate) fn csc<'a>(c: &'a Value, field: &str) -> Option<&'a Value> {
-    c.get("securityContext").and_then(|s| s.get(field))
+    c.key("securityContext").and_then(|s| s.get(field))
 }
 
 /// `spec.securityContext.<field>` of a pod.
 pub(crate) fn psc<'a>(spec: &'a Value, field: &str) -> Option<&'a Value> {
-    spec.get("securityContext").and_then(|s| s.get(field))
+    spec.key("securityContext").and_then(|s| s.get(field))
 }
 
 /// The UID the container will run as, when known: its securityContext, the pod's, or the

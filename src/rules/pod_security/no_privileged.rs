@@ -6,6 +6,7 @@ use super::{containers, is_privileged, pod_spec};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH106",
@@ -43,9 +44,9 @@ impl Rule for NoPrivileged {
                 .iter()
                 .any(|f| spec.get(*f).and_then(serde_json::Value::as_bool) == Some(true))
                 || spec
-                    .get("volumes")
+                    .key("volumes")
                     .and_then(serde_json::Value::as_array)
-                    .is_some_and(|vs| vs.iter().any(|v| v.get("hostPath").is_some()));
+                    .is_some_and(|vs| vs.iter().any(|v| v.key("hostPath").is_some()));
             for c in containers(w) {
                 let cv = super::container(cx, w, c);
                 if !is_privileged(cv) {

@@ -6,6 +6,7 @@ use super::{containers, csc, is_windows, pod_spec};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH107",
@@ -65,11 +66,11 @@ impl Rule for ReadOnlyRootFilesystem {
                 continue;
             }
             let existing_vols: Vec<&str> = spec
-                .get("volumes")
+                .key("volumes")
                 .and_then(Value::as_array)
                 .map(|vs| {
                     vs.iter()
-                        .filter_map(|v| v.get("name").and_then(Value::as_str))
+                        .filter_map(|v| v.key("name").and_then(Value::as_str))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -83,11 +84,11 @@ impl Rule for ReadOnlyRootFilesystem {
                     continue;
                 }
                 let mounts: Vec<&str> = cv
-                    .get("volumeMounts")
+                    .key("volumeMounts")
                     .and_then(Value::as_array)
                     .map(|ms| {
                         ms.iter()
-                            .filter_map(|m| m.get("mountPath").and_then(Value::as_str))
+                            .filter_map(|m| m.key("mountPath").and_then(Value::as_str))
                             .collect()
                     })
                     .unwrap_or_default();

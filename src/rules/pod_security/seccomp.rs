@@ -6,6 +6,7 @@ use super::{containers, csc, is_windows, pod_spec, psc};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
+use crate::yaml::view::ValueExt;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH105",
@@ -30,7 +31,7 @@ chart asked for it, maybe for a syscall RuntimeDefault blocks.",
 pub struct SeccompRuntimeDefault;
 
 fn is_ok_type(v: Option<&Value>) -> Option<bool> {
-    let t = v.and_then(|p| p.get("type")).and_then(Value::as_str)?;
+    let t = v.and_then(|p| p.key("type")).and_then(Value::as_str)?;
     Some(matches!(t, "RuntimeDefault" | "Localhost"))
 }
 

@@ -48,7 +48,7 @@ impl Rule for RbacClusterScope {
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for role in roles(cx, &META) {
-            if !role.is_cluster_role() || role.value.get("aggregationRule").is_some() {
+            if !role.is_cluster_role() || role.value.key("aggregationRule").is_some() {
                 continue;
             }
             let aggregated = role
@@ -70,7 +70,7 @@ impl Rule for RbacClusterScope {
             let mut cluster: BTreeSet<String> = BTreeSet::new();
             let mut writes = false;
             let mut non_resource = false;
-            for r in &role.rules {
+            for r in role.rules {
                 if !r.non_resource_urls.is_empty() {
                     non_resource = true;
                 }

@@ -43,7 +43,7 @@ impl Rule for RbacEscalationVerbs {
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for role in roles(cx, &META) {
             let who = grantees(cx, &role);
-            for r in &role.rules {
+            for r in role.rules {
                 let mut bad: Vec<String> = r
                     .verbs
                     .iter()

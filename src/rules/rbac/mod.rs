@@ -39,7 +39,7 @@ pub(crate) struct PolicyRule {
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
+    v.key(key)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -54,7 +54,7 @@ fn strings(v: &Value, key: &str) -> Vec<String> {
 pub(crate) struct RoleObj<'a> {
     pub object: &'a Object,
     pub value: &'a Value,
-    pub rules: Vec<PolicyRule>,
+    pub rules: &'a [PolicyRule],
 }
 
 impl RoleObj<'_> {
@@ -65,9 +65,28 @@ impl RoleObj<'_> {
 
 /// Roles and ClusterRoles (rbac.authorization.k8s.io), skipping those opted out for `meta`.
 pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<RoleObj<'a>> {
+    let all = cx.rbac_rules.get_or_init(|| role_rules(cx));
+    all.iter()
+        .filter_map(|(kind, i, rules)| {
+            let o = cx.inv.by_kind.get(*kind)?.get(*i)?;
+            let v = cx.value(o);
+            (!crate::config::skipped_by_annotation(v, None, meta)).then_some(RoleObj {
+                object: o,
+                value: v,
+                rules,
+            })
+        })
+        .collect()
+}
+
+/// Every Role's and ClusterRole's (rbac.authorization.k8s.io) rules, with the role's kind and
+/// index among the objects of its kind: read once per pass for the RBAC rules.
+pub(crate) type RoleRules = Vec<(&'static str, usize, Vec<PolicyRule>)>;
+
+fn role_rules(cx: &Context<'_>) -> RoleRules {
     let mut out = Vec::new();
     for kind in ["Role", "ClusterRole"] {
-        for o in cx.inv.by_kind.get(kind).into_iter().flatten() {
+        for (i, o) in cx.inv.by_kind.get(kind).into_iter().flatten().enumerate() {
             if !o
                 .resource
                 .api_version
@@ -76,11 +95,8 @@ pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<Rol
                 continue;
             }
             let v = cx.value(o);
-            if crate::config::skipped_by_annotation(v, None, meta) {
-                continue;
-            }
             let rules = v
-                .get("rules")
+                .key("rules")
                 .and_then(Value::as_array)
                 .map(|rs| {
                     rs.iter()
@@ -98,11 +114,7 @@ pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<Rol
                         .collect()
                 })
                 .unwrap_or_default();
-            out.push(RoleObj {
-                object: o,
-                value: v,
-                rules,
-            });
+            out.push((kind, i, rules));
         }
     }
     out

@@ -33,7 +33,7 @@ impl Rule for RbacSecretsRead {
         for role in roles(cx, &META) {
             let wide = cluster_wide(cx, &role);
             let who = grantees(cx, &role);
-            for r in &role.rules {
+            for r in role.rules {
                 let core = r.api_groups.iter().any(|g| g.is_empty() || g == "*");
                 let secrets = r.resources.iter().any(|x| x == "secrets" || x == "*");
                 let read: Vec<String> = r

@@ -34,7 +34,7 @@ impl Rule for RbacWildcard {
         let own = chart_resources(cx);
         for role in roles(cx, &META) {
             let who = grantees(cx, &role);
-            for r in &role.rules {
+            for r in role.rules {
                 let star = |v: &[String]| v.iter().any(|x| x == "*");
                 if star(&r.verbs) {
                     let e = out.emit(

@@ -76,7 +76,7 @@ impl Rule for PlaintextSecret {
             if crate::config::skipped_by_annotation(v, None, &META) {
                 continue;
             }
-            let ty = v.get("type").and_then(Value::as_str).unwrap_or("Opaque");
+            let ty = v.key("type").and_then(Value::as_str).unwrap_or("Opaque");
             if ty == "kubernetes.io/service-account-token" {
                 continue;
             }
