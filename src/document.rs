@@ -119,10 +119,10 @@ fn resource_of(doc: usize, v: &Value, source: &Option<String>) -> ResourceRef {
     }
 }
 
-fn check_object(label: &str, v: &Value, at: &str) -> Result<(), Error> {
+fn check_object(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
     let Some(m) = v.as_object() else {
         return Err(Error::NotAnObject {
-            doc: label.to_string(),
+            doc: label(),
             message: format!("{at}is not a mapping, so it is not a Kubernetes object"),
         });
     };
@@ -131,13 +131,13 @@ fn check_object(label: &str, v: &Value, at: &str) -> Result<(), Error> {
             Some(Value::String(s)) if !s.is_empty() => {}
             Some(_) => {
                 return Err(Error::NotAnObject {
-                    doc: label.to_string(),
+                    doc: label(),
                     message: format!("{at}field `{field}` must be a non-empty string"),
                 })
             }
             None => {
                 return Err(Error::NotAnObject {
-                    doc: label.to_string(),
+                    doc: label(),
                     message: format!("{at}has no `{field}`, so it is not a Kubernetes object"),
                 })
             }
@@ -146,7 +146,7 @@ fn check_object(label: &str, v: &Value, at: &str) -> Result<(), Error> {
     if let Some(md) = m.key("metadata") {
         if !md.is_object() && !md.is_null() {
             return Err(Error::NotAnObject {
-                doc: label.to_string(),
+                doc: label(),
                 message: format!("{at}field `metadata` must be a mapping"),
             });
         }
@@ -262,7 +262,8 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
     if doc.value.is_null() {
         return Ok(doc);
     }
-    let label = doc.label();
+    // The label names the document in errors only: made when one is reported.
+    let label = || doc.label();
     check_object(&label, &doc.value, "")?;
     let kind = doc
         .value
@@ -270,33 +271,35 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
         .and_then(Value::as_str)
         .unwrap_or_default();
     let is_list = kind == "List" || (kind.ends_with("List") && doc.value.key("items").is_some());
+    let mut objects = Vec::new();
     if !is_list {
-        doc.objects.push(Object {
+        objects.push(Object {
             doc: index,
             base: Path::root(),
             resource: resource_of(index, &doc.value, &doc.source),
         });
-        return Ok(doc);
-    }
-    match doc.value.key("items") {
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                check_object(&label, item, &format!("items[{i}] "))?;
-                doc.objects.push(Object {
-                    doc: index,
-                    base: Path::root().key("items").index(i),
-                    resource: resource_of(index, item, &doc.source),
-                });
+    } else {
+        match doc.value.key("items") {
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    check_object(&label, item, &format!("items[{i}] "))?;
+                    objects.push(Object {
+                        doc: index,
+                        base: Path::root().key("items").index(i),
+                        resource: resource_of(index, item, &doc.source),
+                    });
+                }
+            }
+            None | Some(Value::Null) => {}
+            Some(_) => {
+                return Err(Error::NotAnObject {
+                    doc: label(),
+                    message: "field `items` of a List must be a sequence".into(),
+                })
             }
         }
-        None | Some(Value::Null) => {}
-        Some(_) => {
-            return Err(Error::NotAnObject {
-                doc: label,
-                message: "field `items` of a List must be a sequence".into(),
-            })
-        }
     }
+    doc.objects = objects;
     Ok(doc)
 }
 

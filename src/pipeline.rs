@@ -299,19 +299,44 @@ impl Fixer<'_> {
         drop(inv);
         // Documents are patched independently (on every core for a large stream); the first
         // error in stream order is reported.
-        let jobs: Vec<(usize, Vec<Op>)> = ops.into_iter().map(|(d, o)| (d, order_ops(o))).collect();
+        // Each patched document's view is moved out (it is replaced when patched) rather than
+        // copied; a pruned view stays (the patcher reads the whole document from its text).
+        // Labels are made first: they name the document if patching fails.
+        let jobs: Vec<PatchJob> = ops
+            .into_iter()
+            .map(|(d, o)| {
+                let doc = &mut stream.docs[d];
+                PatchJob {
+                    d,
+                    label: doc.label(),
+                    view: std::sync::Mutex::new(
+                        (!doc.partial).then(|| std::mem::take(&mut doc.value)),
+                    ),
+                    ops: order_ops(o),
+                }
+            })
+            .collect();
         let patched = crate::par::map(jobs.len(), None, self.parallel, |j| {
-            let (d, ordered) = &jobs[j];
+            let PatchJob {
+                d,
+                ops: ordered,
+                label,
+                view,
+            } = &jobs[j];
             let doc = &stream.docs[*d];
-            let original = doc.full_value()?;
+            let taken = view.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let original = match taken {
+                Some(v) => v,
+                None => doc.full_value()?.into_owned(),
+            };
             let (text, value) =
-                edit::patch(&doc.text, &original, ordered).map_err(|source| Error::Patch {
-                    doc: doc.label(),
+                edit::patch(&doc.text, original, ordered).map_err(|source| Error::Patch {
+                    doc: label.clone(),
                     source,
                 })?;
             build_document_with_value(*d, &doc.marker, &text, value)
         });
-        for ((d, _), doc) in jobs.iter().zip(patched) {
+        for (PatchJob { d, .. }, doc) in jobs.iter().zip(patched) {
             let old = std::mem::replace(&mut stream.docs[*d], doc?);
             self.before.entry(*d).or_insert(old.text);
             if let Some(dirty) = &mut self.dirty {
@@ -332,6 +357,18 @@ impl Fixer<'_> {
         }
         Ok(true)
     }
+}
+
+/// One document to patch in a step.
+struct PatchJob {
+    /// Its index.
+    d: usize,
+    /// Its ops, in the order they apply.
+    ops: Vec<Op>,
+    /// Its label (for an error).
+    label: String,
+    /// Its view, moved out of the document (`None` for a pruned view).
+    view: std::sync::Mutex<Option<Value>>,
 }
 
 /// Parses and hardens in one call (image facts must already be known).

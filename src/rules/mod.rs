@@ -110,7 +110,8 @@ pub struct Context<'a> {
 /// full selector — the index only skips objects that cannot match.
 #[derive(Debug, Default)]
 pub struct SelectorIndex {
-    by_pair: std::collections::HashMap<(String, String), Vec<usize>>,
+    /// Label key → label value → objects whose first `matchLabels` pair it is.
+    by_pair: std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>,
     always: Vec<usize>,
 }
 
@@ -125,7 +126,13 @@ impl SelectorIndex {
                 .and_then(|m| m.iter().next())
                 .and_then(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())));
             match first {
-                Some(pair) => ix.by_pair.entry(pair).or_default().push(i),
+                Some((k, v)) => ix
+                    .by_pair
+                    .entry(k)
+                    .or_default()
+                    .entry(v)
+                    .or_default()
+                    .push(i),
                 None => ix.always.push(i),
             }
         }
@@ -136,7 +143,7 @@ impl SelectorIndex {
     pub fn candidates(&self, labels: &BTreeMap<String, String>) -> Vec<usize> {
         let mut out = self.always.clone();
         for (k, v) in labels {
-            if let Some(ix) = self.by_pair.get(&(k.clone(), v.clone())) {
+            if let Some(ix) = self.by_pair.get(k).and_then(|by_value| by_value.get(v)) {
                 out.extend_from_slice(ix);
             }
         }
@@ -329,11 +336,15 @@ pub fn all() -> Vec<Box<dyn Rule>> {
 /// Finds a rule's metadata by code (case-insensitive) or name.
 pub fn find(id: &str) -> Option<&'static RuleMeta> {
     static METAS: std::sync::OnceLock<Vec<&'static RuleMeta>> = std::sync::OnceLock::new();
-    METAS
-        .get_or_init(|| all().iter().map(|r| r.meta()).collect())
-        .iter()
-        .copied()
-        .find(|m| m.code.eq_ignore_ascii_case(id) || m.name == id)
+    let metas = METAS.get_or_init(|| all().iter().map(|r| r.meta()).collect());
+    // Findings name their rule by its code as written: an exact match first (once per
+    // finding per pass), then codes in any case and names (configuration, annotations).
+    metas.iter().copied().find(|m| m.code == id).or_else(|| {
+        metas
+            .iter()
+            .copied()
+            .find(|m| m.code.eq_ignore_ascii_case(id) || m.name == id)
+    })
 }
 
 /// Runs `rules` on one pass's context and returns their sinks in rule order. With `parallel`

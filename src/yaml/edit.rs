@@ -128,7 +128,7 @@ pub fn apply_json(v: &mut Value, op: &Op) -> Result<(), EditError> {
             let parent = json_slot(v, &Path(parent.to_vec()), false)?;
             match (parent, last) {
                 (Value::Object(m), Seg::Key(k)) => {
-                    m.shift_remove(k);
+                    m.shift_remove(&**k);
                 }
                 (Value::Array(a), Seg::Index(i)) if *i < a.len() => {
                     a.remove(*i);
@@ -150,13 +150,13 @@ fn json_slot<'a>(v: &'a mut Value, p: &Path, create: bool) -> Result<&'a mut Val
                 }
                 match cur {
                     Value::Object(m) => {
-                        if !m.contains_key(k) {
+                        if !m.contains_key(&**k) {
                             if !create {
                                 return Err(err(p, "no such key"));
                             }
-                            m.insert(k.clone(), Value::Null);
+                            m.insert(k.to_string(), Value::Null);
                         }
-                        m.get_mut(k).ok_or_else(|| err(p, "no such key"))?
+                        m.get_mut(&**k).ok_or_else(|| err(p, "no such key"))?
                     }
                     _ => return Err(err(p, "not a mapping")),
                 }
@@ -172,8 +172,8 @@ fn json_slot<'a>(v: &'a mut Value, p: &Path, create: bool) -> Result<&'a mut Val
 
 /// Applies `ops` to `text` (one document) and checks that the result reads back as
 /// `original` with the same ops applied. Returns the new text and its value.
-pub fn patch(text: &str, original: &Value, ops: &[Op]) -> Result<(String, Value), EditError> {
-    let mut expected = original.clone();
+pub fn patch(text: &str, original: Value, ops: &[Op]) -> Result<(String, Value), EditError> {
+    let mut expected = original;
     for op in ops {
         apply_json(&mut expected, op)?;
     }
@@ -231,7 +231,7 @@ fn locate<'a>(root: &'a Node, path: &[Seg]) -> (usize, Located<'a>) {
             (NodeKind::Map { entries, .. }, Seg::Key(k)) => entries
                 .iter()
                 .rev() // duplicate keys: the last one wins, as in Kubernetes
-                .find(|(key, _)| key.scalar() == Some(k.as_str()))
+                .find(|(key, _)| key.scalar() == Some(&**k))
                 .map(|(key, v)| (Some(key), v)),
             (NodeKind::Seq { items, .. }, Seg::Index(i)) => items.get(*i).map(|v| (None, v)),
             _ => None,
@@ -382,7 +382,7 @@ fn nest(rest: &[Seg], v: &Value, p: &Path) -> Result<Value, EditError> {
         match s {
             Seg::Key(k) => {
                 let mut m = Map::new();
-                m.insert(k.clone(), out);
+                m.insert(k.to_string(), out);
                 out = Value::Object(m);
             }
             Seg::Index(_) => return Err(err(p, "cannot create a sequence item by index")),
@@ -402,7 +402,7 @@ fn set(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Edit,
     }
     // Missing key below `n`.
     let key = match &p.0[depth] {
-        Seg::Key(k) => k.clone(),
+        Seg::Key(k) => k.to_string(),
         Seg::Index(_) => return Err(err(p, "sequence index out of range")),
     };
     let value = nest(&p.0[depth + 1..], v, p)?;
@@ -811,7 +811,7 @@ mod tests {
 
     fn run(text: &str, ops: &[Op]) -> String {
         let v = view::parse(text).unwrap();
-        patch(text, &v, ops).unwrap().0
+        patch(text, v, ops).unwrap().0
     }
 
     fn k(s: &str) -> Path {

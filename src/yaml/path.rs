@@ -1,12 +1,13 @@
 //! Field paths into a document (`spec.template.spec.containers[0].image`).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// One step of a [`Path`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Seg {
-    /// A mapping key.
-    Key(String),
+    /// A mapping key (shared: paths are cloned and extended often, their keys rarely made).
+    Key(Arc<str>),
     /// A sequence index.
     Index(usize),
 }
@@ -27,7 +28,7 @@ impl Path {
             dotted
                 .split('.')
                 .filter(|s| !s.is_empty())
-                .map(|s| Seg::Key(s.to_string()))
+                .map(|s| Seg::Key(s.into()))
                 .collect(),
         )
     }
@@ -35,7 +36,7 @@ impl Path {
     /// This path with a key appended.
     pub fn key(&self, k: &str) -> Self {
         let mut p = self.clone();
-        p.0.push(Seg::Key(k.to_string()));
+        p.0.push(Seg::Key(k.into()));
         p
     }
 

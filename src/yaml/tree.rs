@@ -75,7 +75,7 @@ impl Node {
             (NodeKind::Map { entries, .. }, Seg::Key(k)) => entries
                 .iter()
                 .rev() // duplicate keys: the last one wins, as in Kubernetes
-                .find(|(key, _)| key.scalar() == Some(k.as_str()))
+                .find(|(key, _)| key.scalar() == Some(&**k))
                 .map(|(_, v)| v),
             (NodeKind::Seq { items, .. }, Seg::Index(i)) => items.get(*i),
             _ => None,

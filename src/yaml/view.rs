@@ -102,21 +102,34 @@ impl ValueExt for Value {
         }
         let rest = pointer.strip_prefix('/')?;
         let mut target = self;
-        for token in rest.split('/') {
+        // One pass over the pointer's bytes: segments end at `/`; only a segment holding `~`
+        // is unescaped.
+        let b = rest.as_bytes();
+        let mut start = 0;
+        loop {
+            let mut end = start;
+            let mut tilde = false;
+            while end < b.len() && b[end] != b'/' {
+                tilde |= b[end] == b'~';
+                end += 1;
+            }
+            let token = &rest[start..end];
             let unescaped;
-            let token = if token.contains('~') {
+            let token = if tilde {
                 unescaped = token.replace("~1", "/").replace("~0", "~");
                 unescaped.as_str()
             } else {
                 token
             };
             target = match target {
-                // Small mappings (most of a manifest's) are searched in order: comparing a
-                // few short keys is cheaper than hashing the token.
                 Value::Object(map) => get_key(map, token)?,
                 Value::Array(list) => list.get(array_index(token)?)?,
                 _ => return None,
             };
+            if end == b.len() {
+                break;
+            }
+            start = end + 1;
         }
         Some(target)
     }

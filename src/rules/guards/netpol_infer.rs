@@ -61,44 +61,45 @@ fn is_host_byte(c: u8) -> bool {
 /// Host tokens of a text (as written, outer dots trimmed) with the port written after each,
 /// if any. Tokens that are path segments (`/x/svc`, not `//svc`) are dropped. Host characters
 /// are ASCII, so the text is scanned as bytes (a UTF-8 continuation byte is never one).
-pub fn host_tokens(text: &str) -> Vec<(&str, Option<i64>)> {
+pub fn host_tokens(text: &str) -> impl Iterator<Item = (&str, Option<i64>)> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        if !is_host_byte(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && is_host_byte(b[i]) {
-            i += 1;
-        }
-        let tok = text[start..i].trim_matches('.');
-        if tok.is_empty() {
-            continue;
-        }
-        let path_segment =
-            start >= 1 && b[start - 1] == b'/' && !(start >= 2 && b[start - 2] == b'/');
-        if path_segment {
-            continue;
-        }
-        let mut port = None;
-        if i < b.len() && b[i] == b':' {
-            let mut j = i + 1;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !is_host_byte(b[i]) {
+                i += 1;
+                continue;
             }
-            if j > i + 1 && j - i <= 6 {
-                port = text[i + 1..j]
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|p| (1..=65535).contains(p));
+            let start = i;
+            while i < b.len() && is_host_byte(b[i]) {
+                i += 1;
             }
+            let tok = text[start..i].trim_matches('.');
+            if tok.is_empty() {
+                continue;
+            }
+            let path_segment =
+                start >= 1 && b[start - 1] == b'/' && !(start >= 2 && b[start - 2] == b'/');
+            if path_segment {
+                continue;
+            }
+            let mut port = None;
+            if i < b.len() && b[i] == b':' {
+                let mut j = i + 1;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if j > i + 1 && j - i <= 6 {
+                    port = text[i + 1..j]
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|p| (1..=65535).contains(p));
+                }
+            }
+            return Some((tok, port));
         }
-        out.push((tok, port));
-    }
-    out
+        None
+    })
 }
 
 /// True when the host token names the Service (see the module docs).
@@ -276,7 +277,8 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
         for (via, text) in workload_texts(docs, inv, w) {
             for (token, port) in host_tokens(&text) {
                 let mut candidates: Vec<usize> = Vec::new();
-                for l in token.split('.').take(2) {
+                let mut labels = token.splitn(3, '.');
+                for l in [labels.next(), labels.next()].into_iter().flatten() {
                     // Most tokens are not Service names: a label whose length no Service name
                     // has is skipped without hashing it.
                     if l.len() >= 64 || name_lengths & (1u64 << l.len()) == 0 {
