@@ -5,7 +5,7 @@
 //! `allowPrivilegeEscalation: false`). Converged output is what makes
 //! `harden(harden(x)) == harden(x)` hold byte for byte.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -150,7 +150,7 @@ fn harden_with(
         helm4,
         crlf,
         findings: Vec::new(),
-        seen: BTreeSet::new(),
+        seen: HashMap::new(),
         inventory,
         dirty: None,
         incremental,
@@ -223,9 +223,9 @@ struct Fixer<'a> {
     findings: Vec<Finding>,
     /// The input text of every input document a fix changed (kept only for those).
     before: BTreeMap<usize, String>,
-    /// (rule, resource, path, message) of the findings reported, so that a later pass does
-    /// not report them again.
-    seen: BTreeSet<(String, String, String, String)>,
+    /// The findings reported, by the hash of their (rule, resource, path, message), so that a
+    /// later pass does not report them again (see [`same_report`]).
+    seen: HashMap<u64, Vec<usize>>,
     /// The inventory of the stream as it is now (dropped whenever a step changes it).
     inventory: Option<Inventory>,
     /// Documents changed since the per-object rules last ran (`None`: they have not run).
@@ -259,9 +259,15 @@ impl Fixer<'_> {
         drop(cx);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
         let mut generated: Vec<Value> = Vec::new();
+        let mut last_meta: Option<&'static rules::RuleMeta> = None;
         for em in sinks.into_iter().flat_map(|s| s.items) {
             let mut f = em.finding;
-            let meta = rules::find(f.rule);
+            // A sink's findings are nearly always its rule's: look the rule up once.
+            let meta = match last_meta {
+                Some(m) if m.code == f.rule => Some(m),
+                _ => rules::find(f.rule),
+            };
+            last_meta = meta;
             if let (Some(fix), Some(meta)) = (em.fix, meta) {
                 match self.cfg.fix_allowed(meta, fix.applicability) {
                     Ok(()) => {
@@ -281,13 +287,9 @@ impl Fixer<'_> {
                     }
                 }
             }
-            let key = (
-                f.rule.to_string(),
-                f.resource.display(),
-                f.path.clone(),
-                f.message.clone(),
-            );
-            if self.seen.insert(key) {
+            let earlier = self.seen.entry(report_hash(&f)).or_default();
+            if !earlier.iter().any(|&i| same_report(&self.findings[i], &f)) {
+                earlier.push(self.findings.len());
                 self.findings.push(f);
             }
         }
@@ -357,6 +359,49 @@ impl Fixer<'_> {
         }
         Ok(true)
     }
+}
+
+/// The hash of what [`same_report`] compares, without building the strings it compares.
+fn report_hash(f: &Finding) -> u64 {
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    // The resource as `ResourceRef::display` writes it (`Kind/namespace/name`), fed in
+    // pieces: the hasher reads a byte stream, so this is the hash of the display string.
+    let r = &f.resource;
+    h.write(r.kind.as_bytes());
+    if let Some(ns) = &r.namespace {
+        h.write(b"/");
+        h.write(ns.as_bytes());
+    }
+    h.write(b"/");
+    h.write(r.name.as_bytes());
+    for part in [f.rule, &f.path, &f.message] {
+        h.write(&[0xff]); // no UTF-8 text holds this byte: parts cannot run together
+        h.write(part.as_bytes());
+    }
+    h.0
+}
+
+/// FNV-1a over a byte stream (pieces hash like their concatenation). Equal hashes are
+/// compared in full ([`same_report`]), so the hash only needs to be cheap and spread well.
+struct Fnv(u64);
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// Two findings report the same thing: same rule, path, message and resource as displayed.
+fn same_report(a: &Finding, b: &Finding) -> bool {
+    a.rule == b.rule
+        && a.path == b.path
+        && a.message == b.message
+        && (a.resource.kind == b.resource.kind
+            && a.resource.namespace == b.resource.namespace
+            && a.resource.name == b.resource.name
+            || a.resource.display() == b.resource.display())
 }
 
 /// One document to patch in a step.

@@ -375,7 +375,7 @@ fn plain(s: &str) -> Option<Plain> {
         // Rust's float parser knows are strings to serde-saphyr).
         return Some(Plain::Str);
     }
-    if let Some(n) = number(s) {
+    if let Some(n) = number(s).or_else(|| legacy_octal(s)) {
         return Some(Plain::Other(n));
     }
     if !could_be_number(s) || dotted_decimals(s) {
@@ -384,6 +384,17 @@ fn plain(s: &str) -> Option<Plain> {
         return Some(Plain::Str);
     }
     None
+}
+
+/// YAML 1.1 octal integers as charts write file modes (`0755`, `0644`): a `0` and octal
+/// digits only, read as serde-saphyr (`legacy_octal_numbers`) and Kubernetes read them. Signed,
+/// underscored or very long spellings are left to serde-saphyr.
+fn legacy_octal(s: &str) -> Option<Value> {
+    let digits = s.strip_prefix('0')?;
+    if digits.is_empty() || digits.len() > 11 || !digits.bytes().all(|b| matches!(b, b'0'..=b'7')) {
+        return None;
+    }
+    i64::from_str_radix(digits, 8).ok().map(Value::from)
 }
 
 /// True when some integer or float reading of serde-saphyr might accept the text: a radix
@@ -479,6 +490,7 @@ mod tests {
     fn reads_like_serde_saphyr() {
         let cases = [
             "a: on\nb: yes\nd: \"on\"\nf: ~\ng: '0755'\n",
+            "mode: 0755\nm2: 0644\nm3: 00\nm4: 07\nm5: 010\nm6: 0001\nm7: 01234567\n",
             "port: 8080\nneg: -3\nratio: 0.5\nmem: 100Mi\ncpu: 250m\nip: 10.0.0.1\nv: 1.2.3\n",
             "args: [-c, --flag, '-n', \"x\"]\nsha: 01ba4719c80b6fe911b091a7c05124b64eeece964e09c058\n",
             "k: |\n  line\n  two\nf: >\n  folded\n  text\n",
@@ -504,7 +516,10 @@ mod tests {
             "1: a\n",
             "on: a\n",
             "? [a]\n: b\n",
-            "a: 0755\n",
+            "a: -0755\n",
+            "a: 0_755\n",
+            "a: 0758\n",
+            "a: 0777777777777777777777\n",
             "a: 1e3\n",
             "a: 0x1F\n",
             "a: .inf\n",
@@ -563,7 +578,7 @@ spec:
             ("a: {type: string, default: on}", "a: &x {type: string}"),
             ("b: [1, 2.5, x]", "b: [1, !!str 2, x]"),
             ("b: [1, 2.5, x]", "b: [1, .inf, x]"),
-            ("b: [1, 2.5, x]", "b: [1, 0755, x]"),
+            ("b: [1, 2.5, x]", "b: [1, -0755, x]"),
             ("b: [1, 2.5, x]", "b: [1, [, x]"),
             ("b: [1, 2.5, x]", "<<: {c: d}"),
             ("b: [1, 2.5, x]", "? [k]\n          : v"),
@@ -586,6 +601,7 @@ spec:
             "[0-9]{1,4}(Mi|Gi|m|s|ms|h|Ki)",
             "[0-9a-z:/@_.-]{1,12}",
             "[0-9]{15,22}",
+            "[-+]?0[0-9_]{0,13}",
         ]
     }
 

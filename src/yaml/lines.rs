@@ -411,7 +411,14 @@ impl<'a, S: Sink<'a>> Reader<'a, S> {
         let end = l.end;
         let after_scalar = match t[q] {
             b'"' | b'\'' => return self.quoted(l, q, n),
-            b'[' => self.flow_seq(q, end)?,
+            b'[' => {
+                let (after, last) = self.flow_seq(l, q)?;
+                if !self.rest_is_blank(after, last.end) {
+                    return None;
+                }
+                self.pos = last.next;
+                return Some(());
+            }
             b'{' => {
                 let j = self.skip_spaces(q + 1, end);
                 if j >= end || t[j] != b'}' {
@@ -681,19 +688,21 @@ impl<'a, S: Sink<'a>> Reader<'a, S> {
         None
     }
 
-    /// A one-line flow sequence of scalars starting at `at` (`[`); the offset after `]`.
-    fn flow_seq(&mut self, at: usize, end: usize) -> Option<usize> {
+    /// A flow sequence of one-line scalars starting at `at` (`[`) on line `l`: the offset
+    /// after its `]` and the line holding it. It may go on over the following lines (blank
+    /// lines between them), breaking only before or after an entry; a line ending in a plain
+    /// entry must be followed by one starting with `,` or `]` (otherwise the entry would fold
+    /// into the next line).
+    fn flow_seq(&mut self, mut l: Line, at: usize) -> Option<(usize, Line)> {
         let t = self.t;
         self.emit(Ev::SeqStart, coll(at, at))?;
-        let mut i = self.skip_spaces(at + 1, end);
-        if i < end && t[i] == b']' {
+        let mut i = self.flow_next(at + 1, &mut l)?;
+        if t[i] == b']' {
             self.emit(Ev::SeqEnd, coll(i + 1, i + 1))?;
-            return Some(i + 1);
+            return Some((i + 1, l));
         }
         loop {
-            if i >= end {
-                return None;
-            }
+            let end = l.end;
             match t[i] {
                 b'"' | b'\'' => {
                     let (v, a) = self.one_line_quoted(i, end)?;
@@ -717,25 +726,62 @@ impl<'a, S: Sink<'a>> Reader<'a, S> {
                     let v = self.s[start..i].trim_end_matches(' ');
                     let span = scalar(start, start + v.len(), ScalarStyle::Plain);
                     self.emit(Ev::Scalar(Cow::Borrowed(v), true), span)?;
+                    if self.skip_spaces(i, end) == end {
+                        // A plain entry ends its line: the next must not continue it.
+                        let j = self.flow_next(end, &mut l)?;
+                        if !matches!(t[j], b',' | b']') {
+                            return None;
+                        }
+                        i = j;
+                    }
                 }
             }
-            i = self.skip_spaces(i, end);
-            if i >= end {
-                return None;
-            }
+            i = self.flow_next(i, &mut l)?;
             match t[i] {
                 b']' => {
                     self.emit(Ev::SeqEnd, coll(i + 1, i + 1))?;
-                    return Some(i + 1);
+                    return Some((i + 1, l));
                 }
                 b',' => {
-                    i = self.skip_spaces(i + 1, end);
-                    if i < end && t[i] == b']' {
+                    i = self.flow_next(i + 1, &mut l)?;
+                    if t[i] == b']' {
                         return None; // a trailing comma
                     }
                 }
                 _ => return None,
             }
+        }
+    }
+
+    /// The offset of the next token of a flow collection from `i` on line `l`, moving `l` to
+    /// the next line with content when this one is used up; `None` at the text's end, at a
+    /// comment line or a document marker. Inside brackets, YAML readers take a line at any
+    /// indentation (charts close `command: [` with a `]` at the key's column), and so does
+    /// this one.
+    fn flow_next(&self, i: usize, l: &mut Line) -> Option<usize> {
+        let t = self.t;
+        let i = self.skip_spaces(i, l.end);
+        if i < l.end {
+            return Some(i);
+        }
+        let mut pos = l.next;
+        loop {
+            if pos >= t.len() {
+                return None;
+            }
+            let c = self.line_at(pos);
+            if c.content == c.end {
+                pos = c.next;
+                continue;
+            }
+            let head = &t[c.start..c.end];
+            if t[c.content] == b'#'
+                || c.indent == 0 && (head.starts_with(b"---") || head.starts_with(b"..."))
+            {
+                return None;
+            }
+            *l = c;
+            return Some(c.content);
         }
     }
 
@@ -887,6 +933,11 @@ mod tests {
         same("a: 'single\n  quoted ''x''\n\n  more'\nb: \"double\n   \\t esc\"\n");
         same("a:\n  'own line'\nb:\n  plain on its own line\n  and more\nc:\n  {}\nd:\n  [x, y]\n");
         same("a: |-\nb: >\n\nc: |\n");
+        // Flow sequences over several lines (Helm charts write `command: [` this way).
+        same("command: [\n    \"/bin/bash\",\n    \"-c\",\n    'x'\n  ]\nb: 1\n");
+        same("- [a,\n\n   b\n   , c]\n- [\n  ]\n");
+        same("a:\n  b: [ x ,\n     y]   # c\n  c: 1\n");
+        same("a:\n  b: [\n  x,\ny\n  ]\n  c: [\n]\n");
     }
 
     #[test]
@@ -925,7 +976,10 @@ mod tests {
             "a: !!str 1\n",
             "a:\tb\n",
             "? a\n: b\n",
-            "a: [1,\n  2]\n",
+            "a: [1\n  2]\n",
+            "a: [1,\n  # c\n  2]\n",
+            "a: [1, # c\n  2]\n",
+            "a: ['x\n  y']\n",
             "a: {b: 1}\n",
             "a: [[1]]\n",
             "a: |2\n   x\n",
@@ -1021,6 +1075,45 @@ mod tests {
             1 => proptest::collection::vec(plain_word(), 0..4)
                 .prop_map(|ws| Node::Leaf(format!("[{}]", ws.join(", ")), vec![])),
             1 => Just(Node::Leaf("{}".into(), vec![])),
+            // A flow sequence over several lines, broken before or after its entries.
+            1 => (
+                proptest::collection::vec(
+                    prop_oneof![plain_word(), quoted.prop_map(|q| format!("\"{q}\""))],
+                    0..4,
+                ),
+                proptest::collection::vec(0u8..4, 5),
+            )
+                .prop_map(|(items, breaks)| {
+                    let mut lines = vec![String::from("[")];
+                    for (k, it) in items.iter().enumerate() {
+                        if k > 0 {
+                            if breaks[k] == 1 {
+                                lines.push(String::from(","));
+                            } else {
+                                lines.last_mut().unwrap().push(',');
+                            }
+                        }
+                        if breaks[k] >= 2 {
+                            lines.push(String::new());
+                        }
+                        let last = lines.last_mut().unwrap();
+                        if breaks[k] == 3 {
+                            last.push(' ');
+                        }
+                        last.push_str(it);
+                    }
+                    match breaks[4] {
+                        0 => lines.last_mut().unwrap().push(']'),
+                        1 => lines.push("]".into()),
+                        2 => {
+                            lines.push(String::new());
+                            lines.push("]".into());
+                        }
+                        _ => lines.push(" ]".into()),
+                    }
+                    let first = lines.remove(0);
+                    Node::Leaf(first, lines)
+                }),
             2 => ("(\\||>)(|-|\\+)( # c)?", proptest::collection::vec("(|  |[a-z ]{1,8}|  [a-z]{1,4}|# not a comment|   )", 0..5))
                 .prop_map(|(h, body)| Node::Leaf(h, body.into_iter().map(|l| format!("\u{1}{l}")).collect())),
         ]
@@ -1163,7 +1256,7 @@ mod tests {
         for with in [
             "type: &a string",
             "type: !t string",
-            "type: 0755",
+            "type: 0x1F",
             "on: x",
             "type: a: b",
         ] {

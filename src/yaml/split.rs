@@ -28,8 +28,9 @@ pub fn split(input: &str) -> Vec<Segment> {
     let mut segs = Vec::new();
     let mut marker = 0..0;
     let mut text_start = 0;
-    let mut line_start = 0;
-    while line_start < bytes.len() {
+    // Only lines starting with `---` or `...` can be markers: they are found with two SIMD
+    // substring searches instead of looking at every line.
+    for line_start in marker_candidates(bytes) {
         let line_end = match memchr::memchr(b'\n', &bytes[line_start..]) {
             Some(p) => line_start + p + 1,
             None => bytes.len(),
@@ -45,7 +46,6 @@ pub fn split(input: &str) -> Vec<Segment> {
             marker = line_start..line_start + 3;
             text_start = line_start + 3;
         } else if is_marker_line(line, b"...") {
-            // The end marker line belongs to the document it ends.
             segs.push(Segment {
                 marker: marker.clone(),
                 text: text_start..line_end,
@@ -53,7 +53,6 @@ pub fn split(input: &str) -> Vec<Segment> {
             marker = line_end..line_end;
             text_start = line_end;
         }
-        line_start = line_end;
     }
     if text_start < bytes.len() || !marker.is_empty() || segs.is_empty() {
         segs.push(Segment {
@@ -62,6 +61,19 @@ pub fn split(input: &str) -> Vec<Segment> {
         });
     }
     segs
+}
+
+/// Starts of the lines beginning with `---` or `...`, ascending.
+fn marker_candidates(bytes: &[u8]) -> Vec<usize> {
+    let mut all = Vec::new();
+    for m in [&b"\n---"[..], b"\n..."] {
+        if bytes.starts_with(&m[1..]) {
+            all.push(0);
+        }
+        all.extend(memchr::memmem::find_iter(bytes, m).map(|p| p + 1));
+    }
+    all.sort_unstable();
+    all
 }
 
 /// Helm 3 writes `# Source: chart/templates/x.yaml` above each document.
@@ -84,6 +96,68 @@ pub fn helm3_source(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The splitter as it was first written, one line at a time: the reference for
+    /// [`split`]'s marker search.
+    fn split_by_lines(input: &str) -> Vec<Segment> {
+        let bytes = input.as_bytes();
+        let mut segs = Vec::new();
+        let mut marker = 0..0;
+        let mut text_start = 0;
+        let mut line_start = 0;
+        while line_start < bytes.len() {
+            let line_end = match memchr::memchr(b'\n', &bytes[line_start..]) {
+                Some(p) => line_start + p + 1,
+                None => bytes.len(),
+            };
+            let line = &bytes[line_start..line_end];
+            if is_marker_line(line, b"---") {
+                if line_start > text_start || !marker.is_empty() {
+                    segs.push(Segment {
+                        marker: marker.clone(),
+                        text: text_start..line_start,
+                    });
+                }
+                marker = line_start..line_start + 3;
+                text_start = line_start + 3;
+            } else if is_marker_line(line, b"...") {
+                segs.push(Segment {
+                    marker: marker.clone(),
+                    text: text_start..line_end,
+                });
+                marker = line_end..line_end;
+                text_start = line_end;
+            }
+            line_start = line_end;
+        }
+        if text_start < bytes.len() || !marker.is_empty() || segs.is_empty() {
+            segs.push(Segment {
+                marker,
+                text: text_start..bytes.len(),
+            });
+        }
+        segs
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn finds_the_markers_a_line_by_line_scan_finds(
+            lines in proptest::collection::vec(
+                "(---|\\.\\.\\.|--- # c|---\r|...x|----|-- -| ---|a: 1|# c|\\.\\.|)(\r)?",
+                0..12,
+            ),
+            last_newline in any::<bool>(),
+        ) {
+            let mut text = lines.join("\n");
+            if last_newline {
+                text.push('\n');
+            }
+            prop_assert_eq!(split(&text), split_by_lines(&text), "{:?}", text);
+        }
+    }
 
     fn roundtrip(s: &str) -> Vec<(String, String)> {
         let segs = split(s);
