@@ -1,5 +1,7 @@
 //! Parse stage: the input stream as documents, each with its bytes and its typed view.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::error::Error;
@@ -19,7 +21,7 @@ pub struct Document {
     /// The `---` marker bytes before the document (may be empty).
     pub marker: String,
     /// The document's bytes after the marker.
-    pub text: String,
+    pub text: Text,
     /// The typed view (`Null` for an empty document). For the kinds in [`PRUNED`] it leaves
     /// out the paths listed there (see `partial`).
     pub value: Value,
@@ -29,6 +31,98 @@ pub struct Document {
     pub objects: Vec<Object>,
     /// Template file (Helm 4 annotation or Helm 3 `# Source:` comment).
     pub source: Option<String>,
+}
+
+/// A document's bytes: a range of the input stream it was read from (shared with the other
+/// documents, not copied: an input document is written out as it came in) or text of its
+/// own (patched and generated documents).
+#[derive(Clone, Default)]
+pub struct Text(TextRepr);
+
+#[derive(Clone)]
+enum TextRepr {
+    Shared(Arc<String>, std::ops::Range<usize>),
+    Owned(String),
+}
+
+impl Default for TextRepr {
+    fn default() -> Self {
+        TextRepr::Owned(String::new())
+    }
+}
+
+impl Text {
+    /// The bytes `range` of `input` (a char-boundary range).
+    pub fn shared(input: &Arc<String>, range: std::ops::Range<usize>) -> Text {
+        debug_assert!(input.get(range.clone()).is_some());
+        Text(TextRepr::Shared(Arc::clone(input), range))
+    }
+
+    /// The text as a `str`.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // The range was checked against the input when the text was made.
+            TextRepr::Shared(input, r) => input.get(r.clone()).unwrap_or_default(),
+            TextRepr::Owned(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(TextRepr::Owned(s))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text(TextRepr::Owned(s.to_string()))
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One Kubernetes object inside a document.
@@ -156,11 +250,23 @@ fn check_object(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), E
 
 /// Reads the whole input: UTF-8 check, BOM, split, parse every document.
 pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
-    let text = std::str::from_utf8(input).map_err(|e| utf8_error(input, e.valid_up_to()))?;
-    let (bom, text) = match text.strip_prefix('\u{feff}') {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    parse_stream_owned(input.to_vec())
+}
+
+/// [`parse_stream`] taking the input buffer, which the documents then share (their texts are
+/// ranges of it, not copies).
+pub fn parse_stream_owned(input: Vec<u8>) -> Result<Stream, Error> {
+    let input = match String::from_utf8(input) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return Err(utf8_error(e.as_bytes(), e.utf8_error().valid_up_to())),
     };
+    let whole: &str = &input;
+    let (bom, text) = match whole.strip_prefix('\u{feff}') {
+        Some(rest) => (true, rest),
+        None => (false, whole),
+    };
+    // Offsets below are into `text`; the shared input starts `skip` bytes earlier.
+    let skip = whole.len() - text.len();
     let segs = split::split(text);
     // Documents parse independently; on a large stream they go to every core, largest
     // first, so that one huge CRD does not leave the other cores idle at the end.
@@ -172,7 +278,8 @@ pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
         text.len() >= crate::par::PARALLEL_BYTES,
         |i| {
             let seg = &segs[i];
-            build_document(i, &text[seg.marker.clone()], &text[seg.text.clone()])
+            let body = Text::shared(&input, seg.text.start + skip..seg.text.end + skip);
+            build_document_text(i, &text[seg.marker.clone()], body)
         },
     );
     // The first error in stream order is the one reported, as in a sequential parse.
@@ -218,8 +325,13 @@ fn read_view(body: &str) -> Result<(Value, bool), String> {
 
 /// Parses one document's text (checks it is a Kubernetes object, finds List items).
 pub fn build_document(index: usize, marker: &str, body: &str) -> Result<Document, Error> {
+    build_document_text(index, marker, body.into())
+}
+
+/// [`build_document`] for a [`Text`] the document keeps as it is.
+fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Document, Error> {
     let provisional = provisional(index, marker, body);
-    let (value, partial) = read_view(body).map_err(|message| Error::Yaml {
+    let (value, partial) = read_view(&provisional.text).map_err(|message| Error::Yaml {
         doc: provisional.label(),
         message,
     })?;
@@ -231,21 +343,21 @@ pub fn build_document(index: usize, marker: &str, body: &str) -> Result<Document
 pub fn build_document_with_value(
     index: usize,
     marker: &str,
-    body: &str,
+    body: String,
     value: Value,
 ) -> Result<Document, Error> {
-    assemble(provisional(index, marker, body), value, false)
+    assemble(provisional(index, marker, body.into()), value, false)
 }
 
-fn provisional(index: usize, marker: &str, body: &str) -> Document {
+fn provisional(index: usize, marker: &str, body: Text) -> Document {
     Document {
         index,
         marker: marker.to_string(),
-        text: body.to_string(),
+        source: split::helm3_source(&body),
+        text: body,
         value: Value::Null,
         partial: false,
         objects: Vec::new(),
-        source: split::helm3_source(body),
     }
 }
 

@@ -47,11 +47,11 @@ fn run_harden(
         path: file.map_or("stdin".into(), |p| p.display().to_string()),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let prepared = pipeline::prepare_run(&input, &cfg)?;
-    // Every document holds its own bytes now: the input buffer is not needed any more.
-    drop(input);
+    // The documents keep their bytes in the input buffer (an untouched document is written
+    // out from there).
+    let prepared = pipeline::prepare_run_owned(input, &cfg)?;
     let facts = resolve::resolve_images(&prepared.refs, &cfg, opts)?;
-    let outcome = pipeline::harden_prepared(prepared, &cfg, &facts)?;
+    let (outcome, emitted) = pipeline::harden_prepared_pieces(prepared, &cfg, &facts)?;
     // The report (diffs included) is rendered only when someone reads it.
     if let Some(p) = &opts.report_file {
         let rendered = report::render(&outcome, opts.report_format, false);
@@ -72,8 +72,9 @@ fn run_harden(
             ExitCode::SUCCESS
         });
     }
-    let mut out = std::io::stdout().lock();
-    match out.write_all(&outcome.output).and_then(|()| out.flush()) {
+    // Everything succeeded: only now does stdout get a byte.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match emitted.write_to(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(chart_harden::Error::Io {

@@ -13,6 +13,13 @@ const MAX_THREADS: usize = 8;
 /// it saves.
 pub const PARALLEL_BYTES: usize = 256 * 1024;
 
+/// The cores this process may use, asked once (the standard library reads the cgroup
+/// quota files on every call).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 /// `f(0) … f(n-1)`, in index order. With `parallel`, jobs run on up to one thread per core,
 /// each taking the next job of `order` (a permutation of `0..n`, e.g. largest first; `None` =
 /// ascending) when done. A thread that cannot be started leaves its share to the others and
@@ -23,10 +30,7 @@ where
     F: Fn(usize) -> T + Sync,
 {
     let threads = if parallel {
-        std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(n)
-            .min(MAX_THREADS)
+        cores().min(n).min(MAX_THREADS)
     } else {
         1
     };

@@ -77,7 +77,12 @@ pub fn prepare(input: &[u8], cfg: &Config) -> Result<(Stream, Vec<String>), Erro
 
 /// Like [`prepare`], keeping the inventory for [`harden_prepared`].
 pub fn prepare_run(input: &[u8], cfg: &Config) -> Result<Prepared, Error> {
-    let stream = parse_stream(input)?;
+    prepare_run_owned(input.to_vec(), cfg)
+}
+
+/// [`prepare_run`] taking the input buffer: the documents keep their bytes in it.
+pub fn prepare_run_owned(input: Vec<u8>, cfg: &Config) -> Result<Prepared, Error> {
+    let stream = crate::document::parse_stream_owned(input)?;
     let inventory = Inventory::build(&stream.docs, cfg.namespace.as_deref());
     let mut refs: BTreeSet<String> = BTreeSet::new();
     let pin_on = cfg.images.pin && !cfg.disabled.contains("CH201");
@@ -101,7 +106,17 @@ pub fn harden_prepared(
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, Error> {
-    harden_with(p.stream, Some(p.inventory), cfg, images, true)
+    harden_with(p.stream, Some(p.inventory), cfg, images, true, false).map(|(o, _)| o)
+}
+
+/// Like [`harden_prepared`], with the output as pieces to write ([`Emitted::write_to`]);
+/// the outcome's `output` is left empty.
+pub fn harden_prepared_pieces(
+    p: Prepared,
+    cfg: &Config,
+    images: &BTreeMap<String, ImageFacts>,
+) -> Result<(Outcome, Emitted), Error> {
+    harden_with(p.stream, Some(p.inventory), cfg, images, true, true)
 }
 
 /// Hardens a parsed stream.
@@ -110,7 +125,7 @@ pub fn harden_stream(
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, Error> {
-    harden_with(stream, None, cfg, images, true)
+    harden_with(stream, None, cfg, images, true, false).map(|(o, _)| o)
 }
 
 /// The fix loop. With `incremental`, per-object rules look only at the documents changed
@@ -122,7 +137,8 @@ fn harden_with(
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
     incremental: bool,
-) -> Result<Outcome, Error> {
+    pieces: bool,
+) -> Result<(Outcome, Emitted), Error> {
     let original_count = stream.docs.len();
     let large =
         stream.docs.iter().map(|d| d.text.len()).sum::<usize>() >= crate::par::PARALLEL_BYTES;
@@ -176,8 +192,8 @@ fn harden_with(
                 changes.push(DocChange {
                     doc: d.index,
                     label: d.label(),
-                    before,
-                    after: d.text.clone(),
+                    before: before.to_string(),
+                    after: d.text.to_string(),
                     added: false,
                 });
             }
@@ -186,18 +202,26 @@ fn harden_with(
                 doc: d.index,
                 label: d.label(),
                 before: String::new(),
-                after: d.text.clone(),
+                after: d.text.to_string(),
                 added: true,
             });
         }
     }
-    let output = emit(&stream);
+    let emitted = Emitted::take(&mut stream);
     release(stream, large);
-    Ok(Outcome {
-        output,
-        findings: fixer.findings,
-        changes,
-    })
+    let output = if pieces {
+        Vec::new()
+    } else {
+        emitted.to_bytes()
+    };
+    Ok((
+        Outcome {
+            output,
+            findings: fixer.findings,
+            changes,
+        },
+        emitted,
+    ))
 }
 
 /// Frees a parsed stream. Freeing the typed views of a large stream (hundreds of thousands of
@@ -222,7 +246,7 @@ struct Fixer<'a> {
     crlf: bool,
     findings: Vec<Finding>,
     /// The input text of every input document a fix changed (kept only for those).
-    before: BTreeMap<usize, String>,
+    before: BTreeMap<usize, crate::document::Text>,
     /// The findings reported, by the hash of their (rule, resource, path, message), so that a
     /// later pass does not report them again (see [`same_report`]).
     seen: HashMap<u64, Vec<usize>>,
@@ -336,7 +360,7 @@ impl Fixer<'_> {
                     doc: label.clone(),
                     source,
                 })?;
-            build_document_with_value(*d, &doc.marker, &text, value)
+            build_document_with_value(*d, &doc.marker, text, value)
         });
         for (PatchJob { d, .. }, doc) in jobs.iter().zip(patched) {
             let old = std::mem::replace(&mut stream.docs[*d], doc?);
@@ -495,26 +519,78 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
 
 /// Writes the stream: every document's marker and bytes, in order.
 pub fn emit(stream: &Stream) -> Vec<u8> {
-    let size: usize = stream
-        .docs
-        .iter()
-        .map(|d| d.marker.len() + d.text.len() + 2)
-        .sum();
-    let mut out = String::with_capacity(size + 3);
-    if stream.bom {
-        out.push('\u{feff}');
-    }
-    // The BOM is not a document: no line break is owed after it.
-    let start = out.len();
-    let nl = if uses_crlf(stream) { "\r\n" } else { "\n" };
-    for d in &stream.docs {
-        if !d.marker.is_empty() && out.len() > start && !out.ends_with('\n') {
-            out.push_str(nl);
+    Emitted::of(stream).to_bytes()
+}
+
+/// The output stream as pieces (markers and document texts), written in order without
+/// joining them first: the binary writes them to stdout through a small buffer instead of
+/// copying megabytes into fresh memory (a page fault per 4 KiB) at the end of a run.
+#[derive(Debug, Default)]
+pub struct Emitted {
+    bom: bool,
+    /// The stream's line break (a CRLF stream stays CRLF).
+    nl: &'static str,
+    /// (marker, text) of every document, in order.
+    docs: Vec<(String, crate::document::Text)>,
+}
+
+impl Emitted {
+    /// The pieces of `stream` (copied).
+    fn of(stream: &Stream) -> Emitted {
+        Emitted {
+            bom: stream.bom,
+            nl: if uses_crlf(stream) { "\r\n" } else { "\n" },
+            docs: stream
+                .docs
+                .iter()
+                .map(|d| (d.marker.clone(), d.text.clone()))
+                .collect(),
         }
-        out.push_str(&d.marker);
-        out.push_str(&d.text);
     }
-    out.into_bytes()
+
+    /// The pieces of `stream`, moved out of it (the documents are left without text).
+    fn take(stream: &mut Stream) -> Emitted {
+        Emitted {
+            bom: stream.bom,
+            nl: if uses_crlf(stream) { "\r\n" } else { "\n" },
+            docs: stream
+                .docs
+                .iter_mut()
+                .map(|d| (std::mem::take(&mut d.marker), std::mem::take(&mut d.text)))
+                .collect(),
+        }
+    }
+
+    /// Writes the stream: the BOM if the input had one, then every document after its
+    /// marker, with a line break before a marker when the text before it did not end in one.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        if self.bom {
+            w.write_all("\u{feff}".as_bytes())?;
+        }
+        // The BOM is not a document: no line break is owed after it.
+        let mut ends_in_newline = true;
+        for (marker, text) in &self.docs {
+            if !marker.is_empty() && !ends_in_newline {
+                w.write_all(self.nl.as_bytes())?;
+            }
+            w.write_all(marker.as_bytes())?;
+            w.write_all(text.as_bytes())?;
+            let (marker, text): (&str, &str) = (marker, text);
+            if let Some(last) = [marker, text].iter().rev().find_map(|s| s.bytes().last()) {
+                ends_in_newline = last == b'\n';
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream as one buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let size: usize = self.docs.iter().map(|(m, t)| m.len() + t.len() + 2).sum();
+        let mut out = Vec::with_capacity(size + 3);
+        // Writing to a Vec cannot fail.
+        let _ = self.write_to(&mut out);
+        out
+    }
 }
 
 /// True when the stream's line ends are CRLF (judged by its first line end).
@@ -567,9 +643,23 @@ mod incremental_tests {
             cfg.images.pin = false;
             for path in &inputs {
                 let input = std::fs::read(path).unwrap();
-                let full = harden_with(parse_stream(&input).unwrap(), None, &cfg, &images, false);
-                let inc = harden_with(parse_stream(&input).unwrap(), None, &cfg, &images, true);
-                let (full, inc) = (full.unwrap(), inc.unwrap());
+                let full = harden_with(
+                    parse_stream(&input).unwrap(),
+                    None,
+                    &cfg,
+                    &images,
+                    false,
+                    false,
+                );
+                let inc = harden_with(
+                    parse_stream(&input).unwrap(),
+                    None,
+                    &cfg,
+                    &images,
+                    true,
+                    false,
+                );
+                let (full, inc) = (full.unwrap().0, inc.unwrap().0);
                 // (compared without printing: a diff of whole streams helps nobody)
                 assert!(
                     inc.output == full.output,

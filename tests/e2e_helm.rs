@@ -44,7 +44,7 @@ fn by_key(stream: &[u8], what: &str) -> BTreeMap<String, String> {
         assert_eq!(n, 1, "{what}: {} has {n} `# Source:` lines", d.label());
         let key = format!("{src}|{}", e2e::kind_name(&d.value));
         assert!(
-            m.insert(key.clone(), d.text.clone()).is_none(),
+            m.insert(key.clone(), d.text.to_string()).is_none(),
             "{what}: duplicate {key}"
         );
     }

@@ -27,42 +27,49 @@ Services and clients need are restored by netpol-cut-traffic (CH603).",
     default_enabled: true,
 };
 
-/// The ports the pods of these workloads listen on: declared container ports (regular
-/// containers) and the numeric target ports of Services selecting them. Empty = unknown.
-pub(crate) fn listening(cx: &Context<'_>, ws: &[usize]) -> Vec<(Option<String>, i64, String)> {
+/// A port a pod listens on: (name, number, protocol).
+type Port = (Option<String>, i64, String);
+
+/// The ports one workload's pods listen on: declared container ports (regular containers) and
+/// the numeric target ports of Services selecting them (not deduplicated; see [`merged`]).
+fn workload_ports(cx: &Context<'_>, wi: usize) -> Vec<Port> {
     let mut out = Vec::new();
-    for wi in ws {
-        let w = &cx.inv.workloads[*wi];
-        let root = &cx.docs[w.object.doc].value;
-        for c in w.containers.iter().filter(|c| c.list == "containers") {
-            for p in c
-                .path
-                .lookup(root)
-                .and_then(|cv| cv.key("ports"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
-                    out.push((
-                        p.key("name").and_then(Value::as_str).map(str::to_string),
-                        n,
-                        p.key("protocol")
-                            .and_then(Value::as_str)
-                            .unwrap_or("TCP")
-                            .to_string(),
-                    ));
-                }
-            }
-        }
-        for s in cx.inv.services_for(w) {
-            for rp in netpol_infer::service_target_ports(cx.docs, cx.inv, s, None, &[*wi]) {
-                if let netpol_infer::PortRef::Num(n) = rp.port {
-                    out.push((None, n, rp.protocol));
-                }
+    let w = &cx.inv.workloads[wi];
+    let root = &cx.docs[w.object.doc].value;
+    for c in w.containers.iter().filter(|c| c.list == "containers") {
+        for p in c
+            .path
+            .lookup(root)
+            .and_then(|cv| cv.key("ports"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
+                out.push((
+                    p.key("name").and_then(Value::as_str).map(str::to_string),
+                    n,
+                    p.key("protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("TCP")
+                        .to_string(),
+                ));
             }
         }
     }
+    for s in cx.inv.services_for(w) {
+        for rp in netpol_infer::service_target_ports(cx.docs, cx.inv, s, None, &[wi]) {
+            if let netpol_infer::PortRef::Num(n) = rp.port {
+                out.push((None, n, rp.protocol));
+            }
+        }
+    }
+    out
+}
+
+/// The ports the pods of some workloads listen on, from [`workload_ports`]: sorted, each
+/// once, and a number known by name not also listed without one. Empty = unknown.
+fn merged(mut out: Vec<Port>) -> Vec<Port> {
     out.sort();
     out.dedup();
     // A number known by name too needs no anonymous copy.
@@ -139,6 +146,21 @@ impl Rule for NpDeadPort {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        // Each workload's ports are read once, however many policies select it.
+        let ports: Vec<std::cell::OnceCell<Vec<Port>>> = cx
+            .inv
+            .workloads
+            .iter()
+            .map(|_| Default::default())
+            .collect();
+        let listening = |ws: &[usize]| {
+            merged(
+                ws.iter()
+                    .flat_map(|&wi| ports[wi].get_or_init(|| workload_ports(cx, wi)).iter())
+                    .cloned()
+                    .collect(),
+            )
+        };
         for o in chart_objects(cx, "NetworkPolicy", &META) {
             let ws = selected(cx, o, "/spec/podSelector", true);
             if ws.is_empty() {
@@ -146,8 +168,8 @@ impl Rule for NpDeadPort {
             }
             let v = cx.value(o);
             let spec = o.base.key("spec");
-            let names: Vec<String> = ws.iter().map(|w| wn(cx, *w)).collect();
-            let own = listening(cx, &ws);
+            let names = || ws.iter().map(|w| wn(cx, *w)).collect::<Vec<String>>();
+            let own = listening(&ws);
             if !own.is_empty() {
                 for (i, r) in v
                     .ptr("/spec/ingress")
@@ -164,7 +186,7 @@ impl Rule for NpDeadPort {
                             format!(
                                 "NetworkPolicy {} allows ingress on {shown}, but no container of the pods it selects ({}) listens on it (they serve {}): the rule is dead and clients of the real port are cut",
                                 o.resource.name,
-                                names.join(", "),
+                                names().join(", "),
                                 shows(&own)
                             ),
                             None,
@@ -213,7 +235,7 @@ impl Rule for NpDeadPort {
                 if targets.is_empty() {
                     continue;
                 }
-                let theirs = listening(cx, &targets);
+                let theirs = listening(&targets);
                 if theirs.is_empty() {
                     continue;
                 }
