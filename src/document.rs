@@ -125,15 +125,39 @@ impl std::fmt::Display for Text {
     }
 }
 
-/// One Kubernetes object inside a document.
+/// One Kubernetes object inside a document. Shared: the inventory lists every object under
+/// its kind and again as a workload, Service or ServiceAccount, in every step of the fix
+/// loop, so a copy is a reference count, not five strings and a path.
 #[derive(Debug, Clone)]
-pub struct Object {
+pub struct Object(Arc<ObjectData>);
+
+/// What an [`Object`] is.
+#[derive(Debug)]
+pub struct ObjectData {
     /// Index of the document that holds it.
     pub doc: usize,
     /// Path of the object inside the document (root, or `items[i]` of a List).
     pub base: Path,
     /// Identity for reports.
     pub resource: ResourceRef,
+}
+
+impl Object {
+    /// The object at `base` of document `doc`.
+    pub fn new(doc: usize, base: Path, resource: ResourceRef) -> Object {
+        Object(Arc::new(ObjectData {
+            doc,
+            base,
+            resource,
+        }))
+    }
+}
+
+impl std::ops::Deref for Object {
+    type Target = ObjectData;
+    fn deref(&self) -> &ObjectData {
+        &self.0
+    }
 }
 
 /// Typed-view paths left out for some kinds: the validation schemas of
@@ -328,6 +352,11 @@ pub fn build_document(index: usize, marker: &str, body: &str) -> Result<Document
     build_document_text(index, marker, body.into())
 }
 
+/// [`build_document`] for a text the document keeps (no copy).
+pub fn build_document_owned(index: usize, marker: &str, body: String) -> Result<Document, Error> {
+    build_document_text(index, marker, body.into())
+}
+
 /// [`build_document`] for a [`Text`] the document keeps as it is.
 fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Document, Error> {
     let provisional = provisional(index, marker, body);
@@ -385,21 +414,21 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
     let is_list = kind == "List" || (kind.ends_with("List") && doc.value.key("items").is_some());
     let mut objects = Vec::new();
     if !is_list {
-        objects.push(Object {
-            doc: index,
-            base: Path::root(),
-            resource: resource_of(index, &doc.value, &doc.source),
-        });
+        objects.push(Object::new(
+            index,
+            Path::root(),
+            resource_of(index, &doc.value, &doc.source),
+        ));
     } else {
         match doc.value.key("items") {
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     check_object(&label, item, &format!("items[{i}] "))?;
-                    objects.push(Object {
-                        doc: index,
-                        base: Path::root().key("items").index(i),
-                        resource: resource_of(index, item, &doc.source),
-                    });
+                    objects.push(Object::new(
+                        index,
+                        Path::root().key("items").index(i),
+                        resource_of(index, item, &doc.source),
+                    ));
                 }
             }
             None | Some(Value::Null) => {}

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::document::{
-    build_document, build_document_with_value, parse_stream, Document, Stream,
+    build_document_owned, build_document_with_value, parse_stream, Document, Stream,
     HELM4_FILENAME_ANNOTATION,
 };
 use crate::error::Error;
@@ -369,17 +369,33 @@ impl Fixer<'_> {
                 dirty.insert(*d);
             }
         }
-        for g in generated {
-            let index = stream.docs.len();
-            let mut text = generated_text(g, self.helm4)?;
-            if self.crlf {
+        // Generated documents are written and read back independently (on every core for a
+        // large stream); the first error in stream order is reported.
+        let first = stream.docs.len();
+        let generated: Vec<std::sync::Mutex<Option<Value>>> = generated
+            .into_iter()
+            .map(|g| std::sync::Mutex::new(Some(g)))
+            .collect();
+        let (helm4, crlf) = (self.helm4, self.crlf);
+        let built = crate::par::map(generated.len(), None, self.parallel, |k| {
+            let g = generated[k]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_default();
+            let mut text = generated_text(g, helm4)?;
+            if crlf {
                 // A CRLF stream stays CRLF everywhere, generated documents included.
                 text = text.replace('\n', "\r\n");
             }
-            stream.docs.push(build_document(index, "---", &text)?);
+            build_document_owned(first + k, "---", text)
+        });
+        for doc in built {
+            let doc = doc?;
             if let Some(dirty) = &mut self.dirty {
-                dirty.insert(index);
+                dirty.insert(doc.index);
             }
+            stream.docs.push(doc);
         }
         Ok(true)
     }

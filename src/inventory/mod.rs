@@ -126,9 +126,31 @@ pub struct Inventory {
     /// Every object by kind.
     pub by_kind: BTreeMap<String, Vec<Object>>,
     /// Services by the first pair of their selector (a prefilter for [`Self::services_for`]).
-    pub services_by_pair: std::collections::HashMap<(String, String), Vec<usize>>,
+    pub services_by_pair: PairIndex,
     /// Workloads by each pod label pair (a prefilter for selecting workloads by labels).
-    pub workloads_by_pair: std::collections::HashMap<(String, String), Vec<usize>>,
+    pub workloads_by_pair: PairIndex,
+}
+
+/// Indexes by label pair: key → value → indexes (looked up without building a pair).
+#[derive(Debug, Default, Clone)]
+pub struct PairIndex(
+    std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>,
+);
+
+impl PairIndex {
+    /// The indexes filed under `key=value`.
+    pub fn get(&self, key: &str, value: &str) -> Option<&Vec<usize>> {
+        self.0.get(key)?.get(value)
+    }
+
+    fn push(&mut self, key: &str, value: &str, i: usize) {
+        self.0
+            .entry(key.to_string())
+            .or_default()
+            .entry(value.to_string())
+            .or_default()
+            .push(i);
+    }
 }
 
 fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
@@ -375,18 +397,12 @@ impl Inventory {
         }
         for (i, s) in inv.services.iter().enumerate() {
             if let Some((k, v)) = s.selector.iter().next() {
-                inv.services_by_pair
-                    .entry((k.clone(), v.clone()))
-                    .or_default()
-                    .push(i);
+                inv.services_by_pair.push(k, v, i);
             }
         }
         for (i, w) in inv.workloads.iter().enumerate() {
             for (k, v) in &w.labels {
-                inv.workloads_by_pair
-                    .entry((k.clone(), v.clone()))
-                    .or_default()
-                    .push(i);
+                inv.workloads_by_pair.push(k, v, i);
             }
         }
         inv
@@ -402,7 +418,7 @@ impl Inventory {
         match match_labels.and_then(|m| m.iter().next()) {
             Some((k, v)) => self
                 .workloads_by_pair
-                .get(&(k.clone(), v.clone()))
+                .get(k, v)
                 .cloned()
                 .unwrap_or_default(),
             None => (0..self.workloads.len()).collect(),
@@ -416,7 +432,7 @@ impl Inventory {
             return Vec::new();
         };
         self.workloads_by_pair
-            .get(&(k.clone(), v.clone()))
+            .get(k, v)
             .map(|ix| {
                 ix.iter()
                     .copied()
@@ -478,7 +494,7 @@ impl Inventory {
         let mut ix: Vec<usize> = w
             .labels
             .iter()
-            .filter_map(|(k, v)| self.services_by_pair.get(&(k.clone(), v.clone())))
+            .filter_map(|(k, v)| self.services_by_pair.get(k, v))
             .flatten()
             .copied()
             .collect();

@@ -1,19 +1,22 @@
-//! The typed view's line reader: block-structured YAML of the shape rendered manifests have,
-//! read line by line.
+//! The line reader: block-structured YAML of the shape rendered manifests have, read line by
+//! line, for the typed view and for the patcher's span trees.
 //!
-//! Rendered charts are block mappings and sequences of one-line scalars, with literal and
-//! folded block scalars for scripts and configuration files and one-line flow sequences for
-//! RBAC verbs. This reader handles exactly that, several times faster than a general YAML
-//! scanner, and feeds the same value builder as the granit-parser path ([`super::fast`]). It
-//! *declines* (returns `None`) anything else — tabs, anchors, tags, aliases, complex keys,
-//! multi-line plain, quoted or flow scalars, nested flow collections, explicit indentation
-//! indicators, document markers, any indentation it cannot place, and anything that is not
-//! valid YAML — and the general path reads that document instead. So it never has to report
-//! an error: the general parsers see every document it does not fully understand.
+//! Rendered charts are block mappings and sequences of scalars, with literal and folded block
+//! scalars for scripts and configuration files and flow sequences for RBAC verbs and
+//! `command: [ ... ]` lists. This reader handles exactly that, several times faster than a
+//! general YAML scanner, and reports to a [`Sink`]: the value builder the granit-parser path
+//! also feeds ([`super::fast`]), or the span tree builder ([`super::tree`]). It *declines*
+//! (returns `None`) anything else — tabs, anchors, tags, aliases, complex keys, nested flow
+//! collections, flow mappings other than `{}`, plain entries continued over lines inside
+//! brackets, comments inside brackets, explicit indentation indicators, document markers, any
+//! indentation it cannot place, and anything that is not valid YAML — and the general path
+//! reads that document instead. So it never has to report an error: the general parsers see
+//! every document it does not fully understand.
 //!
-//! What it accepts it must read exactly as serde-saphyr does: `tests` below, the fast path's
-//! property tests, `tests/corpus_e2e.rs` (every shared-corpus document) and the fuzz target
-//! (`scripts/fuzz.sh`) compare both.
+//! What it accepts it must read exactly as serde-saphyr does, and its span trees must be
+//! granit-parser's: `tests` below, the fast path's property tests, `tests/corpus_e2e.rs`
+//! (every shared-corpus document, before and after hardening) and the fuzz target
+//! (`scripts/fuzz.sh`) compare them.
 
 use std::borrow::Cow;
 

@@ -1,8 +1,9 @@
 //! YAML layer: split the stream, build a span tree, read a typed view, and patch bytes in place.
 //!
 //! chart-harden never re-serializes an input document. Untouched documents are written back
-//! verbatim; changed documents are patched with byte-range edits located by `granit-parser`
-//! spans (see [`tree`] and [`edit`]). The typed view that rules read comes from `serde-saphyr`
+//! verbatim; changed documents are patched with byte-range edits located by exact node spans
+//! (see [`tree`]: from the line reader for block-structured documents, from `granit-parser`
+//! for the rest, and [`edit`]). The typed view that rules read comes from `serde-saphyr`
 //! with YAML 1.1 number rules (see [`view`]), so rules see what the Kubernetes API server sees.
 
 pub mod edit;

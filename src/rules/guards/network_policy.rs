@@ -453,7 +453,7 @@ impl Rule for GenerateNetworkPolicy {
             let mut svc_ix: Vec<usize> = group
                 .iter()
                 .flat_map(|g| inv.workloads[*g].labels.iter())
-                .filter_map(|(k, v)| inv.services_by_pair.get(&(k.clone(), v.clone())))
+                .filter_map(|(k, v)| inv.services_by_pair.get(k, v))
                 .flatten()
                 .copied()
                 .collect();
