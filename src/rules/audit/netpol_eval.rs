@@ -242,7 +242,7 @@ fn peers_of(rule: &Value, dir: Direction) -> Option<&Vec<Value>> {
         Direction::Ingress => "from",
         Direction::Egress => "to",
     };
-    rule.get(key)
+    rule.key(key)
         .and_then(Value::as_array)
         .filter(|a| !a.is_empty())
 }

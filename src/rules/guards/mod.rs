@@ -212,7 +212,7 @@ pub(crate) fn selecting<'a>(
         selector_ptr
             .split('/')
             .filter(|k| !k.is_empty())
-            .try_fold(cx.value(o), |cur, k| cur.get(k))
+            .try_fold(cx.value(o), |cur, k| cur.key(k))
     };
     let index = {
         let key = (kind.to_string(), selector_ptr.to_string());

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::document::Document;
 use crate::inventory::{Inventory, Service, Workload};
-use crate::yaml::view::ValueExt;
+use crate::yaml::view::{MapExt, ValueExt};
 
 /// One inferred edge: workload `from` names Service `service`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -189,7 +189,7 @@ pub fn workload_texts<'a>(
                     let n = r.key("name").and_then(Value::as_str).unwrap_or_default();
                     let k = r.key("key").and_then(Value::as_str).unwrap_or_default();
                     if let Some(v) = configmap_data(docs, inv, n, &w.namespace)
-                        .and_then(|d| d.get(k))
+                        .and_then(|d| d.key(k))
                         .and_then(Value::as_str)
                     {
                         out.push((
