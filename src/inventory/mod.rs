@@ -144,12 +144,19 @@ impl PairIndex {
     }
 
     fn push(&mut self, key: &str, value: &str, i: usize) {
-        self.0
-            .entry(key.to_string())
-            .or_default()
-            .entry(value.to_string())
-            .or_default()
-            .push(i);
+        // Keys and values repeat (every pod of a release carries its instance label): the
+        // strings are copied only when first filed.
+        let Some(by_value) = self.0.get_mut(key) else {
+            let first = std::collections::HashMap::from([(value.to_string(), vec![i])]);
+            self.0.insert(key.to_string(), first);
+            return;
+        };
+        match by_value.get_mut(value) {
+            Some(ix) => ix.push(i),
+            None => {
+                by_value.insert(value.to_string(), vec![i]);
+            }
+        }
     }
 }
 
