@@ -24,13 +24,19 @@ fn is_marker_line(line: &[u8], m: &[u8; 3]) -> bool {
 
 /// Splits `input` (already stripped of a BOM) into segments.
 pub fn split(input: &str) -> Vec<Segment> {
+    // Only lines starting with `---` or `...` can be markers: they are found with two SIMD
+    // substring searches instead of looking at every line.
+    split_at(input, marker_candidates(input.as_bytes()))
+}
+
+/// [`split`], looking for markers only at the given line starts (ascending; every line that
+/// starts with a marker must be among them).
+fn split_at(input: &str, line_starts: impl IntoIterator<Item = usize>) -> Vec<Segment> {
     let bytes = input.as_bytes();
     let mut segs = Vec::new();
     let mut marker = 0..0;
     let mut text_start = 0;
-    // Only lines starting with `---` or `...` can be markers: they are found with two SIMD
-    // substring searches instead of looking at every line.
-    for line_start in marker_candidates(bytes) {
+    for line_start in line_starts {
         let line_end = match memchr::memchr(b'\n', &bytes[line_start..]) {
             Some(p) => line_start + p + 1,
             None => bytes.len(),
@@ -98,46 +104,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The splitter as it was first written, one line at a time: the reference for
-    /// [`split`]'s marker search.
-    fn split_by_lines(input: &str) -> Vec<Segment> {
-        let bytes = input.as_bytes();
-        let mut segs = Vec::new();
-        let mut marker = 0..0;
-        let mut text_start = 0;
-        let mut line_start = 0;
-        while line_start < bytes.len() {
-            let line_end = match memchr::memchr(b'\n', &bytes[line_start..]) {
-                Some(p) => line_start + p + 1,
-                None => bytes.len(),
-            };
-            let line = &bytes[line_start..line_end];
-            if is_marker_line(line, b"---") {
-                if line_start > text_start || !marker.is_empty() {
-                    segs.push(Segment {
-                        marker: marker.clone(),
-                        text: text_start..line_start,
-                    });
-                }
-                marker = line_start..line_start + 3;
-                text_start = line_start + 3;
-            } else if is_marker_line(line, b"...") {
-                segs.push(Segment {
-                    marker: marker.clone(),
-                    text: text_start..line_end,
-                });
-                marker = line_end..line_end;
-                text_start = line_end;
-            }
-            line_start = line_end;
-        }
-        if text_start < bytes.len() || !marker.is_empty() || segs.is_empty() {
-            segs.push(Segment {
-                marker,
-                text: text_start..bytes.len(),
-            });
-        }
-        segs
+    /// Every line start: the splitter looking at each line is the reference for [`split`]'s
+    /// marker search.
+    fn every_line(input: &str) -> Vec<usize> {
+        std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', input.as_bytes()).map(|p| p + 1))
+            .filter(|&p| p < input.len())
+            .collect()
     }
 
     proptest! {
@@ -155,7 +128,7 @@ mod tests {
             if last_newline {
                 text.push('\n');
             }
-            prop_assert_eq!(split(&text), split_by_lines(&text), "{:?}", text);
+            prop_assert_eq!(split(&text), split_at(&text, every_line(&text)), "{:?}", text);
         }
     }
 

@@ -303,25 +303,31 @@ impl<'a> lines::Sink<'a> for LineTree<'_> {
                 decorated: false,
             },
         };
-        match self.stack.last_mut() {
-            None => {
-                if self.root.is_some() {
-                    return None;
-                }
-                self.root = Some(node);
-            }
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                pending_key,
-                ..
-            }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(k) => entries.push((k, node)),
-            },
-        }
-        Some(())
+        attach(&mut self.stack, &mut self.root, node).then_some(())
     }
+}
+
+/// Puts a finished node into the collection being built (as its next item, key or value), or
+/// makes it the root; false when there is a root already.
+fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> bool {
+    match stack.last_mut() {
+        None => {
+            if root.is_some() {
+                return false;
+            }
+            *root = Some(node);
+        }
+        Some(Frame::Seq { items, .. }) => items.push(node),
+        Some(Frame::Map {
+            entries,
+            pending_key,
+            ..
+        }) => match pending_key.take() {
+            None => *pending_key = Some(node),
+            Some(k) => entries.push((k, node)),
+        },
+    }
+    true
 }
 
 /// The span tree from granit-parser events.
@@ -500,22 +506,8 @@ fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
             },
             _ => continue,
         };
-        match stack.last_mut() {
-            None => {
-                if root.is_some() {
-                    return Err(err_at(text, s, "more than one root node"));
-                }
-                root = Some(node);
-            }
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                pending_key,
-                ..
-            }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(k) => entries.push((k, node)),
-            },
+        if !attach(&mut stack, &mut root, node) {
+            return Err(err_at(text, s, "more than one root node"));
         }
     }
     if !stack.is_empty() {

@@ -33,30 +33,8 @@ type Port = (Option<String>, i64, String);
 /// The ports one workload's pods listen on: declared container ports (regular containers) and
 /// the numeric target ports of Services selecting them (not deduplicated; see [`merged`]).
 fn workload_ports(cx: &Context<'_>, wi: usize) -> Vec<Port> {
-    let mut out = Vec::new();
     let w = &cx.inv.workloads[wi];
-    let root = &cx.docs[w.object.doc].value;
-    for c in w.containers.iter().filter(|c| c.list == "containers") {
-        for p in c
-            .path
-            .lookup(root)
-            .and_then(|cv| cv.key("ports"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
-                out.push((
-                    p.key("name").and_then(Value::as_str).map(str::to_string),
-                    n,
-                    p.key("protocol")
-                        .and_then(Value::as_str)
-                        .unwrap_or("TCP")
-                        .to_string(),
-                ));
-            }
-        }
-    }
+    let mut out = netpol_infer::container_ports_of(cx.docs, w, |c| c.list == "containers");
     for s in cx.inv.services_for(w) {
         for rp in netpol_infer::service_target_ports(cx.docs, cx.inv, s, None, &[wi]) {
             if let netpol_infer::PortRef::Num(n) = rp.port {

@@ -328,9 +328,18 @@ pub fn selected_workloads(inv: &Inventory, svc: &Service) -> Vec<usize> {
 
 /// Container ports of a workload: (name, number, protocol).
 pub fn container_ports(docs: &[Document], w: &Workload) -> Vec<(Option<String>, i64, String)> {
+    container_ports_of(docs, w, |_| true)
+}
+
+/// [`container_ports`] of the containers `keep` accepts.
+pub fn container_ports_of(
+    docs: &[Document],
+    w: &Workload,
+    keep: impl Fn(&crate::inventory::Container) -> bool,
+) -> Vec<(Option<String>, i64, String)> {
     let root = &docs[w.object.doc].value;
     let mut out = Vec::new();
-    for c in &w.containers {
+    for c in w.containers.iter().filter(|c| keep(c)) {
         if let Some(ps) = c
             .path
             .lookup(root)
