@@ -659,23 +659,13 @@ mod incremental_tests {
             cfg.images.pin = false;
             for path in &inputs {
                 let input = std::fs::read(path).unwrap();
-                let full = harden_with(
-                    parse_stream(&input).unwrap(),
-                    None,
-                    &cfg,
-                    &images,
-                    false,
-                    false,
-                );
-                let inc = harden_with(
-                    parse_stream(&input).unwrap(),
-                    None,
-                    &cfg,
-                    &images,
-                    true,
-                    false,
-                );
-                let (full, inc) = (full.unwrap().0, inc.unwrap().0);
+                let run = |incremental| {
+                    let stream = parse_stream(&input).unwrap();
+                    harden_with(stream, None, &cfg, &images, incremental, false)
+                        .unwrap()
+                        .0
+                };
+                let (full, inc) = (run(false), run(true));
                 // (compared without printing: a diff of whole streams helps nobody)
                 assert!(
                     inc.output == full.output,
