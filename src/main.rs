@@ -84,28 +84,15 @@ fn run_harden(
     }
 }
 
-/// glibc grows a thread's malloc arena one page at a time, with an `mprotect` call per page
-/// (about 600 calls, ≈5 % of the run on a 2.5 MB stream: parse, rules and patching allocate
-/// on worker threads). 8 MiB of headroom per growth makes that a handful of calls; headroom
-/// never written is not resident, so peak RSS grows by well under 1 MiB.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn tune_allocator() {
-    unsafe extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
-    const M_TOP_PAD: i32 = -2;
-    // SAFETY: mallopt only sets an allocator parameter; it is called once, before any other
-    // thread exists, with a parameter and value glibc documents.
-    unsafe {
-        mallopt(M_TOP_PAD, 8 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn tune_allocator() {}
+/// The allocator: mimalloc. A run allocates and frees a few hundred thousand small blocks
+/// (typed views, paths, findings) on every core; with glibc's malloc that was a quarter of all
+/// instructions (`valgrind --tool=callgrind`, 2.5 MB corpus: 269 M instructions, 230 M with
+/// mimalloc). Built with `no_thp`: mimalloc's transparent huge pages doubled peak RSS (40 MiB
+/// instead of 20) for no gain in a process that lives for milliseconds.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

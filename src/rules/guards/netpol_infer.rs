@@ -54,7 +54,7 @@ pub struct ResolvedPort {
     pub port: PortRef,
 }
 
-fn is_host_byte(c: u8) -> bool {
+const fn is_host_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'.'
 }
 
@@ -164,26 +164,95 @@ fn configmap_data<'a>(
     docs[o.doc].object_value(o).key("data")?.as_object()
 }
 
+/// Where a workload text comes from, written out (`env WEB_URL of container "app"`) only for
+/// the texts that name a Service: most texts name none.
+#[derive(Debug, Clone)]
+pub enum Via<'a> {
+    /// An env value.
+    Env {
+        /// The variable.
+        env: &'a str,
+        /// The container.
+        container: &'a str,
+    },
+    /// A ConfigMap key read through an env `configMapKeyRef`.
+    EnvConfigMap {
+        /// The ConfigMap.
+        configmap: &'a str,
+        /// Its key.
+        key: &'a str,
+        /// The variable.
+        env: &'a str,
+        /// The container.
+        container: &'a str,
+    },
+    /// A container's `args` or `command`, joined by spaces.
+    Field {
+        /// `args` or `command`.
+        field: &'static str,
+        /// The container.
+        container: &'a str,
+    },
+    /// A key of a ConfigMap the pods read whole (`envFrom`, volumes).
+    ConfigMap {
+        /// The ConfigMap.
+        configmap: &'a str,
+        /// Its key.
+        key: &'a str,
+        /// How the pods read it (`envFrom of container "app", volume config`).
+        uses: std::rc::Rc<str>,
+    },
+}
+
+impl std::fmt::Display for Via<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Env { env, container } => write!(f, "env {env} of container {container:?}"),
+            Via::EnvConfigMap {
+                configmap,
+                key,
+                env,
+                container,
+            } => write!(
+                f,
+                "ConfigMap {configmap} key {key} (env {env} of container {container:?})"
+            ),
+            Via::Field { field, container } => write!(f, "{field} of container {container:?}"),
+            Via::ConfigMap {
+                configmap,
+                key,
+                uses,
+            } => write!(f, "ConfigMap {configmap} key {key} ({uses})"),
+        }
+    }
+}
+
 /// Every text a workload's pods read, with where it comes from.
 pub fn workload_texts<'a>(
     docs: &'a [Document],
     inv: &Inventory,
-    w: &Workload,
-) -> Vec<(String, Cow<'a, str>)> {
-    let mut out: Vec<(String, Cow<'a, str>)> = Vec::new();
+    w: &'a Workload,
+) -> Vec<(Via<'a>, Cow<'a, str>)> {
+    let mut out: Vec<(Via<'a>, Cow<'a, str>)> = Vec::new();
     let root = &docs[w.object.doc].value;
     let spec = w.pod_spec.lookup(root).unwrap_or(&Value::Null);
-    let mut cms: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut cms: BTreeMap<&'a str, Vec<String>> = BTreeMap::new();
     for c in &w.containers {
         let Some(cv) = c.path.lookup(root) else {
             continue;
         };
-        let cname = &c.name;
+        let container = c.name.as_str();
         if let Some(env) = cv.key("env").and_then(Value::as_array) {
             for e in env {
                 let ename = e.key("name").and_then(Value::as_str).unwrap_or("?");
                 if let Some(v) = e.key("value").and_then(Value::as_str) {
-                    out.push((format!("env {ename} of container {cname:?}"), v.into()));
+                    out.push((
+                        Via::Env {
+                            env: ename,
+                            container,
+                        },
+                        v.into(),
+                    ));
                 }
                 if let Some(r) = e.ptr("/valueFrom/configMapKeyRef") {
                     let n = r.key("name").and_then(Value::as_str).unwrap_or_default();
@@ -193,7 +262,12 @@ pub fn workload_texts<'a>(
                         .and_then(Value::as_str)
                     {
                         out.push((
-                            format!("ConfigMap {n} key {k} (env {ename} of container {cname:?})"),
+                            Via::EnvConfigMap {
+                                configmap: n,
+                                key: k,
+                                env: ename,
+                                container,
+                            },
                             v.into(),
                         ));
                     }
@@ -204,19 +278,16 @@ pub fn workload_texts<'a>(
             if let Some(a) = cv.get(field).and_then(Value::as_array) {
                 let text: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
                 if !text.is_empty() {
-                    out.push((
-                        format!("{field} of container {cname:?}"),
-                        text.join(" ").into(),
-                    ));
+                    out.push((Via::Field { field, container }, text.join(" ").into()));
                 }
             }
         }
         if let Some(ef) = cv.key("envFrom").and_then(Value::as_array) {
             for e in ef {
                 if let Some(n) = e.ptr("/configMapRef/name").and_then(Value::as_str) {
-                    cms.entry(n.to_string())
+                    cms.entry(n)
                         .or_default()
-                        .push(format!("envFrom of container {cname:?}"));
+                        .push(format!("envFrom of container {container:?}"));
                 }
             }
         }
@@ -225,27 +296,28 @@ pub fn workload_texts<'a>(
         for v in vols {
             let vname = v.key("name").and_then(Value::as_str).unwrap_or("?");
             if let Some(n) = v.ptr("/configMap/name").and_then(Value::as_str) {
-                cms.entry(n.to_string())
-                    .or_default()
-                    .push(format!("volume {vname}"));
+                cms.entry(n).or_default().push(format!("volume {vname}"));
             }
             if let Some(srcs) = v.ptr("/projected/sources").and_then(Value::as_array) {
                 for s in srcs {
                     if let Some(n) = s.ptr("/configMap/name").and_then(Value::as_str) {
-                        cms.entry(n.to_string())
-                            .or_default()
-                            .push(format!("volume {vname}"));
+                        cms.entry(n).or_default().push(format!("volume {vname}"));
                     }
                 }
             }
         }
     }
     for (n, uses) in cms {
-        if let Some(data) = configmap_data(docs, inv, &n, &w.namespace) {
+        if let Some(data) = configmap_data(docs, inv, n, &w.namespace) {
+            let uses: std::rc::Rc<str> = uses.join(", ").into();
             for (k, v) in data {
                 if let Some(s) = v.as_str() {
                     out.push((
-                        format!("ConfigMap {n} key {k} ({})", uses.join(", ")),
+                        Via::ConfigMap {
+                            configmap: n,
+                            key: k,
+                            uses: uses.clone(),
+                        },
                         s.into(),
                     ));
                 }
@@ -255,7 +327,78 @@ pub fn workload_texts<'a>(
     out
 }
 
+/// Bytes a host token is made of (see [`host_tokens`]), as a table.
+const HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = is_host_byte(c as u8);
+        c += 1;
+    }
+    t
+};
+
+/// The port written after a host token ending at `i` (`svc:5432`), as [`host_tokens`] reads it.
+fn port_after(text: &str, i: usize) -> Option<i64> {
+    let b = text.as_bytes();
+    if i >= b.len() || b[i] != b':' {
+        return None;
+    }
+    let mut j = i + 1;
+    while j < b.len() && b[j].is_ascii_digit() {
+        j += 1;
+    }
+    if j > i + 1 && j - i <= 6 {
+        text[i + 1..j]
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=65535).contains(p))
+    } else {
+        None
+    }
+}
+
+/// A Bloom filter of lower-case Service names (4096 bits, two per name), read with labels in
+/// any case: a "no" is certain, a "yes" is checked in the map.
+struct NameFilter([u64; 64]);
+
+impl Default for NameFilter {
+    fn default() -> Self {
+        NameFilter([0; 64])
+    }
+}
+
+impl NameFilter {
+    /// FNV-1a of the lower-cased bytes.
+    fn hash(l: &[u8]) -> u64 {
+        l.iter().fold(0xcbf2_9ce4_8422_2325, |h, &c| {
+            (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
+
+    fn bits(l: &[u8]) -> [usize; 2] {
+        let h = Self::hash(l);
+        [(h & 4095) as usize, ((h >> 32) & 4095) as usize]
+    }
+
+    fn insert(&mut self, l: &[u8]) {
+        for b in Self::bits(l) {
+            self.0[b / 64] |= 1 << (b % 64);
+        }
+    }
+
+    fn may_contain(&self, l: &[u8]) -> bool {
+        Self::bits(l)
+            .iter()
+            .all(|&b| self.0[b / 64] & (1 << (b % 64)) != 0)
+    }
+}
+
 /// Every Service reference of every workload (deduplicated by workload, Service, port, via).
+///
+/// Reads the same host tokens as [`host_tokens`] (a test compares them), in an order that
+/// rejects most tokens early: a token is looked at further only when its first or second
+/// label is as long as some Service name.
 pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
     let known = known_namespaces(docs, inv);
     // Services by lower-case name: a host names a Service only through its first or second
@@ -272,16 +415,55 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
         .keys()
         .filter(|n| n.len() < 64)
         .fold(0, |acc, n| acc | 1u64 << n.len());
+    // A Bloom filter of the names: a label of the right length is hashed into the map only
+    // when its two bits are set (most are not: words of a ConfigMap, flags, paths).
+    let mut names = NameFilter::default();
+    for n in by_name.keys() {
+        names.insert(n.as_bytes());
+    }
     let mut out: BTreeSet<Reference> = BTreeSet::new();
+    let mut candidates: Vec<usize> = Vec::new();
     for (wi, w) in inv.workloads.iter().enumerate() {
         for (via, text) in workload_texts(docs, inv, w) {
-            for (token, port) in host_tokens(&text) {
-                let mut candidates: Vec<usize> = Vec::new();
-                let mut labels = token.splitn(3, '.');
-                for l in [labels.next(), labels.next()].into_iter().flatten() {
+            let mut via_text: Option<String> = None;
+            let b = text.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if !HOST_BYTE[usize::from(b[i])] {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < b.len() && HOST_BYTE[usize::from(b[i])] {
+                    i += 1;
+                }
+                // The token, outer dots trimmed (as `host_tokens`).
+                let raw = &b[start..i];
+                let lead = raw.iter().take_while(|&&c| c == b'.').count();
+                if lead == raw.len() {
+                    continue;
+                }
+                let trail = raw.iter().rev().take_while(|&&c| c == b'.').count();
+                let token = &text[start + lead..i - trail];
+                // Its first two labels: the only ones that can name a Service.
+                // (Tokens are short: a plain loop beats a call to memchr.)
+                let tb = token.as_bytes();
+                let first_end = tb.iter().position(|&c| c == b'.').unwrap_or(tb.len());
+                let second = (first_end < tb.len()).then(|| {
+                    let rest = &tb[first_end + 1..];
+                    let end = rest.iter().position(|&c| c == b'.').unwrap_or(rest.len());
+                    (first_end + 1, first_end + 1 + end)
+                });
+                candidates.clear();
+                for (ls, le) in std::iter::once((0, first_end)).chain(second) {
+                    let len = le - ls;
                     // Most tokens are not Service names: a label whose length no Service name
                     // has is skipped without hashing it.
-                    if l.len() >= 64 || name_lengths & (1u64 << l.len()) == 0 {
+                    if len >= 64 || name_lengths & (1u64 << len) == 0 {
+                        continue;
+                    }
+                    let l = &token[ls..le];
+                    if !names.may_contain(l.as_bytes()) {
                         continue;
                     }
                     let hit = if l.bytes().any(|c| c.is_ascii_uppercase()) {
@@ -294,12 +476,18 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                 if candidates.is_empty() {
                     continue;
                 }
+                // A path segment (`/x/svc`, not `//svc`) is no host.
+                if start >= 1 && b[start - 1] == b'/' && !(start >= 2 && b[start - 2] == b'/') {
+                    continue;
+                }
+                let port = port_after(&text, i);
                 candidates.sort_unstable();
                 candidates.dedup();
                 let host = token.to_ascii_lowercase();
-                for si in candidates {
+                for &si in &candidates {
                     let s = &inv.services[si];
                     if names_service(&host, s, &known) {
+                        let via = via_text.get_or_insert_with(|| via.to_string());
                         out.insert(Reference {
                             from: wi,
                             service: si,
@@ -427,4 +615,122 @@ pub fn service_target_ports(
         }
     }
     out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain reading [`references`] must agree with: every host token of every text
+    /// ([`host_tokens`]), every Service whose name is its first or second label.
+    fn references_by_tokens(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
+        let known = known_namespaces(docs, inv);
+        let mut out: BTreeSet<Reference> = BTreeSet::new();
+        for (wi, w) in inv.workloads.iter().enumerate() {
+            for (via, text) in workload_texts(docs, inv, w) {
+                for (token, port) in host_tokens(&text) {
+                    let host = token.to_ascii_lowercase();
+                    let labels: Vec<&str> = host.splitn(3, '.').take(2).collect();
+                    for (si, s) in inv.services.iter().enumerate() {
+                        if labels.contains(&s.name.to_ascii_lowercase().as_str())
+                            && names_service(&host, s, &known)
+                        {
+                            out.insert(Reference {
+                                from: wi,
+                                service: si,
+                                port,
+                                via: via.to_string(),
+                                host: host.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    const EDGES: &str = r#"apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: data}
+spec: {selector: {app: db}, ports: [{port: 5432}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: Cache-01}
+spec: {selector: {app: cache}, ports: [{port: 6379}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: x}
+spec: {selector: {app: x}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: app}
+data:
+  a: "postgres://u:p@db.data.svc.cluster.local:5432/x ..db.. .db:99999 db:0 db:65535"
+  d: "/var/lib/db"
+  b: "//db http://CACHE-01:6379 cache-01.app x.y.z y.x z.y.x x..x db.data:5432"
+  c: "DB db.other db.data.svc pod-0.db.data.svc:5432 ./x x/ -x- x.:1 .x.:80 x:123456"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: app}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      volumes: [{name: cfg, configMap: {name: settings}}]
+      containers:
+      - name: web
+        image: web:1
+        args: ["--db=db.data:5432", "--cache", "Cache-01.app.svc", "x"]
+        env: [{name: URL, value: "http://x:8080/db"}, {name: K, valueFrom: {configMapKeyRef: {name: settings, key: a}}}]
+        envFrom: [{configMapRef: {name: settings}}]
+"#;
+
+    #[test]
+    fn references_read_the_same_tokens_as_host_tokens() {
+        let mut inputs = vec![EDGES.as_bytes().to_vec()];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        inputs.push(std::fs::read(root.join("testdata/demo-chart.helm4-stream.yaml")).unwrap());
+        if let Ok(rd) = std::fs::read_dir(root.join("../shared/corpus")) {
+            let mut charts: Vec<_> = rd
+                .flatten()
+                .map(|e| e.path().join("rendered.yaml"))
+                .collect();
+            charts.sort();
+            inputs.extend(charts.iter().filter_map(|p| std::fs::read(p).ok()));
+        }
+        let mut found = 0;
+        for input in &inputs {
+            let stream = crate::document::parse_stream(input).unwrap();
+            for ns in [None, Some("app")] {
+                let inv = Inventory::build(&stream.docs, ns);
+                let fast = references(&stream.docs, &inv);
+                assert_eq!(fast, references_by_tokens(&stream.docs, &inv));
+                found += fast.len();
+            }
+        }
+        // The edge cases name Services in many ways; the comparison is not of empty lists.
+        let stream = crate::document::parse_stream(EDGES.as_bytes()).unwrap();
+        let inv = Inventory::build(&stream.docs, Some("app"));
+        let refs = references(&stream.docs, &inv);
+        let hosts: BTreeSet<&str> = refs.iter().map(|r| r.host.as_str()).collect();
+        for h in [
+            "db.data.svc.cluster.local",
+            "cache-01",
+            "x",
+            "pod-0.db.data.svc",
+            "db.data",
+        ] {
+            assert!(hosts.contains(h), "{h} not found in {hosts:?}");
+        }
+        assert!(!hosts.contains("db.other"));
+        // A file path names no host.
+        assert!(!refs.iter().any(|r| r.via.contains("key d ")), "{refs:?}");
+        assert!(found > 20, "{found}");
+    }
 }
