@@ -1,6 +1,6 @@
 //! CH634 duplicate-object: the same kind/namespace/name rendered twice.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
@@ -51,8 +51,10 @@ impl Rule for DuplicateObjects {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
+        // Hashed, not ordered, while collecting (nearly every object is unique); the
+        // duplicates are then reported in key order.
         #[allow(clippy::type_complexity)]
-        let mut seen: BTreeMap<(&str, &str, &str, &str, bool), Vec<usize>> = BTreeMap::new();
+        let mut seen: HashMap<(&str, &str, &str, &str, bool), Vec<usize>> = HashMap::new();
         let mut objs = Vec::new();
         for d in cx.docs {
             for o in &d.objects {
@@ -76,10 +78,9 @@ impl Rule for DuplicateObjects {
                 objs.push(o);
             }
         }
-        for (_, idx) in seen {
-            if idx.len() < 2 {
-                continue;
-            }
+        let mut dups: Vec<_> = seen.into_iter().filter(|(_, idx)| idx.len() >= 2).collect();
+        dups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (_, idx) in dups {
             let docs: Vec<String> = idx
                 .iter()
                 .map(|i| {

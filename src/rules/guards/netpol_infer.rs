@@ -551,6 +551,32 @@ pub fn container_ports_of(
     out
 }
 
+/// The (number, protocol) of a workload's container ports named `name`, as
+/// [`container_ports`] reads them, without copying the others.
+fn named_container_ports<'a>(
+    docs: &'a [Document],
+    w: &'a Workload,
+    name: &'a str,
+) -> impl Iterator<Item = (i64, &'a str)> + 'a {
+    let root = &docs[w.object.doc].value;
+    w.containers
+        .iter()
+        .filter_map(move |c| {
+            c.path
+                .lookup(root)
+                .and_then(|cv| cv.key("ports"))
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .filter_map(move |p| {
+            let n = p.key("containerPort").and_then(Value::as_i64)?;
+            (p.key("name").and_then(Value::as_str) == Some(name)).then(|| {
+                let proto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
+                (n, proto)
+            })
+        })
+}
+
 /// The pod ports behind a Service's ports (all of them, or only the Service port `only` when
 /// it is one of them), named target ports resolved against the given workloads' containers.
 pub fn service_target_ports(
@@ -594,14 +620,12 @@ pub fn service_target_ports(
                 }
                 let mut found = false;
                 for wi in pods {
-                    for (pn, num, proto) in container_ports(docs, &inv.workloads[*wi]) {
-                        if pn.as_deref() == Some(name.as_str()) {
-                            found = true;
-                            out.insert(ResolvedPort {
-                                protocol: proto,
-                                port: PortRef::Num(num),
-                            });
-                        }
+                    for (num, proto) in named_container_ports(docs, &inv.workloads[*wi], name) {
+                        found = true;
+                        out.insert(ResolvedPort {
+                            protocol: proto.to_string(),
+                            port: PortRef::Num(num),
+                        });
                     }
                 }
                 if !found {
