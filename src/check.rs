@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path as FsPath;
 use std::process::ExitCode;
 
@@ -400,27 +400,6 @@ pub fn check(
     Ok(evaluate_stream(&evaluated, outcome.findings, opts))
 }
 
-fn read_input(file: Option<&FsPath>) -> Result<Vec<u8>, Error> {
-    let mut buf = Vec::new();
-    match file {
-        Some(p) if p.as_os_str() != "-" => {
-            buf = std::fs::read(p).map_err(|source| Error::Io {
-                path: p.display().to_string(),
-                source,
-            })?;
-        }
-        _ => {
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|source| Error::Io {
-                    path: "stdin".into(),
-                    source,
-                })?;
-        }
-    }
-    Ok(buf)
-}
-
 /// The `check` subcommand: harden (same path as the default mode), evaluate, print the
 /// report on stdout, exit 1 when violations remain.
 pub fn run_cli(
@@ -431,7 +410,7 @@ pub fn run_cli(
     no_fix: bool,
 ) -> Result<ExitCode, Error> {
     let cfg = opts.config()?;
-    let input = read_input(file.or(opts.file.as_deref()))?;
+    let input = crate::input::read(file.or(opts.file.as_deref()))?;
     let (stream, refs) = crate::pipeline::prepare(&input, &cfg)?;
     let facts = crate::resolve::resolve_images(&refs, &cfg, opts)?;
     let outcome = crate::pipeline::harden_stream(stream.clone(), &cfg, &facts)?;

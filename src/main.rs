@@ -1,7 +1,7 @@
 //! The `chart-harden` binary: a thin shell over the library. stdout carries data and is
 //! written once, only when the whole run succeeded; people read stderr (and --report-file).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -9,27 +9,6 @@ use clap::{CommandFactory, Parser};
 use chart_harden::cli::{Cli, Command, ExportTarget, Opts};
 use chart_harden::report::{self, Format};
 use chart_harden::{atomic, docs, pipeline, resolve};
-
-fn read_input(file: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    match file {
-        Some(p) if p.as_os_str() != "-" => {
-            buf = std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        }
-        _ => {
-            // A redirected file says how big it is: one allocation, a few large reads.
-            let hint = std::fs::metadata("/dev/stdin")
-                .ok()
-                .filter(std::fs::Metadata::is_file)
-                .map_or(64 * 1024, |m| m.len() as usize + 1);
-            buf.reserve(hint.min(1 << 30));
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| anyhow::anyhow!("reading stdin: {e}"))?;
-        }
-    }
-    Ok(buf)
-}
 
 fn color_stderr() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -43,10 +22,7 @@ fn run_harden(
     dry_run: bool,
 ) -> Result<ExitCode, chart_harden::Error> {
     let cfg = opts.config()?;
-    let input = read_input(file.or(opts.file.as_deref())).map_err(|e| chart_harden::Error::Io {
-        path: file.map_or("stdin".into(), |p| p.display().to_string()),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let input = chart_harden::input::read(file.or(opts.file.as_deref()))?;
     // The documents keep their bytes in the input buffer (an untouched document is written
     // out from there).
     let prepared = pipeline::prepare_run_owned(input, &cfg)?;

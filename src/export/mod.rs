@@ -7,7 +7,6 @@
 //! * [`json_patch`]: the RFC 6902 diff those patches are made of.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use crate::cli::Opts;
@@ -22,22 +21,7 @@ pub mod json_patch;
 
 /// Reads FILE (or stdin for `None` / `-`).
 pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Error> {
-    match file {
-        Some(p) if p.as_os_str() != "-" => std::fs::read(p).map_err(|source| Error::Io {
-            path: p.display().to_string(),
-            source,
-        }),
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|source| Error::Io {
-                    path: "stdin".into(),
-                    source,
-                })?;
-            Ok(buf)
-        }
-    }
+    crate::input::read(file)
 }
 
 /// Runs the normal pipeline (parse, resolve digests, harden) and returns the parsed input
