@@ -379,7 +379,7 @@ fn error_list(e: &Error, input: Option<Input>) -> Value {
 
 /// `chart-harden krm`: ResourceList on stdin → ResourceList on stdout.
 pub fn run(opts: &Opts) -> Result<ExitCode, Error> {
-    let input = crate::export::read_input(None)?;
+    let input = crate::input::read(None)?;
     let (list, code) = match process(&input, opts) {
         Ok(v) => (v, 0),
         Err(boxed) => {

@@ -382,7 +382,7 @@ impl FluxExport {
 /// `chart-harden export flux [FILE] [--out DIR]`.
 pub fn run(opts: &Opts, file: Option<&Path>, out: Option<&Path>) -> Result<ExitCode, Error> {
     let cfg = opts.config()?;
-    let input = super::read_input(file.or(opts.file.as_deref()))?;
+    let input = crate::input::read(file.or(opts.file.as_deref()))?;
     let (original, outcome) = super::harden_with_input(&input, &cfg, opts)?;
     let ex = export(&original, &outcome)?;
     super::emit_report(&outcome, opts)?;

@@ -7,7 +7,6 @@
 //! * [`json_patch`]: the RFC 6902 diff those patches are made of.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::cli::Opts;
 use crate::config::Config;
@@ -18,11 +17,6 @@ use crate::rules::ImageFacts;
 
 pub mod flux;
 pub mod json_patch;
-
-/// Reads FILE (or stdin for `None` / `-`).
-pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Error> {
-    crate::input::read(file)
-}
 
 /// Runs the normal pipeline (parse, resolve digests, harden) and returns the parsed input
 /// next to the outcome, so that callers can compare objects before and after.

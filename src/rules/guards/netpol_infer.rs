@@ -58,48 +58,45 @@ const fn is_host_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'.'
 }
 
-/// Host tokens of a text (as written, outer dots trimmed) with the port written after each,
-/// if any. Tokens that are path segments (`/x/svc`, not `//svc`) are dropped. Host characters
-/// are ASCII, so the text is scanned as bytes (a UTF-8 continuation byte is never one).
-pub fn host_tokens(text: &str) -> impl Iterator<Item = (&str, Option<i64>)> {
-    let b = text.as_bytes();
+/// Spans of a text's host tokens: maximal runs of host bytes with their outer dots trimmed, as
+/// `(run start, token start, token end, run end)` byte offsets. Host characters are ASCII, so the text
+/// is scanned as bytes (a UTF-8 continuation byte is never one).
+fn token_spans(b: &[u8]) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
     let mut i = 0;
     std::iter::from_fn(move || {
         while i < b.len() {
-            if !is_host_byte(b[i]) {
+            if !HOST_BYTE[usize::from(b[i])] {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < b.len() && is_host_byte(b[i]) {
+            while i < b.len() && HOST_BYTE[usize::from(b[i])] {
                 i += 1;
             }
-            let tok = text[start..i].trim_matches('.');
-            if tok.is_empty() {
+            let run = &b[start..i];
+            let lead = run.iter().take_while(|&&c| c == b'.').count();
+            if lead == run.len() {
                 continue;
             }
-            let path_segment =
-                start >= 1 && b[start - 1] == b'/' && !(start >= 2 && b[start - 2] == b'/');
-            if path_segment {
-                continue;
-            }
-            let mut port = None;
-            if i < b.len() && b[i] == b':' {
-                let mut j = i + 1;
-                while j < b.len() && b[j].is_ascii_digit() {
-                    j += 1;
-                }
-                if j > i + 1 && j - i <= 6 {
-                    port = text[i + 1..j]
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|p| (1..=65535).contains(p));
-                }
-            }
-            return Some((tok, port));
+            let trail = run.iter().rev().take_while(|&&c| c == b'.').count();
+            return Some((start, start + lead, i - trail, i));
         }
         None
     })
+}
+
+/// True when the run starting at `start` is a path segment (`/x/svc`, not `//svc`): no host.
+fn is_path_segment(b: &[u8], start: usize) -> bool {
+    start >= 1 && b[start - 1] == b'/' && !(start >= 2 && b[start - 2] == b'/')
+}
+
+/// Host tokens of a text (as written, outer dots trimmed) with the port written after each,
+/// if any. Tokens that are path segments (`/x/svc`, not `//svc`) are dropped.
+pub fn host_tokens(text: &str) -> impl Iterator<Item = (&str, Option<i64>)> {
+    let b = text.as_bytes();
+    token_spans(b)
+        .filter(move |&(start, ..)| !is_path_segment(b, start))
+        .map(move |(_, ts, te, end)| (&text[ts..te], port_after(text, end)))
 }
 
 /// True when the host token names the Service (see the module docs).
@@ -427,24 +424,8 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
         for (via, text) in workload_texts(docs, inv, w) {
             let mut via_text: Option<String> = None;
             let b = text.as_bytes();
-            let mut i = 0;
-            while i < b.len() {
-                if !HOST_BYTE[usize::from(b[i])] {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                while i < b.len() && HOST_BYTE[usize::from(b[i])] {
-                    i += 1;
-                }
-                // The token, outer dots trimmed (as `host_tokens`).
-                let raw = &b[start..i];
-                let lead = raw.iter().take_while(|&&c| c == b'.').count();
-                if lead == raw.len() {
-                    continue;
-                }
-                let trail = raw.iter().rev().take_while(|&&c| c == b'.').count();
-                let token = &text[start + lead..i - trail];
+            for (start, ts, te, end) in token_spans(b) {
+                let token = &text[ts..te];
                 // Its first two labels: the only ones that can name a Service.
                 // (Tokens are short: a plain loop beats a call to memchr.)
                 let tb = token.as_bytes();
@@ -476,11 +457,12 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                 if candidates.is_empty() {
                     continue;
                 }
-                // A path segment (`/x/svc`, not `//svc`) is no host.
-                if start >= 1 && b[start - 1] == b'/' && !(start >= 2 && b[start - 2] == b'/') {
+                // Path segments and ports are looked at only for tokens that may name a
+                // Service (the order of `host_tokens`' checks does not change the result).
+                if is_path_segment(b, start) {
                     continue;
                 }
-                let port = port_after(&text, i);
+                let port = port_after(&text, end);
                 candidates.sort_unstable();
                 candidates.dedup();
                 let host = token.to_ascii_lowercase();
