@@ -69,6 +69,35 @@ pub struct PodSecurityOptions {
     pub fs_group: i64,
     /// Extra writable paths (emptyDir) when the root filesystem is made read-only.
     pub writable_paths: Vec<String>,
+    /// `restrict`: apply unsafe pod-security fixes even to pods that can never reach the
+    /// restricted level (host namespaces, hostPath, privileged, added capabilities, UID 0);
+    /// `report` (default): withhold them.
+    #[serde(deserialize_with = "host_access_pods")]
+    pub host_access_pods: bool,
+    /// `always`: make the root filesystem read-only without evidence of where a container
+    /// writes (mounting `writablePaths`); `evidence` (default): only with evidence.
+    #[serde(deserialize_with = "read_only_root")]
+    pub read_only_root_filesystem: bool,
+}
+
+fn host_access_pods<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "restrict" => Ok(true),
+        "report" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "podSecurity.hostAccessPods: expected report or restrict, got {other:?}"
+        ))),
+    }
+}
+
+fn read_only_root<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "always" => Ok(true),
+        "evidence" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "podSecurity.readOnlyRootFilesystem: expected evidence or always, got {other:?}"
+        ))),
+    }
 }
 
 impl Default for PodSecurityOptions {
@@ -78,6 +107,8 @@ impl Default for PodSecurityOptions {
             run_as_group: 65532,
             fs_group: 65532,
             writable_paths: vec!["/tmp".to_string()],
+            host_access_pods: false,
+            read_only_root_filesystem: false,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::document::{
     HELM4_FILENAME_ANNOTATION,
 };
 use crate::error::Error;
-use crate::finding::{Finding, FixState};
+use crate::finding::{Applicability, Finding, FixState, ResourceRef};
 use crate::inventory::Inventory;
 use crate::rules::{self, Context, ImageFacts, Rule};
 use crate::yaml::edit::{self, Op};
@@ -292,8 +292,26 @@ impl Fixer<'_> {
                 _ => rules::find(f.rule),
             };
             last_meta = meta;
-            if let (Some(fix), Some(meta)) = (em.fix, meta) {
-                match self.cfg.fix_allowed(meta, fix.applicability) {
+            if let (Some(mut fix), Some(meta)) = (em.fix, meta) {
+                // No safe fix changes a value the chart set explicitly: such a fix is unsafe,
+                // and says so.
+                // (A digest pin names the same image: not a change of the chart's choice.)
+                if fix.applicability == Applicability::Safe && meta.group != "images" {
+                    if let Some(what) = changes_explicit_value(&stream.docs, &fix) {
+                        fix.applicability = Applicability::Unsafe;
+                        f.message.push_str(&format!(
+                            " (the fix changes {what}, which the chart set explicitly: unsafe)"
+                        ));
+                    }
+                }
+                let gate = (fix.applicability == Applicability::Unsafe)
+                    .then(|| withheld_for_workload(&inv, meta, &f.resource, self.cfg))
+                    .flatten();
+                let allowed = match gate {
+                    Some(reason) => Err(reason),
+                    None => self.cfg.fix_allowed(meta, fix.applicability),
+                };
+                match allowed {
                     Ok(()) => {
                         f.fix = FixState::Applied {
                             applicability: fix.applicability,
@@ -681,4 +699,36 @@ mod incremental_tests {
             }
         }
     }
+}
+
+/// The first `Set` of a fix that replaces a scalar the document already has with another
+/// value (`path: old → new`), if any.
+fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) -> Option<String> {
+    fix.ops.iter().find_map(|(d, op)| {
+        let Op::Set(path, new) = op else { return None };
+        let old = path.lookup(&docs.get(*d)?.value)?;
+        (!old.is_null() && !old.is_object() && !old.is_array() && old != new)
+            .then(|| format!("{path} from {old} to {new}"))
+    })
+}
+
+/// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts: a pod that
+/// can never reach the restricted level (a node agent, a system component) gets no unsafe
+/// pod-security fix, whose only purpose is restricted, and no default memory limit (its
+/// memory follows the node's load). `podSecurity.hostAccessPods: restrict` applies them anyway.
+fn withheld_for_workload(
+    inv: &Inventory,
+    meta: &rules::RuleMeta,
+    r: &ResourceRef,
+    cfg: &Config,
+) -> Option<String> {
+    if cfg.pod_security.host_access_pods || !(meta.group == "pod-security" || meta.code == "CH405")
+    {
+        return None;
+    }
+    let wi = inv.workloads.iter().position(|w| w.object.resource == *r)?;
+    let why = inv.facts.workloads.get(wi)?.unrestrictable.as_ref()?;
+    Some(format!(
+        "withheld: {why}, so the pod can never reach the restricted level and this fix would only risk breaking it (set `podSecurity.hostAccessPods: restrict` to apply it)"
+    ))
 }

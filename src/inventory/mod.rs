@@ -13,6 +13,12 @@ use crate::finding::ResourceRef;
 use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
+pub mod facts;
+
+/// The label the Job controller puts on every pod of a Job (Kubernetes 1.27+; `job-name` too),
+/// with the Job's name: the inventory counts it among a Job's pod labels.
+pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+
 /// Kinds that carry a pod template, and where (relative to the object) the pod template is.
 pub fn pod_template_path(kind: &str) -> Option<Path> {
     Some(match kind {
@@ -129,6 +135,9 @@ pub struct Inventory {
     pub services_by_pair: PairIndex,
     /// Workloads by each pod label pair (a prefilter for selecting workloads by labels).
     pub workloads_by_pair: PairIndex,
+    /// Facts derived from the whole release (who calls each workload, node agents,
+    /// controllers that create pods).
+    pub facts: facts::Facts,
 }
 
 /// Indexes by label pair: key → value → indexes (looked up without building a pair).
@@ -160,7 +169,7 @@ impl PairIndex {
     }
 }
 
-fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
+pub(crate) fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
     v.ptr(p)
         .and_then(Value::as_object)
         .map(|m| {
@@ -355,7 +364,14 @@ impl Inventory {
                             }
                         }
                     }
-                    let labels = labels_at(tv, "/metadata/labels");
+                    let mut labels = labels_at(tv, "/metadata/labels");
+                    if kind == "Job" && !obj.resource.name.is_empty() {
+                        for k in [JOB_NAME_LABEL, "job-name"] {
+                            labels
+                                .entry(k.to_string())
+                                .or_insert_with(|| obj.resource.name.clone());
+                        }
+                    }
                     let selector = if kind == "Pod" {
                         labels.clone()
                     } else {
@@ -412,6 +428,7 @@ impl Inventory {
                 inv.workloads_by_pair.push(k, v, i);
             }
         }
+        inv.facts = facts::derive(docs, &inv);
         inv
     }
 

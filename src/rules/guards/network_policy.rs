@@ -18,6 +18,7 @@ use super::{
     wname,
 };
 use crate::finding::{Applicability, Severity};
+use crate::inventory::facts::PortSpec;
 use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -123,6 +124,26 @@ pub(crate) struct Options {
     extra_egress: Vec<ExtraEgress>,
     #[serde(default)]
     skip_hooks: bool,
+    #[serde(default)]
+    pub(crate) egress: EgressMode,
+    #[serde(default = "default_metadata")]
+    metadata_cidrs: Vec<String>,
+}
+
+/// How much egress a generated policy allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EgressMode {
+    /// Every destination but the cloud metadata endpoints (`metadataCidrs`): a chart cannot
+    /// name every destination its workloads are configured with at run time.
+    #[default]
+    Open,
+    /// Only what the release shows: DNS, the API server, the Services it names, `extraEgress`.
+    Strict,
+}
+
+fn default_metadata() -> Vec<String> {
+    vec!["169.254.169.254/32".into(), "fd00:ec2::254/128".into()]
 }
 
 impl Default for Options {
@@ -133,6 +154,8 @@ impl Default for Options {
             api_server: ApiServer::default(),
             extra_egress: Vec::new(),
             skip_hooks: false,
+            egress: EgressMode::Open,
+            metadata_cidrs: default_metadata(),
         }
     }
 }
@@ -237,45 +260,6 @@ pub(crate) fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)
     out
 }
 
-/// Ingress objects naming each Service as a backend: (namespace, service) → ingress names.
-fn ingress_backends(cx: &Context<'_>) -> BTreeMap<(String, String), Vec<String>> {
-    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for o in cx.inv.by_kind.get("Ingress").into_iter().flatten() {
-        let v = cx.value(o);
-        let ns = cx.inv.namespace_of(&o.resource);
-        let mut names = BTreeSet::new();
-        if let Some(n) = v
-            .ptr("/spec/defaultBackend/service/name")
-            .and_then(Value::as_str)
-        {
-            names.insert(n.to_string());
-        }
-        for r in v
-            .ptr("/spec/rules")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            for p in r
-                .ptr("/http/paths")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(n) = p.ptr("/backend/service/name").and_then(Value::as_str) {
-                    names.insert(n.to_string());
-                }
-            }
-        }
-        for n in names {
-            out.entry((ns.clone(), n))
-                .or_default()
-                .push(o.resource.name.clone());
-        }
-    }
-    out
-}
-
 pub(crate) fn service_peer(svc: &Service, from_ns: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(LabelSelector {
@@ -356,7 +340,6 @@ impl Rule for GenerateNetworkPolicy {
         let inv = cx.inv;
         let refs = cx.references();
         let api_called = api_called_services(cx);
-        let backends = ingress_backends(cx);
         let mut done: BTreeSet<usize> = BTreeSet::new();
         let candidates: Vec<(usize, &Workload)> = workloads_indexed(cx, &META).collect();
         for (wi, w) in candidates {
@@ -395,57 +378,13 @@ impl Rule for GenerateNetworkPolicy {
                 e.finding.severity = Severity::Info;
                 continue;
             }
-            let Some(selector) = pod_selector(cx, w) else {
-                let e = out.emit(
-                    &META,
-                    &w.object.resource,
-                    &w.template.key("metadata").key("labels"),
-                    format!(
-                        "{} has no selector and no pod labels: a policy could only select the whole namespace; nothing generated",
-                        wname(w)
-                    ),
-                    None,
-                );
-                e.finding.severity = Severity::Info;
+            let Some(selector) = narrow_selector(cx, wi, w, out) else {
                 continue;
             };
-            // Every workload of the release whose pods the selector also picks: the policy
-            // must allow what each of them needs.
-            let sel_v = selector_value(&selector);
-            let mut group: Vec<usize> = inv
-                .workload_candidates(selector.match_labels.as_ref())
-                .into_iter()
-                .filter(|&i| {
-                    let x = &inv.workloads[i];
-                    i == wi
-                        || (Inventory::same_namespace(&x.namespace, &w.namespace)
-                            && label_selector_matches(&sel_v, &x.labels))
-                })
-                .collect();
-            if !group.contains(&wi) {
-                group.push(wi);
-                group.sort_unstable();
-            }
-            for g in &group {
-                done.insert(*g);
-            }
+            // The policy selects exactly this workload's pods (see `narrow_selector`).
+            let group: Vec<usize> = vec![wi];
+            done.insert(wi);
             let mut edges: Vec<Edge> = Vec::new();
-            let group_names: Vec<String> =
-                group.iter().map(|g| wname(&inv.workloads[*g])).collect();
-            if group.len() > 1 {
-                edges.push(Edge {
-                    message: format!(
-                        "the selector of {} also selects the pods of {}: the policy allows what all of them need",
-                        wname(w),
-                        group_names
-                            .iter()
-                            .filter(|n| **n != wname(w))
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                });
-            }
             // Ingress.
             let mut ingress = Rules::default();
             let default_covers_same_ns = opts.ingress_from.iter().any(is_same_namespace_peer);
@@ -517,26 +456,6 @@ impl Rule for GenerateNetworkPolicy {
                         ),
                     });
                 }
-                if let Some(ings) = backends
-                    .iter()
-                    .find(|((ns, n), _)| {
-                        *n == s.name && Inventory::same_namespace(ns, &s.namespace)
-                    })
-                    .map(|(_, v)| v)
-                {
-                    let e = out.emit(
-                        &META,
-                        &w.object.resource,
-                        &Path::root(),
-                        format!(
-                            "Service {} is a backend of Ingress {}: the ingress controller's pods must be allowed in `generate.generate-network-policy.ingressFrom`, or the generated policy cuts it",
-                            s.name,
-                            ings.join(", ")
-                        ),
-                        None,
-                    );
-                    e.finding.severity = Severity::Warning;
-                }
                 // Clients the default peers do not already admit.
                 for r in refs.iter().filter(|r| r.service == si) {
                     let client = &inv.workloads[r.from];
@@ -566,6 +485,49 @@ impl Rule for GenerateNetworkPolicy {
                         ),
                     });
                 }
+            }
+            // Ports reached from outside the namespace: from any source.
+            for op in &inv.facts.workloads[wi].open_ports {
+                let port = ResolvedPort {
+                    protocol: op.protocol.clone(),
+                    port: match &op.port {
+                        PortSpec::Num(n) => PortRef::Num(*n),
+                        PortSpec::Name(n) => PortRef::Name(n.clone()),
+                    },
+                };
+                ingress.add("any".into(), None, &BTreeSet::from([port.clone()]));
+                edges.push(Edge {
+                    message: format!(
+                        "ingress from any source to {} on {}: {}",
+                        wname(w),
+                        show_ports(&BTreeSet::from([port])),
+                        op.why
+                    ),
+                });
+            }
+            // Metrics ports: from pods of every namespace (the monitoring system's namespace
+            // is not in the chart).
+            for op in &inv.facts.workloads[wi].scrape_ports {
+                let port = ResolvedPort {
+                    protocol: op.protocol.clone(),
+                    port: match &op.port {
+                        PortSpec::Num(n) => PortRef::Num(*n),
+                        PortSpec::Name(n) => PortRef::Name(n.clone()),
+                    },
+                };
+                let peer = NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector::default()),
+                    ..Default::default()
+                };
+                ingress.add(peer_key(&peer), Some(peer), &BTreeSet::from([port.clone()]));
+                edges.push(Edge {
+                    message: format!(
+                        "ingress from pods of any namespace to {} on {}: {}",
+                        wname(w),
+                        show_ports(&BTreeSet::from([port])),
+                        op.why
+                    ),
+                });
             }
             // Egress.
             let mut egress = Rules::default();
@@ -722,7 +684,7 @@ impl Rule for GenerateNetworkPolicy {
                     ports: Some(ports),
                 })
                 .collect();
-            let egress_rules: Vec<NetworkPolicyEgressRule> = egress
+            let mut egress_rules: Vec<NetworkPolicyEgressRule> = egress
                 .into_parts()
                 .into_iter()
                 .map(|(peer, ports)| NetworkPolicyEgressRule {
@@ -730,6 +692,38 @@ impl Rule for GenerateNetworkPolicy {
                     ports: (!ports.is_empty()).then_some(ports),
                 })
                 .collect();
+            let strict_rules = egress_rules.len();
+            let egress_evidence = if opts.egress == EgressMode::Open {
+                let keep_metadata = metadata_needed(cx, w);
+                let except: &[String] = if keep_metadata.is_some() {
+                    &[]
+                } else {
+                    &opts.metadata_cidrs
+                };
+                egress_rules = vec![open_egress_rule(except)];
+                match keep_metadata {
+                    Some(why) => format!(
+                        "egress from {} stays open ({why}): the chart cannot name every destination its pods are configured with at run time; set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress)",
+                        wname(w),
+                        strict_rules
+                    ),
+                    None => format!(
+                        "egress from {} is open except the cloud metadata endpoints {}: the chart cannot name every destination its pods are configured with at run time (auth providers, URLs in values or Secrets); set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress)",
+                        wname(w),
+                        opts.metadata_cidrs.join(", "),
+                        strict_rules
+                    ),
+                }
+            } else {
+                format!(
+                    "egress from {} is limited to what the release shows (egress: strict): DNS, {} more destination rule(s); anything configured at run time (URLs in values or Secrets, external APIs) is cut unless listed in `extraEgress`",
+                    wname(w),
+                    egress_rules.len().saturating_sub(opts.dns.len())
+                )
+            };
+            edges.push(Edge {
+                message: egress_evidence,
+            });
             let name = format!("{}{}", w.object.resource.name, super::NAME_SUFFIX);
             let n_in = ingress_rules.len();
             let n_out = egress_rules.len();
@@ -795,4 +789,158 @@ impl Rule for GenerateNetworkPolicy {
 
 fn client_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelector> {
     pod_selector(cx, w)
+}
+
+/// An egress rule admitting every destination (pods of every namespace, every address) but
+/// the addresses of `except`.
+fn open_egress_rule(except: &[String]) -> NetworkPolicyEgressRule {
+    let block = |cidr: &str, v6: bool| NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.to_string(),
+            except: {
+                let e: Vec<String> = except
+                    .iter()
+                    .filter(|c| c.contains(':') == v6)
+                    .cloned()
+                    .collect();
+                (!e.is_empty()).then_some(e)
+            },
+        }),
+        ..Default::default()
+    };
+    NetworkPolicyEgressRule {
+        to: Some(vec![
+            NetworkPolicyPeer {
+                namespace_selector: Some(LabelSelector::default()),
+                ..Default::default()
+            },
+            block("0.0.0.0/0", false),
+            block("::/0", true),
+        ]),
+        ports: None,
+    }
+}
+
+/// Why a workload needs the cloud metadata endpoint, when the release says so: node agents
+/// (they read instance metadata for host names and tags) and workload identity on GKE (the
+/// metadata server hands out the credentials).
+fn metadata_needed(cx: &Context<'_>, w: &Workload) -> Option<String> {
+    let wi = cx.inv.workloads.iter().position(|x| std::ptr::eq(x, w))?;
+    if let Some(why) = &cx.inv.facts.workloads[wi].unrestrictable {
+        return Some(format!("a node agent reads instance metadata: {why}"));
+    }
+    let sa = cx.inv.service_account_of(w)?;
+    let ann = cx.value(sa).ptr("/metadata/annotations")?;
+    ann.key("iam.gke.io/gcp-service-account").map(|_| {
+        format!(
+            "ServiceAccount {} uses GKE workload identity (iam.gke.io/gcp-service-account): its credentials come from the metadata server",
+            w.service_account
+        )
+    })
+}
+
+/// The selector of the policy generated for workload `wi`: one that selects exactly its pods.
+/// A Job's pods carry `batch.kubernetes.io/job-name`; other workloads' selectors are
+/// narrowed to their full pod-template labels, and exclude Job pods when only Jobs share
+/// them. `None` (with a finding) when no selector is narrow enough: the policy would isolate
+/// pods of other workloads, which the report would then say it leaves alone.
+fn narrow_selector(
+    cx: &Context<'_>,
+    wi: usize,
+    w: &Workload,
+    out: &mut Sink,
+) -> Option<LabelSelector> {
+    let inv = cx.inv;
+    let Some(base) = pod_selector(cx, w) else {
+        let e = out.emit(
+            &META,
+            &w.object.resource,
+            &w.template.key("metadata").key("labels"),
+            format!(
+                "{} has no selector and no pod labels: a policy could only select the whole namespace; nothing generated",
+                wname(w)
+            ),
+            None,
+        );
+        e.finding.severity = Severity::Info;
+        return None;
+    };
+    let others = |sel: &LabelSelector| -> Vec<usize> {
+        let v = selector_value(sel);
+        inv.workload_candidates(sel.match_labels.as_ref())
+            .into_iter()
+            .filter(|&i| {
+                let x = &inv.workloads[i];
+                i != wi
+                    && Inventory::same_namespace(&x.namespace, &w.namespace)
+                    && label_selector_matches(&v, &x.labels)
+            })
+            .collect()
+    };
+    let job_name = if w.object.resource.kind == "Job" {
+        Some(w.object.resource.name.clone())
+    } else {
+        None
+    };
+    let mut tried: Vec<LabelSelector> = Vec::new();
+    let mut full = LabelSelector {
+        match_labels: Some(w.labels.clone()),
+        match_expressions: None,
+    };
+    let mut first = base;
+    if let Some(n) = &job_name {
+        for s in [&mut first, &mut full] {
+            s.match_labels
+                .get_or_insert_with(Default::default)
+                .insert(crate::inventory::JOB_NAME_LABEL.to_string(), n.clone());
+        }
+    }
+    tried.push(first);
+    if !w.labels.is_empty() {
+        tried.push(full);
+    }
+    let mut last_others = Vec::new();
+    for sel in tried {
+        let o = others(&sel);
+        if o.is_empty() {
+            return Some(sel);
+        }
+        if job_name.is_none()
+            && o.iter()
+                .all(|&i| inv.workloads[i].object.resource.kind == "Job")
+        {
+            let mut sel = sel;
+            sel.match_expressions = Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
+                    key: crate::inventory::JOB_NAME_LABEL.to_string(),
+                    operator: "DoesNotExist".into(),
+                    values: None,
+                },
+            ]);
+            if others(&sel).is_empty() {
+                return Some(sel);
+            }
+        }
+        last_others = o;
+    }
+    let names: Vec<String> = last_others
+        .iter()
+        .map(|&i| wname(&inv.workloads[i]))
+        .collect();
+    let e = out.emit(
+        &META,
+        &w.object.resource,
+        &w.template.key("metadata").key("labels"),
+        format!(
+            "{}: no label selector selects only its pods (its pod labels also match {}); nothing generated, so no other pod is isolated by a policy made for this one",
+            wname(w),
+            names.join(", ")
+        ),
+        None,
+    );
+    e.finding.severity = Severity::Warning;
+    e.finding.suggestion = Some(
+        "give the workload's pod template a label no other pod carries (e.g. app.kubernetes.io/component)".into(),
+    );
+    None
 }

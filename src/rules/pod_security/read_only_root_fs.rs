@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{containers, csc, is_windows, pod_spec};
+use super::{containers, csc, is_windows, pod_spec, writable};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
@@ -17,10 +17,13 @@ pub(crate) static META: RuleMeta = RuleMeta {
 container. Read-only roots make the image immutable at run time.",
     example: "securityContext:\n  readOnlyRootFilesystem: true   # added\nvolumeMounts:\n- name: chart-harden-tmp\n  mountPath: /tmp                # added, emptyDir",
     fix: Applicability::Unsafe,
-    fix_notes: "Always unsafe: the process may write anywhere in its filesystem. The fix mounts an \
-emptyDir at /tmp (and `podSecurity.writablePaths`, and every VOLUME the image config declares), \
-which covers most programs, but not all.",
-    options: "podSecurity.writablePaths",
+    fix_notes: "Always unsafe: the process may write anywhere in its filesystem. Applied only with \
+evidence of where the container writes: the image config read while pinning (its VOLUMEs), or a \
+documented table of well-known images (PostgreSQL's socket directory, nginx's cache); the chart's \
+env (`PGDATA`, `HOME`, `TMPDIR`, `XDG_*`) adds paths. The fix mounts an emptyDir at /tmp, \
+`podSecurity.writablePaths` and those paths. Without evidence it is withheld; \
+`podSecurity.readOnlyRootFilesystem: always` applies it anyway.",
+    options: "podSecurity.writablePaths, podSecurity.readOnlyRootFilesystem",
     severity: Severity::Warning,
     default_enabled: true,
 };
@@ -93,8 +96,49 @@ impl Rule for ReadOnlyRootFilesystem {
                     })
                     .unwrap_or_default();
                 let mut paths: Vec<String> = cx.cfg.pod_security.writable_paths.clone();
-                if let Some(f) = c.image.as_deref().and_then(|i| cx.image(i)) {
+                let facts = c.image.as_deref().and_then(|i| cx.image(i));
+                // The image config was read (while pinning, or from the lockfile): its
+                // VOLUMEs are where the image's authors say it writes.
+                let config_read = facts.is_some_and(|f| f.user.is_some());
+                if let Some(f) = facts {
                     paths.extend(f.volumes.iter().cloned());
+                }
+                let known = c.image.as_deref().and_then(writable::well_known);
+                if let Some((_, ps, _)) = known {
+                    paths.extend(ps.iter().map(|p| (*p).to_string()));
+                }
+                let from_env = writable::env_paths(cv);
+                paths.extend(from_env.iter().map(|(_, p)| p.clone()));
+                if !(config_read
+                    || known.is_some()
+                    || cx.cfg.pod_security.read_only_root_filesystem)
+                {
+                    let e = out.emit(
+                        &META,
+                        &w.object.resource,
+                        &c.path.key("securityContext").key("readOnlyRootFilesystem"),
+                        format!(
+                            "container {:?} has a writable root filesystem; fix withheld: where it writes is unknown (no image config was read and its image is not in the table of well-known images){}",
+                            c.name,
+                            if from_env.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    "; its env names {}",
+                                    from_env
+                                        .iter()
+                                        .map(|(k, p)| format!("{k}={p}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }
+                        ),
+                        None,
+                    );
+                    e.finding.suggestion = Some(
+                        "pin digests so chart-harden reads the image's VOLUMEs, or set `podSecurity.readOnlyRootFilesystem: always` with `podSecurity.writablePaths` listing where it writes".into(),
+                    );
+                    continue;
                 }
                 let mut ops = vec![Op::Set(
                     c.path.key("securityContext").key("readOnlyRootFilesystem"),
@@ -103,7 +147,14 @@ impl Rule for ReadOnlyRootFilesystem {
                 let mut writable = Vec::new();
                 for p in paths {
                     let p = p.trim_end_matches('/').to_string();
-                    if p.is_empty() || mounts.iter().any(|m| m.trim_end_matches('/') == p) {
+                    if p.is_empty()
+                        || !p.starts_with('/')
+                        || mounts.iter().any(|m| {
+                            let m = m.trim_end_matches('/');
+                            m == p || p.starts_with(&format!("{m}/"))
+                        })
+                        || writable.contains(&p)
+                    {
                         continue;
                     }
                     let name = volume_name(&p);

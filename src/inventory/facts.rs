@@ -1,0 +1,737 @@
+//! Workload facts, derived once per inventory from the whole release: who calls a pod (the API
+//! server, nodes, clients outside the namespace), whether it is a node agent that can never
+//! reach the restricted Pod Security level, whether its controller creates pods at run time.
+//!
+//! Every fact carries its evidence as a sentence ("ClusterRole x (bound by ClusterRoleBinding
+//! y) may create validatingwebhookconfigurations"), which rules quote in their findings. Rules
+//! that change a workload consult these facts before an unsafe fix and withhold it when the
+//! facts say it would break the workload.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Inventory, Workload};
+use crate::document::Document;
+use crate::yaml::view::ValueExt;
+
+/// A port reached from outside the namespace, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenPort {
+    /// Container port number, or a name (`None` number) left to the CNI.
+    pub port: PortSpec,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    /// Why it must be reachable from any source.
+    pub why: String,
+}
+
+/// A destination port: number or container port name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PortSpec {
+    /// A number.
+    Num(i64),
+    /// A container port name.
+    Name(String),
+}
+
+/// What the release says about one workload (indexed like [`Inventory::workloads`]).
+#[derive(Debug, Clone, Default)]
+pub struct WorkloadFacts {
+    /// Why the pod can never reach the restricted level without changing what the chart set
+    /// on purpose (privileged, host namespaces, hostPath volumes, added capabilities, UID 0):
+    /// a node agent or a system component. Restricted-only unsafe fixes are withheld for it.
+    pub unrestrictable: Option<String>,
+    /// Why the API server calls this pod's servers (admission or conversion webhooks,
+    /// aggregated APIs, the service proxy), when it does.
+    pub api_server_calls: Vec<String>,
+    /// Ports reached from outside the namespace (hostPort, NodePort/LoadBalancer Services,
+    /// Ingress and Gateway API backends, API-server-called Services, kubelet probes).
+    pub open_ports: Vec<OpenPort>,
+    /// Why this workload's controller creates pods at run time, when it may.
+    pub spawns_pods: Option<String>,
+    /// Metrics ports a monitoring system in a namespace the chart does not name scrapes
+    /// (port names, `prometheus.io/port`, ServiceMonitor and PodMonitor endpoints).
+    pub scrape_ports: Vec<OpenPort>,
+}
+
+/// Facts about the whole release.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Per workload, in inventory order.
+    pub workloads: Vec<WorkloadFacts>,
+    /// Namespaces (`*` = every namespace) where a controller of the release may create pods
+    /// at run time, with the evidence.
+    pub spawning_namespaces: BTreeMap<String, String>,
+}
+
+impl Facts {
+    /// Why a controller of the release may create pods in `ns` at run time, if it may.
+    pub fn spawns_in(&self, ns: &str) -> Option<&str> {
+        self.spawning_namespaces
+            .get(ns)
+            .or_else(|| self.spawning_namespaces.get("*"))
+            .or_else(|| {
+                // An unknown release namespace is any of the namespaces named.
+                ns.is_empty()
+                    .then(|| self.spawning_namespaces.values().next())
+                    .flatten()
+            })
+            .map(String::as_str)
+    }
+}
+
+/// One rule of a Role/ClusterRole.
+struct Grant {
+    groups: Vec<String>,
+    resources: Vec<String>,
+    verbs: Vec<String>,
+    names: Vec<String>,
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.key(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn grants_of(v: &Value) -> Vec<Grant> {
+    v.key("rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| Grant {
+            groups: strings(r, "apiGroups"),
+            resources: strings(r, "resources"),
+            verbs: strings(r, "verbs"),
+            names: strings(r, "resourceNames"),
+        })
+        .collect()
+}
+
+fn any_of(have: &[String], want: &[&str]) -> bool {
+    have.iter().any(|h| h == "*" || want.contains(&h.as_str()))
+}
+
+impl Grant {
+    fn allows(&self, group: &str, resources: &[&str], verbs: &[&str]) -> bool {
+        any_of(&self.groups, &[group])
+            && any_of(&self.resources, resources)
+            && any_of(&self.verbs, verbs)
+    }
+}
+
+/// A role a workload's ServiceAccount holds, with the scope it holds it in.
+struct Held<'a> {
+    role: String,
+    binding: String,
+    /// Namespace the permission applies to (`*` for a ClusterRoleBinding).
+    scope: String,
+    grants: &'a [Grant],
+}
+
+const WRITE: &[&str] = &["create", "update", "patch"];
+
+/// Resource groups whose write access makes a controller a server the API server calls.
+const API_CALLED: &[(&str, &[&str], &str)] = &[
+    (
+        "admissionregistration.k8s.io",
+        &[
+            "validatingwebhookconfigurations",
+            "mutatingwebhookconfigurations",
+        ],
+        "registers admission webhooks at run time",
+    ),
+    (
+        "apiregistration.k8s.io",
+        &["apiservices"],
+        "serves an aggregated API",
+    ),
+    (
+        "apiextensions.k8s.io",
+        &["customresourcedefinitions"],
+        "may register CRD conversion webhooks",
+    ),
+];
+
+/// Resources whose creation spawns pods.
+const SPAWN: &[(&str, &[&str])] = &[
+    ("", &["pods"]),
+    (
+        "apps",
+        &["deployments", "statefulsets", "daemonsets", "replicasets"],
+    ),
+    ("batch", &["jobs", "cronjobs"]),
+];
+
+/// Derives the facts of a release.
+pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
+    // Roles by (kind, namespace, name).
+    let mut roles: BTreeMap<(&str, String, String), Vec<Grant>> = BTreeMap::new();
+    for kind in ["Role", "ClusterRole"] {
+        for o in inv.by_kind.get(kind).into_iter().flatten() {
+            if !o
+                .resource
+                .api_version
+                .starts_with("rbac.authorization.k8s.io/")
+            {
+                continue;
+            }
+            let ns = if kind == "Role" {
+                inv.namespace_of(&o.resource)
+            } else {
+                String::new()
+            };
+            roles.insert(
+                (kind, ns, o.resource.name.clone()),
+                grants_of(docs[o.doc].object_value(o)),
+            );
+        }
+    }
+    let held = |w: &Workload| -> Vec<Held<'_>> {
+        let mut out = Vec::new();
+        for b in inv.bindings_for(&w.namespace, &w.service_account) {
+            let bns = inv.namespace_of(&b.object.resource);
+            let (key, scope) = match (b.object.resource.kind.as_str(), b.role_kind.as_str()) {
+                ("ClusterRoleBinding", _) => (
+                    ("ClusterRole", String::new(), b.role_name.clone()),
+                    "*".to_string(),
+                ),
+                (_, "ClusterRole") => (
+                    ("ClusterRole", String::new(), b.role_name.clone()),
+                    bns.clone(),
+                ),
+                _ => (("Role", bns.clone(), b.role_name.clone()), bns.clone()),
+            };
+            if let Some(g) = roles.get(&key) {
+                out.push(Held {
+                    role: format!("{} {}", key.0, key.2),
+                    binding: format!("{} {}", b.object.resource.kind, b.object.resource.name),
+                    scope,
+                    grants: g,
+                });
+            }
+        }
+        out
+    };
+    let proxied = proxied_services(inv, &roles);
+    let api_services = in_stream_api_services(docs, inv);
+    let backends = backend_services(docs, inv);
+    let mut facts = Facts::default();
+    for w in &inv.workloads {
+        let mut f = WorkloadFacts::default();
+        let spec = w.pod_spec.lookup(&docs[w.object.doc].value);
+        let spec = spec.unwrap_or(&Value::Null);
+        f.unrestrictable = unrestrictable(spec);
+        let hs = held(w);
+        for (group, resources, what) in API_CALLED {
+            if let Some(h) = hs
+                .iter()
+                .find(|h| h.grants.iter().any(|g| g.allows(group, resources, WRITE)))
+            {
+                f.api_server_calls.push(format!(
+                    "it {what}: {} (bound by {}) may write {}",
+                    h.role,
+                    h.binding,
+                    resources.join("/")
+                ));
+            }
+        }
+        for (group, resources) in SPAWN {
+            if let Some(h) = hs.iter().find(|h| {
+                h.grants
+                    .iter()
+                    .any(|g| g.allows(group, resources, &["create"]))
+            }) {
+                let why = format!(
+                    "{} (bound by {}) lets ServiceAccount {} create {}",
+                    h.role,
+                    h.binding,
+                    w.service_account,
+                    resources.join("/")
+                );
+                facts
+                    .spawning_namespaces
+                    .entry(h.scope.clone())
+                    .or_insert_with(|| format!("{why} in {}", scope_name(&h.scope)));
+                f.spawns_pods.get_or_insert(why);
+                break;
+            }
+        }
+        // Services selecting the workload that outside callers reach.
+        for s in inv.services_for(w) {
+            let sv = docs[s.object.doc].object_value(&s.object);
+            let stype = sv
+                .ptr("/spec/type")
+                .and_then(Value::as_str)
+                .unwrap_or("ClusterIP");
+            let key = (s.namespace.clone(), s.name.clone());
+            let mut why: Vec<String> = Vec::new();
+            if stype == "NodePort" || stype == "LoadBalancer" {
+                why.push(format!("Service {} is type {stype}", s.name));
+            }
+            if let Some(w) = api_services.iter().find(|(k, _)| same(k, &key)) {
+                why.push(format!("the API server calls Service {} ({})", s.name, w.1));
+            }
+            if let Some(w) = proxied.iter().find(|(k, _)| same(k, &key)) {
+                why.push(format!(
+                    "Service {} is reached through the API server's service proxy ({})",
+                    s.name, w.1
+                ));
+            }
+            if let Some(b) = backends.iter().find(|(k, _)| same(k, &key)) {
+                why.push(format!(
+                    "Service {} is a backend of {} (the ingress controller or gateway runs in a namespace the chart does not name)",
+                    s.name, b.1
+                ));
+            }
+            if !f.api_server_calls.is_empty() {
+                why.push(format!(
+                    "Service {} fronts a server the API server calls ({})",
+                    s.name, f.api_server_calls[0]
+                ));
+            }
+            if why.is_empty() {
+                continue;
+            }
+            for p in &s.ports {
+                let port = match &p.target {
+                    Value::Number(n) => n.as_i64().map(PortSpec::Num),
+                    Value::String(name) => Some(match name.parse::<i64>() {
+                        Ok(n) => PortSpec::Num(n),
+                        Err(_) => PortSpec::Name(name.clone()),
+                    }),
+                    _ => None,
+                };
+                if let Some(port) = port {
+                    push_port(
+                        &mut f.open_ports,
+                        resolve(spec, port),
+                        &p.protocol,
+                        &why.join("; "),
+                    );
+                }
+            }
+        }
+        // Metrics ports named by the pod's annotations or by monitors of the stream.
+        let tpl = w
+            .template
+            .lookup(&docs[w.object.doc].value)
+            .unwrap_or(&Value::Null);
+        if let Some(port) = tpl
+            .ptr("/metadata/annotations")
+            .and_then(|a| a.key("prometheus.io/port"))
+            .and_then(|v| match v {
+                Value::String(s) => s.parse::<i64>().ok(),
+                Value::Number(n) => n.as_i64(),
+                _ => None,
+            })
+        {
+            push_port(
+                &mut f.scrape_ports,
+                PortSpec::Num(port),
+                "TCP",
+                "its pod template carries prometheus.io/port",
+            );
+        }
+        let monitored = monitored_port_names(docs, inv, w);
+        // Container ports: hostPorts; every port of a server the API server calls but that no
+        // Service of the stream fronts (it registers itself at run time).
+        let no_service = inv.services_for(w).is_empty();
+        for list in ["initContainers", "containers"] {
+            for c in spec
+                .key(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for p in c
+                    .key("ports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(n) = p.key("containerPort").and_then(Value::as_i64) else {
+                        continue;
+                    };
+                    let proto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
+                    if let Some(h) = p.key("hostPort").and_then(Value::as_i64) {
+                        push_port(
+                            &mut f.open_ports,
+                            PortSpec::Num(n),
+                            proto,
+                            &format!("container port {n} is published on the node as hostPort {h}"),
+                        );
+                    }
+                    if let Some(name) = p.key("name").and_then(Value::as_str) {
+                        let l = name.to_ascii_lowercase();
+                        if ["metric", "prom", "exporter", "monitoring", "telemetry"]
+                            .iter()
+                            .any(|m| l.contains(m))
+                            || monitored.iter().any(|m| m == name)
+                        {
+                            push_port(
+                                &mut f.scrape_ports,
+                                PortSpec::Num(n),
+                                proto,
+                                &format!("container port {name:?} serves metrics, which a monitoring system in any namespace may scrape"),
+                            );
+                        }
+                    }
+                    if no_service && !f.api_server_calls.is_empty() {
+                        push_port(
+                            &mut f.open_ports,
+                            PortSpec::Num(n),
+                            proto,
+                            &f.api_server_calls[0].clone(),
+                        );
+                    }
+                }
+                // Kubelet probes come from the node, not from a pod.
+                for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                    let Some(pv) = c.key(probe) else { continue };
+                    for handler in ["httpGet", "tcpSocket", "grpc"] {
+                        let Some(port) = pv.key(handler).and_then(|h| h.key("port")) else {
+                            continue;
+                        };
+                        let port = match port {
+                            Value::Number(n) => n.as_i64().map(PortSpec::Num),
+                            Value::String(s) => Some(match s.parse::<i64>() {
+                                Ok(n) => PortSpec::Num(n),
+                                Err(_) => PortSpec::Name(s.clone()),
+                            }),
+                            _ => None,
+                        };
+                        if let Some(port) = port {
+                            push_port(
+                                &mut f.open_ports,
+                                resolve(spec, port),
+                                "TCP",
+                                &format!(
+                                    "the kubelet probes it ({probe} of container {:?})",
+                                    c.key("name").and_then(Value::as_str).unwrap_or("")
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        facts.workloads.push(f);
+    }
+    facts
+}
+
+/// A named port resolved against the pod's container ports (left named when none declares it).
+fn resolve(spec: &Value, port: PortSpec) -> PortSpec {
+    let PortSpec::Name(name) = &port else {
+        return port;
+    };
+    for list in ["initContainers", "containers"] {
+        for c in spec
+            .key(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for p in c
+                .key("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if p.key("name").and_then(Value::as_str) == Some(name.as_str()) {
+                    if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
+                        return PortSpec::Num(n);
+                    }
+                }
+            }
+        }
+    }
+    port
+}
+
+fn scope_name(scope: &str) -> String {
+    if scope == "*" {
+        "every namespace".to_string()
+    } else if scope.is_empty() {
+        "the release namespace".to_string()
+    } else {
+        format!("namespace {scope}")
+    }
+}
+
+fn same(a: &(String, String), b: &(String, String)) -> bool {
+    a.1 == b.1 && Inventory::same_namespace(&a.0, &b.0)
+}
+
+fn push_port(ports: &mut Vec<OpenPort>, port: PortSpec, protocol: &str, why: &str) {
+    if ports
+        .iter()
+        .any(|p| p.port == port && p.protocol == protocol)
+    {
+        return;
+    }
+    ports.push(OpenPort {
+        port,
+        protocol: protocol.to_string(),
+        why: why.to_string(),
+    });
+}
+
+/// Why a pod spec can never be restricted without undoing what the chart chose, if so.
+pub fn unrestrictable(spec: &Value) -> Option<String> {
+    for k in ["hostNetwork", "hostPID", "hostIPC"] {
+        if spec.key(k).and_then(Value::as_bool) == Some(true) {
+            return Some(format!("it uses {k}"));
+        }
+    }
+    if let Some(v) = spec
+        .key("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|v| v.key("hostPath").is_some())
+    {
+        return Some(format!(
+            "it mounts hostPath volume {:?}",
+            v.key("name").and_then(Value::as_str).unwrap_or("")
+        ));
+    }
+    let pod_root = spec
+        .ptr("/securityContext/runAsUser")
+        .and_then(Value::as_i64)
+        == Some(0);
+    for list in ["initContainers", "containers"] {
+        for c in spec
+            .key(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = c.key("name").and_then(Value::as_str).unwrap_or("");
+            let sc = c.key("securityContext").unwrap_or(&Value::Null);
+            if sc.key("privileged").and_then(Value::as_bool) == Some(true) {
+                return Some(format!("container {name:?} is privileged"));
+            }
+            let added: Vec<&str> = sc
+                .ptr("/capabilities/add")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|c| {
+                    let c = c.trim_start_matches("CAP_");
+                    c != "NET_BIND_SERVICE"
+                })
+                .collect();
+            if !added.is_empty() {
+                return Some(format!(
+                    "container {name:?} adds capabilities {}",
+                    added.join(", ")
+                ));
+            }
+            let uid = sc.key("runAsUser").and_then(Value::as_i64);
+            if uid == Some(0) || (uid.is_none() && pod_root) {
+                return Some(format!("container {name:?} runs as UID 0 on purpose"));
+            }
+            if let Some(t) = sc.ptr("/seccompProfile/type").and_then(Value::as_str) {
+                if t == "Unconfined" || t == "Localhost" {
+                    return Some(format!("container {name:?} uses seccomp profile {t}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Container port names of the workload that ServiceMonitors (through a Service's port) and
+/// PodMonitors of the stream scrape.
+fn monitored_port_names(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<String> {
+    let mut out = Vec::new();
+    let services = inv.services_for(w);
+    for o in inv.by_kind.get("ServiceMonitor").into_iter().flatten() {
+        let v = docs[o.doc].object_value(o);
+        let sel = v.ptr("/spec/selector").unwrap_or(&Value::Null);
+        for s in &services {
+            let sv = docs[s.object.doc].object_value(&s.object);
+            let labels = super::labels_at(sv, "/metadata/labels");
+            if !super::label_selector_matches(sel, &labels) {
+                continue;
+            }
+            for ep in v
+                .ptr("/spec/endpoints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(pn) = ep.key("port").and_then(Value::as_str) else {
+                    continue;
+                };
+                for sp in &s.ports {
+                    if sp.name.as_deref() == Some(pn) {
+                        if let Value::String(t) = &sp.target {
+                            out.push(t.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for o in inv.by_kind.get("PodMonitor").into_iter().flatten() {
+        let v = docs[o.doc].object_value(o);
+        let sel = v.ptr("/spec/selector").unwrap_or(&Value::Null);
+        if !super::label_selector_matches(sel, &w.labels) {
+            continue;
+        }
+        for ep in v
+            .ptr("/spec/podMetricsEndpoints")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(pn) = ep.key("port").and_then(Value::as_str) {
+                out.push(pn.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Services other roles of the release may reach through the API server's service proxy
+/// (`services/proxy`): (namespace, name) → evidence. A rule without `resourceNames` covers
+/// every Service of its scope.
+fn proxied_services(
+    inv: &Inventory,
+    roles: &BTreeMap<(&str, String, String), Vec<Grant>>,
+) -> Vec<((String, String), String)> {
+    let mut out = Vec::new();
+    for ((kind, ns, name), grants) in roles {
+        for g in grants {
+            if !g.allows("", &["services/proxy"], &["get", "create"]) {
+                continue;
+            }
+            for s in &inv.services {
+                let in_scope =
+                    *kind == "ClusterRole" || Inventory::same_namespace(ns, &s.namespace);
+                if in_scope && (g.names.is_empty() || g.names.contains(&s.name)) {
+                    out.push((
+                        (s.namespace.clone(), s.name.clone()),
+                        format!("{kind} {name} grants services/proxy"),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Services the API server calls, named by objects of the stream: webhook configurations,
+/// APIServices, CRD conversion webhooks.
+fn in_stream_api_services(docs: &[Document], inv: &Inventory) -> Vec<((String, String), String)> {
+    let mut out = Vec::new();
+    let mut add = |svc: Option<&Value>, what: String| {
+        if let Some(s) = svc {
+            if let Some(n) = s.key("name").and_then(Value::as_str) {
+                let ns = s.key("namespace").and_then(Value::as_str).unwrap_or("");
+                out.push(((ns.to_string(), n.to_string()), what));
+            }
+        }
+    };
+    for (kind, objs) in &inv.by_kind {
+        for o in objs {
+            let v = docs[o.doc].object_value(o);
+            let what = format!("{kind} {}", o.resource.name);
+            match kind.as_str() {
+                "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
+                    for wh in v
+                        .key("webhooks")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        add(wh.ptr("/clientConfig/service"), what.clone());
+                    }
+                }
+                "APIService" => add(v.ptr("/spec/service"), what),
+                "CustomResourceDefinition" => {
+                    add(v.ptr("/spec/conversion/webhook/clientConfig/service"), what)
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Services that Ingress objects and Gateway API routes name as backends.
+fn backend_services(docs: &[Document], inv: &Inventory) -> Vec<((String, String), String)> {
+    let mut out = Vec::new();
+    for o in inv.by_kind.get("Ingress").into_iter().flatten() {
+        let v = docs[o.doc].object_value(o);
+        let ns = inv.namespace_of(&o.resource);
+        let what = format!("Ingress {}", o.resource.name);
+        if let Some(n) = v
+            .ptr("/spec/defaultBackend/service/name")
+            .and_then(Value::as_str)
+        {
+            out.push(((ns.clone(), n.to_string()), what.clone()));
+        }
+        for r in v
+            .ptr("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for p in r
+                .ptr("/http/paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(n) = p.ptr("/backend/service/name").and_then(Value::as_str) {
+                    out.push(((ns.clone(), n.to_string()), what.clone()));
+                }
+            }
+        }
+    }
+    for kind in ["HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"] {
+        for o in inv.by_kind.get(kind).into_iter().flatten() {
+            let v = docs[o.doc].object_value(o);
+            let ns = inv.namespace_of(&o.resource);
+            let what = format!("{kind} {}", o.resource.name);
+            for r in v
+                .ptr("/spec/rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for b in r
+                    .key("backendRefs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let k = b.key("kind").and_then(Value::as_str).unwrap_or("Service");
+                    if k != "Service" {
+                        continue;
+                    }
+                    if let Some(n) = b.key("name").and_then(Value::as_str) {
+                        let bns = b
+                            .key("namespace")
+                            .and_then(Value::as_str)
+                            .map_or_else(|| ns.clone(), str::to_string);
+                        out.push(((bns, n.to_string()), what.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
