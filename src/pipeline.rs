@@ -647,6 +647,38 @@ pub fn doc_label(docs: &[Document], i: usize) -> String {
     docs.get(i).map(Document::label).unwrap_or_default()
 }
 
+/// The first `Set` of a fix that replaces a scalar the document already has with another
+/// value (`path: old → new`), if any.
+fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) -> Option<String> {
+    fix.ops.iter().find_map(|(d, op)| {
+        let Op::Set(path, new) = op else { return None };
+        let old = path.lookup(&docs.get(*d)?.value)?;
+        (!old.is_null() && !old.is_object() && !old.is_array() && old != new)
+            .then(|| format!("{path} from {old} to {new}"))
+    })
+}
+
+/// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts: a pod that
+/// can never reach the restricted level (a node agent, a system component) gets no unsafe
+/// pod-security fix, whose only purpose is restricted, and no default memory limit (its
+/// memory follows the node's load). `podSecurity.hostAccessPods: restrict` applies them anyway.
+fn withheld_for_workload(
+    inv: &Inventory,
+    meta: &rules::RuleMeta,
+    r: &ResourceRef,
+    cfg: &Config,
+) -> Option<String> {
+    if cfg.pod_security.host_access_pods || !(meta.group == "pod-security" || meta.code == "CH405")
+    {
+        return None;
+    }
+    let wi = inv.workloads.iter().position(|w| w.object.resource == *r)?;
+    let why = inv.facts.workloads.get(wi)?.unrestrictable.as_ref()?;
+    Some(format!(
+        "withheld: {why}, so the pod can never reach the restricted level and this fix would only risk breaking it (set `podSecurity.hostAccessPods: restrict` to apply it)"
+    ))
+}
+
 #[cfg(test)]
 mod incremental_tests {
     use super::*;
@@ -699,36 +731,4 @@ mod incremental_tests {
             }
         }
     }
-}
-
-/// The first `Set` of a fix that replaces a scalar the document already has with another
-/// value (`path: old → new`), if any.
-fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) -> Option<String> {
-    fix.ops.iter().find_map(|(d, op)| {
-        let Op::Set(path, new) = op else { return None };
-        let old = path.lookup(&docs.get(*d)?.value)?;
-        (!old.is_null() && !old.is_object() && !old.is_array() && old != new)
-            .then(|| format!("{path} from {old} to {new}"))
-    })
-}
-
-/// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts: a pod that
-/// can never reach the restricted level (a node agent, a system component) gets no unsafe
-/// pod-security fix, whose only purpose is restricted, and no default memory limit (its
-/// memory follows the node's load). `podSecurity.hostAccessPods: restrict` applies them anyway.
-fn withheld_for_workload(
-    inv: &Inventory,
-    meta: &rules::RuleMeta,
-    r: &ResourceRef,
-    cfg: &Config,
-) -> Option<String> {
-    if cfg.pod_security.host_access_pods || !(meta.group == "pod-security" || meta.code == "CH405")
-    {
-        return None;
-    }
-    let wi = inv.workloads.iter().position(|w| w.object.resource == *r)?;
-    let why = inv.facts.workloads.get(wi)?.unrestrictable.as_ref()?;
-    Some(format!(
-        "withheld: {why}, so the pod can never reach the restricted level and this fix would only risk breaking it (set `podSecurity.hostAccessPods: restrict` to apply it)"
-    ))
 }

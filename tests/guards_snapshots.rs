@@ -59,9 +59,10 @@ fn pdb_zen_agent_single_replica() {
 fn network_policy_zen_agent() {
     let s = run("zen-agent.yaml", "CH402", Some("zen-agent.config.yaml"));
     assert!(s.contains("name: zen-agent-chart-harden"), "{s}");
+    // zen-agent has no Service: ingress only from the kubelet to its probe ports (any source).
     assert!(
-        !s.contains("ingress:"),
-        "zen-agent has no Service, so no ingress: {s}"
+        !s.contains("- from:"),
+        "zen-agent has no Service, so no ingress from pods: {s}"
     );
     assert!(s.contains("6443"), "{s}");
     assert!(s.contains("192.168.0.0/16"), "{s}");
@@ -109,7 +110,19 @@ fn limit_range_beside_quota() {
 
 #[test]
 fn resource_quota_floe() {
+    // floe-platform's worker may create Jobs in its namespace: no quota sized from the
+    // release's own pods unless asked.
     let s = run("floe-platform.yaml", "CH404", None);
+    assert!(!s.contains("name: floe-chart-harden"), "{s}");
+    assert!(
+        s.contains("lets ServiceAccount floe-worker create jobs"),
+        "{s}"
+    );
+    let s = run(
+        "floe-platform.yaml",
+        "CH404",
+        Some("quota-spawning.config.yaml"),
+    );
     assert!(s.contains("name: floe-chart-harden"), "{s}");
     insta::assert_snapshot!("resource_quota_floe", s);
 }

@@ -80,7 +80,8 @@ fn check_sarif_is_valid() {
         .iter()
         .filter(|r| r["ruleId"].as_str().unwrap().starts_with("PSS/"))
         .collect();
-    assert_eq!(pss.len(), 7);
+    // The node agent's runAsNonRoot fix is withheld (hostNetwork): 8 remain.
+    assert_eq!(pss.len(), 8);
     for r in &pss {
         let loc = &r["locations"][0];
         assert_eq!(

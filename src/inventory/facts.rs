@@ -38,9 +38,9 @@ pub enum PortSpec {
 /// What the release says about one workload (indexed like [`Inventory::workloads`]).
 #[derive(Debug, Clone, Default)]
 pub struct WorkloadFacts {
-    /// Why the pod can never reach the restricted level without changing what the chart set
-    /// on purpose (privileged, host namespaces, hostPath volumes, added capabilities, UID 0):
-    /// a node agent or a system component. Restricted-only unsafe fixes are withheld for it.
+    /// Why the pod can never reach the restricted level (host namespaces, hostPath volumes,
+    /// privileged containers): a node agent or a system component. Restricted-only unsafe
+    /// fixes are withheld for it.
     pub unrestrictable: Option<String>,
     /// Why the API server calls this pod's servers (admission or conversion webhooks,
     /// aggregated APIs, the service proxy), when it does.
@@ -485,7 +485,9 @@ fn push_port(ports: &mut Vec<OpenPort>, port: PortSpec, protocol: &str, why: &st
     });
 }
 
-/// Why a pod spec can never be restricted without undoing what the chart chose, if so.
+/// Why a pod spec can never be restricted, if so: it uses what no fix changes (host
+/// namespaces, hostPath volumes: report-only) or is privileged (a node agent or system
+/// component; removing privileges is never a fix that keeps it working).
 pub fn unrestrictable(spec: &Value) -> Option<String> {
     for k in ["hostNetwork", "hostPID", "hostIPC"] {
         if spec.key(k).and_then(Value::as_bool) == Some(true) {
@@ -504,10 +506,13 @@ pub fn unrestrictable(spec: &Value) -> Option<String> {
             v.key("name").and_then(Value::as_str).unwrap_or("")
         ));
     }
-    let pod_root = spec
-        .ptr("/securityContext/runAsUser")
-        .and_then(Value::as_i64)
-        == Some(0);
+    if spec
+        .ptr("/securityContext/windowsOptions/hostProcess")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        return Some("it is a Windows HostProcess pod".to_string());
+    }
     for list in ["initContainers", "containers"] {
         for c in spec
             .key(list)
@@ -520,31 +525,14 @@ pub fn unrestrictable(spec: &Value) -> Option<String> {
             if sc.key("privileged").and_then(Value::as_bool) == Some(true) {
                 return Some(format!("container {name:?} is privileged"));
             }
-            let added: Vec<&str> = sc
-                .ptr("/capabilities/add")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .filter(|c| {
-                    let c = c.trim_start_matches("CAP_");
-                    c != "NET_BIND_SERVICE"
-                })
-                .collect();
-            if !added.is_empty() {
+            if sc
+                .ptr("/windowsOptions/hostProcess")
+                .and_then(Value::as_bool)
+                == Some(true)
+            {
                 return Some(format!(
-                    "container {name:?} adds capabilities {}",
-                    added.join(", ")
+                    "container {name:?} is a Windows HostProcess container"
                 ));
-            }
-            let uid = sc.key("runAsUser").and_then(Value::as_i64);
-            if uid == Some(0) || (uid.is_none() && pod_root) {
-                return Some(format!("container {name:?} runs as UID 0 on purpose"));
-            }
-            if let Some(t) = sc.ptr("/seccompProfile/type").and_then(Value::as_str) {
-                if t == "Unconfined" || t == "Localhost" {
-                    return Some(format!("container {name:?} uses seccomp profile {t}"));
-                }
             }
         }
     }

@@ -19,6 +19,26 @@ pub mod facts;
 /// with the Job's name: the inventory counts it among a Job's pod labels.
 pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
+/// Labels a controller adds to the pods it creates, whose value the stream cannot know
+/// (recorded as `""`): a selector can require them to exist, which tells the pods of a
+/// Deployment, a StatefulSet and a DaemonSet apart from bare Pods and Jobs with the same labels.
+pub fn controller_label(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Deployment" => Some("pod-template-hash"),
+        "StatefulSet" => Some("statefulset.kubernetes.io/pod-name"),
+        "DaemonSet" => Some("pod-template-generation"),
+        _ => None,
+    }
+}
+
+/// True for a label key [`controller_label`] adds.
+pub fn is_controller_label(key: &str) -> bool {
+    matches!(
+        key,
+        "pod-template-hash" | "statefulset.kubernetes.io/pod-name" | "pod-template-generation"
+    )
+}
+
 /// Kinds that carry a pod template, and where (relative to the object) the pod template is.
 pub fn pod_template_path(kind: &str) -> Option<Path> {
     Some(match kind {
@@ -73,6 +93,18 @@ pub struct Workload {
     pub containers: Vec<Container>,
     /// Helm hook annotation (`helm.sh/hook`), if any.
     pub hook: Option<String>,
+}
+
+impl Workload {
+    /// The pod template's labels as written (without the labels controllers add, whose
+    /// values are unknown): what a generated selector may name.
+    pub fn template_labels(&self) -> BTreeMap<String, String> {
+        self.labels
+            .iter()
+            .filter(|(k, _)| !is_controller_label(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 /// A Service port.
@@ -365,6 +397,9 @@ impl Inventory {
                         }
                     }
                     let mut labels = labels_at(tv, "/metadata/labels");
+                    if let Some(k) = controller_label(&kind) {
+                        labels.entry(k.to_string()).or_default();
+                    }
                     if kind == "Job" && !obj.resource.name.is_empty() {
                         for k in [JOB_NAME_LABEL, "job-name"] {
                             labels

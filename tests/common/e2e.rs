@@ -108,7 +108,7 @@ fn rules_for_check(check: &str) -> &'static [&'static str] {
         "runAsNonRoot" => &["CH101", "CH102"],
         "runAsUser" => &["CH102", "CH101"],
         "allowPrivilegeEscalation" => &["CH103", "CH106"],
-        "capabilities_restricted" | "capabilities_baseline" => &["CH104"],
+        "capabilities_restricted" | "capabilities_baseline" => &["CH104", "CH106"],
         "seccompProfile_restricted" | "seccompProfile_baseline" => &["CH105"],
         "privileged" => &["CH106"],
         "hostNamespaces" | "hostPathVolumes" | "hostPorts" => &["CH110"],

@@ -479,7 +479,7 @@ impl Rule for NpCutTraffic {
                 })
             };
             let full = LabelSelector {
-                match_labels: Some(w.labels.clone()),
+                match_labels: Some(w.template_labels()),
                 match_expressions: None,
             };
             let chosen = match selector {

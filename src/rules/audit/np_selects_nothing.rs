@@ -89,7 +89,9 @@ impl Rule for NpSelectsNothing {
                             crate::inventory::Inventory::same_namespace(&ns, &w.namespace)
                         })
                     {
-                        for (pk, pv) in w.labels.iter().filter(|(pk, _)| short(pk) == short(k)) {
+                        for (pk, pv) in w.labels.iter().filter(|(pk, _)| {
+                            short(pk) == short(k) && !crate::inventory::is_controller_label(pk)
+                        }) {
                             let score =
                                 shared(val, pv) + shared(&o.resource.name, &w.object.resource.name);
                             if score > 0 {

@@ -24,7 +24,10 @@ Under a ResourceQuota, containers without requests are rejected outright.",
     fix_notes: "Unsafe: a default memory limit below what the application really uses gets it \
 OOM-killed, and requests change scheduling. A default limit is never set below the container's \
 own request, and a default request never above its own limit. No CPU limit is added (it only \
-throttles). Applied with `--profile prod` or `--unsafe-fixes`.",
+throttles). The memory limit follows the evidence: a JVM's `-Xmx` (in env or args) sizes it \
+at 1.5x the heap; none is added for a JVM sized as a share of the limit (`MaxRAMPercentage`) or a \
+data store (PostgreSQL, MySQL, Redis, Elasticsearch, Kafka, …), whose memory grows with its \
+data. Applied with `--profile prod` or `--unsafe-fixes`.",
     options: "`generate.default-resources.requests` (default `{cpu: 100m, memory: 128Mi}`), \
 `generate.default-resources.limits` (default `{memory: 512Mi}`).",
     severity: Severity::Warning,
@@ -94,6 +97,9 @@ impl Rule for DefaultResources {
                 let res_v = cv.key("resources").unwrap_or(&Value::Null);
                 let mut ops = Vec::new();
                 let mut added = Vec::new();
+                let memory = memory_evidence(cv, c.image.as_deref());
+                let mut withheld = None;
+                let mut sized_from = None;
                 for (kind, defaults) in [("requests", &opts.requests), ("limits", &opts.limits)] {
                     for (res, dv) in defaults {
                         if res_v.ptr(&format!("/{kind}/{res}")).is_some() {
@@ -102,6 +108,23 @@ impl Rule for DefaultResources {
                         let Some(mut x) = quantity::parse(dv) else {
                             continue;
                         };
+                        if kind == "limits" && res == "memory" {
+                            match &memory {
+                                Some(Memory::Heap(bytes, why)) => {
+                                    // The heap plus room for the JVM's own memory.
+                                    let need = bytes * 1.5;
+                                    if need > x {
+                                        x = need;
+                                        sized_from = Some(why.clone());
+                                    }
+                                }
+                                Some(Memory::Unbounded(why)) => {
+                                    withheld = Some(why.clone());
+                                    continue;
+                                }
+                                None => {}
+                            }
+                        }
                         if kind == "limits" {
                             if let Some(r) = res_v
                                 .ptr(&format!("/requests/{res}"))
@@ -121,6 +144,22 @@ impl Rule for DefaultResources {
                         ));
                     }
                 }
+                if let Some(why) = withheld {
+                    let e = out.emit(
+                        &META,
+                        &w.object.resource,
+                        &c.path.key("resources").key("limits").key("memory"),
+                        format!(
+                            "container {:?} sets no memory limit; none added: {why}, so a default limit could OOM-kill it",
+                            c.name
+                        ),
+                        None,
+                    );
+                    e.finding.severity = Severity::Info;
+                    e.finding.suggestion = Some(
+                        "set resources.limits.memory in the chart's values from the workload's real use".into(),
+                    );
+                }
                 if ops.is_empty() {
                     continue;
                 }
@@ -137,10 +176,108 @@ impl Rule for DefaultResources {
                             .collect::<Vec<_>>()
                             .join(", "),
                         added.join(", ")
-                    ),
+                    ) + &sized_from
+                        .map(|w| format!(" (memory limit sized from {w})"))
+                        .unwrap_or_default(),
                     Some(Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
                 );
             }
         }
     }
+}
+
+/// What the container says about its memory use.
+pub(crate) enum Memory {
+    /// A JVM heap size (bytes) and where it was found.
+    Heap(f64, String),
+    /// Memory that grows with its data or with the limit itself (databases, JVMs sized as a
+    /// share of the limit): no default limit fits.
+    Unbounded(String),
+}
+
+/// Image repositories (last path segment) of servers whose memory grows with their data.
+const DATABASES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "mongo",
+    "mongodb",
+    "redis",
+    "valkey",
+    "elasticsearch",
+    "opensearch",
+    "cassandra",
+    "clickhouse",
+    "clickhouse-server",
+    "kafka",
+    "zookeeper",
+    "etcd",
+    "memcached",
+    "neo4j",
+    "couchdb",
+    "influxdb",
+    "minio",
+];
+
+pub(crate) fn memory_evidence(cv: &Value, image: Option<&str>) -> Option<Memory> {
+    let mut texts: Vec<(String, &str)> = Vec::new();
+    for e in cv
+        .key("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(n), Some(v)) = (
+            e.key("name").and_then(Value::as_str),
+            e.key("value").and_then(Value::as_str),
+        ) {
+            texts.push((format!("env {n}"), v));
+        }
+    }
+    for list in ["command", "args"] {
+        for a in cv.key(list).and_then(Value::as_array).into_iter().flatten() {
+            if let Some(a) = a.as_str() {
+                texts.push((list.to_string(), a));
+            }
+        }
+    }
+    for (where_, t) in &texts {
+        if let Some(i) = t.find("-Xmx") {
+            let rest = &t[i + 4..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .unwrap_or(rest.len());
+            if let Some(b) = jvm_size(&rest[..end]) {
+                return Some(Memory::Heap(b, format!("-Xmx{} in {where_}", &rest[..end])));
+            }
+        }
+        if t.contains("MaxRAMPercentage") || t.contains("MaxRAMFraction") {
+            return Some(Memory::Unbounded(format!(
+                "the JVM sizes its heap as a share of the limit ({where_})"
+            )));
+        }
+    }
+    let repo = image?.split('@').next()?;
+    let repo = match repo.rfind(':') {
+        Some(i) if !repo[i..].contains('/') => &repo[..i],
+        _ => repo,
+    };
+    let last = repo.rsplit('/').next()?;
+    DATABASES.contains(&last).then(|| {
+        Memory::Unbounded(format!(
+            "image {last} is a data store whose memory grows with its data"
+        ))
+    })
+}
+
+/// A JVM size (`2g`, `512m`, `1024k`, bytes) in bytes.
+fn jvm_size(s: &str) -> Option<f64> {
+    let (num, mult) = match s.chars().last()? {
+        'g' | 'G' => (&s[..s.len() - 1], 1024.0 * 1024.0 * 1024.0),
+        'm' | 'M' => (&s[..s.len() - 1], 1024.0 * 1024.0),
+        'k' | 'K' => (&s[..s.len() - 1], 1024.0),
+        _ => (s, 1.0),
+    };
+    num.parse::<f64>().ok().map(|n| n * mult)
 }

@@ -125,11 +125,12 @@ pub(crate) fn pod_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelect
             }
         }
     }
-    if w.labels.is_empty() {
+    let labels = w.template_labels();
+    if labels.is_empty() {
         return None;
     }
     Some(LabelSelector {
-        match_labels: Some(w.labels.clone()),
+        match_labels: Some(labels),
         match_expressions: None,
     })
 }

@@ -700,7 +700,8 @@ impl Rule for GenerateNetworkPolicy {
                 } else {
                     &opts.metadata_cidrs
                 };
-                egress_rules = vec![open_egress_rule(except)];
+                // The rules found stay (they document the evidence); one more admits the rest.
+                egress_rules.push(open_egress_rule(except));
                 match keep_metadata {
                     Some(why) => format!(
                         "egress from {} stays open ({why}): the chart cannot name every destination its pods are configured with at run time; set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress)",
@@ -884,7 +885,7 @@ fn narrow_selector(
     };
     let mut tried: Vec<LabelSelector> = Vec::new();
     let mut full = LabelSelector {
-        match_labels: Some(w.labels.clone()),
+        match_labels: Some(w.template_labels()),
         match_expressions: None,
     };
     let mut first = base;
@@ -905,21 +906,23 @@ fn narrow_selector(
         if o.is_empty() {
             return Some(sel);
         }
-        if job_name.is_none()
-            && o.iter()
-                .all(|&i| inv.workloads[i].object.resource.kind == "Job")
-        {
+        // Pods of a Deployment, StatefulSet or DaemonSet carry a label their controller
+        // adds: requiring it leaves out bare Pods, Jobs and other kinds with the same labels.
+        if let Some(k) = crate::inventory::controller_label(&w.object.resource.kind) {
             let mut sel = sel;
-            sel.match_expressions = Some(vec![
+            sel.match_expressions.get_or_insert_with(Vec::new).push(
                 k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement {
-                    key: crate::inventory::JOB_NAME_LABEL.to_string(),
-                    operator: "DoesNotExist".into(),
+                    key: k.to_string(),
+                    operator: "Exists".into(),
                     values: None,
                 },
-            ]);
-            if others(&sel).is_empty() {
+            );
+            let o2 = others(&sel);
+            if o2.is_empty() {
                 return Some(sel);
             }
+            last_others = o2;
+            continue;
         }
         last_others = o;
     }

@@ -32,7 +32,9 @@ DaemonSets count `daemonSetNodes` pods). Only generated when the namespace is kn
 or metadata.namespace). Containers without requests/limits are sized with the LimitRange defaults \
 (CH403 adds that LimitRange on the next pass).",
     options: "`generate.generate-resource-quota.headroom` (multiplier, default 2.0), \
-`daemonSetNodes` (default 3).",
+`daemonSetNodes` (default 3), `spawningNamespaces` (default false: no quota in a namespace where \
+the chart's RBAC lets a controller create pods, Deployments, StatefulSets, DaemonSets, \
+ReplicaSets, Jobs or CronJobs at run time — those pods are not in the chart).",
     severity: Severity::Warning,
     default_enabled: true,
 };
@@ -44,6 +46,8 @@ struct Options {
     headroom: f64,
     #[serde(default = "default_nodes")]
     daemon_set_nodes: i64,
+    #[serde(default)]
+    spawning_namespaces: bool,
 }
 
 fn default_headroom() -> f64 {
@@ -58,6 +62,7 @@ impl Default for Options {
         Options {
             headroom: default_headroom(),
             daemon_set_nodes: default_nodes(),
+            spawning_namespaces: false,
         }
     }
 }
@@ -149,6 +154,24 @@ impl Rule for GenerateResourceQuota {
                 e.finding.severity = Severity::Info;
                 continue;
             }
+            if let Some(why) = inv.facts.spawns_in(&ns) {
+                if !opts.spawning_namespaces {
+                    let e = out.emit(
+                        &META,
+                        &ws[0].object.resource,
+                        &Path::root(),
+                        format!(
+                            "namespace {ns}: no ResourceQuota generated: {why}, and the pods it creates at run time are not in the chart, so a quota sized from the release's own pods would reject them or cap them"
+                        ),
+                        None,
+                    );
+                    e.finding.severity = Severity::Info;
+                    e.finding.suggestion = Some(
+                        "set `generate.generate-resource-quota.spawningNamespaces: true` to generate one anyway (size it with `headroom`)".into(),
+                    );
+                    continue;
+                }
+            }
             let existing = inv
                 .by_kind
                 .get("ResourceQuota")
@@ -223,6 +246,41 @@ impl Rule for GenerateResourceQuota {
                     quantity::memory(sized)
                 };
                 hard.insert((*k).to_string(), Quantity(q));
+            }
+            // A container without a memory limit whose memory no default fits (a node agent,
+            // a data store, a JVM sized from its limit) would get the LimitRange's default
+            // limit under a `limits.memory` quota: bound only requests then.
+            let unbounded: Option<String> = ws.iter().find_map(|w| {
+                let wi = inv.workloads.iter().position(|x| std::ptr::eq(x, *w))?;
+                w.containers.iter().find_map(|c| {
+                    let cv = cx.at(w.object.doc, &c.path)?;
+                    if cv.ptr("/resources/limits/memory").is_some() {
+                        return None;
+                    }
+                    if let Some(why) = &inv.facts.workloads[wi].unrestrictable {
+                        return Some(format!("{} is a node agent ({why})", super::wname(w)));
+                    }
+                    match super::default_resources::memory_evidence(cv, c.image.as_deref()) {
+                        Some(super::default_resources::Memory::Unbounded(why)) => Some(format!(
+                            "container {:?} of {} sets no memory limit and {why}",
+                            c.name,
+                            super::wname(w)
+                        )),
+                        _ => None,
+                    }
+                })
+            });
+            if let Some(why) = &unbounded {
+                hard.remove("limits.memory");
+                hard.remove("limits.cpu");
+                let e = out.emit(
+                    &META,
+                    &ws[0].object.resource,
+                    &Path::root(),
+                    format!("namespace {ns}: the generated quota bounds requests only, not limits: {why}, so a default memory limit could OOM-kill it"),
+                    None,
+                );
+                e.finding.severity = Severity::Info;
             }
             let pods_q = ((pods as f64) * headroom).ceil().max(1.0) as i64;
             hard.insert("pods".into(), Quantity(pods_q.to_string()));

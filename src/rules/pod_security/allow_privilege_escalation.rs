@@ -17,8 +17,10 @@ pub(crate) static META: RuleMeta = RuleMeta {
 capabilities): the `no_new_privs` flag is what stops a compromised process from becoming root.",
     example: "containers:\n- name: app\n  securityContext:\n    allowPrivilegeEscalation: false   # added",
     fix: Applicability::Safe,
-    fix_notes: "Safe: it only sets `no_new_privs`, which blocks setuid/setcap escalation that \
-containers do not use to start. Privileged containers and containers adding CAP_SYS_ADMIN cannot \
+    fix_notes: "Safe when the chart leaves it unset: it only sets `no_new_privs`, which blocks \
+setuid/setcap escalation that containers do not use to start. An explicit `true` is the chart's \
+choice: unsafe to change, and not changed at all when the container adds capabilities (a \
+non-root binary that gets them from file capabilities needs escalation). Privileged containers and containers adding CAP_SYS_ADMIN cannot \
 take it (the API server rejects the combination): those are reported, not changed.",
     options: "none",
     severity: Severity::Error,
@@ -73,6 +75,50 @@ impl Rule for AllowPrivilegeEscalation {
                     );
                     e.finding.suggestion = Some(
                         "remove privileged / CAP_SYS_ADMIN (see CH106), then set allowPrivilegeEscalation: false".into(),
+                    );
+                    continue;
+                }
+                let explicit_true =
+                    csc(cv, "allowPrivilegeEscalation").and_then(Value::as_bool) == Some(true);
+                let added: Vec<&str> = csc(cv, "capabilities")
+                    .and_then(|c| c.key("add"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if explicit_true && !added.is_empty() {
+                    // A non-root binary that gets a capability through file capabilities
+                    // (nginx binding :80 as UID 101) needs privilege escalation: the chart
+                    // set it on purpose.
+                    let e = out.emit(
+                        &META,
+                        &w.object.resource,
+                        &p,
+                        format!(
+                            "container {:?} sets allowPrivilegeEscalation: true and adds capabilities {}: a non-root process gets them through file capabilities, which needs privilege escalation; not changed",
+                            c.name,
+                            added.join(", ")
+                        ),
+                        None,
+                    );
+                    e.finding.severity = Severity::Warning;
+                    continue;
+                }
+                if explicit_true {
+                    out.emit(
+                        &META,
+                        &w.object.resource,
+                        &p,
+                        format!(
+                            "container {:?} sets allowPrivilegeEscalation: true explicitly; the fix sets it to false (unsafe: the chart chose it, and a setuid or file-capability binary would stop working)",
+                            c.name
+                        ),
+                        Some(Fix::edits(
+                            Applicability::Unsafe,
+                            w.object.doc,
+                            vec![Op::Set(p.clone(), json!(false))],
+                        )),
                     );
                     continue;
                 }

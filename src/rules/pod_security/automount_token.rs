@@ -22,8 +22,9 @@ the token only helps an attacker (floe-platform gap #10).",
     fix_notes: "Safe when the ServiceAccount is rendered by this chart and no binding in the \
 stream names it: nothing in the release gives the token any permission. Unsafe when the account \
 is `default` or not rendered by the chart (bindings may exist outside the release), or when the \
-pod mounts the token path itself. Pods or ServiceAccounts that set \
-`automountServiceAccountToken: true` explicitly are reported only.",
+pod mounts the token path itself. A chart-rendered ServiceAccount that sets \
+`automountServiceAccountToken: true` while nothing binds it gets an unsafe fix (the pod's setting \
+overrides it; floe-platform gap #10); pods that set it explicitly are reported only.",
     options: "none",
     severity: Severity::Warning,
     default_enabled: true,
@@ -68,6 +69,29 @@ impl Rule for AutomountToken {
                 "ServiceAccount {:?} has no Role/ClusterRole binding in the release, but its token is mounted",
                 w.service_account
             );
+            if explicit && pod_setting.is_none() && in_stream {
+                // The chart renders `automountServiceAccountToken: true` on its own
+                // ServiceAccount (floe-platform renders it whatever the values say) and
+                // nothing binds it: the pod setting overrides the account's, as an unsafe
+                // fix (the chart chose it; a workload may authenticate elsewhere with it).
+                let e = out.emit(
+                    &META,
+                    &w.object.resource,
+                    &p,
+                    format!(
+                        "{msg}; the chart's ServiceAccount sets automountServiceAccountToken: true, but no Role or ClusterRole binding in the release gives the token a permission: the fix turns it off for the pod (unsafe: the chart chose it, and the workload may use the token to authenticate elsewhere, e.g. Vault's Kubernetes auth)"
+                    ),
+                    Some(Fix::edits(
+                        Applicability::Unsafe,
+                        w.object.doc,
+                        vec![Op::Set(p.clone(), json!(false))],
+                    )),
+                );
+                e.finding.suggestion = Some(
+                    "opt out with the annotation chart-harden.io/skip: CH109 when the workload authenticates with its token".into(),
+                );
+                continue;
+            }
             if explicit {
                 let e = out.emit(&META, &w.object.resource, &p, msg, None);
                 e.finding.suggestion = Some(

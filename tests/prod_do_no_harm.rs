@@ -1,0 +1,552 @@
+//! `--profile prod` does no harm, one defect class at a time (issue 16): each case is a small
+//! chart shape seen in real charts, hardened by the binary, and checked with the project's
+//! NetworkPolicy evaluator or by reading the output. Each failed on the code before the
+//! workload facts (`src/inventory/facts.rs`).
+
+#[path = "common/e2e.rs"]
+mod e2e;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use chart_harden::document::parse_stream;
+use chart_harden::inventory::Inventory;
+use chart_harden::rules::audit::netpol_eval::{policies, Direction, Pod, Side};
+use serde_json::Value;
+
+fn harden(input: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["--no-pin", "--namespace", "app"];
+    if !extra.contains(&"--profile") {
+        args.extend(["--profile", "prod"]);
+    }
+    args.extend_from_slice(extra);
+    let mut child = Command::new(e2e::bin())
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Evaluates the output's NetworkPolicies for the workload `name`.
+struct Net {
+    out: String,
+}
+
+impl Net {
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&Inventory, &[(Arc<str>, &Value)], &[chart_harden::document::Document]) -> R,
+    ) -> R {
+        let stream = parse_stream(self.out.as_bytes()).expect("output parses");
+        let inv = Inventory::build(&stream.docs, Some("app"));
+        let pols = policies(&stream.docs, &inv);
+        f(&inv, &pols, &stream.docs)
+    }
+
+    /// Is `port` of workload `name` reachable from any address (API server, node, outside)?
+    fn open_to_all(&self, name: &str, port: i64, proto: &str) -> bool {
+        self.with(|inv, pols, docs| {
+            let w = inv
+                .workloads
+                .iter()
+                .find(|w| w.object.resource.name == name)
+                .expect("workload");
+            let pod = Pod::of(docs, w);
+            Side::of(pols, &pod, Direction::Ingress).allows_cidr("0.0.0.0/0", port, proto)
+        })
+    }
+
+    fn isolated(&self, name: &str, dir: Direction) -> bool {
+        self.with(|inv, pols, docs| {
+            let w = inv
+                .workloads
+                .iter()
+                .find(|w| w.object.resource.name == name)
+                .expect("workload");
+            Side::of(pols, &Pod::of(docs, w), dir).isolated()
+        })
+    }
+
+    fn egress_to(&self, name: &str, cidr: &str, port: i64) -> bool {
+        self.with(|inv, pols, docs| {
+            let w = inv
+                .workloads
+                .iter()
+                .find(|w| w.object.resource.name == name)
+                .expect("workload");
+            Side::of(pols, &Pod::of(docs, w), Direction::Egress).allows_cidr(cidr, port, "TCP")
+        })
+    }
+}
+
+const DEPLOY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: NAME
+spec:
+  selector:
+    matchLabels: {app: NAME}
+  template:
+    metadata:
+      labels: {app: NAME}
+    spec:
+      serviceAccountName: NAME
+      containers:
+      - name: main
+        image: example.com/NAME:1
+        ports:
+        - {name: https, containerPort: 9443}
+";
+
+fn deploy(name: &str) -> String {
+    DEPLOY.replace("NAME", name)
+}
+
+/// Class 1: a controller whose RBAC may write webhook configurations registers them at run
+/// time; the API server (not a pod) must reach its webhook port.
+#[test]
+fn webhook_server_registered_at_run_time_stays_reachable_from_the_api_server() {
+    let input = format!(
+        "{}---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: ctrl}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: ctrl}}
+rules:
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [validatingwebhookconfigurations]
+  verbs: [get, create, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: ctrl}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ctrl}}
+subjects: [{{kind: ServiceAccount, name: ctrl, namespace: app}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: ctrl-webhook}}
+spec:
+  selector: {{app: ctrl}}
+  ports: [{{port: 443, targetPort: https}}]
+",
+        deploy("ctrl")
+    );
+    let (out, report) = harden(&input, &[]);
+    let net = Net { out };
+    assert!(
+        net.isolated("ctrl", Direction::Ingress),
+        "a policy was generated"
+    );
+    assert!(
+        net.open_to_all("ctrl", 9443, "TCP"),
+        "webhook port cut from the API server:\n{}",
+        net.out
+    );
+    assert!(
+        report.contains("ClusterRole ctrl (bound by ClusterRoleBinding ctrl) may write validatingwebhookconfigurations"),
+        "the report names the evidence:\n{report}"
+    );
+}
+
+/// Class 2: a hook Job whose pods carry only chart-wide labels gets a policy for its own pods
+/// (`batch.kubernetes.io/job-name`), and no generated policy isolates a pod the chart's own
+/// NetworkPolicy already selects.
+#[test]
+fn generated_policies_select_exactly_their_workload() {
+    let input = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector:
+    matchLabels: {app.kubernetes.io/instance: r}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/instance: r}
+    spec:
+      containers: [{name: web, image: example.com/web:1}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {helm.sh/hook: pre-upgrade}
+spec:
+  template:
+    metadata:
+      labels: {app.kubernetes.io/instance: r}
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: example.com/m:1}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector:
+    matchLabels: {app.kubernetes.io/instance: r, component: agent}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/instance: r, component: agent}
+    spec:
+      containers: [{name: a, image: example.com/a:1}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: agent}
+spec:
+  podSelector:
+    matchLabels: {component: agent}
+  policyTypes: [Ingress]
+  ingress: [{}]
+";
+    let (out, report) = harden(input, &[]);
+    let net = Net { out: out.clone() };
+    // The chart's policy isolates the agent's ingress only: nothing generated adds egress
+    // isolation to it.
+    assert!(
+        !net.isolated("agent", Direction::Egress),
+        "agent egress-isolated:\n{out}"
+    );
+    assert!(
+        report.contains("already selected by NetworkPolicy agent"),
+        "{report}"
+    );
+    // The Job's policy selects its own pods by job name.
+    assert!(
+        out.contains("batch.kubernetes.io/job-name: migrate"),
+        "Job policy not narrowed to the Job's pods:\n{out}"
+    );
+    // web's labels (instance: r) also match the agent's pods and the Job's: its policy
+    // requires the label the Deployment controller adds to its own pods.
+    assert!(out.contains("key: pod-template-hash"), "{out}");
+    // Two Deployments with the same labels: no selector tells them apart, so none is generated
+    // rather than one that isolates the other's pods.
+    let twin = input.replace("metadata: {name: web}", "metadata: {name: web2}");
+    let two = format!("{input}---\n{}", twin.split("---\n").next().expect("web"));
+    let (out2, report2) = harden(&two, &[]);
+    assert!(!out2.contains("name: web-chart-harden"), "{out2}");
+    assert!(
+        report2.contains("no label selector selects only its pods"),
+        "{report2}"
+    );
+}
+
+/// Class 3: hostPorts, NodePort/LoadBalancer Services and Ingress backends are reached from
+/// outside the namespace.
+#[test]
+fn external_entry_points_admit_any_source() {
+    let input = "apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: statsd}
+spec:
+  selector:
+    matchLabels: {app: statsd}
+  template:
+    metadata:
+      labels: {app: statsd}
+    spec:
+      containers:
+      - name: s
+        image: example.com/s:1
+        ports: [{containerPort: 8125, hostPort: 8125, protocol: UDP}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        ports: [{name: http, containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+";
+    let (out, _) = harden(input, &[]);
+    let net = Net { out };
+    assert!(
+        net.open_to_all("statsd", 8125, "UDP"),
+        "hostPort cut:\n{}",
+        net.out
+    );
+    assert!(
+        net.open_to_all("web", 80, "TCP"),
+        "Ingress backend cut from its controller:\n{}",
+        net.out
+    );
+}
+
+/// Class 4: egress the chart cannot name stays open except the cloud metadata endpoint;
+/// `egress: strict` limits it to what the release shows.
+#[test]
+fn egress_is_open_except_metadata_unless_strict() {
+    let input = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: proxy}
+spec:
+  selector:
+    matchLabels: {app: proxy}
+  template:
+    metadata:
+      labels: {app: proxy}
+    spec:
+      containers:
+      - name: p
+        image: example.com/oauth2-proxy:1
+        args: [--oidc-issuer-url=https://login.example.com]
+";
+    let (out, report) = harden(input, &[]);
+    let net = Net { out };
+    assert!(net.isolated("proxy", Direction::Egress));
+    assert!(
+        net.egress_to("proxy", "203.0.113.7/32", 443),
+        "OIDC provider cut"
+    );
+    assert!(
+        !net.egress_to("proxy", "169.254.169.254/32", 80),
+        "metadata endpoint open"
+    );
+    assert!(
+        report.contains("egress from Deployment/proxy is open except the cloud metadata endpoints"),
+        "{report}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "generate:\n  generate-network-policy: {egress: strict}\n",
+    )
+    .expect("cfg");
+    let (out, _) = harden(input, &["--config", cfg.to_str().expect("path")]);
+    let net = Net { out };
+    assert!(
+        !net.egress_to("proxy", "203.0.113.7/32", 443),
+        "strict egress still open"
+    );
+}
+
+/// Class 5: a privileged hostPath node agent gets no restricted-only unsafe fix, no
+/// read-only root and no memory limit.
+#[test]
+fn node_agents_get_no_restricted_only_fix() {
+    let input = "apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: csi-node}
+spec:
+  selector:
+    matchLabels: {app: csi-node}
+  template:
+    metadata:
+      labels: {app: csi-node}
+    spec:
+      containers:
+      - name: driver
+        image: example.com/csi:1
+        securityContext: {privileged: true}
+        volumeMounts: [{name: kubelet, mountPath: /var/lib/kubelet}]
+      volumes:
+      - name: kubelet
+        hostPath: {path: /var/lib/kubelet}
+";
+    let (out, report) = harden(input, &[]);
+    let stream = parse_stream(out.as_bytes()).expect("parses");
+    let ds = &stream.docs[0].value;
+    let c = ds
+        .pointer("/spec/template/spec/containers/0")
+        .expect("container");
+    assert!(
+        c.get("resources").is_none(),
+        "node agent got resources:\n{out}"
+    );
+    assert_eq!(
+        c["securityContext"],
+        serde_json::json!({"privileged": true}),
+        "{out}"
+    );
+    for f in ["runAsUser", "runAsNonRoot", "runAsGroup"] {
+        assert!(
+            ds.pointer(&format!("/spec/template/spec/securityContext/{f}"))
+                .is_none(),
+            "node agent got {f}: {out}"
+        );
+    }
+    // No default memory limit reaches it through a generated LimitRange either.
+    assert!(!out.contains("limits.memory"), "{out}");
+    assert!(!out.contains("default:"), "{out}");
+    assert!(
+        report.contains("withheld: it mounts hostPath volume \"kubelet\""),
+        "{report}"
+    );
+}
+
+/// Class 6: explicit choices. `allowPrivilegeEscalation: true` with an added capability on a
+/// non-root UID is kept; a chart-rendered ServiceAccount that asks for its token and that
+/// nothing binds loses it in prod (unsafe, explained).
+#[test]
+fn explicit_choices_are_not_changed_by_safe_fixes() {
+    let input = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress}
+spec:
+  selector:
+    matchLabels: {app: ingress}
+  template:
+    metadata:
+      labels: {app: ingress}
+    spec:
+      serviceAccountName: ingress
+      containers:
+      - name: controller
+        image: example.com/controller:1
+        securityContext:
+          runAsUser: 101
+          allowPrivilegeEscalation: true
+          capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: ingress}
+automountServiceAccountToken: true
+";
+    let (out, report) = harden(input, &[]);
+    assert!(out.contains("allowPrivilegeEscalation: true"), "{out}");
+    assert!(out.contains("automountServiceAccountToken: false"), "{out}");
+    assert!(report.contains("file capabilities"), "{report}");
+    // In staging (safe fixes only) neither changes.
+    let (out, _) = harden(input, &["--profile", "staging"]);
+    assert!(out.contains("allowPrivilegeEscalation: true"));
+    assert!(
+        !out.contains("automountServiceAccountToken: false"),
+        "{out}"
+    );
+}
+
+/// Class 7: no quota in a namespace where a controller of the chart creates pods.
+#[test]
+fn no_quota_where_a_controller_spawns_pods() {
+    let input = format!(
+        "{}---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: ctrl}}
+rules:
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [create, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: ctrl}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: ctrl}}
+subjects: [{{kind: ServiceAccount, name: ctrl}}]
+",
+        deploy("ctrl")
+    );
+    let (out, report) = harden(&input, &[]);
+    assert!(!out.contains("kind: ResourceQuota"), "{out}");
+    assert!(
+        report
+            .contains("Role ctrl (bound by RoleBinding ctrl) lets ServiceAccount ctrl create jobs"),
+        "{report}"
+    );
+}
+
+/// Class 8: a read-only root filesystem only with evidence of where the container writes.
+#[test]
+fn read_only_root_only_with_evidence_of_writable_paths() {
+    let input = "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: postgres
+        image: postgres:16
+        env: [{name: PGDATA, value: /var/lib/postgresql/data/pgdata}]
+      - name: unknown
+        image: example.com/identity-server:1
+";
+    let (out, report) = harden(input, &[]);
+    let stream = parse_stream(out.as_bytes()).expect("parses");
+    let v = &stream.docs[0].value;
+    let pg = v.pointer("/spec/template/spec/containers/0").expect("pg");
+    assert_eq!(
+        pg.pointer("/securityContext/readOnlyRootFilesystem"),
+        Some(&Value::Bool(true)),
+        "{out}"
+    );
+    let mounts: Vec<&str> = pg["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .filter_map(|m| m["mountPath"].as_str())
+        .collect();
+    for p in [
+        "/var/run/postgresql",
+        "/tmp",
+        "/var/lib/postgresql/data/pgdata",
+    ] {
+        assert!(
+            mounts.iter().any(|m| p.starts_with(m)),
+            "{p} not writable: {mounts:?}"
+        );
+    }
+    let other = v
+        .pointer("/spec/template/spec/containers/1")
+        .expect("other");
+    assert!(
+        other
+            .pointer("/securityContext/readOnlyRootFilesystem")
+            .is_none(),
+        "{out}"
+    );
+    assert!(report.contains("where it writes is unknown"), "{report}");
+}
