@@ -550,3 +550,97 @@ spec:
     );
     assert!(report.contains("where it writes is unknown"), "{report}");
 }
+
+/// Service URLs in Secrets count as evidence for strict egress; the Secret's value never
+/// appears in the report.
+#[test]
+fn service_urls_in_secrets_are_evidence_and_never_printed() {
+    // base64 of "postgres://app:hunter2-planted@db:5432/app"
+    let input = "apiVersion: v1
+kind: Secret
+metadata: {name: db-url}
+data:
+  DATABASE_URL: cG9zdGdyZXM6Ly9hcHA6aHVudGVyMi1wbGFudGVkQGRiOjU0MzIvYXBw
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: example.com/api:1
+        envFrom: [{secretRef: {name: db-url}}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: example.com/db:1
+        ports: [{containerPort: 5432}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  selector: {app: db}
+  ports: [{port: 5432}]
+";
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "generate:\n  generate-network-policy: {egress: strict}\n",
+    )
+    .expect("cfg");
+    let report_file = dir.path().join("r.json");
+    let (out, report) = harden(
+        input,
+        &[
+            "--config",
+            cfg.to_str().expect("path"),
+            "--report-file",
+            report_file.to_str().expect("path"),
+            "--report-format",
+            "json",
+        ],
+    );
+    let json = std::fs::read_to_string(&report_file).expect("report");
+    for text in [&out, &report, &json] {
+        assert!(!text.contains("hunter2"), "Secret value leaked");
+    }
+    assert!(
+        json.contains("Secret db-url key DATABASE_URL"),
+        "the reference names the Secret and key: {json}"
+    );
+    let net = Net { out };
+    let allowed = net.with(|inv, pols, docs| {
+        let api = inv
+            .workloads
+            .iter()
+            .find(|w| w.object.resource.name == "api")
+            .expect("api");
+        let db = inv
+            .workloads
+            .iter()
+            .find(|w| w.object.resource.name == "db")
+            .expect("db");
+        let (a, d) = (Pod::of(docs, api), Pod::of(docs, db));
+        Side::of(pols, &a, Direction::Egress).allows(&d, &d.ports, 5432, "TCP")
+            && Side::of(pols, &d, Direction::Ingress).allows(&a, &d.ports, 5432, "TCP")
+    });
+    assert!(allowed, "api -> db cut under strict egress");
+}

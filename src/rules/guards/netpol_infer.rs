@@ -161,6 +161,72 @@ fn configmap_data<'a>(
     docs[o.doc].object_value(o).key("data")?.as_object()
 }
 
+/// A Secret's values by key (`data` decoded from base64, then `stringData`), for reading
+/// host names only: the values never leave this module, and a reference found in one is
+/// reported by the Secret's name and key and the Service's name, never by the text.
+fn secret_data(
+    docs: &[Document],
+    inv: &Inventory,
+    name: &str,
+    namespace: &str,
+) -> Vec<(String, String)> {
+    let Some(o) = inv.by_kind.get("Secret").and_then(|objs| {
+        objs.iter().find(|o| {
+            o.resource.name == name
+                && Inventory::same_namespace(&inv.namespace_of(&o.resource), namespace)
+        })
+    }) else {
+        return Vec::new();
+    };
+    let v = docs[o.doc].object_value(o);
+    let mut out = Vec::new();
+    if let Some(d) = v.key("data").and_then(Value::as_object) {
+        for (k, x) in d {
+            if let Some(text) = x
+                .as_str()
+                .and_then(base64_decode)
+                .and_then(|b| String::from_utf8(b).ok())
+            {
+                out.push((k.clone(), text));
+            }
+        }
+    }
+    if let Some(d) = v.key("stringData").and_then(Value::as_object) {
+        for (k, x) in d {
+            if let Some(t) = x.as_str() {
+                out.push((k.clone(), t.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 (padding and whitespace tolerated); `None` on any other byte.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' | b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// Where a workload text comes from, written out (`env WEB_URL of container "app"`) only for
 /// the texts that name a Service: most texts name none.
 #[derive(Debug, Clone)]
@@ -189,6 +255,16 @@ pub enum Via<'a> {
         field: &'static str,
         /// The container.
         container: &'a str,
+    },
+    /// A key of a Secret the pods read (env `secretKeyRef`, `envFrom`, volumes). Its value is
+    /// read for host names and never written anywhere.
+    Secret {
+        /// The Secret.
+        secret: &'a str,
+        /// Its key.
+        key: String,
+        /// How the pods read it.
+        uses: std::rc::Rc<str>,
     },
     /// A key of a ConfigMap the pods read whole (`envFrom`, volumes).
     ConfigMap {
@@ -220,6 +296,7 @@ impl std::fmt::Display for Via<'_> {
                 key,
                 uses,
             } => write!(f, "ConfigMap {configmap} key {key} ({uses})"),
+            Via::Secret { secret, key, uses } => write!(f, "Secret {secret} key {key} ({uses})"),
         }
     }
 }
@@ -234,6 +311,8 @@ pub fn workload_texts<'a>(
     let root = &docs[w.object.doc].value;
     let spec = w.pod_spec.lookup(root).unwrap_or(&Value::Null);
     let mut cms: BTreeMap<&'a str, Vec<String>> = BTreeMap::new();
+    // Secrets the pods read: name → (one key or all, how).
+    let mut secrets: Vec<(&'a str, Option<&'a str>, String)> = Vec::new();
     for c in &w.containers {
         let Some(cv) = c.path.lookup(root) else {
             continue;
@@ -250,6 +329,18 @@ pub fn workload_texts<'a>(
                         },
                         v.into(),
                     ));
+                }
+                if let Some(r) = e.ptr("/valueFrom/secretKeyRef") {
+                    if let (Some(n), Some(k)) = (
+                        r.key("name").and_then(Value::as_str),
+                        r.key("key").and_then(Value::as_str),
+                    ) {
+                        secrets.push((
+                            n,
+                            Some(k),
+                            format!("env {ename} of container {container:?}"),
+                        ));
+                    }
                 }
                 if let Some(r) = e.ptr("/valueFrom/configMapKeyRef") {
                     let n = r.key("name").and_then(Value::as_str).unwrap_or_default();
@@ -281,6 +372,9 @@ pub fn workload_texts<'a>(
         }
         if let Some(ef) = cv.key("envFrom").and_then(Value::as_array) {
             for e in ef {
+                if let Some(n) = e.ptr("/secretRef/name").and_then(Value::as_str) {
+                    secrets.push((n, None, format!("envFrom of container {container:?}")));
+                }
                 if let Some(n) = e.ptr("/configMapRef/name").and_then(Value::as_str) {
                     cms.entry(n)
                         .or_default()
@@ -295,12 +389,33 @@ pub fn workload_texts<'a>(
             if let Some(n) = v.ptr("/configMap/name").and_then(Value::as_str) {
                 cms.entry(n).or_default().push(format!("volume {vname}"));
             }
+            if let Some(n) = v.ptr("/secret/secretName").and_then(Value::as_str) {
+                secrets.push((n, None, format!("volume {vname}")));
+            }
             if let Some(srcs) = v.ptr("/projected/sources").and_then(Value::as_array) {
                 for s in srcs {
                     if let Some(n) = s.ptr("/configMap/name").and_then(Value::as_str) {
                         cms.entry(n).or_default().push(format!("volume {vname}"));
                     }
+                    if let Some(n) = s.ptr("/secret/name").and_then(Value::as_str) {
+                        secrets.push((n, None, format!("volume {vname}")));
+                    }
                 }
+            }
+        }
+    }
+    for (n, key, uses) in secrets {
+        let uses: std::rc::Rc<str> = uses.into();
+        for (k, v) in secret_data(docs, inv, n, &w.namespace) {
+            if key.is_none_or(|want| want == k) {
+                out.push((
+                    Via::Secret {
+                        secret: n,
+                        key: k,
+                        uses: uses.clone(),
+                    },
+                    v.into(),
+                ));
             }
         }
     }
@@ -469,13 +584,19 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                 for &si in &candidates {
                     let s = &inv.services[si];
                     if names_service(&host, s, &known) {
-                        let via = via_text.get_or_insert_with(|| via.to_string());
+                        let via_s = via_text.get_or_insert_with(|| via.to_string());
+                        // A Secret's text is never repeated: the Service's name stands for it.
+                        let host = if matches!(via, Via::Secret { .. }) {
+                            s.name.to_ascii_lowercase()
+                        } else {
+                            host.clone()
+                        };
                         out.insert(Reference {
                             from: wi,
                             service: si,
                             port,
-                            via: via.clone(),
-                            host: host.clone(),
+                            via: via_s.clone(),
+                            host,
                         });
                     }
                 }
