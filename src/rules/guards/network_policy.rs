@@ -388,6 +388,12 @@ impl Rule for GenerateNetworkPolicy {
             // Ingress.
             let mut ingress = Rules::default();
             let default_covers_same_ns = opts.ingress_from.iter().any(is_same_namespace_peer);
+            let ingress_from_configured = cx
+                .cfg
+                .generate
+                .get(META.name)
+                .and_then(|v| v.get("ingressFrom"))
+                .is_some();
             // Only Services indexed under one of the group's label pairs can select it.
             let mut svc_ix: Vec<usize> = group
                 .iter()
@@ -433,6 +439,23 @@ impl Rule for GenerateNetworkPolicy {
                     edges.push(Edge {
                         message: format!(
                             "ingress from any source to {} on {}: Service {} selects these pods and {why}",
+                            wname(w),
+                            show_ports(&ports),
+                            s.name
+                        ),
+                    });
+                } else if !ingress_from_configured && !refs.iter().any(|r| r.service == si) {
+                    // No workload of the release names this Service: its clients are outside
+                    // the release, in namespaces the chart does not name (a database, a
+                    // broker, an identity server used by other applications).
+                    let peer = NetworkPolicyPeer {
+                        namespace_selector: Some(LabelSelector::default()),
+                        ..Default::default()
+                    };
+                    ingress.add(peer_key(&peer), Some(peer), &ports);
+                    edges.push(Edge {
+                        message: format!(
+                            "ingress to {} on {} from pods of any namespace: Service {} selects these pods and no workload of the release names it, so its clients are elsewhere (name them with `generate.generate-network-policy.ingressFrom`)",
                             wname(w),
                             show_ports(&ports),
                             s.name
