@@ -413,9 +413,24 @@ spec:
             "node agent got {f}: {out}"
         );
     }
-    // No default memory limit reaches it through a generated LimitRange either.
-    assert!(!out.contains("limits.memory"), "{out}");
-    assert!(!out.contains("default:"), "{out}");
+    // Where the release owns the namespace a quota is generated, but it bounds requests
+    // only: no default memory limit reaches the agent through a LimitRange either.
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "generate:\n  generate-resource-quota: {namespaces: [app]}\n",
+    )
+    .expect("cfg");
+    let (owned, owned_report) = harden(input, &["--config", cfg.to_str().expect("path")]);
+    assert!(owned.contains("kind: ResourceQuota"), "{owned}");
+    assert!(owned.contains("requests.memory"), "{owned}");
+    assert!(!owned.contains("limits.memory"), "{owned}");
+    assert!(!owned.contains("default:"), "{owned}");
+    assert!(
+        owned_report.contains("bounds requests only"),
+        "{owned_report}"
+    );
     assert!(
         report.contains("withheld: it mounts hostPath volume \"kubelet\""),
         "{report}"

@@ -169,10 +169,10 @@ impl Rule for GenerateLimitRange {
                 }
                 continue;
             }
-            let base = if ns.is_empty() {
-                "release".to_string()
-            } else {
-                ns.clone()
+            let base = match (&cx.cfg.release, ns.is_empty()) {
+                (Some(r), _) => r.clone(),
+                (None, true) => "release".to_string(),
+                (None, false) => ns.clone(),
             };
             let name = format!("{base}{}", super::NAME_SUFFIX);
             let lr = LimitRange {

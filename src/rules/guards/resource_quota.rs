@@ -29,10 +29,13 @@ kind: ResourceQuota\nmetadata:\n  name: shop-chart-harden\n  namespace: shop\nsp
     fix_notes: "Unsafe: the quota covers the whole namespace, including other releases sharing it, \
 and workloads that scale beyond what the release declares (HPA maxReplicas is used when present; \
 DaemonSets count `daemonSetNodes` pods). Only generated when the namespace is known (`--namespace` \
-or metadata.namespace). Containers without requests/limits are sized with the LimitRange defaults \
+or metadata.namespace) and owned by the release (it renders the Namespace, or \
+`namespaces` lists it); named `<release>-chart-harden` when `--release` is given. Containers without requests/limits are sized with the LimitRange defaults \
 (CH403 adds that LimitRange on the next pass).",
     options: "`generate.generate-resource-quota.headroom` (multiplier, default 2.0), \
-`daemonSetNodes` (default 3), `spawningNamespaces` (default false: no quota in a namespace where \
+`daemonSetNodes` (default 3), `namespaces` (namespaces the release owns, `*` for all it uses; \
+default none: a quota is generated only for a namespace whose Namespace object the release \
+renders, since a quota caps every pod of the namespace, other releases' too), `spawningNamespaces` (default false: no quota in a namespace where \
 the chart's RBAC lets a controller create pods, Deployments, StatefulSets, DaemonSets, \
 ReplicaSets, Jobs or CronJobs at run time — those pods are not in the chart).",
     severity: Severity::Warning,
@@ -48,6 +51,10 @@ struct Options {
     daemon_set_nodes: i64,
     #[serde(default)]
     spawning_namespaces: bool,
+    /// Namespaces the release owns (`*`: every namespace it uses), besides those whose
+    /// Namespace object it renders.
+    #[serde(default)]
+    namespaces: Vec<String>,
 }
 
 fn default_headroom() -> f64 {
@@ -63,6 +70,7 @@ impl Default for Options {
             headroom: default_headroom(),
             daemon_set_nodes: default_nodes(),
             spawning_namespaces: false,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -194,6 +202,31 @@ impl Rule for GenerateResourceQuota {
                 }
                 continue;
             }
+            // A quota caps every pod of its namespace: one sized from this release would cap
+            // the pods of other releases sharing the namespace. Generated only where the
+            // release owns the namespace.
+            let renders_namespace = inv
+                .by_kind
+                .get("Namespace")
+                .into_iter()
+                .flatten()
+                .any(|o| o.resource.name == ns);
+            if !renders_namespace && !opts.namespaces.iter().any(|n| n == "*" || *n == ns) {
+                let e = out.emit(
+                    &META,
+                    &ws[0].object.resource,
+                    &Path::root(),
+                    format!(
+                        "namespace {ns}: no ResourceQuota generated: a quota caps every pod of the namespace, and the release does not render Namespace {ns}, so other releases may share it"
+                    ),
+                    None,
+                );
+                e.finding.severity = Severity::Info;
+                e.finding.suggestion = Some(format!(
+                    "if the release owns the namespace, set `generate.generate-resource-quota.namespaces: [{ns}]` (or `[\"*\"]`)"
+                ));
+                continue;
+            }
             // Sum per resource: requests.cpu, requests.memory, limits.cpu, limits.memory.
             let mut total: BTreeMap<&str, f64> = BTreeMap::new();
             let mut pods: i64 = 0;
@@ -284,7 +317,13 @@ impl Rule for GenerateResourceQuota {
             }
             let pods_q = ((pods as f64) * headroom).ceil().max(1.0) as i64;
             hard.insert("pods".into(), Quantity(pods_q.to_string()));
-            let name = format!("{ns}{}", super::NAME_SUFFIX);
+            // Named after the release when it is known: two releases that both own a share
+            // of a namespace (by configuration) never write the same object.
+            let name = format!(
+                "{}{}",
+                cx.cfg.release.as_deref().unwrap_or(&ns),
+                super::NAME_SUFFIX
+            );
             let first = ws[0];
             let explicit_ns = ws
                 .iter()

@@ -1,0 +1,113 @@
+//! Two releases into one namespace (issue 20, item 5): rendered by the real Helm 4 binary and
+//! hardened with `--profile prod`, they never produce the same object (Helm's ownership check
+//! would refuse the second release), and no namespace-wide quota is generated for a namespace
+//! the release does not own unless the configuration says it does.
+
+#[path = "common/e2e.rs"]
+mod e2e;
+#[path = "common/helm.rs"]
+mod helm;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use helm::{assert_success, HelmEnv};
+
+fn harden(input: &[u8], release: &str, extra: &[&str]) -> (Vec<u8>, String) {
+    let mut args = vec![
+        "--profile",
+        "prod",
+        "--no-pin",
+        "--namespace",
+        "shared",
+        "--release",
+        release,
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(e2e::bin())
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// (kind, namespace, name) of every object of a stream.
+fn keys(bytes: &[u8]) -> BTreeSet<(String, String, String)> {
+    let stream = e2e::docs(bytes);
+    let mut out = BTreeSet::new();
+    for d in &stream.docs {
+        for o in &d.objects {
+            out.insert((
+                o.resource.kind.clone(),
+                o.resource
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "shared".into()),
+                o.resource.name.clone(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn two_releases_in_one_namespace_share_no_object() {
+    let env = HelmEnv::new();
+    let chart = helm::demo_chart();
+    let mut outs = Vec::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("owned.yaml");
+    std::fs::write(
+        &cfg,
+        "generate:\n  generate-resource-quota:\n    namespaces: [shared]\n",
+    )
+    .expect("config");
+    for release in ["alpha", "beta"] {
+        let rendered = env.template(release, &chart, &["--namespace", "shared"]);
+        assert_success(&rendered, "helm template");
+        // Not owned: no namespace-wide quota, and the report says why.
+        let (out, report) = harden(&rendered.stdout, release, &[]);
+        assert!(
+            !String::from_utf8_lossy(&out).contains("kind: ResourceQuota"),
+            "quota generated for a shared namespace"
+        );
+        assert!(report.contains("other releases may share it"), "{report}");
+        // Owned by configuration: generated, named after the release.
+        let (out, _) = harden(
+            &rendered.stdout,
+            release,
+            &["--config", cfg.to_str().expect("path")],
+        );
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(
+            text.contains(&format!("name: {release}-chart-harden")),
+            "quota not named after the release:\n{text}"
+        );
+        outs.push(out);
+    }
+    let (a, b) = (keys(&outs[0]), keys(&outs[1]));
+    let both: Vec<_> = a.intersection(&b).collect();
+    assert!(
+        both.is_empty(),
+        "objects both releases would own (Helm refuses the second): {both:?}"
+    );
+}
