@@ -659,3 +659,44 @@ spec:
     });
     assert!(allowed, "api -> db cut under strict egress");
 }
+
+/// A data store's chown init container is kept: fsGroup changes only the group, and
+/// PostgreSQL refuses a data directory its user does not own.
+#[test]
+fn chown_init_of_a_data_store_is_kept() {
+    let input = "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: pg}
+spec:
+  selector:
+    matchLabels: {app: pg}
+  template:
+    metadata:
+      labels: {app: pg}
+    spec:
+      initContainers:
+      - name: perms
+        image: busybox:1.36
+        command: [sh, -c, 'chown -R 999:999 /var/lib/postgresql/data']
+        securityContext: {runAsUser: 0}
+        volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]
+      containers:
+      - name: postgres
+        image: postgres:16
+        volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+";
+    let (out, report) = harden(input, &[]);
+    assert!(
+        out.contains("name: perms"),
+        "init container removed:\n{out}"
+    );
+    assert!(report.contains("owned by its own user"), "{report}");
+    // Without the data store, the same init container is replaced by fsGroup.
+    let plain = input.replace("image: postgres:16", "image: example.com/app:1");
+    let (out, _) = harden(&plain, &[]);
+    assert!(!out.contains("name: perms"), "{out}");
+    assert!(out.contains("fsGroup: 999"), "{out}");
+}

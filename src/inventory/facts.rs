@@ -723,3 +723,40 @@ fn backend_services(docs: &[Document], inv: &Inventory) -> Vec<((String, String)
     }
     out
 }
+
+/// Image repositories (last path segment) of servers whose memory grows with their data and
+/// whose data directory must be owned by their own user.
+const DATA_STORES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "mongo",
+    "mongodb",
+    "redis",
+    "valkey",
+    "elasticsearch",
+    "opensearch",
+    "cassandra",
+    "clickhouse",
+    "clickhouse-server",
+    "kafka",
+    "zookeeper",
+    "etcd",
+    "memcached",
+    "neo4j",
+    "couchdb",
+    "influxdb",
+    "minio",
+];
+
+/// The repository name when an image reference names a well-known data store.
+pub fn data_store(image: &str) -> Option<&'static str> {
+    let repo = image.split('@').next()?;
+    let repo = match repo.rfind(':') {
+        Some(i) if !repo[i..].contains('/') => &repo[..i],
+        _ => repo,
+    };
+    let last = repo.rsplit('/').next()?;
+    DATA_STORES.iter().copied().find(|d| *d == last)
+}

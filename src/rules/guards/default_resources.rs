@@ -195,31 +195,6 @@ pub(crate) enum Memory {
     Unbounded(String),
 }
 
-/// Image repositories (last path segment) of servers whose memory grows with their data.
-const DATABASES: &[&str] = &[
-    "postgres",
-    "postgresql",
-    "mysql",
-    "mariadb",
-    "mongo",
-    "mongodb",
-    "redis",
-    "valkey",
-    "elasticsearch",
-    "opensearch",
-    "cassandra",
-    "clickhouse",
-    "clickhouse-server",
-    "kafka",
-    "zookeeper",
-    "etcd",
-    "memcached",
-    "neo4j",
-    "couchdb",
-    "influxdb",
-    "minio",
-];
-
 pub(crate) fn memory_evidence(cv: &Value, image: Option<&str>) -> Option<Memory> {
     let mut texts: Vec<(String, &str)> = Vec::new();
     for e in cv
@@ -258,17 +233,10 @@ pub(crate) fn memory_evidence(cv: &Value, image: Option<&str>) -> Option<Memory>
             )));
         }
     }
-    let repo = image?.split('@').next()?;
-    let repo = match repo.rfind(':') {
-        Some(i) if !repo[i..].contains('/') => &repo[..i],
-        _ => repo,
-    };
-    let last = repo.rsplit('/').next()?;
-    DATABASES.contains(&last).then(|| {
-        Memory::Unbounded(format!(
-            "image {last} is a data store whose memory grows with its data"
-        ))
-    })
+    let store = crate::inventory::facts::data_store(image?)?;
+    Some(Memory::Unbounded(format!(
+        "image {store} is a data store whose memory grows with its data"
+    )))
 }
 
 /// A JVM size (`2g`, `512m`, `1024k`, bytes) in bytes.

@@ -21,7 +21,10 @@ standard for the whole pod. The kubelet does the same job with `fsGroup` and \
     fix: Applicability::Unsafe,
     fix_notes: "Unsafe: fsGroup makes the volume group-owned and group-writable rather than \
 user-owned, and does not apply to hostPath volumes; a program that checks ownership or modes \
-strictly (databases do) may refuse the volume. Reported either way.",
+strictly (databases do) may refuse the volume. Withheld (reported only) for hostPath and NFS \
+volumes (fsGroup does not apply), pods running a well-known data store (PostgreSQL, MySQL, \
+Redis, …: they require their own user to own the data directory) and owner-only modes \
+(`chmod 700`).",
     options: "podSecurity.fsGroup (used when the chown names no group)",
     severity: Severity::Error,
     default_enabled: true,
@@ -117,11 +120,52 @@ impl Rule for InitChownToFsGroup {
             if chowners.is_empty() {
                 continue;
             }
-            // hostPath volumes are not affected by fsGroup: report only.
-            let host_path = spec
+            // hostPath and NFS volumes are not affected by fsGroup; a data store checks that
+            // its data directory is owned by its own user (fsGroup changes only the group);
+            // an owner-only mode (chmod 700) is not one a group can have: report only.
+            let untouched = spec
                 .key("volumes")
                 .and_then(Value::as_array)
-                .is_some_and(|vs| vs.iter().any(|v| v.key("hostPath").is_some()));
+                .and_then(|vs| {
+                    vs.iter()
+                        .find_map(|v| ["hostPath", "nfs"].into_iter().find(|k| v.key(k).is_some()))
+                });
+            let store = w
+                .containers
+                .iter()
+                .filter(|c| c.list == "containers")
+                .find_map(|c| {
+                    c.image
+                        .as_deref()
+                        .and_then(crate::inventory::facts::data_store)
+                });
+            let owner_only = chowners.iter().any(|c| {
+                script(super::container(cx, w, c)).is_some_and(|s| {
+                    s.split([';', '&', '|', '\n']).any(|st| {
+                        let ws: Vec<&str> = st.split_whitespace().collect();
+                        ws.first() == Some(&"chmod")
+                            && ws.iter().any(|x| {
+                                matches!(
+                                    *x,
+                                    "700" | "0700" | "600" | "0600" | "go-rwx" | "g-rwx,o-rwx"
+                                )
+                            })
+                    })
+                })
+            });
+            let withheld: Option<String> = match (untouched, store, owner_only) {
+                (Some(k), _, _) => Some(format!(
+                    "the pod uses {k} volumes, which fsGroup does not change: keep the init container or prepare ownership on the node or server"
+                )),
+                (None, Some(st), _) => Some(format!(
+                    "the pod runs {st}, which requires its data directory to be owned by its own user; fsGroup changes only the group: keep the init container"
+                )),
+                (None, None, true) => Some(
+                    "the init container sets an owner-only mode (chmod 700/600), which a group-owned volume cannot give: keep the init container".to_string(),
+                ),
+                _ => None,
+            };
+            let host_path = withheld.is_some();
             let gid = chowners
                 .iter()
                 .find_map(|c| script(super::container(cx, w, c)).and_then(|s| chown_gid(&s)))
@@ -160,10 +204,8 @@ impl Rule for InitChownToFsGroup {
                 ),
                 (!host_path).then(|| Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
             );
-            if host_path {
-                e.finding.suggestion = Some(
-                    "the pod uses hostPath volumes, which fsGroup does not change: keep the init container or prepare ownership on the node".into(),
-                );
+            if let Some(why) = withheld {
+                e.finding.suggestion = Some(why);
             }
         }
     }
