@@ -271,12 +271,6 @@ impl Edit {
         s.push_str(&text[self.end..]);
         s
     }
-
-    /// True when the two edits touch (overlap, share an end, or insert at the same place):
-    /// their order would matter, so they are not made from one span tree.
-    fn touches(&self, other: &Edit) -> bool {
-        self.start <= other.end && other.start <= self.end
-    }
 }
 
 fn splice(start: usize, end: usize, with: &str) -> Edit {
@@ -337,25 +331,58 @@ fn edit_for(text: &str, root: &Node, op: &Op, st: &Style) -> Result<Edit, EditEr
     }
 }
 
-/// Applies `ops` in order, computing consecutive ops' edits from one span tree for as long as
-/// they touch disjoint byte ranges (a new tree is built only when an edit would touch one
-/// already made). What this gives is checked by [`patch`], which applies the ops one tree
-/// per op when the result does not read back as intended.
-fn apply_batched(text: &str, ops: &[Op]) -> Result<String, EditError> {
-    let mut cur = text.to_string();
-    let mut i = 0;
-    while i < ops.len() {
-        let root = build(&cur, ops[i].path())?;
-        let st = detect_style(&cur, &root);
-        let mut batch: Vec<Edit> = Vec::new();
-        while i < ops.len() {
-            let e = edit_for(&cur, &root, &ops[i], &st)?;
-            if batch.iter().any(|b| b.touches(&e)) {
+/// Closed byte ranges, kept as a union of disjoint ranges: "does `[s, e]` touch any of them?"
+/// in one ordered lookup.
+#[derive(Default)]
+struct Ranges(std::collections::BTreeMap<usize, usize>);
+
+impl Ranges {
+    fn touches(&self, s: usize, e: usize) -> bool {
+        // The ranges are disjoint: only the last one starting at or before `e` can reach `s`.
+        self.0.range(..=e).next_back().is_some_and(|(_, &end)| end >= s)
+    }
+
+    fn insert(&mut self, mut s: usize, mut e: usize) {
+        while let Some((&ps, &pe)) = self.0.range(..=e).next_back() {
+            if pe < s {
                 break;
             }
-            batch.push(e);
-            i += 1;
+            self.0.remove(&ps);
+            s = s.min(ps);
+            e = e.max(pe);
         }
+        self.0.insert(s, e);
+    }
+}
+
+/// Applies `ops` in order in rounds, one span tree per round: each round makes the edits of
+/// every op that touches no edit of this round before it and no op it must follow (an op
+/// touching a deferred one is deferred too, so touching ops keep their order; disjoint edits
+/// commute). The number of rounds is the most ops that touch one place (a handful: the
+/// fields a fix adds to one container), not the number of ops, so a document with thousands
+/// of edits is read a few times, not thousands. What this gives is checked by [`patch`], which
+/// applies the ops one tree per op when the result does not read back as intended.
+fn apply_batched(text: &str, ops: &[Op]) -> Result<String, EditError> {
+    let mut cur = text.to_string();
+    let mut pending: Vec<&Op> = ops.iter().collect();
+    while !pending.is_empty() {
+        let root = build(&cur, pending[0].path())?;
+        let st = detect_style(&cur, &root);
+        let mut batch: Vec<Edit> = Vec::new();
+        let mut made = Ranges::default();
+        let mut blocked = Ranges::default();
+        let mut later: Vec<&Op> = Vec::new();
+        for op in pending {
+            let e = edit_for(&cur, &root, op, &st)?;
+            if made.touches(e.start, e.end) || blocked.touches(e.start, e.end) {
+                blocked.insert(e.start, e.end);
+                later.push(op);
+                continue;
+            }
+            made.insert(e.start, e.end);
+            batch.push(e);
+        }
+        pending = later;
         batch.sort_by_key(|e| std::cmp::Reverse(e.start));
         let mut out =
             String::with_capacity(cur.len() + batch.iter().map(|e| e.with.len()).sum::<usize>());
