@@ -102,6 +102,10 @@ pub struct ResolverConfig {
     /// loopback. Any non-loopback address is a configuration error.
     #[doc(hidden)]
     pub dns_overrides: Vec<(String, SocketAddr)>,
+    /// Tests only: extra trusted CA certificates (PEM), added to the
+    /// system's roots.
+    #[doc(hidden)]
+    pub extra_ca_pem: Vec<Vec<u8>>,
 }
 
 impl Default for ResolverConfig {
@@ -125,6 +129,7 @@ impl Default for ResolverConfig {
             max_retry_after: Duration::from_secs(60),
             deadline: Duration::from_secs(60),
             dns_overrides: Vec::new(),
+            extra_ca_pem: Vec::new(),
         }
     }
 }

@@ -558,6 +558,12 @@ impl Resolver {
             if direct || !cfg.dns_overrides.is_empty() {
                 b = b.no_proxy();
             }
+            for pem in &cfg.extra_ca_pem {
+                let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                    ResolveError::Config(format!("extra CA certificate: {}", error_chain(&e)))
+                })?;
+                b = b.tls_certs_merge([cert]);
+            }
             for (name, addr) in &cfg.dns_overrides {
                 if !addr.ip().is_loopback() {
                     return Err(ResolveError::Config(format!(

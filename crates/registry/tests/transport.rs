@@ -8,12 +8,14 @@
 //! a URL may be plain HTTP is made from the name as written (never from what
 //! it resolves to), exactly as for a real remote host; had the resolver not
 //! refused, the request would have reached the loopback server and been
-//! recorded.
+//! recorded. The HTTPS cases (an HTTPS registry with a plain-HTTP realm, an HTTPS → HTTP
+//! redirect) run through a TLS front signed by the test CA in `tests/tls/`.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -97,9 +99,9 @@ fn log_of(p: &Proxy) -> Vec<Req> {
     p.log.lock().map(|l| l.clone()).unwrap_or_default()
 }
 
-/// A registry behind a bearer-token server whose realm is
-/// `http://{realm_host}:PORT/token` (the proxy plays both roles).
-async fn realm_proxy(reg: &Registry, realm_host: Arc<Mutex<String>>) -> Proxy {
+/// A registry behind a bearer-token server whose realm is `realm` with `PORT` replaced by the
+/// proxy's port (the proxy plays both roles).
+async fn realm_proxy(reg: &Registry, realm: Arc<Mutex<String>>) -> Proxy {
     let port = Arc::new(AtomicUsize::new(0));
     let p2 = Arc::clone(&port);
     let proxy = Proxy::start(
@@ -117,13 +119,13 @@ async fn realm_proxy(reg: &Registry, realm_host: Arc<Mutex<String>>) -> Proxy {
             {
                 return Action::Forward;
             }
-            let host = realm_host.lock().map(|h| h.clone()).unwrap_or_default();
-            let port = p2.load(Ordering::SeqCst);
+            let realm = realm.lock().map(|h| h.clone()).unwrap_or_default();
+            let realm = realm.replace("PORT", &p2.load(Ordering::SeqCst).to_string());
             Action::Respond(
                 401,
                 vec![(
                     "WWW-Authenticate".into(),
-                    format!(r#"Bearer realm="http://{host}:{port}/token",service="test""#),
+                    format!(r#"Bearer realm="{realm}",service="test""#),
                 )],
                 Vec::new(),
             )
@@ -137,8 +139,8 @@ async fn realm_proxy(reg: &Registry, realm_host: Arc<Mutex<String>>) -> Proxy {
 #[tokio::test]
 async fn plain_http_token_realm_on_another_host_is_refused_before_credentials_are_sent() {
     let (reg, img) = setup().await;
-    let realm_host = Arc::new(Mutex::new("auth.test".to_string()));
-    let proxy = realm_proxy(&reg, Arc::clone(&realm_host)).await;
+    let realm = Arc::new(Mutex::new("http://auth.test:PORT/token".to_string()));
+    let proxy = realm_proxy(&reg, Arc::clone(&realm)).await;
     let work = tempdir();
     let registry = format!("registry.test:{}", proxy.port);
     let cfg = named_config(work.path(), proxy.port, Some(&basic_auth_file(&registry)));
@@ -171,7 +173,7 @@ async fn plain_http_token_realm_on_another_host_is_refused_before_credentials_ar
     }
 
     // Control: a realm on the registry's own (configured insecure) host is used.
-    *realm_host.lock().unwrap_or_else(|e| e.into_inner()) = "registry.test".to_string();
+    *realm.lock().unwrap_or_else(|e| e.into_inner()) = "http://registry.test:PORT/token".into();
     let r = Resolver::new(cfg).unwrap_or_else(|e| panic!("{e}"));
     let out = r.resolve_all(std::slice::from_ref(&name)).await;
     assert_eq!(ok(&out, &name).digest, img.digest);
@@ -521,4 +523,167 @@ async fn a_closed_port_fails_at_once_for_every_image_on_it() {
     // One connect attempt for the host; nothing retried.
     assert_eq!(r.stats().network_requests, 1, "{:?}", r.stats());
     assert!(took < Duration::from_millis(400), "{took:?}");
+}
+
+// ---------------------------------------------------------------------------
+// HTTPS: a TLS front with the test CA (tests/tls/: CA and a leaf for 127.0.0.1, localhost,
+// registry.test, auth.test and cdn.test, valid until 2126; no CA key is kept) that forwards the
+// plain bytes to a fault proxy.
+
+fn test_ca() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem"))
+        .unwrap_or_else(|e| panic!("test CA: {e}"))
+}
+
+/// An HTTPS listener on 127.0.0.1 forwarding every connection to `upstream` (plain).
+async fn tls_front(upstream: u16) -> (u16, tokio::task::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .and_then(|i| i.collect::<Result<_, _>>())
+        .unwrap_or_else(|e| panic!("server.pem: {e}"));
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key"))
+        .unwrap_or_else(|e| panic!("server.key: {e}"));
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap_or_else(|e| panic!("tls config: {e}"));
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = l
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let task = tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    (port, task)
+}
+
+/// Resolver settings for an HTTPS registry `registry.test:TLS_PORT`: not insecure, the test
+/// CA trusted, the named hosts on loopback.
+fn https_config(dir: &Path, auth: Option<&str>) -> ResolverConfig {
+    let mut cfg = named_config(dir, 0, auth);
+    cfg.insecure_registries.clear();
+    cfg.dns_overrides = ["registry.test", "auth.test", "cdn.test"]
+        .iter()
+        .map(|n| (n.to_string(), loopback(1)))
+        .collect();
+    cfg.extra_ca_pem = vec![test_ca()];
+    cfg
+}
+
+#[tokio::test]
+async fn https_registry_with_a_plain_http_token_realm_never_gets_the_credentials_sent_there() {
+    let (reg, img) = setup().await;
+    let realm = Arc::new(Mutex::new("http://auth.test:PORT/token".to_string()));
+    let proxy = realm_proxy(&reg, Arc::clone(&realm)).await;
+    let (tls, front) = tls_front(proxy.port).await;
+    let work = tempdir();
+    let registry = format!("registry.test:{tls}");
+    let cfg = https_config(work.path(), Some(&basic_auth_file(&registry)));
+    let name = format!("{registry}/app:1");
+
+    let r = Resolver::new(cfg.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let out = r.resolve_all(std::slice::from_ref(&name)).await;
+    let e = err(&out, &name);
+    assert!(matches!(e, ResolveError::Insecure { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains(&format!(
+            "refusing token realm http://auth.test:{}/token: plain HTTP",
+            proxy.port
+        )),
+        "{e}"
+    );
+    // The registry was reached over HTTPS (its 401 came through the front)...
+    assert!(proxy.count("/v2/") >= 1);
+    // ...and nothing reached the token server; the credentials were sent nowhere.
+    assert_eq!(proxy.count("/token"), 0);
+    assert!(log_of(&proxy)
+        .iter()
+        .all(|q| !q.headers.contains_key("authorization")));
+
+    // Control: an HTTPS realm on another host gets the credentials, and the pin is made.
+    *realm.lock().unwrap_or_else(|e| e.into_inner()) = format!("https://auth.test:{tls}/token");
+    let r = Resolver::new(cfg).unwrap_or_else(|e| panic!("{e}"));
+    let out = r.resolve_all(std::slice::from_ref(&name)).await;
+    assert_eq!(ok(&out, &name).digest, img.digest);
+    let token_reqs: Vec<Req> = log_of(&proxy)
+        .into_iter()
+        .filter(|q| q.path.starts_with("/token"))
+        .collect();
+    assert_eq!(token_reqs.len(), 1, "{token_reqs:?}");
+    assert_eq!(host_of(&token_reqs[0]), format!("auth.test:{tls}"));
+    assert_eq!(
+        token_reqs[0].headers.get("authorization"),
+        Some(&basic_header())
+    );
+    front.abort();
+}
+
+#[tokio::test]
+async fn https_registry_never_redirects_to_plain_http_even_on_loopback() {
+    let (reg, img) = setup().await;
+    let target = Arc::new(Mutex::new(String::new()));
+    let t2 = Arc::clone(&target);
+    let proxy = Proxy::start(
+        reg.port,
+        Arc::new(move |r: &Req| {
+            if r.path == "/v2/app/manifests/1" && host_of(r).starts_with("registry.test") {
+                let to = t2.lock().map(|t| t.clone()).unwrap_or_default();
+                return Action::Respond(307, vec![("Location".into(), to)], Vec::new());
+            }
+            Action::Forward
+        }),
+    )
+    .await;
+    let (tls, front) = tls_front(proxy.port).await;
+    let work = tempdir();
+    let name = format!("registry.test:{tls}/app:1");
+
+    // HTTPS → HTTP on a loopback address (plain HTTP would be allowed there directly).
+    *target.lock().unwrap_or_else(|e| e.into_inner()) =
+        format!("http://127.0.0.1:{}/v2/app/manifests/1", proxy.port);
+    let r = Resolver::new(https_config(work.path(), None)).unwrap_or_else(|e| panic!("{e}"));
+    let out = r.resolve_all(std::slice::from_ref(&name)).await;
+    let e = err(&out, &name);
+    assert!(matches!(e, ResolveError::Insecure { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("refusing redirect from HTTPS to plain HTTP"),
+        "{e}"
+    );
+    assert!(
+        log_of(&proxy)
+            .iter()
+            .all(|q| !host_of(q).starts_with("127.0.0.1")),
+        "the plain-HTTP redirect target was contacted"
+    );
+    assert_eq!(proxy.count("/manifests/1"), 1);
+
+    // HTTPS → HTTPS on another host (a blob store): followed.
+    *target.lock().unwrap_or_else(|e| e.into_inner()) =
+        format!("https://cdn.test:{tls}/v2/app/manifests/1");
+    let r = Resolver::new(https_config(work.path(), None)).unwrap_or_else(|e| panic!("{e}"));
+    let out = r.resolve_all(std::slice::from_ref(&name)).await;
+    assert_eq!(ok(&out, &name).digest, img.digest);
+    assert!(log_of(&proxy)
+        .iter()
+        .any(|q| host_of(q) == format!("cdn.test:{tls}")));
+    front.abort();
 }
