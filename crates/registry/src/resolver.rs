@@ -543,6 +543,9 @@ impl Resolver {
         if cfg.timeout.is_zero() {
             return Err(ResolveError::Config("timeout must not be zero".into()));
         }
+        if cfg.deadline.is_zero() {
+            return Err(ResolveError::Config("deadline must not be zero".into()));
+        }
         if cfg.offline && cfg.update_lock {
             return Err(ResolveError::Config(
                 "offline and update_lock exclude each other (updating needs the registry)".into(),
