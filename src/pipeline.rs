@@ -203,11 +203,14 @@ fn harden_with(
     for d in &stream.docs {
         if d.index < original_count {
             if let Some(before) = fixer.before.remove(&d.index).filter(|b| *b != d.text) {
+                // Diff context must not show a Secret's values (a List holding a Secret and a
+                // changed workload).
+                let secrets = crate::report::diff::secret_values(&d.value);
                 changes.push(DocChange {
                     doc: d.index,
                     label: d.label(),
-                    before: before.to_string(),
-                    after: d.text.to_string(),
+                    before: crate::report::diff::redact_secret_values(&before, &secrets),
+                    after: crate::report::diff::redact_secret_values(&d.text, &secrets),
                     added: false,
                 });
             }

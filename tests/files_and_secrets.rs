@@ -114,3 +114,54 @@ fn a_secret_value_that_fails_to_parse_is_never_quoted() {
     assert!(all.contains("<redacted>"), "{all}");
     assert!(!all.contains(PLANTED), "{all}");
 }
+
+#[test]
+fn secret_values_never_appear_in_the_diff_of_a_list() {
+    // A List whose Pod is changed; the Secret right after it is diff context.
+    let planted = ["hunter2-planted", "4711", "multi-line-planted-value"];
+    let input = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p\n  spec:\n    containers:\n    - name: c\n      image: nginx@sha256:{}\n- stringData:\n    password: {}\n    pin: \"{}\"\n    cert: |\n      {}\n  apiVersion: v1\n  kind: Secret\n  metadata:\n    name: s\n",
+        "ab".repeat(32),
+        planted[0],
+        planted[1],
+        planted[2]
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    for format in ["text", "markdown", "json"] {
+        let report = dir.path().join(format!("diff.{format}"));
+        let out = run(
+            &[
+                "diff",
+                "--report-format",
+                format,
+                "--report-file",
+                report.to_str().expect("utf8"),
+                "--no-cache",
+            ],
+            &input,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&report).expect("report");
+        let all = format!(
+            "{text}{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(all.contains("allowPrivilegeEscalation"), "{format}: {all}");
+        assert!(all.contains("password: <redacted>"), "{format}: {all}");
+        for p in planted {
+            assert!(!all.contains(p), "{format}: {p} in {all}");
+        }
+    }
+    // The hardened output itself keeps the values.
+    let out = run(&["-q", "--no-cache"], &input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for p in planted {
+        assert!(text.contains(p), "{p} missing from the output");
+    }
+}
