@@ -687,3 +687,55 @@ async fn https_registry_never_redirects_to_plain_http_even_on_loopback() {
         .any(|q| host_of(q) == format!("cdn.test:{tls}")));
     front.abort();
 }
+
+#[tokio::test]
+async fn after_a_connect_failure_the_other_images_of_the_registry_are_not_tried() {
+    let (reg, _) = setup().await;
+    // The registry answers; its token realm is a closed loopback port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let proxy = Proxy::start(
+        reg.port,
+        Arc::new(move |_: &Req| {
+            Action::Respond(
+                401,
+                vec![(
+                    "WWW-Authenticate".into(),
+                    format!(r#"Bearer realm="http://127.0.0.1:{closed}/token",service="t""#),
+                )],
+                Vec::new(),
+            )
+        }),
+    )
+    .await;
+    let work = tempdir();
+    let cfg = ResolverConfig {
+        concurrency: 1,
+        max_attempts: 4,
+        backoff_base: Duration::from_millis(500),
+        ..test_config(work.path())
+    };
+    // Three repositories: three token scopes, so three token requests without fail-fast.
+    let names: Vec<String> = ["a:1", "b:1", "c:1"]
+        .iter()
+        .map(|n| format!("{}/{n}", proxy.host()))
+        .collect();
+    let start = Instant::now();
+    let r = Resolver::new(cfg).unwrap_or_else(|e| panic!("{e}"));
+    let out = r.resolve_all(&names).await;
+    let took = start.elapsed();
+    let mut later = 0;
+    for n in &names {
+        let e = err(&out, n);
+        assert!(matches!(e, ResolveError::Connection { .. }), "{e:?}");
+        if e.to_string().contains("unreachable earlier in this run") {
+            later += 1;
+        }
+    }
+    assert_eq!(later, 2, "{out:?}");
+    // The /v2/ ping and one token request; nothing retried, nothing else tried.
+    assert_eq!(r.stats().network_requests, 2, "{:?}", r.stats());
+    assert!(took < Duration::from_millis(400), "{took:?}");
+}
