@@ -127,6 +127,8 @@ pub struct ImageOptions {
     pub concurrency: usize,
     /// Per-request timeout in seconds.
     pub timeout_seconds: u64,
+    /// Longest the whole resolution of a run may take, in seconds (retries included).
+    pub deadline_seconds: u64,
 }
 
 impl Default for ImageOptions {
@@ -137,6 +139,7 @@ impl Default for ImageOptions {
             extra_paths: Vec::new(),
             concurrency: 8,
             timeout_seconds: 20,
+            deadline_seconds: 60,
         }
     }
 }

@@ -180,7 +180,7 @@ impl Document {
             .map(std::borrow::Cow::Owned)
             .map_err(|message| Error::Yaml {
                 doc: self.label(),
-                message,
+                message: view::redact_parse_message(&self.text, message),
             })
     }
 
@@ -362,7 +362,7 @@ fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Documen
     let provisional = provisional(index, marker, body);
     let (value, partial) = read_view(&provisional.text).map_err(|message| Error::Yaml {
         doc: provisional.label(),
-        message,
+        message: view::redact_parse_message(&provisional.text, message),
     })?;
     assemble(provisional, value, partial)
 }

@@ -47,6 +47,9 @@ pub enum Error {
         /// The patcher's error.
         source: crate::yaml::edit::EditError,
     },
+    /// The lockfile cannot be read, does not parse or holds a malformed entry (exit 2).
+    #[error("{0}")]
+    Lockfile(String),
     /// Image digest resolution failed and the policy is `fail`.
     #[error("{0}")]
     Resolve(String),

@@ -277,7 +277,7 @@ fn parse_input(input: &[u8]) -> Result<Input, Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let v = crate::yaml::view::parse(text).map_err(|message| Error::Yaml {
         doc: "ResourceList".into(),
-        message,
+        message: crate::yaml::view::redact_parse_message(text, message),
     })?;
     let bad = |m: &str| Error::NotAnObject {
         doc: "ResourceList".into(),

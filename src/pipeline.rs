@@ -88,8 +88,22 @@ pub fn prepare_run_owned(input: Vec<u8>, cfg: &Config) -> Result<Prepared, Error
     let pin_on = cfg.images.pin && !cfg.disabled.contains("CH201");
     if pin_on {
         for f in rules::images::image_fields(&stream.docs, &inventory, cfg) {
-            if !f.reference.contains('@') {
-                refs.insert(f.reference);
+            match f.reference.rsplit_once('@') {
+                None => {
+                    refs.insert(f.reference);
+                }
+                // A reference that carries a digest is trusted as pinned: it must be one.
+                Some((_, digest)) if !chart_harden_registry::is_valid_digest(digest) => {
+                    return Err(Error::Field {
+                        doc: doc_label(&stream.docs, f.doc),
+                        path: f.path.to_string(),
+                        message: format!(
+                            "image {:?} has a malformed digest {digest:?} (expected sha256: and 64 lowercase hex digits)",
+                            f.reference
+                        ),
+                    });
+                }
+                Some(_) => {}
             }
         }
     }
@@ -189,11 +203,14 @@ fn harden_with(
     for d in &stream.docs {
         if d.index < original_count {
             if let Some(before) = fixer.before.remove(&d.index).filter(|b| *b != d.text) {
+                // Diff context must not show a Secret's values (a List holding a Secret and a
+                // changed workload).
+                let secrets = crate::report::diff::secret_values(&d.value);
                 changes.push(DocChange {
                     doc: d.index,
                     label: d.label(),
-                    before: before.to_string(),
-                    after: d.text.to_string(),
+                    before: crate::report::diff::redact_secret_values(&before, &secrets),
+                    after: crate::report::diff::redact_secret_values(&d.text, &secrets),
                     added: false,
                 });
             }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chart_harden_registry::{Resolver, ResolverConfig, Source};
+use chart_harden_registry::{ResolveError, Resolver, ResolverConfig, Source};
 
 use crate::cli::Opts;
 use crate::config::{Config, OnResolveError};
@@ -16,6 +16,7 @@ pub fn resolver_config(cfg: &Config, opts: &Opts) -> ResolverConfig {
     ResolverConfig {
         concurrency: cfg.images.concurrency.max(1),
         timeout: Duration::from_secs(cfg.images.timeout_seconds.max(1)),
+        deadline: Duration::from_secs(cfg.images.deadline_seconds.max(1)),
         insecure_registries: cfg.images.insecure_registries.clone(),
         lockfile: opts.lockfile.clone(),
         offline: opts.offline,
@@ -38,8 +39,11 @@ pub fn resolve_images(
     if refs.is_empty() || !cfg.images.pin {
         return Ok(facts);
     }
-    let resolver =
-        Resolver::new(resolver_config(cfg, opts)).map_err(|e| Error::Resolve(e.to_string()))?;
+    let resolver = Resolver::new(resolver_config(cfg, opts)).map_err(|e| match e {
+        // A lockfile that does not parse (or holds a malformed digest) is an input error.
+        ResolveError::Lockfile(e) => Error::Lockfile(e.to_string()),
+        e => Error::Resolve(e.to_string()),
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -193,7 +193,10 @@ pub fn patch(text: &str, original: Value, ops: &[Op]) -> Result<(String, Value),
     let got = view::parse(&cur).map_err(|e| {
         err(
             &Path::root(),
-            format!("patched document does not parse: {e}"),
+            format!(
+                "patched document does not parse: {}",
+                view::redact_parse_message(&cur, e)
+            ),
         )
     })?;
     if got != expected {

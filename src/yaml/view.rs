@@ -57,6 +57,43 @@ alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
         })
 }
 
+/// A parse error message about `text`, safe to show when `text` may hold a Secret: parser
+/// messages quote the scalar they choke on (``non-finite float `59e81234` ``), which may be a
+/// Secret's value. When `text` mentions `Secret` at all (a Secret, a List holding one, a
+/// ResourceList), every quoted span (`` `…` ``, `"…"`, `'…'`) is replaced by `<redacted>`;
+/// line and column stay.
+pub fn redact_parse_message(text: &str, message: String) -> String {
+    if !text.contains("Secret") {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.as_str();
+    while let Some(i) = rest.find(['`', '"', '\'']) {
+        let q = rest.as_bytes()[i] as char;
+        // An apostrophe inside a word (`can't`) does not open a quote.
+        let opens = q != '\''
+            || rest[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric());
+        match rest[i + 1..].find(q) {
+            Some(j) if opens => {
+                out.push_str(&rest[..i]);
+                out.push(q);
+                out.push_str("<redacted>");
+                out.push(q);
+                rest = &rest[i + 1 + j + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=i]);
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// JSON Pointer lookups without allocating.
 ///
 /// `serde_json::Value::pointer` allocates two strings per path segment (for `~1`/`~0`

@@ -67,6 +67,7 @@ impl Cache {
             .map_or(0, |d| d.as_secs());
         let age = now.checked_sub(e.resolved_at_unix)?;
         if e.canonical != canonical
+            || !crate::reference::is_valid_digest(&e.digest)
             || Duration::from_secs(age) > self.ttl
             || (need_config && !e.config_read)
         {
@@ -114,7 +115,7 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         let r = Resolved {
-            digest: "sha256:ab".into(),
+            digest: format!("sha256:{}", "ab".repeat(32)),
             media_type: "m".into(),
             platforms: vec!["linux/amd64".into()],
             user: Some("1000".into()),
@@ -127,6 +128,11 @@ mod tests {
         assert!(c.put("x/y:1", &r).is_ok());
         assert_eq!(c.get("x/y:1", true), Some(r.clone()));
         assert!(c.get("x/y:2", false).is_none());
+        // A cache entry with a malformed digest is a miss, never a pin.
+        let mut bad = r.clone();
+        bad.digest = "sha256:00".into();
+        assert!(c.put("x/y:4", &bad).is_ok());
+        assert!(c.get("x/y:4", false).is_none());
         let c0 = Cache::new(d.path().to_path_buf(), Duration::ZERO);
         // Same second is age 0, which is not older than a zero TTL; an entry
         // from the past is expired.

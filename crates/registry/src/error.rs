@@ -96,6 +96,30 @@ pub enum ResolveError {
         /// The auth configuration problem.
         source: AuthError,
     },
+    /// The registry handed back a URL the resolver refuses to use: a plain
+    /// HTTP token realm or redirect target on a host that is neither
+    /// loopback nor configured insecure, an HTTPS → HTTP redirect, or too
+    /// many redirects. Nothing was sent there.
+    #[error("image {image:?} (registry {registry}): {message}")]
+    Insecure {
+        /// Reference as written.
+        image: String,
+        /// Registry domain.
+        registry: String,
+        /// What was refused and why.
+        message: String,
+    },
+    /// The run's overall resolution deadline passed before this image was
+    /// resolved.
+    #[error("image {image:?} (registry {registry}): not resolved within the {deadline:?} deadline for resolving all images")]
+    Deadline {
+        /// Reference as written.
+        image: String,
+        /// Registry domain.
+        registry: String,
+        /// The configured deadline.
+        deadline: Duration,
+    },
     /// Offline mode and the image is not in the lockfile.
     #[error("image {image:?} is not in the lockfile ({lockfile}) and offline mode forbids registry lookups; run without offline mode (or with update_lock) to add it")]
     OfflineMiss {
@@ -143,6 +167,8 @@ impl ResolveError {
             | ResolveError::DigestMismatch { image, .. }
             | ResolveError::InvalidManifest { image, .. }
             | ResolveError::Auth { image, .. }
+            | ResolveError::Insecure { image, .. }
+            | ResolveError::Deadline { image, .. }
             | ResolveError::OfflineMiss { image, .. } => Some(image),
             _ => None,
         }
@@ -158,6 +184,8 @@ impl ResolveError {
             | ResolveError::DigestMismatch { image, .. }
             | ResolveError::InvalidManifest { image, .. }
             | ResolveError::Auth { image, .. }
+            | ResolveError::Insecure { image, .. }
+            | ResolveError::Deadline { image, .. }
             | ResolveError::OfflineMiss { image, .. } => *image = written.to_string(),
             _ => {}
         }

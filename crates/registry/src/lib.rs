@@ -5,10 +5,13 @@
 //!   `docker.io/library/nginx:latest`) and renders the pinned form keeping
 //!   what the user wrote ([`ImageRef::pinned`]).
 //! * [`Resolver`] turns tags into manifest digests by asking the registry
-//!   (OCI distribution API, via `oci-client` for the bearer-token flow and
-//!   its `reqwest` for the manifest / blob requests): deduplicated, bounded
-//!   concurrency, per-request timeout, retries with exponential backoff on
-//!   429 / 408 / 5xx (honouring `Retry-After`) and on connection errors. The
+//!   (OCI distribution API and the Docker token protocol over `reqwest`):
+//!   deduplicated, bounded concurrency, per-request timeout and an overall
+//!   deadline, retries with exponential backoff on 429 / 408 / 5xx
+//!   (honouring `Retry-After`) and on broken connections; a registry that
+//!   fails at DNS / connect level is not tried again in the run. Token
+//!   realms and redirect targets must be HTTPS unless loopback or
+//!   configured insecure; redirects never downgrade to HTTP. The
 //!   sha256 of the manifest bytes is computed locally and must equal the
 //!   registry's `Docker-Content-Digest`. Multi-arch images are pinned to the
 //!   index digest. The image config's `User` and `Volumes` are read.
@@ -26,7 +29,9 @@ mod error;
 pub mod lockfile;
 mod reference;
 mod resolver;
+mod transport;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,10 +41,11 @@ pub use cache::default_cache_dir;
 pub use error::ResolveError;
 pub use lockfile::{LockEntry, Lockfile, LockfileError};
 pub use reference::{
-    endpoint_for, is_loopback_registry, pinned, ImageRef, RefError, RefErrorKind, DOCKER_HUB,
-    DOCKER_HUB_ENDPOINT,
+    endpoint_for, is_loopback_registry, is_valid_digest, pinned, ImageRef, RefError, RefErrorKind,
+    DOCKER_HUB, DOCKER_HUB_ENDPOINT,
 };
 pub use resolver::Resolver;
+pub use transport::plain_http_allowed;
 
 /// Configuration of a [`Resolver`]. Use `..Default::default()` for the rest.
 #[derive(Debug, Clone)]
@@ -51,8 +57,14 @@ pub struct ResolverConfig {
     /// Requests per step before giving up (default 4). Must be ≥ 1.
     pub max_attempts: u32,
     /// Registries (`host` or `host:port`) reached over plain HTTP in
-    /// addition to loopback ones.
+    /// addition to loopback ones. The same list decides whether a token
+    /// realm or a redirect target the registry hands back may be plain HTTP
+    /// (see [`plain_http_allowed`]); anything else must be HTTPS.
     pub insecure_registries: Vec<String>,
+    /// Longest a [`Resolver::resolve_all`] call may take, retries and
+    /// backoff included (default 60 s): images not resolved by then fail
+    /// with [`ResolveError::Deadline`].
+    pub deadline: Duration,
     /// Auth file (Docker `config.json` / containers `auth.json` format).
     /// `None`: the first of `$REGISTRY_AUTH_FILE`,
     /// `$XDG_RUNTIME_DIR/containers/auth.json`, `$DOCKER_CONFIG/config.json`
@@ -85,6 +97,15 @@ pub struct ResolverConfig {
     /// Longest `Retry-After` honoured; a longer one fails at once
     /// (default 60 s).
     pub max_retry_after: Duration,
+    /// Tests only: host names resolved to these (loopback) addresses instead
+    /// of asking DNS, so that a non-loopback *name* can be served on
+    /// loopback. Any non-loopback address is a configuration error.
+    #[doc(hidden)]
+    pub dns_overrides: Vec<(String, SocketAddr)>,
+    /// Tests only: extra trusted CA certificates (PEM), added to the
+    /// system's roots.
+    #[doc(hidden)]
+    pub extra_ca_pem: Vec<Vec<u8>>,
 }
 
 impl Default for ResolverConfig {
@@ -106,6 +127,9 @@ impl Default for ResolverConfig {
             quiet: false,
             backoff_base: Duration::from_millis(500),
             max_retry_after: Duration::from_secs(60),
+            deadline: Duration::from_secs(60),
+            dns_overrides: Vec::new(),
+            extra_ca_pem: Vec::new(),
         }
     }
 }

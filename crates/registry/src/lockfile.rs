@@ -119,6 +119,13 @@ impl Lockfile {
         }
         let mut entries = BTreeMap::new();
         for e in repr.images {
+            // Locked digests are pinned without any request: they must be digests.
+            if !crate::reference::is_valid_digest(&e.digest) {
+                return Err(format!(
+                    "entry for {:?}: malformed digest {:?} (expected sha256: and 64 lowercase hex digits)",
+                    e.reference, e.digest
+                ));
+            }
             if let Some(prev) = entries.insert(e.reference.clone(), e) {
                 return Err(format!("duplicate entry for {:?}", prev.reference));
             }
@@ -258,7 +265,7 @@ mod tests {
         LockEntry {
             reference: r.to_string(),
             canonical: format!("docker.io/library/{r}"),
-            digest: "sha256:00".to_string(),
+            digest: format!("sha256:{}", "0123456789abcdef".repeat(4)),
             media_type: "application/vnd.oci.image.manifest.v1+json".to_string(),
             platforms: vec![],
             user: None,
@@ -301,6 +308,32 @@ mod tests {
         assert_eq!(back, a);
         assert!(!a.insert(entry("a:1")));
         assert!(Lockfile::from_json(r#"{"version":2,"images":[]}"#).is_err());
+    }
+
+    #[test]
+    fn malformed_digests_are_rejected() {
+        let good = format!("sha256:{}", "ab".repeat(32));
+        let doc = |d: &str| {
+            format!(
+                r#"{{"version":1,"images":[{{"reference":"a:1","canonical":"docker.io/library/a:1","digest":"{d}","mediaType":"m","resolvedAt":"2025-01-01T00:00:00Z"}}]}}"#
+            )
+        };
+        assert!(Lockfile::from_json(&doc(&good)).is_ok());
+        for bad in [
+            "sha256:00".to_string(),
+            format!("md5:{}", "ab".repeat(16)),
+            format!("sha256:{}", "AB".repeat(32)),
+            format!("sha256:{}", "ab".repeat(33)),
+            "sha256:../../etc".to_string(),
+            String::new(),
+        ] {
+            match Lockfile::from_json(&doc(&bad)) {
+                Ok(_) => panic!("{bad:?} accepted"),
+                Err(e) => {
+                    assert!(e.contains("entry for \"a:1\": malformed digest"), "{e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -273,6 +273,13 @@ pub fn is_loopback_registry(registry: &str) -> bool {
     host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether `d` is a well-formed digest: `sha256:` and 64 lowercase hex digits
+/// (or `sha384:` 96, `sha512:` 128). Upper-case hex, other algorithms and
+/// other lengths are not.
+pub fn is_valid_digest(d: &str) -> bool {
+    validate_digest(d).is_ok()
+}
+
 fn validate_digest(d: &str) -> Result<(), RefErrorKind> {
     let (alg, hex) = d.split_once(':').ok_or(RefErrorKind::InvalidDigest)?;
     let want = match alg {

@@ -17,7 +17,8 @@ use crate::auth::{AuthConfig, AuthError, Credentials, FoundCredentials};
 use crate::cache::{default_cache_dir, Cache};
 use crate::error::ResolveError;
 use crate::lockfile::{rfc3339, LockEntry, Lockfile};
-use crate::reference::{endpoint_for, is_loopback_registry, ImageRef};
+use crate::reference::{endpoint_for, is_loopback_registry, is_valid_digest, ImageRef};
+use crate::transport::{check_url, listed_insecure, redirect_policy};
 use crate::{Resolution, ResolverConfig, Source, Stats};
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -108,27 +109,54 @@ enum Challenge {
 
 struct RegistryState {
     registry: String,
-    endpoint: String,
     base: String,
     plain_http: bool,
     creds: OnceCell<Option<FoundCredentials>>,
     challenge: OnceCell<Result<Challenge, ResolveError>>,
     tokens: Mutex<HashMap<String, String>>,
-    oci: OnceLock<oci_client::Client>,
+    /// Every bearer token obtained for this registry in this run (renewed
+    /// ones too), for scrubbing.
+    seen_tokens: Mutex<Vec<String>>,
+    /// Set after a DNS / connect failure: the registry is not tried again in
+    /// this run.
+    down: OnceLock<String>,
 }
 
 impl RegistryState {
+    /// Every form in which a credential of this registry can appear in a
+    /// registry's answer: the password, `base64(user:password)` (the Basic
+    /// header), the identity token, bearer tokens, and their URL-encoded
+    /// forms. Longest first, so that no shorter secret splits a longer one.
     fn secrets(&self) -> Vec<String> {
-        match self.creds.get() {
-            Some(Some(c)) => c
-                .credentials
-                .secrets()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
+        let mut out: Vec<String> = Vec::new();
+        if let Some(Some(c)) = self.creds.get() {
+            out.extend(c.credentials.secrets().into_iter().map(str::to_string));
+            if let Credentials::Basic { username, password } = &c.credentials {
+                let raw = format!("{username}:{}", password.expose());
+                out.push(base64::engine::general_purpose::STANDARD.encode(&raw));
+                out.push(base64::engine::general_purpose::URL_SAFE.encode(&raw));
+                out.push(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&raw));
+            }
         }
+        out.extend(guard(&self.seen_tokens).iter().cloned());
+        let encoded: Vec<String> = out.iter().map(|s| percent_encode(s)).collect();
+        out.extend(encoded);
+        out.retain(|s| !s.is_empty());
+        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        out.dedup();
+        out
     }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -146,6 +174,11 @@ enum Failure {
     Timeout,
     Transport(String),
     TooLarge(usize),
+    /// A URL the registry handed back was refused (plain HTTP, downgrade,
+    /// too many redirects): never retried.
+    Refused(String),
+    /// The registry failed at DNS / connect level earlier in this run.
+    Down(String),
 }
 
 struct Reply {
@@ -169,9 +202,7 @@ impl Ctx<'_> {
     fn scrub(&self, s: &str) -> String {
         let mut out = s.to_string();
         for secret in self.reg.secrets() {
-            if !secret.is_empty() {
-                out = out.replace(&secret, "***");
-            }
+            out = out.replace(&secret, "***");
         }
         out
     }
@@ -253,6 +284,20 @@ impl Ctx<'_> {
                 attempts,
             },
             Failure::TooLarge(limit) => self.invalid(format!("response larger than {limit} bytes")),
+            Failure::Refused(m) => ResolveError::Insecure {
+                image,
+                registry,
+                message: self.scrub(&m),
+            },
+            Failure::Down(m) => ResolveError::Connection {
+                image,
+                registry,
+                message: format!(
+                    "{}; the registry was unreachable earlier in this run, not tried again",
+                    self.scrub(&m)
+                ),
+                attempts: 0,
+            },
         }
     }
 }
@@ -373,19 +418,9 @@ fn parse_challenge(h: &str) -> Option<Challenge> {
 }
 
 fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -508,6 +543,9 @@ impl Resolver {
         if cfg.timeout.is_zero() {
             return Err(ResolveError::Config("timeout must not be zero".into()));
         }
+        if cfg.deadline.is_zero() {
+            return Err(ResolveError::Config("deadline must not be zero".into()));
+        }
         if cfg.offline && cfg.update_lock {
             return Err(ResolveError::Config(
                 "offline and update_lock exclude each other (updating needs the registry)".into(),
@@ -518,9 +556,24 @@ impl Resolver {
                 .timeout(cfg.timeout)
                 .connect_timeout(cfg.timeout)
                 .user_agent(USER_AGENT)
+                .redirect(redirect_policy(cfg.insecure_registries.clone()))
                 .pool_max_idle_per_host(cfg.concurrency);
-            if direct {
+            if direct || !cfg.dns_overrides.is_empty() {
                 b = b.no_proxy();
+            }
+            for pem in &cfg.extra_ca_pem {
+                let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                    ResolveError::Config(format!("extra CA certificate: {}", error_chain(&e)))
+                })?;
+                b = b.tls_certs_merge([cert]);
+            }
+            for (name, addr) in &cfg.dns_overrides {
+                if !addr.ip().is_loopback() {
+                    return Err(ResolveError::Config(format!(
+                        "dns_overrides may only point at loopback addresses ({name} → {addr})"
+                    )));
+                }
+                b = b.resolve(name, *addr);
             }
             b.build().map_err(|e| {
                 ResolveError::Config(format!("cannot build HTTP client: {}", error_chain(&e)))
@@ -654,6 +707,9 @@ impl Resolver {
             return out;
         }
         let progress = Progress::start(groups.len(), cfg.quiet);
+        // One deadline for the whole call: retries, backoff and waiting for
+        // a concurrency slot all count.
+        let deadline = tokio::time::Instant::now() + cfg.deadline;
         let mut set = tokio::task::JoinSet::new();
         for (canonical, (r, written)) in &groups {
             let inner = Arc::clone(inner);
@@ -661,9 +717,24 @@ impl Resolver {
             let r = r.clone();
             let first = written.first().cloned().unwrap_or_default();
             let done = Arc::clone(&progress.done);
+            let resolved = Arc::clone(&progress.resolved);
             set.spawn(async move {
-                let res = inner.resolve_canonical(&canonical, &r, &first).await;
+                let res = tokio::time::timeout_at(
+                    deadline,
+                    inner.resolve_canonical(&canonical, &r, &first),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ResolveError::Deadline {
+                        image: first.clone(),
+                        registry: r.registry.clone(),
+                        deadline: inner.cfg.deadline,
+                    })
+                });
                 done.fetch_add(1, Ordering::Relaxed);
+                if res.is_ok() {
+                    resolved.fetch_add(1, Ordering::Relaxed);
+                }
                 (canonical, res)
             });
         }
@@ -764,7 +835,10 @@ impl Resolver {
 
 /// A stderr progress line when resolution takes more than a second.
 struct Progress {
+    /// Lookups finished (resolved or failed).
     done: Arc<AtomicUsize>,
+    /// Lookups that produced a digest.
+    resolved: Arc<AtomicUsize>,
     shown: Arc<AtomicBool>,
     total: usize,
     start: Instant,
@@ -794,6 +868,7 @@ impl Progress {
         });
         Progress {
             done,
+            resolved: Arc::new(AtomicUsize::new(0)),
             shown,
             total,
             start,
@@ -807,13 +882,29 @@ impl Progress {
         }
         if self.shown.load(Ordering::Relaxed) {
             eprintln!(
-                "chart-harden: resolved {}/{} image digests in {:.1}s",
-                self.done.load(Ordering::Relaxed),
-                self.total,
-                self.start.elapsed().as_secs_f64()
+                "{}",
+                finish_line(
+                    self.resolved.load(Ordering::Relaxed),
+                    self.done.load(Ordering::Relaxed),
+                    self.total,
+                    self.start.elapsed()
+                )
             );
         }
     }
+}
+
+/// The last progress line: real counts, failures named as such.
+fn finish_line(resolved: usize, done: usize, total: usize, took: Duration) -> String {
+    let failed = done.saturating_sub(resolved) + total.saturating_sub(done);
+    let mut s = format!(
+        "chart-harden: resolved {resolved}/{total} image digests in {:.1}s",
+        took.as_secs_f64()
+    );
+    if failed > 0 {
+        s.push_str(&format!(" ({failed} failed)"));
+    }
+    s
 }
 
 impl Drop for Progress {
@@ -827,18 +918,7 @@ impl Drop for Progress {
 
 impl Inner {
     fn is_insecure(&self, registry: &str) -> bool {
-        if is_loopback_registry(registry) {
-            return true;
-        }
-        let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
-        self.cfg.insecure_registries.iter().any(|i| {
-            let i = i
-                .trim()
-                .trim_start_matches("http://")
-                .trim_start_matches("https://")
-                .trim_end_matches('/');
-            i.eq_ignore_ascii_case(registry) || (!i.contains(':') && i.eq_ignore_ascii_case(host))
-        })
+        is_loopback_registry(registry) || listed_insecure(registry, &self.cfg.insecure_registries)
     }
 
     fn registry_state(&self, registry: &str) -> Arc<RegistryState> {
@@ -852,12 +932,12 @@ impl Inner {
         let st = Arc::new(RegistryState {
             registry: registry.to_string(),
             base: format!("{scheme}://{endpoint}"),
-            endpoint,
             plain_http,
             creds: OnceCell::new(),
             challenge: OnceCell::new(),
             tokens: Mutex::new(HashMap::new()),
-            oci: OnceLock::new(),
+            seen_tokens: Mutex::new(Vec::new()),
+            down: OnceLock::new(),
         });
         regs.insert(registry.to_string(), Arc::clone(&st));
         st
@@ -953,6 +1033,11 @@ impl Inner {
                             .get("digest")
                             .and_then(Value::as_str)
                             .ok_or_else(|| ctx.invalid("index entry without digest"))?;
+                        if !is_valid_digest(child_digest) {
+                            return Err(ctx.invalid(format!(
+                                "index entry has a malformed digest {child_digest:?}"
+                            )));
+                        }
                         let (bytes, _, ct) = self
                             .fetch_manifest(&ctx, repo, child_digest, Some(child_digest))
                             .await?;
@@ -988,6 +1073,11 @@ impl Inner {
                         .get("digest")
                         .and_then(Value::as_str)
                         .ok_or_else(|| ctx.invalid("config descriptor without digest"))?;
+                    if !is_valid_digest(cd) {
+                        return Err(
+                            ctx.invalid(format!("config descriptor has a malformed digest {cd:?}"))
+                        );
+                    }
                     let blob = self.fetch_blob(&ctx, repo, cd).await?;
                     let cv: Value = serde_json::from_slice(&blob)
                         .map_err(|e| ctx.invalid(format!("image config {cd} is not JSON: {e}")))?;
@@ -1139,6 +1229,9 @@ impl Inner {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if let Some(m) = reg.down.get() {
+                return (Err(Failure::Down(m.clone())), attempt - 1);
+            }
             self.requests.fetch_add(1, Ordering::Relaxed);
             let exchange = async {
                 let resp = build(client).send().await.map_err(BodyError::Req)?;
@@ -1160,6 +1253,16 @@ impl Inner {
             let (failure, delay) = match tokio::time::timeout(self.cfg.timeout, exchange).await {
                 Err(_) => (Failure::Timeout, None),
                 Ok(Err(BodyError::TooLarge)) => return (Err(Failure::TooLarge(limit)), attempt),
+                Ok(Err(BodyError::Req(e))) if e.is_redirect() => {
+                    return (Err(Failure::Refused(error_chain(&e))), attempt);
+                }
+                Ok(Err(BodyError::Req(e))) if e.is_connect() => {
+                    // DNS or connect failure: not retried, and no other image
+                    // of this registry is tried in this run.
+                    let m = error_chain(&e);
+                    let _ = reg.down.set(m.clone());
+                    return (Err(Failure::Transport(m)), attempt);
+                }
                 Ok(Err(BodyError::Req(e))) if e.is_timeout() => (Failure::Timeout, None),
                 Ok(Err(BodyError::Req(e))) => (Failure::Transport(error_chain(&e)), None),
                 Ok(Ok((status, headers, body))) if (200..300).contains(&status) => {
@@ -1352,110 +1455,101 @@ impl Inner {
         realm: &str,
         service: Option<&str>,
     ) -> Result<Option<String>, ResolveError> {
+        // The realm is a URL the registry handed back: HTTPS unless its host
+        // is loopback or configured insecure, checked before any credential
+        // is looked up or sent.
+        let url = reqwest::Url::parse(realm).map_err(|e| {
+            ctx.unauthorized(None, &format!("token realm {realm:?} is not a URL: {e}"))
+        })?;
+        check_url("token realm", &url, &self.cfg.insecure_registries)
+            .map_err(|m| ctx.fail(Failure::Refused(m), 0))?;
         let creds = self.credentials(ctx).await?;
         let scope = format!("repository:{repo}:pull");
-        if let Some(FoundCredentials {
-            credentials: Credentials::IdentityToken { token },
-            ..
-        }) = &creds
-        {
-            // OAuth2 refresh-token grant, as Docker does for identity tokens.
-            let mut form = vec![
-                ("grant_type", "refresh_token"),
-                ("refresh_token", token.expose()),
-                ("client_id", "chart-harden"),
-                ("scope", scope.as_str()),
-            ];
-            if let Some(s) = service {
-                form.push(("service", s));
-            }
-            let body = form_encode(&form);
-            let (res, attempts) = self
-                .send(ctx.reg, SMALL_LIMIT, |c| {
-                    c.post(realm)
+        let (res, attempts) = match &creds {
+            Some(FoundCredentials {
+                credentials: Credentials::IdentityToken { token },
+                ..
+            }) => {
+                // OAuth2 refresh-token grant, as Docker does for identity tokens.
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.expose()),
+                    ("client_id", "chart-harden"),
+                    ("scope", scope.as_str()),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s));
+                }
+                let body = form_encode(&form);
+                self.send(ctx.reg, SMALL_LIMIT, |c| {
+                    c.post(url.clone())
                         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                         .body(body.clone())
                 })
-                .await;
-            let reply = res.map_err(|f| ctx.fail(f, attempts))?;
-            let v: Value = serde_json::from_slice(&reply.body)
-                .map_err(|_| ctx.unauthorized(None, "token server answer is not JSON"))?;
-            let t = v
-                .get("access_token")
-                .or_else(|| v.get("token"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| ctx.unauthorized(None, "token server answer has no token"))?;
-            return Ok(Some(t.to_string()));
-        }
-
-        // Anonymous or user/password: oci-client's bearer-token flow.
-        let oci = ctx.reg.oci.get_or_init(|| {
-            oci_client::Client::new(oci_client::client::ClientConfig {
-                protocol: if ctx.reg.plain_http {
-                    oci_client::client::ClientProtocol::Http
-                } else {
-                    oci_client::client::ClientProtocol::Https
-                },
-                read_timeout: Some(self.cfg.timeout),
-                connect_timeout: Some(self.cfg.timeout),
-                ..Default::default()
-            })
-        });
-        let auth = match &creds {
-            Some(FoundCredentials {
-                credentials: Credentials::Basic { username, password },
-                ..
-            }) => oci_client::secrets::RegistryAuth::Basic(
-                username.clone(),
-                password.expose().to_string(),
-            ),
-            _ => oci_client::secrets::RegistryAuth::Anonymous,
-        };
-        let reference = oci_client::Reference::with_tag(
-            ctx.reg.endpoint.clone(),
-            repo.to_string(),
-            "latest".to_string(),
-        );
-        let max = self.cfg.max_attempts;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // oci-client pings /v2/ and then asks the token server.
-            self.requests.fetch_add(2, Ordering::Relaxed);
-            let r = tokio::time::timeout(
-                self.cfg.timeout.saturating_mul(2),
-                oci.auth(&reference, &auth, oci_client::RegistryOperation::Pull),
-            )
-            .await;
-            use oci_client::errors::OciDistributionError as E;
-            let failure = match r {
-                Ok(Ok(token)) => return Ok(token),
-                Ok(Err(E::AuthenticationFailure(reason))) => {
-                    let reason = registry_message(401, reason.as_bytes());
-                    return Err(ctx.unauthorized(
-                        None,
-                        &format!("token server {realm} refused the request: {reason}"),
-                    ));
-                }
-                Err(_) => Failure::Timeout,
-                Ok(Err(E::RequestError(e))) if e.is_timeout() => Failure::Timeout,
-                Ok(Err(E::RequestError(e))) => Failure::Transport(error_chain(&e)),
-                Ok(Err(E::ServerError { code, message, .. })) if retryable_status(code) => {
-                    Failure::Status {
-                        status: code,
-                        headers: HeaderMap::new(),
-                        body: message.into_bytes(),
-                        note: None,
-                    }
-                }
-                Ok(Err(e)) => {
-                    return Err(ctx.unauthorized(None, &format!("token request failed: {e}")));
-                }
-            };
-            if attempt >= max {
-                return Err(ctx.fail(failure, attempt));
+                .await
             }
-            tokio::time::sleep(self.backoff(attempt)).await;
+            _ => {
+                // Docker token protocol: GET realm?service=…&scope=…, with
+                // basic auth when there are credentials.
+                let mut u = url.clone();
+                {
+                    let mut q = u.query_pairs_mut();
+                    if let Some(s) = service {
+                        q.append_pair("service", s);
+                    }
+                    q.append_pair("scope", &scope);
+                }
+                let basic = match &creds {
+                    Some(FoundCredentials {
+                        credentials: Credentials::Basic { username, password },
+                        ..
+                    }) => Some(format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD
+                            .encode(format!("{username}:{}", password.expose()))
+                    )),
+                    _ => None,
+                };
+                self.send(ctx.reg, SMALL_LIMIT, |c| {
+                    let rb = c.get(u.clone());
+                    match &basic {
+                        Some(h) => rb.header(AUTHORIZATION, h.as_str()),
+                        None => rb,
+                    }
+                })
+                .await
+            }
+        };
+        let reply = match res {
+            Ok(r) => r,
+            Err(Failure::Status {
+                status: s @ (401 | 403),
+                body,
+                ..
+            }) => {
+                let reason = registry_message(s, &body);
+                return Err(ctx.unauthorized(
+                    Some(s),
+                    &format!("token server {realm} refused the request: {reason}"),
+                ));
+            }
+            Err(f) => return Err(ctx.fail(f, attempts)),
+        };
+        let v: Value = serde_json::from_slice(&reply.body)
+            .map_err(|_| ctx.unauthorized(None, "token server answer is not JSON"))?;
+        let t = v
+            .get("access_token")
+            .or_else(|| v.get("token"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty());
+        match t {
+            Some(t) => {
+                guard(&ctx.reg.seen_tokens).push(t.to_string());
+                Ok(Some(t.to_string()))
+            }
+            // An anonymous token server may answer without a token.
+            None if creds.is_none() => Ok(None),
+            None => Err(ctx.unauthorized(None, "token server answer has no token")),
         }
     }
 }
@@ -1485,6 +1579,23 @@ mod tests {
         ));
         assert!(parse_challenge("Negotiate").is_none());
         assert!(parse_challenge("Bearer service=x").is_none());
+    }
+
+    #[test]
+    fn finish_line_states_real_counts() {
+        let t = Duration::from_millis(2500);
+        assert_eq!(
+            finish_line(0, 2, 2, t),
+            "chart-harden: resolved 0/2 image digests in 2.5s (2 failed)"
+        );
+        assert_eq!(
+            finish_line(2, 2, 2, t),
+            "chart-harden: resolved 2/2 image digests in 2.5s"
+        );
+        assert_eq!(
+            finish_line(1, 1, 3, t),
+            "chart-harden: resolved 1/3 image digests in 2.5s (2 failed)"
+        );
     }
 
     #[test]

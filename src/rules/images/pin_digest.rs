@@ -23,7 +23,7 @@ two nodes can run different bytes under one tag. A digest names exactly one mani
     fix_notes: "Safe: the digest is the one the tag points to now, verified by hashing the manifest \
 bytes, and for multi-arch images it is the index digest, so every platform keeps its image. \
 With a lockfile the digest is the locked one and no request is made.",
-    options: "images.pin, images.extraPaths, images.insecureRegistries, --lockfile, --offline, --on-resolve-error",
+    options: "images.pin, images.extraPaths, images.insecureRegistries, images.timeoutSeconds, images.deadlineSeconds, --lockfile, --offline, --on-resolve-error",
     severity: Severity::Warning,
     default_enabled: true,
 };
