@@ -14,11 +14,20 @@ pub fn rules_table() -> String {
             "{:<6} {:<34} {:<12} {}",
             m.code,
             m.name,
-            m.fix.as_str(),
+            fix_class(m),
             m.summary
         );
     }
     s
+}
+
+/// The rule's fix safety as the docs show it.
+pub fn fix_class(m: &RuleMeta) -> &'static str {
+    if m.fix_also_safe {
+        "safe or unsafe"
+    } else {
+        m.fix.as_str()
+    }
 }
 
 fn section(m: &RuleMeta) -> String {
@@ -28,7 +37,7 @@ fn section(m: &RuleMeta) -> String {
         name = m.name,
         summary = m.summary,
         group = m.group,
-        fix = m.fix.as_str(),
+        fix = fix_class(m),
         default = if m.default_enabled { "" } else { " (off by default: enable it)" },
         sev = m.severity,
         why = m.why,
@@ -56,7 +65,7 @@ pub fn rules_markdown() -> String {
             "| {} | `{}` | {} | {} |",
             m.code,
             m.name,
-            m.fix.as_str(),
+            fix_class(m),
             m.summary
         );
     }

@@ -310,6 +310,20 @@ impl Fixer<'_> {
             };
             last_meta = meta;
             if let (Some(mut fix), Some(meta)) = (em.fix, meta) {
+                // A rule's declared fix safety is the most its fixes may be: checked here on
+                // every fix it emits (tests fail on a rule that emits beyond it; a release
+                // build never applies more than the rule declares).
+                if !within_declared(meta.fix, fix.applicability) {
+                    debug_assert!(
+                        false,
+                        "{} declares fix safety {} but emitted a {} fix: {}",
+                        meta.code,
+                        meta.fix.as_str(),
+                        fix.applicability.as_str(),
+                        f.message
+                    );
+                    fix.applicability = meta.fix;
+                }
                 // No safe fix changes a value the chart set explicitly: such a fix is unsafe,
                 // and says so.
                 // (A digest pin names the same image: not a change of the chart's choice.)
@@ -662,6 +676,20 @@ fn uses_crlf(stream: &Stream) -> bool {
 /// Documents by index (helper for tests and reports).
 pub fn doc_label(docs: &[Document], i: usize) -> String {
     docs.get(i).map(Document::label).unwrap_or_default()
+}
+
+/// True when a fix of `emitted` safety stays within a rule's declared `declared` safety (the
+/// most its fixes may be: a safe rule emits safe fixes, an unsafe one safe or unsafe ones, a
+/// report-only one none).
+pub fn within_declared(declared: Applicability, emitted: Applicability) -> bool {
+    matches!(
+        (declared, emitted),
+        (Applicability::Safe, Applicability::Safe)
+            | (
+                Applicability::Unsafe,
+                Applicability::Safe | Applicability::Unsafe
+            )
+    )
 }
 
 /// The first `Set` of a fix that replaces a scalar the document already has with another

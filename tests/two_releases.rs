@@ -111,3 +111,40 @@ fn two_releases_in_one_namespace_share_no_object() {
         "objects both releases would own (Helm refuses the second): {both:?}"
     );
 }
+
+/// `helm create`'s own chart with `ingress.enabled=true`: the ingress controller runs in a
+/// namespace the chart does not name, so the generated policy must admit the backend's port
+/// from any source (it used to allow only the release's namespace).
+#[test]
+fn helm_create_chart_with_ingress_stays_reachable_from_its_controller() {
+    use chart_harden::inventory::Inventory;
+    use chart_harden::rules::audit::netpol_eval::{policies, Direction, Pod, Side};
+    let env = HelmEnv::new();
+    let dir = env.scratch("create");
+    let out = env.run(&["create", dir.join("web").to_str().expect("path")]);
+    assert_success(&out, "helm create");
+    let rendered = env.template(
+        "web",
+        &dir.join("web"),
+        &["--namespace", "shared", "--set", "ingress.enabled=true"],
+    );
+    assert_success(&rendered, "helm template");
+    let (out, report) = harden(&rendered.stdout, "web", &[]);
+    let stream = e2e::docs(&out);
+    let inv = Inventory::build(&stream.docs, Some("shared"));
+    let pols = policies(&stream.docs, &inv);
+    let w = inv
+        .workloads
+        .iter()
+        .find(|w| w.object.resource.kind == "Deployment")
+        .expect("the chart's Deployment");
+    let pod = Pod::of(&stream.docs, w);
+    let side = Side::of(&pols, &pod, Direction::Ingress);
+    assert!(side.isolated(), "a policy was generated:\n{report}");
+    assert!(
+        side.allows_cidr("0.0.0.0/0", 80, "TCP"),
+        "the Ingress backend is cut from its controller:\n{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(report.contains("is a backend of Ingress web"), "{report}");
+}

@@ -14,6 +14,7 @@ use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub mod facts;
+pub mod writable;
 
 /// The label the Job controller puts on every pod of a Job (Kubernetes 1.27+; `job-name` too),
 /// with the Job's name: the inventory counts it among a Job's pod labels.

@@ -42,8 +42,12 @@ pub struct RuleMeta {
     pub why: &'static str,
     /// Example: input that triggers it and what the fix writes.
     pub example: &'static str,
-    /// Fix safety class of the rule's fix.
+    /// The most its fixes may be (checked by the pipeline on every fix the rule emits):
+    /// `Safe`, `Unsafe`, or `ReportOnly` (no fix).
     pub fix: Applicability,
+    /// True when an `Unsafe` rule's fix is safe where the evidence says so (a known non-root
+    /// UID, a value the chart left unset): the docs then say "safe or unsafe".
+    pub fix_also_safe: bool,
     /// Fix safety explanation: when the fix could change behaviour.
     pub fix_notes: &'static str,
     /// Config options that affect the rule.

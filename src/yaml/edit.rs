@@ -342,7 +342,10 @@ struct Ranges(std::collections::BTreeMap<usize, usize>);
 impl Ranges {
     fn touches(&self, s: usize, e: usize) -> bool {
         // The ranges are disjoint: only the last one starting at or before `e` can reach `s`.
-        self.0.range(..=e).next_back().is_some_and(|(_, &end)| end >= s)
+        self.0
+            .range(..=e)
+            .next_back()
+            .is_some_and(|(_, &end)| end >= s)
     }
 
     fn insert(&mut self, mut s: usize, mut e: usize) {

@@ -21,6 +21,7 @@ the cluster (an `existingSecret`, another release), so those are warnings; a key
 object the chart renders itself is certainly broken.",
     example: "env:\n- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef: {name: db, key: password}   # Secret db in the chart has only key \"pass\"",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: the fix is to render the object, correct the name/key, or mark the \
 reference `optional: true`.",
     options: "none",

@@ -16,6 +16,7 @@ twice, and with `kubectl apply` the last copy silently wins: either way one of t
 definitions is not what runs.",
     example: "# templates/a.yaml and templates/b.yaml both render ConfigMap settings",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: which copy is right is the chart author's decision.",
     options: "none",
     severity: Severity::Error,

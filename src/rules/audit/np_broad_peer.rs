@@ -20,6 +20,7 @@ are addresses, reachable only through `ipBlock`, so such a rule allows the whole
 still cuts the intended traffic.",
     example: "egress:\n- to: [{namespaceSelector: {}}]   # meant: the API server\n  ports: [{port: 443}, {port: 6443}]",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: narrowing the chart's peer could cut traffic someone relies on. \
 Traffic the release needs (API server, DNS) is restored by netpol-cut-traffic (CH603) with an \
 `ipBlock` peer.",

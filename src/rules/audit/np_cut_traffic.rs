@@ -46,6 +46,7 @@ kind: NetworkPolicy\nmetadata:\n  name: app-chart-harden-supplement\nspec:\n  po
   policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n\
     ports: [{port: 53, protocol: TCP}]\n  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]\n    ports: [{port: 443, protocol: TCP}, {port: 6443, protocol: TCP}]",
     fix: Applicability::Safe,
+    fix_also_safe: false,
     fix_notes: "Safe: NetworkPolicies are additive, and the supplement only declares directions \
 in which the pods it selects are already isolated, so it can only allow more; the chart's own \
 policies are never changed or removed. It allows exactly the traffic found missing: Service ports \

@@ -20,6 +20,7 @@ believes it opened the webserver (port 3000) while the container listens on 80, 
 request is dropped by the policy.",
     example: "ingress:\n- ports: [{port: 3000}]   # the selected containers declare containerPort 80",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: the chart's rule is left as written. The ports the release's own \
 Services and clients need are restored by netpol-cut-traffic (CH603).",
     options: "none",

@@ -13,6 +13,7 @@ pub(crate) static META: RuleMeta = RuleMeta {
 namespace protects none of the release's pods (and may cut traffic of unrelated pods there).",
     example: "# helm install -n shop …\nkind: NetworkPolicy\nmetadata:\n  name: web\n  namespace: default   # ≠ shop",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: the namespace may be deliberate (a policy for a shared namespace).",
     options: "`--namespace` must be given for this rule to run.",
     severity: Severity::Warning,

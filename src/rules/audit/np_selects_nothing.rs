@@ -19,6 +19,7 @@ the pods it was meant for are then covered only by a default-deny beside it, whi
 the traffic the policy was written to allow.",
     example: "kind: NetworkPolicy\nmetadata: {name: otel}\nspec:\n  podSelector:\n    matchLabels: {component: otel-collector}   # pods carry component: standalone-collector",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: which pods were meant is a guess. The traffic the release needs is \
 restored by netpol-cut-traffic (CH603) with a supplementing policy.",
     options: "none",

@@ -19,6 +19,7 @@ the cluster autoscaler hang on these pods forever (`minAvailable: 1` over one re
 classic case), and operators end up deleting the budget by hand in the middle of an upgrade.",
     example: "spec:\n  minAvailable: 1        # removed: the Deployment runs 1 replica\n  maxUnavailable: 1      # added",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Unsafe: `maxUnavailable: 1` lets a drain evict one pod at a time, so a \
 single-replica workload is briefly down during a drain and a multi-replica one may drop below the \
 count the chart asked for (e.g. a quorum). Applied with `--profile prod` or `--unsafe-fixes`; \

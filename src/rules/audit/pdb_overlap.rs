@@ -16,6 +16,7 @@ than one PodDisruptionBudget, which the eviction subresource does not support\")
 these pods.",
     example: "# PDB web (app: web) and PDB all (app.kubernetes.io/instance: shop) both select the web pods",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: which budget to keep is the chart author's decision.",
     options: "none",
     severity: Severity::Error,

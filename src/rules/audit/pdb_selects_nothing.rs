@@ -14,6 +14,7 @@ pub(crate) static META: RuleMeta = RuleMeta {
 lose every replica at once in a drain. Usually its labels drifted from the pods'.",
     example: "kind: PodDisruptionBudget\nspec:\n  selector:\n    matchLabels: {app: web-server}   # pods carry app: web",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: which pods were meant is a guess.",
     options: "none",
     severity: Severity::Warning,

@@ -22,6 +22,7 @@ value for every container, init containers included; pods that do not are reject
 and the rollout stalls with a ReplicaSet event nobody reads.",
     example: "# ResourceQuota hard: {requests.cpu: \"4\"}, no LimitRange;\n# Deployment api initContainers[0] \"wait-db\" sets no resources → rejected",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only here: generate-limit-range (CH403) adds the LimitRange with defaults \
 (safe fix), and default-resources (CH405) sets explicit values (unsafe fix). This finding names \
 the containers that depend on them.",

@@ -18,6 +18,7 @@ install namespace): the grant then goes to an account that does not exist or bel
 else, while the chart's own pods lack the permissions and fail at run time.",
     example: "# helm install -n shop …\nsubjects:\n- kind: ServiceAccount\n  name: api\n  namespace: default   # the chart's ServiceAccount api lives in shop",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: cross-namespace grants can be deliberate (a monitoring account).",
     options: "`--namespace` must be given for this rule to run.",
     severity: Severity::Warning,

@@ -15,6 +15,7 @@ or `connection refused`, and the chart is broken before any hardening. Usually t
 drifted, or the workload is disabled while its Service is not.",
     example: "kind: Service\nspec:\n  selector: {app: api-server}   # the Deployment's pods carry app: api",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only. Pods from outside the release (another chart, an operator) may carry \
 the labels: the finding is a warning.",
     options: "none",

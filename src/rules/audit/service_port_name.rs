@@ -18,6 +18,7 @@ container has that name the endpoint is left out, so the Service port has no bac
 connections fail.",
     example: "ports:\n- port: 80\n  targetPort: http   # the container declares its port as \"web\"",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report only: which port was meant is a guess.",
     options: "none",
     severity: Severity::Error,

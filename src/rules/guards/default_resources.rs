@@ -21,6 +21,7 @@ pressure (BestEffort QoS); without a memory limit one leaking container can take
 Under a ResourceQuota, containers without requests are rejected outright.",
     example: "containers:\n- name: app\n  resources:\n    requests: {cpu: 100m, memory: 128Mi}   # added\n    limits: {memory: 512Mi}                # added",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Unsafe: a default memory limit below what the application really uses gets it \
 OOM-killed, and requests change scheduling. A default limit is never set below the container's \
 own request, and a default request never above its own limit. No CPU limit is added (it only \

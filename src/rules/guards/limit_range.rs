@@ -28,6 +28,7 @@ LimitRange fills in defaults, so such pods are admitted instead of failing at ro
 kind: LimitRange\nmetadata:\n  name: floe-chart-harden\n  namespace: floe\nspec:\n  limits:\n  - type: Container\n\
     defaultRequest: {cpu: 100m}\n    default: {memory: 512Mi}",
     fix: Applicability::Safe,
+    fix_also_safe: false,
     fix_notes: "Safe: it only adds defaults for containers that set nothing, which the quota would \
 otherwise reject. Default limits are raised to the largest explicit request of a release container \
 that has no limit, so no container of the release ends up with a request above its limit.",

@@ -38,6 +38,7 @@ kind: NetworkPolicy\nmetadata:\n  name: api-chart-harden\nspec:\n  podSelector:\
   egress:\n  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n\
     ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]\n  - to: [{podSelector: {matchLabels: {app: db}}}]\n    ports: [{port: 5432, protocol: TCP}]",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Unsafe: a default deny cuts every connection the inference did not see — clients \
 in other namespaces (Prometheus scraping, an ingress controller: configure `ingressFrom`), \
 external endpoints (configure `extraEgress`), hosts named only in Secrets or computed at run \

@@ -23,6 +23,7 @@ evict every replica at once. A budget expressed as `maxUnavailable` never blocks
     example: "# Deployment web, replicas: 3 → generated:\napiVersion: policy/v1\nkind: PodDisruptionBudget\n\
 metadata:\n  name: web-chart-harden\nspec:\n  maxUnavailable: 1\n  selector:\n    matchLabels:\n      app: web",
     fix: Applicability::Safe,
+    fix_also_safe: false,
     fix_notes: "Safe: `maxUnavailable: 1` always allows one eviction, so drains proceed one pod at a \
 time. Single-replica workloads get no budget (reported): any budget that protects one replica \
 blocks drains. When the chart already ships a PDB selecting the pods nothing is generated (see \

@@ -21,6 +21,7 @@ labels any pod (privileged, hostPath, root) is admitted, whatever the chart's ow
     pod-security.kubernetes.io/enforce-version: latest\n    pod-security.kubernetes.io/audit: restricted\n\
     pod-security.kubernetes.io/audit-version: latest\n    pod-security.kubernetes.io/warn: restricted\n    pod-security.kubernetes.io/warn-version: latest",
     fix: Applicability::Safe,
+    fix_also_safe: false,
     fix_notes: "Safe: `enforce` is the strictest level that every pod template of the release in \
 that namespace passes (evaluated on the hardened output), so the release's own pods stay \
 admitted; `audit` and `warn` are `restricted` so that the remaining gaps are visible. Labels the \

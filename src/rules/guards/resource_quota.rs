@@ -26,6 +26,7 @@ while leaving room for scaling and rolling updates.",
     example: "# namespace shop; the release requests 1.5 CPU, 3Gi in total → generated:\n\
 kind: ResourceQuota\nmetadata:\n  name: shop-chart-harden\n  namespace: shop\nspec:\n  hard:\n    requests.cpu: \"3\"\n    requests.memory: 6Gi\n    limits.cpu: …\n    limits.memory: …\n    pods: \"8\"",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Unsafe: the quota covers the whole namespace, including other releases sharing it, \
 and workloads that scale beyond what the release declares (HPA maxReplicas is used when present; \
 DaemonSets count `daemonSetNodes` pods). Only generated when the namespace is known (`--namespace` \

@@ -17,6 +17,7 @@ pub(crate) static META: RuleMeta = RuleMeta {
 which fix, so a skipped fix is never a silent one.",
     example: "metadata:\n  annotations:\n    polaris.fairwinds.com/runAsRootAllowed-exempt: \"true\"   # reported: skips CH101, CH102",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only (Info): it only explains.",
     options: "none",
     severity: Severity::Info,

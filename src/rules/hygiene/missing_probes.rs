@@ -15,6 +15,7 @@ receiving it when it hangs; without a liveness probe a deadlocked process is nev
 Rolling updates also cannot tell a broken version from a working one.",
     example: "containers:\n- name: app    # reported: no readinessProbe, no livenessProbe",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only: a probe needs the application's health endpoint or command, which \
 only its authors know; a wrong probe restarts healthy pods.",
     options: "none",

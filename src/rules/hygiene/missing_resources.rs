@@ -16,6 +16,7 @@ pressure; without a memory limit one leaking container can push its node out of 
 namespace with a ResourceQuota rejects such pods outright.",
     example: "containers:\n- name: app\n  resources: {}    # reported: no requests.cpu, requests.memory, limits.memory",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only here: sizes depend on the workload. It stays silent when another \
 enabled rule whose name mentions resources covers the same containers (e.g. CH405 \
 default-resources, whose finding says whether its fix applied), and for containers in a \

@@ -20,6 +20,7 @@ two nodes can run different bytes under one tag. A digest names exactly one mani
 (floe-platform gap #6). The tag is kept in front of the digest for humans.",
     example: "image: nginx:1.25                 # before\nimage: nginx:1.25@sha256:6a59…    # after",
     fix: Applicability::Safe,
+    fix_also_safe: false,
     fix_notes: "Safe: the digest is the one the tag points to now, verified by hashing the manifest \
 bytes, and for multi-arch images it is the index digest, so every platform keeps its image. \
 With a lockfile the digest is the locked one and no request is made.",

@@ -16,7 +16,8 @@ pub(crate) static META: RuleMeta = RuleMeta {
     why: "Without it a process can gain more privileges than its parent (setuid binaries, file \
 capabilities): the `no_new_privs` flag is what stops a compromised process from becoming root.",
     example: "containers:\n- name: app\n  securityContext:\n    allowPrivilegeEscalation: false   # added",
-    fix: Applicability::Safe,
+    fix: Applicability::Unsafe,
+    fix_also_safe: true,
     fix_notes: "Safe when the chart leaves it unset: it only sets `no_new_privs`, which blocks \
 setuid/setcap escalation that containers do not use to start. An explicit `true` is the chart's \
 choice: unsafe to change, and not changed at all when the container adds capabilities (a \

@@ -18,7 +18,8 @@ pub(crate) static META: RuleMeta = RuleMeta {
 container's filesystem. A pod whose account is bound to no role has nothing to use it for, so \
 the token only helps an attacker (floe-platform gap #10).",
     example: "spec:\n  automountServiceAccountToken: false   # added",
-    fix: Applicability::Safe,
+    fix: Applicability::Unsafe,
+    fix_also_safe: true,
     fix_notes: "Safe when the ServiceAccount is rendered by this chart and no binding in the \
 stream names it: nothing in the release gives the token any permission. Unsafe when the account \
 is `default` or not rendered by the chart (bindings may exist outside the release), or when the \

@@ -17,7 +17,8 @@ pub(crate) static META: RuleMeta = RuleMeta {
 CAP_SETUID and others a compromised process can use; the restricted standard allows only \
 NET_BIND_SERVICE to be added back.",
     example: "securityContext:\n  capabilities:\n    drop:\n    - ALL        # added\n    add:\n    - NET_BIND_SERVICE   # kept",
-    fix: Applicability::Safe,
+    fix: Applicability::Unsafe,
+    fix_also_safe: true,
     fix_notes: "Adding `drop: [ALL]` is safe when the container's UID is known to be non-zero (a \
 non-root process holds no capabilities to lose). For a container that may run as root it is \
 unsafe: root entrypoints often need CHOWN/SETUID/SETGID to start. Removing added capabilities \

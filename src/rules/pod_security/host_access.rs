@@ -17,6 +17,7 @@ the pod and the node. Workloads that have them (node agents, CNI, log collectors
 them, so chart-harden reports them and leaves them alone.",
     example: "spec:\n  hostNetwork: true    # reported",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only: removing host access stops the workloads that ask for it.",
     options: "none",
     severity: Severity::Error,

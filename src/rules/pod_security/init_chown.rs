@@ -19,6 +19,7 @@ standard for the whole pod. The kubelet does the same job with `fsGroup` and \
 `fsGroupChangePolicy: OnRootMismatch`, without root.",
     example: "initContainers:\n- name: fix-perms\n  image: busybox\n  command: [sh, -c, \"chown -R 1000:1000 /data\"]\n  securityContext: {runAsUser: 0}\n---\n# removed, and:\nsecurityContext:\n  fsGroup: 1000\n  fsGroupChangePolicy: OnRootMismatch",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Unsafe: fsGroup makes the volume group-owned and group-writable rather than \
 user-owned, and does not apply to hostPath volumes; a program that checks ownership or modes \
 strictly (databases do) may refuse the volume. Withheld (reported only) for hostPath and NFS \

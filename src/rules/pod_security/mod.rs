@@ -20,7 +20,6 @@ mod read_only_root_fs;
 mod root_user;
 mod run_as_non_root;
 mod seccomp;
-mod writable;
 
 /// The rules of this group, in run order.
 pub fn rules() -> Vec<Box<dyn Rule>> {

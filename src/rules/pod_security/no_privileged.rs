@@ -17,6 +17,7 @@ pub(crate) static META: RuleMeta = RuleMeta {
 is trivial.",
     example: "securityContext:\n  privileged: true    # before\n---\nsecurityContext:\n  privileged: false   # after (unsafe)",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Unsafe: privileged workloads usually need it (CNI, storage and node agents). \
 Workloads that also use host namespaces or hostPath volumes are node agents: they are reported \
 only, never changed.",

@@ -2,8 +2,9 @@
 
 use serde_json::{json, Value};
 
-use super::{containers, csc, is_windows, pod_spec, writable};
+use super::{containers, csc, is_windows, pod_spec};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::writable;
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
 use crate::yaml::view::ValueExt;
@@ -17,6 +18,7 @@ pub(crate) static META: RuleMeta = RuleMeta {
 container. Read-only roots make the image immutable at run time.",
     example: "securityContext:\n  readOnlyRootFilesystem: true   # added\nvolumeMounts:\n- name: chart-harden-tmp\n  mountPath: /tmp                # added, emptyDir",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Always unsafe: the process may write anywhere in its filesystem. Applied only with \
 evidence of where the container writes: the image config read while pinning (its VOLUMEs), or a \
 documented table of well-known images (PostgreSQL's socket directory, nginx's cache); the chart's \

@@ -16,6 +16,7 @@ pub(crate) static META: RuleMeta = RuleMeta {
 restricted Pod Security Standard rejects the pod.",
     example: "securityContext:\n  runAsUser: 0        # before\n---\nsecurityContext:\n  runAsUser: 65532    # after (unsafe)\n  runAsNonRoot: true",
     fix: Applicability::Unsafe,
+    fix_also_safe: false,
     fix_notes: "Always unsafe: the chart asked for root, and the process may need it (binding low \
 ports, writing root-owned paths). Init containers that only `chown`/`chmod` volumes are handled \
 by CH108 instead.",

@@ -16,7 +16,8 @@ pub(crate) static META: RuleMeta = RuleMeta {
 from the node. `runAsNonRoot: true` makes the kubelet refuse to start a container whose user is \
 root, so an image change cannot silently bring root back.",
     example: "spec:\n  securityContext: {}          # before\n---\nspec:\n  securityContext:\n    runAsNonRoot: true         # after",
-    fix: Applicability::Safe,
+    fix: Applicability::Unsafe,
+    fix_also_safe: true,
     fix_notes: "Safe when every container's UID is known to be non-zero (its securityContext, the \
 pod's, or the image config read while pinning digests): the kubelet then starts it exactly as \
 before. Otherwise the fix also has to choose a UID (`podSecurity.runAsUser`, default 65532) and \

@@ -17,7 +17,8 @@ pub(crate) static META: RuleMeta = RuleMeta {
 used ones that most kernel exploits go through. RuntimeDefault is the container runtime's \
 curated allow-list.",
     example: "spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault   # added",
-    fix: Applicability::Safe,
+    fix: Applicability::Unsafe,
+    fix_also_safe: true,
     fix_notes:
         "Adding RuntimeDefault where no profile is set is safe: it is the profile Docker and \
 containerd have applied by default for years. Replacing an explicit `Unconfined` is unsafe: the \

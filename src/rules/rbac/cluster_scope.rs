@@ -20,6 +20,7 @@ that is only ever bound by RoleBindings is a Role in disguise, and one more clus
 others can bind.",
     example: "kind: ClusterRole\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods\", \"pods/log\"]\n  verbs: [\"get\", \"list\", \"watch\"]\n---\nkind: ClusterRoleBinding   # reported: pods in every namespace",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only: controllers that watch the whole cluster need the ClusterRole; only \
 the chart's users know whether the workload should see one namespace or all.",
     options: "none",

@@ -14,6 +14,7 @@ bind any Role to itself, and `impersonate` lets it act as any user, group or Ser
 each is a path to cluster-admin.",
     example: "rules:\n- apiGroups: [\"rbac.authorization.k8s.io\"]\n  resources: [\"clusterroles\"]\n  verbs: [\"bind\", \"escalate\"]   # reported",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only: removing the verb breaks operators that manage RBAC; the suggestion \
 is to restrict it with `resourceNames` to the Roles it manages.",
     options: "none",

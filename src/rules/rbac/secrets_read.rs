@@ -14,6 +14,7 @@ reads every password, key and token in the namespace (or, through a ClusterRoleB
 whole cluster).",
     example: "rules:\n- apiGroups: [\"\"]\n  resources: [\"secrets\"]\n  verbs: [\"get\", \"list\", \"watch\"]   # reported",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only: narrowing breaks controllers that really watch Secrets (cert-manager, \
 ingress controllers); the suggestion is `get` with `resourceNames`, in a namespaced Role.",
     options: "none",

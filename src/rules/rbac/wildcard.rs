@@ -14,6 +14,7 @@ ones installed after the chart (CRDs of other operators, `escalate`, `impersonat
 compromised workload then has far more than it ever used.",
     example: "rules:\n- apiGroups: [\"*\"]\n  resources: [\"*\"]\n  verbs: [\"*\"]    # reported: list what the controller uses",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only: only the chart's authors know which verbs and resources the \
 controller calls; the suggestion lists the resources the chart itself defines (its CRDs and \
 kinds) as a starting point.",

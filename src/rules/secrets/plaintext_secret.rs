@@ -16,6 +16,7 @@ pub(crate) static META: RuleMeta = RuleMeta {
 the release history or the rendered manifest reads the password.",
     example: "kind: Secret\ndata:\n  admin-password: c2VjcmV0   # reported: keys [admin-password], value never shown",
     fix: Applicability::ReportOnly,
+    fix_also_safe: false,
     fix_notes: "Report-only: converting needs the value moved into a secret store first, which \
 chart-harden cannot do, and a post-renderer cannot delete a document. The suggestion is an \
 ExternalSecret (external-secrets.io/v1beta1) with the same name and keys, referencing the store \

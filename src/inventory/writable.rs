@@ -1,4 +1,4 @@
-//! Evidence of where a container writes: a small table of well-known images and the
+//! What a container writes (a workload fact): evidence of its writable paths: a small table of well-known images and the
 //! directories their processes write at run time (each with its source), and the paths a
 //! container's env names.
 
@@ -37,9 +37,7 @@ const WELL_KNOWN: &[(&str, &[&str], &str)] = &[
 ];
 
 /// The table entry for an image reference, if it is a well-known image.
-pub(crate) fn well_known(
-    image: &str,
-) -> Option<(&'static str, &'static [&'static str], &'static str)> {
+pub fn well_known(image: &str) -> Option<(&'static str, &'static [&'static str], &'static str)> {
     let repo = image.split('@').next().unwrap_or(image);
     // Strip a tag (a ':' after the last '/').
     let repo = match repo.rfind(':') {
@@ -84,7 +82,7 @@ const PATH_ENV: &[&str] = &[
 ];
 
 /// `(variable, path)` for every env entry of the container that names a writable directory.
-pub(crate) fn env_paths(container: &Value) -> Vec<(String, String)> {
+pub fn env_paths(container: &Value) -> Vec<(String, String)> {
     container
         .key("env")
         .and_then(Value::as_array)
