@@ -9,7 +9,8 @@
 # Targets: 4x more input costs at most 5x the time; throughput at x16 at least half of x1.
 #
 # Usage: scripts/bench-scale.sh [RUNS]    (default 3; builds the release binary)
-# Env:   CHART_HARDEN_SHARED (default <repo>/../shared), BIN (a chart-harden binary to measure)
+# Env:   CHART_HARDEN_SHARED (default <repo>/../shared), BIN (a chart-harden binary to measure),
+#        KEEP (a folder to keep the generated inputs in)
 set -euo pipefail
 
 RUNS="${1:-3}"
@@ -19,8 +20,11 @@ if [[ -z "${BIN:-}" ]]; then
     (cd "$ROOT" && cargo build --release -q --bin chart-harden)
     BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/chart-harden"
 fi
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+if [[ -n "${KEEP:-}" ]]; then
+    WORK="$KEEP"; mkdir -p "$WORK" # keep the generated inputs there
+else
+    WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+fi
 
 python3 - "$SHARED/corpus" "$WORK" <<'EOF'
 import glob, os, re, sys
@@ -33,7 +37,7 @@ ns_line = re.compile(r"(?m)^  namespace: *([^\s#]+)")
 def copy(d, i):
     # Each copy in its own namespaces: names stay unique across copies.
     if ns_line.search(d):
-        return ns_line.sub(lambda m: f"  namespace: {m.group(1).strip(chr(34))}-c{i}", d, count=1)
+        return ns_line.sub(lambda m: f"  namespace: {m.group(1).strip(chr(34) + chr(39))}-c{i}", d, count=1)
     return re.sub(r"(?m)^metadata:\n", f"metadata:\n  namespace: release-c{i}\n", d, count=1)
 for n in (1, 4, 16, 32):
     with open(os.path.join(work, f"corpus-x{n}.yaml"), "w", encoding="utf-8") as out:
@@ -95,6 +99,10 @@ row() { # NAME FILE ARGS...
     local name="$1" f="$2"; shift 2
     local size ms rss bound
     size=$(stat -c %s "$f")
+    if ! "$BIN" "$@" <"$f" >/dev/null 2>"$WORK/err"; then
+        echo "bench-scale: $name failed: $(head -c 300 "$WORK/err")" >&2
+        exit 1
+    fi
     ms=$(median_ms "$RUNS" "$f" "$@")
     rss=$(rss_kib "$f" "$@")
     bound=$(awk -v s="$size" 'BEGIN {printf "%.1f", 3 * s / 1048576 + 20}')
