@@ -428,7 +428,7 @@ pub fn run_cli(
             no_fix,
         },
     );
-    let text = render(&report, opts.report_format);
+    let text = render(&report, opts.report_format());
     if let Some(p) = &opts.report_file {
         crate::atomic::write(p, text.as_bytes()).map_err(|source| Error::Io {
             path: p.display().to_string(),

@@ -35,7 +35,7 @@ pub fn harden_with_input(
 /// Writes the report to `--report-file` (if set) and to stderr (unless `--quiet`), as the
 /// default mode does.
 pub fn emit_report(outcome: &Outcome, opts: &Opts) -> Result<(), Error> {
-    let rendered = crate::report::render(outcome, opts.report_format, false);
+    let rendered = crate::report::render(outcome, opts.report_format(), false);
     if let Some(p) = &opts.report_file {
         crate::atomic::write(p, rendered.as_bytes()).map_err(|source| Error::Io {
             path: p.display().to_string(),

@@ -27,6 +27,23 @@ pub enum Format {
     Sarif,
 }
 
+impl Format {
+    /// The format a report file's extension names: `.md`/`.markdown`, `.json`, `.sarif`
+    /// (also `.sarif.json`), `.txt`/`.text`; `None` for any other extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".sarif") || name.ends_with(".sarif.json") {
+            return Some(Format::Sarif);
+        }
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "md" | "markdown" => Some(Format::Markdown),
+            "json" => Some(Format::Json),
+            "txt" | "text" => Some(Format::Text),
+            _ => None,
+        }
+    }
+}
+
 /// Counts for the summary line.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Summary {

@@ -1,0 +1,186 @@
+//! Issue 20: reports as a user meets them on the command line.
+//!
+//! * `diff` is a report command: the documented CI review commands of README.md and
+//!   docs/usage.md, run as written through `sh` with the real Helm 4, write the report
+//!   into `harden.md` (not an empty file);
+//! * `--report-file x.md|.json|.sarif|.txt` without `--report-format` takes the format from
+//!   the extension; an explicit `--report-format` wins.
+
+#[path = "common/e2e.rs"]
+mod e2e;
+#[path = "common/helm.rs"]
+mod helm;
+
+use std::path::Path;
+use std::process::Command;
+
+/// A chart whose only image is pinned by digest (so nothing reaches a registry) and whose
+/// Deployment has no securityContext (so hardening changes it).
+fn write_chart(dir: &Path) {
+    let t = dir.join("templates");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n\
+         spec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    \
+         metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        \
+         image: \"registry.invalid/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n",
+    )
+    .unwrap();
+}
+
+/// The lines of `doc`'s fenced code blocks (a repository file) that contain `needle`,
+/// without a trailing `# comment`.
+fn documented(doc: &str, needle: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(e2e::repo_root().join(doc)).unwrap();
+    let mut in_code = false;
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            if l.starts_with("```") {
+                in_code = !in_code;
+            }
+            in_code && l.contains(needle)
+        })
+        .map(|l| match l.find("  #") {
+            Some(i) => l[..i].trim().to_string(),
+            None => l.trim().to_string(),
+        })
+        .collect();
+    assert!(!lines.is_empty(), "{doc} no longer documents `{needle}`");
+    lines
+}
+
+/// Runs a documented shell command in a directory holding `./chart`, with helm (isolated
+/// Helm home) and the freshly built chart-harden first on PATH.
+fn run_documented(cmd: &str) -> (std::process::Output, tempfile::TempDir) {
+    let dir = e2e::tempdir();
+    write_chart(&dir.path().join("chart"));
+    let env = helm::HelmEnv::new();
+    let path = format!(
+        "{}:{}:{}",
+        helm::tools_bin().display(),
+        e2e::bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(cmd).current_dir(dir.path());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("HELM_") {
+            c.env_remove(&k);
+        }
+    }
+    c.envs(env.env_vars()).env("PATH", path);
+    let out = c.output().expect("run sh");
+    (out, dir)
+}
+
+#[test]
+fn documented_ci_review_commands_write_the_report() {
+    let mut cmds = documented("README.md", "chart-harden diff --report-format markdown");
+    cmds.extend(documented(
+        "docs/usage.md",
+        "chart-harden diff --report-format markdown",
+    ));
+    cmds.extend(documented(
+        "docs/usage.md",
+        "chart-harden diff --report-file",
+    ));
+    for cmd in cmds {
+        assert!(cmd.contains("> harden.md") || cmd.contains("--report-file harden.md"));
+        let (out, dir) = run_documented(&cmd);
+        // The pipeline's status is chart-harden's: 1, something would change.
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "`{cmd}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let md = std::fs::read_to_string(dir.path().join("harden.md")).unwrap();
+        assert!(
+            md.contains("| `CH1"),
+            "`{cmd}` wrote no markdown table:\n{md}"
+        );
+        assert!(md.contains("```diff"), "`{cmd}`: no diff in\n{md}");
+        assert!(
+            !md.contains("\napiVersion: apps/v1"),
+            "manifests in the report"
+        );
+    }
+}
+
+#[test]
+fn diff_report_on_stdout_in_every_format_and_quiet() {
+    let input =
+        std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
+    for (format, marker) in [
+        ("text", "CH10"),
+        ("markdown", "| `CH10"),
+        ("json", "\"schema\": \"chart-harden.report/v1\""),
+        ("sarif", "\"version\": \"2.1.0\""),
+    ] {
+        let out = e2e::run(&["--no-pin", "diff", "--report-format", format], &input);
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains(marker), "{format}: {s}");
+        assert!(out.stderr.is_empty(), "{format}: report also on stderr");
+    }
+    let out = e2e::run(&["--no-pin", "diff", "-q"], &input);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn report_file_format_from_extension() {
+    let input =
+        std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
+    let dir = e2e::tempdir();
+    for (name, check) in [
+        (
+            "r.md",
+            (|s: &str| s.contains("| `CH10")) as fn(&str) -> bool,
+        ),
+        ("r.json", |s| {
+            serde_json::from_str::<serde_json::Value>(s).unwrap()["schema"]
+                == "chart-harden.report/v1"
+        }),
+        ("r.sarif", |s| {
+            serde_json::from_str::<serde_json::Value>(s).unwrap()["version"] == "2.1.0"
+        }),
+        ("r.txt", |s| s.contains("CH10") && !s.contains("| `CH10")),
+        ("r.log", |s| s.contains("CH10") && !s.contains("| `CH10")),
+    ] {
+        let p = dir.path().join(name);
+        let rf = p.to_string_lossy().into_owned();
+        for mode in [&[][..], &["diff"][..]] {
+            let mut args = mode.to_vec();
+            args.extend(["--no-pin", "-q", "--report-file", &rf]);
+            let out = e2e::run(&args, &input);
+            assert!(out.status.code().unwrap() <= 1, "{name} {mode:?}");
+            let s = std::fs::read_to_string(&p).unwrap();
+            assert!(check(&s), "{name} {mode:?}: wrong format:\n{s}");
+        }
+    }
+    // An explicit --report-format wins over the extension.
+    let p = dir.path().join("x.md");
+    let rf = p.to_string_lossy().into_owned();
+    let out = e2e::run(
+        &[
+            "--no-pin",
+            "-q",
+            "--report-file",
+            &rf,
+            "--report-format",
+            "json",
+        ],
+        &input,
+    );
+    e2e::ok(&out, "explicit format");
+    let s = std::fs::read_to_string(&p).unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(&s).is_ok(), "{s}");
+}
