@@ -241,3 +241,52 @@ fn a_crashing_binary_still_shows_its_stderr() {
     assert!(err.contains("exited with status 101"), "{err}");
     assert!(err.contains("panicked at boom"), "{err}");
 }
+
+#[test]
+fn env_sh_puts_chart_harden_on_path() {
+    // `. scripts/env.sh` adds cargo's release directory; CARGO_TARGET_DIR moves it.
+    let tmp = tempfile::tempdir().unwrap();
+    let release = tmp.path().join("release");
+    fs::create_dir_all(&release).unwrap();
+    fs::copy(test_bin(), release.join("chart-harden")).unwrap();
+    let script = format!(
+        ". '{}' && command -v chart-harden && command -v helm && chart-harden --version",
+        helm::repo_root().join("scripts/env.sh").display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .env("CARGO_TARGET_DIR", tmp.path())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_success(&out, "bash -c '. scripts/env.sh; chart-harden --version'");
+    let s = helm::stdout_str(&out);
+    let mut lines = s.lines();
+    assert_eq!(
+        lines.next().map(PathBuf::from),
+        Some(release.join("chart-harden"))
+    );
+    assert_eq!(
+        lines.next().map(PathBuf::from),
+        Some(helm::tools_bin().join("helm"))
+    );
+    assert!(s.contains("chart-harden 0."), "{s}");
+}
+
+#[test]
+fn the_license_cargo_toml_names_is_there() {
+    let root = helm::repo_root();
+    let cargo = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(cargo.contains("license = \"Apache-2.0\""));
+    let text = fs::read_to_string(root.join("LICENSE")).expect("LICENSE");
+    assert!(text.trim_start().starts_with("Apache License"));
+    for needle in [
+        "Version 2.0, January 2004",
+        "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+        "9. Accepting Warranty or Additional Liability.",
+        "END OF TERMS AND CONDITIONS",
+        "APPENDIX: How to apply the Apache License to your work.",
+    ] {
+        assert!(text.contains(needle), "LICENSE lacks `{needle}`");
+    }
+}
