@@ -430,7 +430,13 @@ pub fn run_cli(
     );
     let text = render(&report, opts.report_format());
     if let Some(p) = &opts.report_file {
-        crate::atomic::write(p, text.as_bytes()).map_err(|source| Error::Io {
+        let file_format = opts.report_file_format();
+        let in_file = if file_format == opts.report_format() {
+            std::borrow::Cow::Borrowed(&text)
+        } else {
+            std::borrow::Cow::Owned(render(&report, file_format))
+        };
+        crate::atomic::write(p, in_file.as_bytes()).map_err(|source| Error::Io {
             path: p.display().to_string(),
             source,
         })?;

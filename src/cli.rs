@@ -130,8 +130,8 @@ pub struct Opts {
     /// Release name (Helm does not pass it).
     #[arg(long, global = true)]
     pub release: Option<String>,
-    /// Also write the report to this file (atomically); with no --report-format, the format
-    /// follows the extension (.md markdown, .json json, .sarif sarif, anything else text).
+    /// Also write the report to this file (atomically); with no --report-format, the file's
+    /// format follows its extension (.md markdown, .json json, .sarif sarif, else text).
     #[arg(long, global = true)]
     pub report_file: Option<PathBuf>,
     /// Report format [default: from --report-file's extension, else text].
@@ -146,7 +146,9 @@ pub struct Opts {
     /// Lockfile of image digests: locked images need no network.
     #[arg(long, global = true)]
     pub lockfile: Option<PathBuf>,
-    /// Use only the lockfile; fail on an image it does not have.
+    /// Use only the lockfile, no registry requests. An image it does not have stays unpinned
+    /// and is reported (CH201, summary line); the run fails (exit 3) only when
+    /// --on-resolve-error is fail, the prod profile's default.
     #[arg(long, global = true)]
     pub offline: bool,
     /// Re-resolve every image and rewrite the lockfile.
@@ -173,9 +175,14 @@ pub struct Opts {
 }
 
 impl Opts {
-    /// The report format: `--report-format`, else the one `--report-file`'s extension names
-    /// ([`Format::from_path`]), else text.
+    /// The format of the report on stderr/stdout: `--report-format`, else text.
     pub fn report_format(&self) -> Format {
+        self.report_format_flag.unwrap_or_default()
+    }
+
+    /// The format of `--report-file`: `--report-format`, else the one the file's extension
+    /// names ([`Format::from_path`]), else text.
+    pub fn report_file_format(&self) -> Format {
         self.report_format_flag
             .or_else(|| self.report_file.as_deref().and_then(Format::from_path))
             .unwrap_or_default()

@@ -48,7 +48,7 @@ fn run_harden(
     let format = opts.report_format();
     // The report (diffs included) is rendered only when someone reads it.
     if let Some(p) = &opts.report_file {
-        let rendered = report::render(&outcome, format, false);
+        let rendered = report::render(&outcome, opts.report_file_format(), false);
         atomic::write(p, rendered.as_bytes()).map_err(|source| chart_harden::Error::Io {
             path: p.display().to_string(),
             source,

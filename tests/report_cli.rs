@@ -184,3 +184,99 @@ fn report_file_format_from_extension() {
     let s = std::fs::read_to_string(&p).unwrap();
     assert!(serde_json::from_str::<serde_json::Value>(&s).is_ok(), "{s}");
 }
+
+/// Item 6: staging (warn on a resolve error) says how many images stayed unpinned, the
+/// `--offline` help says what happens, and the hint names the real flag.
+#[test]
+fn staging_says_which_images_stayed_unpinned() {
+    let input =
+        std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
+    let dir = e2e::tempdir();
+    let lock = dir.path().join("empty.lock");
+    std::fs::write(&lock, "{\"version\": 1, \"images\": []}\n").unwrap();
+    let lock = lock.to_string_lossy().into_owned();
+    let json = dir.path().join("r.json");
+    let rf = json.to_string_lossy().into_owned();
+    let out = e2e::run(
+        &["--lockfile", &lock, "--offline", "--report-file", &rf],
+        &input,
+    );
+    e2e::ok(&out, "staging, offline, empty lockfile");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("chart-harden: 2 image(s) stayed unpinned (digest not resolved; see CH201): docker.io/library/busybox:1.36.1, ghcr.io/stefanprodan/podinfo:6.7.1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--update-lock") && !err.contains("update_lock"),
+        "{err}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["summary"]["unpinned_images"], 2, "{:#}", v["summary"]);
+    // Pinning off is a choice, not a failure: no unpinned line.
+    let out = e2e::run(&["--no-pin"], &input);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("stayed unpinned"));
+    // prod fails on the same input (exit 3), as --offline's help says.
+    let out = e2e::run(
+        &["--lockfile", &lock, "--offline", "--profile", "prod"],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let help = String::from_utf8_lossy(&e2e::run(&["--help"], b"").stdout).into_owned();
+    let offline = help
+        .split("--offline")
+        .nth(1)
+        .unwrap_or_default()
+        .split("\n      --")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        offline.contains("stays unpinned") && offline.contains("--on-resolve-error"),
+        "{offline}"
+    );
+}
+
+/// Item 7 (part): the summary counts applied unsafe fixes.
+#[test]
+fn summary_counts_unsafe_fixes() {
+    let input =
+        std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
+    let out = e2e::run(
+        &[
+            "--no-pin",
+            "--profile",
+            "prod",
+            "diff",
+            "--report-format",
+            "json",
+        ],
+        &input,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let unsafe_applied = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["fix"]["state"] == "applied" && f["fix"]["applicability"] == "unsafe")
+        .count();
+    assert!(unsafe_applied > 0);
+    assert_eq!(v["summary"]["unsafe_fixed"], unsafe_applied);
+    let out = e2e::run(
+        &[
+            "--no-pin",
+            "--profile",
+            "prod",
+            "diff",
+            "--report-format",
+            "markdown",
+        ],
+        &input,
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains(&format!("(**{unsafe_applied}** unsafe)")),
+        "{md}"
+    );
+}

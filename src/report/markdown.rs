@@ -15,11 +15,24 @@ fn cell(s: &str) -> String {
 pub fn render(o: &Outcome) -> String {
     let s = summary(o);
     let mut out = String::from("## chart-harden report\n\n");
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "**{}** document(s) changed, **{}** added · **{}** fixed · **{}** not fixed (fix available) · **{}** without automatic fix\n",
-        s.changed_documents, s.added_documents, s.fixed, s.fix_skipped, s.unfixable
+        "**{}** document(s) changed, **{}** added · **{}** fixed (**{}** unsafe) · **{}** not fixed (fix available) · **{}** without automatic fix",
+        s.changed_documents, s.added_documents, s.fixed, s.unsafe_fixed, s.fix_skipped, s.unfixable
     );
+    if s.unpinned_images > 0 {
+        let _ = write!(
+            out,
+            " · **{}** image(s) stayed unpinned (digest not resolved): {}",
+            s.unpinned_images,
+            o.unpinned_images
+                .iter()
+                .map(|r| format!("`{}`", r.replace('`', "'")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    out.push_str("\n\n");
     if !o.findings.is_empty() {
         out.push_str("| Rule | Resource | Field | Finding | Fix |\n|---|---|---|---|---|\n");
         for f in &o.findings {

@@ -53,10 +53,14 @@ pub struct Summary {
     pub added_documents: usize,
     /// Findings whose fix was applied.
     pub fixed: usize,
+    /// Of those, fixes that are unsafe (may stop a workload from starting: review them).
+    pub unsafe_fixed: usize,
     /// Findings with a fix that was not applied.
     pub fix_skipped: usize,
     /// Findings nothing can fix.
     pub unfixable: usize,
+    /// Images whose digest could not be resolved, left unpinned (`--on-resolve-error warn`).
+    pub unpinned_images: usize,
 }
 
 /// Computes the summary of an outcome.
@@ -64,11 +68,17 @@ pub fn summary(o: &Outcome) -> Summary {
     let mut s = Summary {
         changed_documents: o.changes.iter().filter(|c| !c.added).count(),
         added_documents: o.changes.iter().filter(|c| c.added).count(),
+        unpinned_images: o.unpinned_images.len(),
         ..Summary::default()
     };
     for f in &o.findings {
         match f.fix {
-            FixState::Applied { .. } => s.fixed += 1,
+            FixState::Applied { applicability } => {
+                s.fixed += 1;
+                if applicability == crate::finding::Applicability::Unsafe {
+                    s.unsafe_fixed += 1;
+                }
+            }
             FixState::Skipped { .. } => s.fix_skipped += 1,
             FixState::Unfixable => s.unfixable += 1,
         }

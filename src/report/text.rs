@@ -76,5 +76,13 @@ pub fn render(o: &Outcome, color: bool) -> String {
         "chart-harden: {} document(s) changed, {} added; {} finding(s) fixed, {} not fixed (fix available), {} without automatic fix",
         s.changed_documents, s.added_documents, s.fixed, s.fix_skipped, s.unfixable
     );
+    if !o.unpinned_images.is_empty() {
+        let _ = writeln!(
+            out,
+            "chart-harden: {} image(s) stayed unpinned (digest not resolved; see CH201): {}",
+            o.unpinned_images.len(),
+            paint(&o.unpinned_images.join(", "), "33", color)
+        );
+    }
     out
 }
