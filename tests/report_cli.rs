@@ -280,3 +280,19 @@ fn summary_counts_unsafe_fixes() {
         "{md}"
     );
 }
+
+/// Item 8: a key given twice in the config file is an error naming it (exit 2).
+#[test]
+fn a_duplicate_config_key_is_an_error() {
+    let dir = e2e::tempdir();
+    let cfg = dir.path().join("chart-harden.yaml");
+    std::fs::write(&cfg, "profile: dev\nimages:\n  pin: false\n  pin: true\n").unwrap();
+    let out = e2e::run(&["--config", &cfg.to_string_lossy()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("duplicate key `pin` at line 4, column 3"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
