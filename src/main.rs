@@ -39,16 +39,27 @@ fn run_harden(
     dry_run: bool,
 ) -> Result<ExitCode, chart_harden::Error> {
     let cfg = opts.config()?;
-    let input = chart_harden::input::read(file.or(opts.file.as_deref()))?;
+    let file = file.or(opts.file.as_deref());
+    let input = chart_harden::input::read(file)?;
+    let format = opts.report_format();
+    let file_format = opts.report_file_format();
+    // SARIF regions are lines of the input stream: keep a copy of it only for SARIF.
+    let sarif_text = (format == Format::Sarif
+        || (opts.report_file.is_some() && file_format == Format::Sarif))
+        .then(|| String::from_utf8_lossy(&input).into_owned());
+    let sarif_uri = file.map_or_else(|| "rendered.yaml".to_string(), |f| f.display().to_string());
+    let sarif_input = sarif_text.as_deref().map(|text| report::sarif::Input {
+        text,
+        uri: &sarif_uri,
+    });
     // The documents keep their bytes in the input buffer (an untouched document is written
     // out from there).
     let prepared = pipeline::prepare_run_owned(input, &cfg)?;
     let facts = resolve::resolve_images(&prepared.refs, &cfg, opts)?;
     let (outcome, emitted) = pipeline::harden_prepared_pieces(prepared, &cfg, &facts)?;
-    let format = opts.report_format();
     // The report (diffs included) is rendered only when someone reads it.
     if let Some(p) = &opts.report_file {
-        let rendered = report::render(&outcome, opts.report_file_format(), false);
+        let rendered = report::render_with_input(&outcome, file_format, false, sarif_input);
         atomic::write(p, rendered.as_bytes()).map_err(|source| chart_harden::Error::Io {
             path: p.display().to_string(),
             source,
@@ -59,7 +70,7 @@ fn run_harden(
         // (`chart-harden diff --report-format markdown > harden.md`).
         if !opts.quiet {
             let color = format == Format::Text && color_on(std::io::stdout().is_terminal());
-            let shown = report::render(&outcome, format, color);
+            let shown = report::render_with_input(&outcome, format, color, sarif_input);
             write_stdout(|out| out.write_all(shown.as_bytes()))?;
         }
         return Ok(if outcome.changed() {
@@ -70,7 +81,7 @@ fn run_harden(
     }
     if !opts.quiet {
         let color = format == Format::Text && color_on(std::io::stderr().is_terminal());
-        let shown = report::render(&outcome, format, color);
+        let shown = report::render_with_input(&outcome, format, color, sarif_input);
         let _ = std::io::stderr().write_all(shown.as_bytes());
     }
     // Everything succeeded: only now does stdout get a byte.

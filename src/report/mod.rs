@@ -113,10 +113,21 @@ struct JsonReport<'a> {
 
 /// Renders the report in a format.
 pub fn render(o: &Outcome, format: Format, color: bool) -> String {
+    render_with_input(o, format, color, None)
+}
+
+/// [`render`], knowing the input stream: SARIF results then carry regions (the line and
+/// column of each finding's field in that stream, [`sarif::render_with_input`]).
+pub fn render_with_input(
+    o: &Outcome,
+    format: Format,
+    color: bool,
+    input: Option<sarif::Input<'_>>,
+) -> String {
     match format {
         Format::Text => text::render(o, color),
         Format::Markdown => markdown::render(o),
-        Format::Sarif => sarif::render(o),
+        Format::Sarif => sarif::render_with_input(o, input),
         Format::Json => {
             let r = JsonReport {
                 schema: JSON_SCHEMA_VERSION,
