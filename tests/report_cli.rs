@@ -296,3 +296,40 @@ fn a_duplicate_config_key_is_an_error() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// Item 7: the Markdown report is grouped by resource, shows no empty code spans, and counts
+/// explanation-only findings as notes (JSON `summary.notes`).
+#[test]
+fn markdown_is_grouped_by_resource_and_notes_are_counted() {
+    let input =
+        std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
+    let md = e2e::run(&["--no-pin", "diff", "--report-format", "markdown"], &input);
+    let md = String::from_utf8_lossy(&md.stdout).into_owned();
+    assert!(!md.replace("```", "").contains("``"), "empty code span:\n{md}");
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("### ")).collect();
+    assert!(
+        headings.contains(&"### `Deployment/demo-demo-web` (`demo/templates/web-deployment.yaml`)"),
+        "{headings:?}"
+    );
+    let unique: std::collections::BTreeSet<&&str> = headings.iter().collect();
+    assert_eq!(unique.len(), headings.len(), "a resource has two sections");
+    assert!(md.contains("| ℹ️ note |"), "{md}");
+    let json = e2e::run(&["--no-pin", "diff", "--report-format", "json"], &input);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let notes = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["severity"] == "info"
+                && f["fix"]["state"] == "unfixable"
+                && f.get("suggestion").is_none()
+        })
+        .count();
+    assert!(notes > 0);
+    assert_eq!(v["summary"]["notes"], notes);
+    assert!(
+        md.contains(&format!("**{notes}** note(s) that only explain")),
+        "{md}"
+    );
+}

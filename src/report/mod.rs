@@ -59,8 +59,17 @@ pub struct Summary {
     pub fix_skipped: usize,
     /// Findings nothing can fix.
     pub unfixable: usize,
+    /// Of the findings without a fix, the notes: informational findings with no
+    /// suggestion, which only explain (an inferred NetworkPolicy edge, why no object was
+    /// generated); nothing is wrong and nothing is to be done.
+    pub notes: usize,
     /// Images whose digest could not be resolved, left unpinned (`--on-resolve-error warn`).
     pub unpinned_images: usize,
+}
+
+/// True for a note: an informational finding without a fix or a suggestion ([`Summary::notes`]).
+pub fn is_note(f: &Finding) -> bool {
+    f.severity == Severity::Info && f.fix == FixState::Unfixable && f.suggestion.is_none()
 }
 
 /// Computes the summary of an outcome.
@@ -80,7 +89,12 @@ pub fn summary(o: &Outcome) -> Summary {
                 }
             }
             FixState::Skipped { .. } => s.fix_skipped += 1,
-            FixState::Unfixable => s.unfixable += 1,
+            FixState::Unfixable => {
+                s.unfixable += 1;
+                if is_note(f) {
+                    s.notes += 1;
+                }
+            }
         }
     }
     s
