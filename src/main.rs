@@ -59,7 +59,7 @@ fn run_harden(
     let (outcome, emitted) = pipeline::harden_prepared_pieces(prepared, &cfg, &facts)?;
     // The report (diffs included) is rendered only when someone reads it.
     if let Some(p) = &opts.report_file {
-        let rendered = report::render_with_input(&outcome, file_format, false, sarif_input);
+        let rendered = report::render_for_cli(&outcome, file_format, false, sarif_input);
         atomic::write(p, rendered.as_bytes()).map_err(|source| chart_harden::Error::Io {
             path: p.display().to_string(),
             source,
@@ -70,7 +70,7 @@ fn run_harden(
         // (`chart-harden diff --report-format markdown > harden.md`).
         if !opts.quiet {
             let color = format == Format::Text && color_on(std::io::stdout().is_terminal());
-            let shown = report::render_with_input(&outcome, format, color, sarif_input);
+            let shown = report::render_for_cli(&outcome, format, color, sarif_input);
             write_stdout(|out| out.write_all(shown.as_bytes()))?;
         }
         return Ok(if outcome.changed() {
@@ -81,7 +81,7 @@ fn run_harden(
     }
     if !opts.quiet {
         let color = format == Format::Text && color_on(std::io::stderr().is_terminal());
-        let shown = report::render_with_input(&outcome, format, color, sarif_input);
+        let shown = report::render_for_cli(&outcome, format, color, sarif_input);
         let _ = std::io::stderr().write_all(shown.as_bytes());
     }
     // Everything succeeded: only now does stdout get a byte.

@@ -305,7 +305,10 @@ fn markdown_is_grouped_by_resource_and_notes_are_counted() {
         std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
     let md = e2e::run(&["--no-pin", "diff", "--report-format", "markdown"], &input);
     let md = String::from_utf8_lossy(&md.stdout).into_owned();
-    assert!(!md.replace("```", "").contains("``"), "empty code span:\n{md}");
+    assert!(
+        !md.replace("```", "").contains("``"),
+        "empty code span:\n{md}"
+    );
     let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("### ")).collect();
     assert!(
         headings.contains(&"### `Deployment/demo-demo-web` (`demo/templates/web-deployment.yaml`)"),
@@ -332,4 +335,44 @@ fn markdown_is_grouped_by_resource_and_notes_are_counted() {
         md.contains(&format!("**{notes}** note(s) that only explain")),
         "{md}"
     );
+}
+
+/// Item 7: text finding lines are wrapped at 100 columns (they ran to 300–490 characters).
+#[test]
+fn text_findings_are_wrapped() {
+    let input =
+        std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
+    let dir = e2e::tempdir();
+    let file = dir.path().join("r.txt");
+    let rf = file.to_string_lossy().into_owned();
+    let out = e2e::run(&["--no-pin", "--report-file", &rf], &input);
+    e2e::ok(&out, "harden");
+    for report in [
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        std::fs::read_to_string(&file).unwrap(),
+    ] {
+        let first = report
+            .lines()
+            .position(|l| {
+                l.len() > 5 && l.starts_with("CH") && l[2..5].bytes().all(|b| b.is_ascii_digit())
+            })
+            .expect("findings");
+        let findings: Vec<&str> = report
+            .lines()
+            .skip(first)
+            .filter(|l| !l.starts_with("chart-harden:"))
+            .collect();
+        assert!(findings.len() > 20);
+        for l in &findings {
+            assert!(
+                l.chars().count() <= 100,
+                "{} columns: {l}",
+                l.chars().count()
+            );
+        }
+        assert!(
+            findings.iter().any(|l| l.starts_with("    ")),
+            "nothing wrapped"
+        );
+    }
 }

@@ -142,27 +142,44 @@ pub fn render_with_input(
         Format::Text => text::render(o, color),
         Format::Markdown => markdown::render(o),
         Format::Sarif => sarif::render_with_input(o, input),
-        Format::Json => {
-            let r = JsonReport {
-                schema: JSON_SCHEMA_VERSION,
-                tool: "chart-harden",
-                version: env!("CARGO_PKG_VERSION"),
-                summary: summary(o),
-                findings: &o.findings,
-                changes: o
-                    .changes
-                    .iter()
-                    .map(|c: &DocChange| JsonChange {
-                        doc: c.doc,
-                        label: &c.label,
-                        added: c.added,
-                        diff: diff::unified(c),
-                    })
-                    .collect(),
-            };
-            let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
-            s.push('\n');
-            s
-        }
+        Format::Json => json(o),
     }
+}
+
+/// The report as the command line writes it: like [`render_with_input`], with text
+/// findings wrapped at [`text::WRAP_COLUMNS`] columns for people reading a terminal or a
+/// report file.
+pub fn render_for_cli(
+    o: &Outcome,
+    format: Format,
+    color: bool,
+    input: Option<sarif::Input<'_>>,
+) -> String {
+    match format {
+        Format::Text => text::render_wrapped(o, color, Some(text::WRAP_COLUMNS)),
+        _ => render_with_input(o, format, color, input),
+    }
+}
+
+fn json(o: &Outcome) -> String {
+    let r = JsonReport {
+        schema: JSON_SCHEMA_VERSION,
+        tool: "chart-harden",
+        version: env!("CARGO_PKG_VERSION"),
+        summary: summary(o),
+        findings: &o.findings,
+        changes: o
+            .changes
+            .iter()
+            .map(|c: &DocChange| JsonChange {
+                doc: c.doc,
+                label: &c.label,
+                added: c.added,
+                diff: diff::unified(c),
+            })
+            .collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
+    s.push('\n');
+    s
 }
