@@ -279,6 +279,13 @@ fn summary_counts_unsafe_fixes() {
         md.contains(&format!("(**{unsafe_applied}** unsafe)")),
         "{md}"
     );
+    let out = e2e::run(&["--no-pin", "--profile", "prod", "diff"], &input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("chart-harden: {unsafe_applied} of the ")),
+        "{text}"
+    );
+    assert!(text.contains("applied fixes are unsafe"), "{text}");
 }
 
 /// Item 8: a key given twice in the config file is an error naming it (exit 2).

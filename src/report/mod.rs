@@ -148,7 +148,7 @@ pub fn render_with_input(
 
 /// The report as the command line writes it: like [`render_with_input`], with text
 /// findings wrapped at [`text::WRAP_COLUMNS`] columns for people reading a terminal or a
-/// report file.
+/// report file, and summary lines on the unsafe fixes applied and the notes.
 pub fn render_for_cli(
     o: &Outcome,
     format: Format,
@@ -156,7 +156,25 @@ pub fn render_for_cli(
     input: Option<sarif::Input<'_>>,
 ) -> String {
     match format {
-        Format::Text => text::render_wrapped(o, color, Some(text::WRAP_COLUMNS)),
+        Format::Text => {
+            let mut out = text::render_wrapped(o, color, Some(text::WRAP_COLUMNS));
+            let s = summary(o);
+            if s.unsafe_fixed > 0 {
+                out.push_str(&format!(
+                    "chart-harden: {} of the {} applied fixes are unsafe (they may stop a workload \
+                     from starting): review them\n",
+                    s.unsafe_fixed, s.fixed
+                ));
+            }
+            if s.notes > 0 {
+                out.push_str(&format!(
+                    "chart-harden: {} of the {} findings without automatic fix are notes that only \
+                     explain (nothing to fix)\n",
+                    s.notes, s.unfixable
+                ));
+            }
+            out
+        }
         _ => render_with_input(o, format, color, input),
     }
 }
