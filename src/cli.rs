@@ -27,6 +27,7 @@ Examples:
   helm template web ./chart | chart-harden export flux --out flux/
   # Argo CD: examples/argocd/ (a Config Management Plugin running helm template | chart-harden)
   # kustomize / kpt KRM function (ResourceList on stdin and stdout):
+  kpt fn eval DIR --exec \"chart-harden krm\" --fn-config DIR/harden.yaml -o unwrap
   kustomize build --enable-alpha-plugins --enable-exec .   # with an exec function running `chart-harden krm`
 
 Exit codes: 0 ok · 1 findings/changes (check, diff) · 2 usage or input error · 3 registry error";
