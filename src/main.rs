@@ -167,8 +167,11 @@ fn main() -> ExitCode {
                     Some(id) => match docs::explain(id) {
                         Some(t) => t,
                         None => {
-                            eprintln!("chart-harden: unknown rule `{id}`");
-                            return ExitCode::from(2);
+                            return fail(
+                                cli.opts.report_file.as_deref(),
+                                &format!("chart-harden: unknown rule `{id}`"),
+                                2,
+                            );
                         }
                     },
                     None => docs::rules_table(),

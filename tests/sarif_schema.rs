@@ -206,3 +206,40 @@ fn harden_sarif_regions_point_at_the_field_in_the_stream() {
     }
     assert!(exact >= 4, "only {exact} regions on the field itself");
 }
+
+/// `check` SARIF: every violation and finding carries a stream region too.
+#[test]
+fn check_sarif_results_have_regions() {
+    let f = fixture("exemptions.yaml");
+    let o = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
+        .args([
+            "check",
+            "--profile",
+            "prod",
+            "--no-pin",
+            "--report-format",
+            "sarif",
+            &f,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&v, "check sarif with regions");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let n_lines = text.lines().count() as u64;
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let rel = r["relatedLocations"].as_array().expect("relatedLocations");
+        let last = rel.last().unwrap();
+        assert_eq!(
+            last["physicalLocation"]["artifactLocation"]["uri"],
+            f.as_str()
+        );
+        let line = last["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .unwrap();
+        assert!(line >= 1 && line <= n_lines, "{line}");
+    }
+}

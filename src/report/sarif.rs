@@ -237,19 +237,31 @@ pub fn render_with_input(o: &Outcome, input: Option<Input<'_>>) -> String {
     for f in &o.findings {
         b.finding(f);
         if let (Some(p), Some(r)) = (positions.as_mut(), b.results.last_mut()) {
-            if let Some((line, col)) = p.locate(f.resource.doc, &f.path) {
-                r["relatedLocations"] = json!([{
-                    "id": 0,
-                    "message": {"text": format!("the field in the rendered stream (document {})", f.resource.doc + 1)},
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri_path(p.uri)},
-                        "region": {"startLine": line, "startColumn": col},
-                    },
-                }]);
-            }
+            add_region(r, p, &f.resource, &f.path);
         }
     }
     b.finish()
+}
+
+/// Appends the stream location (with its region) of `resource`'s field `path` to a result's
+/// `relatedLocations`.
+fn add_region(result: &mut Value, p: &mut StreamPositions<'_>, resource: &ResourceRef, path: &str) {
+    let Some((line, col)) = p.locate(resource.doc, path) else {
+        return;
+    };
+    if !result["relatedLocations"].is_array() {
+        result["relatedLocations"] = json!([]);
+    }
+    if let Some(related) = result["relatedLocations"].as_array_mut() {
+        related.push(json!({
+            "id": related.len(),
+            "message": {"text": format!("the field in the rendered stream (document {})", resource.doc + 1)},
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri_path(p.uri)},
+                "region": {"startLine": line, "startColumn": col},
+            },
+        }));
+    }
 }
 
 /// Finds the line and column of a field in the input stream.
@@ -386,7 +398,14 @@ fn parse_path(path: &str) -> Vec<crate::yaml::path::Seg> {
 /// SARIF for `check`: every Pod Security violation (with the findings that explain it) and
 /// every finding that was not fixed.
 pub fn render_check(r: &CheckReport) -> String {
+    render_check_with_input(r, None)
+}
+
+/// [`render_check`] with regions in the input stream, as [`render_with_input`] (appended to
+/// `relatedLocations`, after the explaining findings).
+pub fn render_check_with_input(r: &CheckReport, input: Option<Input<'_>>) -> String {
     let mut b = Builder::new();
+    let mut positions = input.map(StreamPositions::new);
     for v in &r.violations {
         let id = format!("PSS/{}", v.check);
         let idx = b.rule_index(&id, || pss_descriptor(v.check, v.level));
@@ -433,11 +452,17 @@ pub fn render_check(r: &CheckReport) -> String {
         if !related.is_empty() {
             result["relatedLocations"] = Value::Array(related);
         }
+        if let Some(p) = positions.as_mut() {
+            add_region(&mut result, p, &v.resource, &v.path);
+        }
         b.results.push(result);
     }
     for f in &r.findings {
         if !matches!(f.fix, FixState::Applied { .. }) {
             b.finding(f);
+            if let (Some(p), Some(res)) = (positions.as_mut(), b.results.last_mut()) {
+                add_region(res, p, &f.resource, &f.path);
+            }
         }
     }
     b.finish()
