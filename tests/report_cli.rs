@@ -115,6 +115,29 @@ fn documented_ci_review_commands_write_the_report() {
 }
 
 #[test]
+fn documented_check_sarif_command_writes_sarif() {
+    let cmds = documented(
+        "README.md",
+        "chart-harden check --level restricted --report-format sarif",
+    );
+    for cmd in cmds {
+        let (out, dir) = run_documented(&cmd);
+        assert!(
+            out.status.code().unwrap_or(9) <= 1,
+            "`{cmd}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("pss.sarif")).unwrap())
+                .unwrap();
+        assert_eq!(v["version"], "2.1.0");
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        assert!(!results.is_empty());
+        assert!(results.iter().all(|r| r["relatedLocations"].is_array()));
+    }
+}
+
+#[test]
 fn diff_report_on_stdout_in_every_format_and_quiet() {
     let input =
         std::fs::read(e2e::repo_root().join("testdata/demo-chart.helm3-stream.yaml")).unwrap();
