@@ -4,6 +4,7 @@
 #   dist/chart-harden-<version>-<os>-<arch>.tar.gz      (+ .sha256)
 #     chart-harden/plugin.yaml       (version stamped from Cargo.toml)
 #     chart-harden/bin/chart-harden
+#     chart-harden/scripts/helm-plugin.sh (the wrapper plugin.yaml runs)
 #     chart-harden/README.md, chart-harden/LICENSE      (if present)
 #
 # The top-level directory must be named after the plugin: Helm 4 derives the
@@ -33,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --binary=*) BINARY="${1#*=}"; shift ;;
     --out) OUT_DIR="$2"; shift 2 ;;
     --out=*) OUT_DIR="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "release-tarball.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -101,6 +102,8 @@ if [[ "${plugin_version}" != "${VERSION}" ]]; then
 fi
 sed "s/^version: .*/version: ${VERSION}/" plugin.yaml > "${PKG}/plugin.yaml"
 install -m 0755 "${BINARY}" "${PKG}/bin/chart-harden${EXE}"
+# plugin.yaml runs the binary through this wrapper (and its install hook).
+install -D -m 0755 scripts/helm-plugin.sh "${PKG}/scripts/helm-plugin.sh"
 for f in README.md LICENSE LICENSE-APACHE LICENSE-MIT NOTICE; do
   if [[ -f "${f}" ]]; then install -m 0644 "${f}" "${PKG}/${f}"; fi
 done

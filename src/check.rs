@@ -430,9 +430,23 @@ pub fn run_cli(
             no_fix,
         },
     );
-    let text = render(&report, opts.report_format);
+    let input_text = String::from_utf8_lossy(&input);
+    let uri = file
+        .or(opts.file.as_deref())
+        .map_or_else(|| "rendered.yaml".to_string(), |f| f.display().to_string());
+    let sarif_input = crate::report::sarif::Input {
+        text: &input_text,
+        uri: &uri,
+    };
+    let text = render_with_input(&report, opts.report_format(), Some(sarif_input));
     if let Some(p) = &opts.report_file {
-        crate::atomic::write(p, text.as_bytes()).map_err(|source| Error::Io {
+        let file_format = opts.report_file_format();
+        let in_file = if file_format == opts.report_format() {
+            std::borrow::Cow::Borrowed(&text)
+        } else {
+            std::borrow::Cow::Owned(render_with_input(&report, file_format, Some(sarif_input)))
+        };
+        crate::atomic::write(p, in_file.as_bytes()).map_err(|source| Error::Io {
             path: p.display().to_string(),
             source,
         })?;
@@ -455,11 +469,21 @@ pub fn run_cli(
 
 /// Renders the check report.
 pub fn render(r: &CheckReport, format: Format) -> String {
+    render_with_input(r, format, None)
+}
+
+/// [`render`], knowing the input stream: SARIF results then carry regions
+/// ([`crate::report::sarif::render_check_with_input`]).
+pub fn render_with_input(
+    r: &CheckReport,
+    format: Format,
+    input: Option<crate::report::sarif::Input<'_>>,
+) -> String {
     match format {
         Format::Text => render_text(r),
         Format::Markdown => render_markdown(r),
         Format::Json => render_json(r),
-        Format::Sarif => crate::report::sarif::render_check(r),
+        Format::Sarif => crate::report::sarif::render_check_with_input(r, input),
     }
 }
 

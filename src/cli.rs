@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive) and their validation into a [`Config`].
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -15,8 +16,8 @@ Examples:
        --post-renderer-args=--profile=prod --post-renderer-args=--report-file=/tmp/harden.md
   # Helm 3:
   helm install web ./chart --post-renderer /usr/local/bin/chart-harden
-  # Review in CI: report only, exit 1 when something would change:
-  helm template web ./chart | chart-harden diff --report-format markdown
+  # Review in CI: the report on stdout (no manifests), exit 1 when something would change:
+  helm template web ./chart | chart-harden diff --report-format markdown > harden.md
   # Reproducible digests (Argo CD / Flux): resolve once, then render offline:
   helm template web ./chart | chart-harden --lockfile chart-harden.lock > /dev/null
   helm template web ./chart | chart-harden --lockfile chart-harden.lock --offline
@@ -26,6 +27,7 @@ Examples:
   helm template web ./chart | chart-harden export flux --out flux/
   # Argo CD: examples/argocd/ (a Config Management Plugin running helm template | chart-harden)
   # kustomize / kpt KRM function (ResourceList on stdin and stdout):
+  kpt fn eval DIR --exec \"chart-harden krm\" --fn-config DIR/harden.yaml -o unwrap
   kustomize build --enable-alpha-plugins --enable-exec .   # with an exec function running `chart-harden krm`
 
 Exit codes: 0 ok · 1 findings/changes (check, diff) · 2 usage or input error · 3 registry error";
@@ -33,7 +35,8 @@ Exit codes: 0 ok · 1 findings/changes (check, diff) · 2 usage or input error �
 /// chart-harden: harden rendered Kubernetes manifests (a Helm post-renderer).
 ///
 /// Reads a YAML stream on stdin (or FILE), writes the hardened stream on stdout and a report
-/// of every change on stderr (and --report-file, since Helm 4 discards plugin stderr).
+/// of every change on stderr (and --report-file, since Helm 4 discards plugin stderr);
+/// `diff` and `check` write their report on stdout instead.
 #[derive(Debug, Parser)]
 #[command(name = "chart-harden", version, after_help = EXAMPLES)]
 pub struct Cli {
@@ -48,7 +51,8 @@ pub struct Cli {
 /// Modes.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Report what hardening would change; write nothing on stdout; exit 1 if anything would change.
+    /// Report what hardening would change, on stdout (the report, not the manifests: `diff
+    /// --report-format markdown > harden.md`); exit 1 if anything would change.
     Diff {
         /// Input file (default: stdin).
         file: Option<PathBuf>,
@@ -127,12 +131,13 @@ pub struct Opts {
     /// Release name (Helm does not pass it).
     #[arg(long, global = true)]
     pub release: Option<String>,
-    /// Also write the report to this file (atomically).
+    /// Also write the report to this file (atomically); with no --report-format, the file's
+    /// format follows its extension (.md markdown, .json json, .sarif sarif, else text).
     #[arg(long, global = true)]
     pub report_file: Option<PathBuf>,
-    /// Report format.
-    #[arg(long, global = true, value_enum, default_value = "text")]
-    pub report_format: Format,
+    /// Report format [default: from --report-file's extension, else text].
+    #[arg(long = "report-format", global = true, value_enum)]
+    pub report_format_flag: Option<Format>,
     /// Do not print the report on stderr.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
@@ -142,7 +147,9 @@ pub struct Opts {
     /// Lockfile of image digests: locked images need no network.
     #[arg(long, global = true)]
     pub lockfile: Option<PathBuf>,
-    /// Use only the lockfile; fail on an image it does not have.
+    /// Use only the lockfile, no registry requests. An image it does not have stays unpinned
+    /// and is reported (CH201, summary line); the run fails (exit 3) only when
+    /// --on-resolve-error is fail, the prod profile's default.
     #[arg(long, global = true)]
     pub offline: bool,
     /// Re-resolve every image and rewrite the lockfile.
@@ -169,6 +176,19 @@ pub struct Opts {
 }
 
 impl Opts {
+    /// The format of the report on stderr/stdout: `--report-format`, else text.
+    pub fn report_format(&self) -> Format {
+        self.report_format_flag.unwrap_or_default()
+    }
+
+    /// The format of `--report-file`: `--report-format`, else the one the file's extension
+    /// names ([`Format::from_path`]), else text.
+    pub fn report_file_format(&self) -> Format {
+        self.report_format_flag
+            .or_else(|| self.report_file.as_deref().and_then(Format::from_path))
+            .unwrap_or_default()
+    }
+
     /// Builds the effective configuration: config file, then flags.
     pub fn config(&self) -> Result<Config, Error> {
         let file = match &self.config {
@@ -220,5 +240,161 @@ impl Opts {
             cfg.enabled.insert(m.code);
         }
         Ok(cfg)
+    }
+}
+
+/// Flags whose value is a path, which may contain spaces (`--report-file=/my dir/r.md` is
+/// kept whole by [`split_spaced_args`]).
+const PATH_FLAGS: &[&str] = &["--report-file", "--config", "--lockfile", "--cache-dir"];
+
+/// Splits arguments that hold several words, the way they were meant.
+///
+/// Helm passes each `--post-renderer-args` value as exactly one argument, so
+/// `--post-renderer-args="--profile prod"` arrives as the single argument `--profile prod`,
+/// which no flag parser accepts. An argument that starts with `-` and contains whitespace
+/// is split into its words (`--profile`, `prod`), unless it is `--<path flag>=<value>`
+/// (a path may contain spaces). Arguments after `--` and arguments not starting with `-`
+/// (values, file names) are never split. Returns the arguments and one note per split,
+/// which the caller shows (and adds to a parse error).
+pub fn split_spaced_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let mut out = Vec::with_capacity(args.len());
+    let mut notes = Vec::new();
+    let mut iter = args.into_iter();
+    out.extend(iter.next()); // argv[0]
+    let mut rest_verbatim = false;
+    for a in iter {
+        let split = match a.to_str() {
+            Some(s) if !rest_verbatim && s.starts_with('-') && s.contains(char::is_whitespace) => {
+                let path_value = s
+                    .split_once('=')
+                    .is_some_and(|(name, _)| PATH_FLAGS.contains(&name));
+                let first = s.split_whitespace().next().unwrap_or_default();
+                if path_value {
+                    None
+                } else if PATH_FLAGS.contains(&first) {
+                    // `--report-file /my dir/r.md`: the flag, then the whole path.
+                    let rest = s[first.len()..].trim();
+                    Some(vec![first.to_string(), rest.to_string()])
+                } else {
+                    Some(s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                }
+            }
+            _ => None,
+        };
+        match split {
+            Some(words) => {
+                notes.push(format!(
+                    "note: the single argument `{}` was split at its spaces into {}; Helm passes \
+                     each --post-renderer-args as one argument, so give one flag per \
+                     --post-renderer-args, as --flag=value (e.g. --post-renderer-args={})",
+                    a.to_string_lossy(),
+                    words
+                        .iter()
+                        .map(|w| format!("`{w}`"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    words.first().map(String::as_str).unwrap_or_default(),
+                ));
+                out.extend(words.into_iter().map(OsString::from));
+            }
+            None => {
+                rest_verbatim |= a == "--";
+                out.push(a);
+            }
+        }
+    }
+    (out, notes)
+}
+
+/// `--report-file`'s value, read leniently from raw arguments (before, or when, the real
+/// parser fails), so that even a usage error reaches the report file a user asked for.
+/// The last occurrence wins; nothing after `--` counts.
+pub fn scan_report_file(args: &[OsString]) -> Option<PathBuf> {
+    let mut found = None;
+    let mut iter = args.iter().skip(1);
+    while let Some(a) = iter.next() {
+        if a == "--" {
+            break;
+        }
+        let Some(s) = a.to_str() else { continue };
+        if s == "--report-file" {
+            match iter.next() {
+                Some(v) if !v.is_empty() => found = Some(PathBuf::from(v)),
+                _ => break,
+            }
+        } else if let Some(v) = s.strip_prefix("--report-file=") {
+            if !v.is_empty() {
+                found = Some(PathBuf::from(v));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        std::iter::once("chart-harden")
+            .chain(v.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn spaced_flags_are_split_paths_and_values_are_not() {
+        let (a, notes) = split_spaced_args(args(&[
+            "--profile prod",
+            "--profile=prod --release=web",
+            "--report-file=/my dir/r.md",
+            "--lockfile /my dir/x.lock",
+            "my file.yaml",
+            "--",
+            "--x y",
+        ]));
+        let a: Vec<String> = a.iter().map(|s| s.to_string_lossy().into()).collect();
+        assert_eq!(
+            a,
+            [
+                "chart-harden",
+                "--profile",
+                "prod",
+                "--profile=prod",
+                "--release=web",
+                "--report-file=/my dir/r.md",
+                "--lockfile",
+                "/my dir/x.lock",
+                "my file.yaml",
+                "--",
+                "--x y"
+            ]
+        );
+        assert_eq!(notes.len(), 3);
+        assert!(notes[0].contains("`--profile prod`"), "{}", notes[0]);
+        assert!(
+            notes[0].contains("--post-renderer-args=--profile"),
+            "{}",
+            notes[0]
+        );
+    }
+
+    #[test]
+    fn report_file_is_found_in_args_the_parser_rejects() {
+        let f = |v: &[&str]| scan_report_file(&args(v));
+        assert_eq!(
+            f(&["--profle", "--report-file", "/tmp/r.md"]),
+            Some(PathBuf::from("/tmp/r.md"))
+        );
+        assert_eq!(
+            f(&[
+                "--report-file=/tmp/a.md",
+                "bogus",
+                "--report-file=/tmp/b.md"
+            ]),
+            Some(PathBuf::from("/tmp/b.md"))
+        );
+        assert_eq!(f(&["--report-file"]), None);
+        assert_eq!(f(&["--", "--report-file=/tmp/r.md"]), None);
     }
 }

@@ -294,7 +294,9 @@ impl Config {
 
     /// Parses a config file's text.
     pub fn parse_file(text: &str, path: &str) -> Result<ConfigFile, Error> {
-        let v = crate::yaml::view::parse(text)
+        // A repeated key is a mistake in a file someone wrote: say which, do not let the
+        // last one win silently.
+        let v = crate::yaml::view::parse_unique_keys(text)
             .map_err(|e| Error::Config(format!("{path}: invalid YAML: {e}")))?;
         if v.is_null() {
             return Ok(ConfigFile::default());
@@ -372,4 +374,38 @@ pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleM
             .map(str::trim)
             .any(|id| id == "all" || id.eq_ignore_ascii_case(meta.code) || id == meta.name)
     }) || crate::exemptions::exempts(obj, template, meta.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_key_is_an_error_naming_it() {
+        for (text, key) in [
+            ("profile: dev\nprofile: prod\n", "profile"),
+            (
+                "images:\n  pin: true\n  concurrency: 2\n  pin: false\n",
+                "pin",
+            ),
+            (
+                "rules:\n  CH101: {enabled: true}\n  CH101: {enabled: false}\n",
+                "CH101",
+            ),
+        ] {
+            let e = Config::parse_file(text, "chart-harden.yaml")
+                .expect_err(text)
+                .to_string();
+            assert!(
+                e.contains("chart-harden.yaml") && e.contains(&format!("duplicate key `{key}`")),
+                "{text:?}: {e}"
+            );
+        }
+        // The same keys in different mappings are fine.
+        Config::parse_file(
+            "images: {pin: true}\nrules: {pin-image-digest: {enabled: true}}\n",
+            "c",
+        )
+        .unwrap();
+    }
 }

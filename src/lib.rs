@@ -16,6 +16,7 @@ pub mod error;
 pub mod exemptions;
 pub mod export;
 pub mod finding;
+pub mod helm_plugin;
 pub mod input;
 pub mod inventory;
 pub mod krm;

@@ -50,6 +50,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Changed and added documents.
     pub changes: Vec<DocChange>,
+    /// Images whose digest could not be resolved: they stay unpinned (tags as written).
+    pub unpinned_images: Vec<String>,
 }
 
 impl Outcome {
@@ -236,6 +238,11 @@ fn harden_with(
             output,
             findings: fixer.findings,
             changes,
+            unpinned_images: images
+                .iter()
+                .filter(|(_, f)| f.error.is_some())
+                .map(|(r, _)| r.clone())
+                .collect(),
         },
         emitted,
     ))

@@ -105,10 +105,16 @@ fn stdout_is_data_stderr_is_people_and_exit_codes() {
     assert_eq!(out.status.code(), Some(0));
     e2e::docs(&out.stdout);
     assert!(String::from_utf8_lossy(&out.stderr).contains("CH10"));
-    // 1: diff with changes; stdout empty.
+    // 1: diff with changes; the report (not the manifests) on stdout, nothing on stderr.
     let out = e2e::run(&["--no-pin", "diff"], &demo());
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("CH10"), "{report}");
+    assert!(
+        !report.contains("\napiVersion:"),
+        "diff wrote manifests: {report}"
+    );
+    assert!(out.stderr.is_empty());
     // 0: diff without changes (dev profile changes nothing).
     let out = e2e::run(&["--no-pin", "--profile", "dev", "diff"], &demo());
     assert_eq!(out.status.code(), Some(0));

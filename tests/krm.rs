@@ -1,5 +1,7 @@
-//! `chart-harden krm`: a KRM function. kustomize's embedded copy in kubectl cannot run exec
-//! functions and no standalone kustomize is available here, so these tests send exactly
+//! `chart-harden krm`: a KRM function. The documented kpt commands run as written when kpt
+//! is installed (`documented_kpt_command_hardens_the_example`). kustomize's embedded copy in
+//! kubectl cannot run exec functions and no standalone kustomize is available here, so the
+//! other tests send exactly
 //! the ResourceList kustomize sends to an exec function (KRM Functions Specification:
 //! `config.kubernetes.io/v1` ResourceList, items carrying kustomize's index/id annotations,
 //! functionConfig carrying the `config.kubernetes.io/function` annotation) and check the
@@ -368,4 +370,100 @@ fn kustomize_example_runs_through_its_exec_wrapper() {
         .unwrap()
         .iter()
         .any(|r| r["tags"]["fix"] == "applied" && r["tags"]["rule"] == "CH101"));
+}
+
+/// Issue 20 item 4: the documented kpt commands, run as written (README.md, docs/usage.md
+/// from the repository root, examples/kustomize/README.md in that directory) on a copy.
+#[test]
+fn documented_kpt_command_hardens_the_example() {
+    let Some(kpt) = ["/usr/bin/kpt", "/usr/local/bin/kpt"]
+        .iter()
+        .map(std::path::Path::new)
+        .find(|p| p.is_file())
+    else {
+        eprintln!(
+            "kpt is not installed (Debian package google-cloud-cli-kpt): the documented kpt \
+             command is not run; the ResourceList tests above still run"
+        );
+        return;
+    };
+    let src = e2e::repo_root().join("examples/kustomize");
+    let bin_dir = e2e::bin().parent().unwrap().to_path_buf();
+    for (doc, needle, in_example_dir) in [
+        ("README.md", "kpt fn eval examples/kustomize", false),
+        ("docs/usage.md", "kpt fn eval examples/kustomize", false),
+        ("examples/kustomize/README.md", "kpt fn eval . ", true),
+    ] {
+        let text = std::fs::read_to_string(e2e::repo_root().join(doc)).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{doc} documents no `{needle}` command"));
+        let cmd = line.split("  #").next().unwrap().trim().to_string();
+        let tmp = e2e::tempdir();
+        let dir = tmp.path().join("examples/kustomize");
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let out = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .current_dir(if in_example_dir {
+                dir.clone()
+            } else {
+                tmp.path().to_path_buf()
+            })
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}:/usr/bin:/bin",
+                    bin_dir.display(),
+                    kpt.parent().unwrap().display()
+                ),
+            )
+            .env("HOME", tmp.path())
+            .output()
+            .unwrap();
+        e2e::ok(&out, &format!("{doc}: {cmd}"));
+        let (hardened, generated) = if cmd.contains("-o unwrap") {
+            let s = String::from_utf8_lossy(&out.stdout).into_owned();
+            let n = s.matches("kind: NetworkPolicy").count();
+            assert_eq!(
+                std::fs::read(dir.join("rendered.yaml")).unwrap(),
+                std::fs::read(src.join("rendered.yaml")).unwrap(),
+                "`{cmd}` rewrote the example"
+            );
+            (s, n)
+        } else {
+            let n = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("networkpolicy_")
+                })
+                .count();
+            (
+                std::fs::read_to_string(dir.join("rendered.yaml")).unwrap(),
+                n,
+            )
+        };
+        assert!(
+            hardened.contains("runAsNonRoot: true"),
+            "`{cmd}` hardened nothing"
+        );
+        assert!(
+            hardened.contains("readOnlyRootFilesystem: true"),
+            "profile prod from harden.yaml not applied"
+        );
+        assert!(generated > 0, "`{cmd}`: no generated NetworkPolicy");
+        assert_eq!(
+            std::fs::read(dir.join("harden.yaml")).unwrap(),
+            std::fs::read(src.join("harden.yaml")).unwrap(),
+            "kpt rewrote the function config"
+        );
+    }
 }

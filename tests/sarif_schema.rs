@@ -160,3 +160,87 @@ fn harden_sarif_is_valid_for_every_fixture_and_corpus_chart() {
         }
     }
 }
+
+/// Issue 20: every hardening result carries a region: the line and column, in the rendered
+/// stream, of the field it is about (or of the nearest ancestor the input has).
+#[test]
+fn harden_sarif_regions_point_at_the_field_in_the_stream() {
+    let file = format!(
+        "{}/testdata/demo-chart.helm3-stream.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
+        .args(["--no-pin", "diff", "--report-format", "sarif", &file])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&v, "diff sarif with regions");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    let mut exact = 0;
+    for r in results {
+        let rel = &r["relatedLocations"][0]["physicalLocation"];
+        assert_eq!(rel["artifactLocation"]["uri"], file.as_str(), "{r:#}");
+        let line = rel["region"]["startLine"].as_u64().expect("startLine") as usize;
+        let col = rel["region"]["startColumn"].as_u64().expect("startColumn") as usize;
+        let at: String = lines[line - 1].chars().skip(col - 1).collect();
+        assert!(
+            !at.is_empty() && !at.starts_with(' '),
+            "{}: region {line}:{col} is on blank text: {:?}",
+            r["ruleId"],
+            lines[line - 1]
+        );
+        let field = r["properties"]["field"].as_str().unwrap();
+        let last = field.rsplit(['.', '[']).next().unwrap_or_default();
+        if !last.is_empty() && at.starts_with(&format!("{last}:")) {
+            exact += 1;
+        }
+        // Image fields exist in the input: their region is exactly the `image:` key.
+        if r["ruleId"] == "CH201" {
+            assert!(
+                at.starts_with("image:"),
+                "CH201 region {line}:{col}: {at:?}"
+            );
+        }
+    }
+    assert!(exact >= 4, "only {exact} regions on the field itself");
+}
+
+/// `check` SARIF: every violation and finding carries a stream region too.
+#[test]
+fn check_sarif_results_have_regions() {
+    let f = fixture("exemptions.yaml");
+    let o = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
+        .args([
+            "check",
+            "--profile",
+            "prod",
+            "--no-pin",
+            "--report-format",
+            "sarif",
+            &f,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_valid(&v, "check sarif with regions");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let n_lines = text.lines().count() as u64;
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let rel = r["relatedLocations"].as_array().expect("relatedLocations");
+        let last = rel.last().unwrap();
+        assert_eq!(
+            last["physicalLocation"]["artifactLocation"]["uri"],
+            f.as_str()
+        );
+        let line = last["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .unwrap();
+        assert!(line >= 1 && line <= n_lines, "{line}");
+    }
+}

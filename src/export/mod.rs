@@ -35,8 +35,9 @@ pub fn harden_with_input(
 /// Writes the report to `--report-file` (if set) and to stderr (unless `--quiet`), as the
 /// default mode does.
 pub fn emit_report(outcome: &Outcome, opts: &Opts) -> Result<(), Error> {
-    let rendered = crate::report::render(outcome, opts.report_format, false);
     if let Some(p) = &opts.report_file {
+        let rendered =
+            crate::report::render_for_cli(outcome, opts.report_file_format(), false, None);
         crate::atomic::write(p, rendered.as_bytes()).map_err(|source| Error::Io {
             path: p.display().to_string(),
             source,
@@ -44,6 +45,7 @@ pub fn emit_report(outcome: &Outcome, opts: &Opts) -> Result<(), Error> {
     }
     if !opts.quiet {
         use std::io::Write;
+        let rendered = crate::report::render_for_cli(outcome, opts.report_format(), false, None);
         let _ = std::io::stderr().write_all(rendered.as_bytes());
     }
     Ok(())

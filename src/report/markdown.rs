@@ -11,23 +11,69 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// Renders the Markdown report.
+/// An inline code span of `s` (table-safe); an em dash for an empty value, never an empty
+/// code span.
+fn code(s: &str) -> String {
+    if s.is_empty() {
+        return "—".to_string();
+    }
+    let s = cell(s);
+    if s.contains('`') {
+        format!("`` {s} ``")
+    } else {
+        format!("`{s}`")
+    }
+}
+
+/// Renders the Markdown report: the summary, then one table per resource (in the order the
+/// findings name them), then the diff.
 pub fn render(o: &Outcome) -> String {
     let s = summary(o);
     let mut out = String::from("## chart-harden report\n\n");
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "**{}** document(s) changed, **{}** added · **{}** fixed · **{}** not fixed (fix available) · **{}** without automatic fix\n",
-        s.changed_documents, s.added_documents, s.fixed, s.fix_skipped, s.unfixable
+        "**{}** document(s) changed, **{}** added · **{}** fixed (**{}** unsafe) · **{}** not fixed (fix available) · **{}** without automatic fix · **{}** note(s) that only explain",
+        s.changed_documents, s.added_documents, s.fixed, s.unsafe_fixed, s.fix_skipped, s.unfixable - s.notes, s.notes
     );
-    if !o.findings.is_empty() {
-        out.push_str("| Rule | Resource | Field | Finding | Fix |\n|---|---|---|---|---|\n");
-        for f in &o.findings {
+    if s.unpinned_images > 0 {
+        let _ = write!(
+            out,
+            " · **{}** image(s) stayed unpinned (digest not resolved): {}",
+            s.unpinned_images,
+            o.unpinned_images
+                .iter()
+                .map(|r| code(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    out.push_str("\n\n");
+    // Group by resource, keeping the order of first mention.
+    let mut groups: Vec<(&crate::finding::ResourceRef, Vec<&crate::finding::Finding>)> = Vec::new();
+    for f in &o.findings {
+        match groups.iter_mut().find(|(r, _)| **r == f.resource) {
+            Some((_, v)) => v.push(f),
+            None => groups.push((&f.resource, vec![f])),
+        }
+    }
+    for (r, findings) in groups {
+        let name = if r.kind.is_empty() {
+            "release".to_string()
+        } else {
+            r.display()
+        };
+        let _ = write!(out, "### {}", code(&name));
+        if let Some(src) = r.source.as_deref().filter(|s| !s.is_empty()) {
+            let _ = write!(out, " ({})", code(src));
+        }
+        out.push_str("\n\n| Rule | Field | Finding | Fix |\n|---|---|---|---|\n");
+        for f in findings {
             let state = match &f.fix {
                 FixState::Applied { applicability } => {
                     format!("✅ fixed ({})", applicability.as_str())
                 }
                 FixState::Skipped { reason, .. } => format!("⚠️ {reason}"),
+                FixState::Unfixable if super::is_note(f) => "ℹ️ note".to_string(),
                 FixState::Unfixable => match &f.suggestion {
                     Some(s) => format!("❌ {s}"),
                     None => "❌ no automatic fix".to_string(),
@@ -35,11 +81,10 @@ pub fn render(o: &Outcome) -> String {
             };
             let _ = writeln!(
                 out,
-                "| `{}` {} | `{}` | `{}` | {} | {} |",
-                f.rule,
+                "| {} {} | {} | {} | {} |",
+                code(f.rule),
                 f.rule_name,
-                cell(&f.resource.display()),
-                cell(&f.path),
+                code(&f.path),
                 cell(&f.message),
                 cell(&state)
             );

@@ -27,6 +27,23 @@ pub enum Format {
     Sarif,
 }
 
+impl Format {
+    /// The format a report file's extension names: `.md`/`.markdown`, `.json`, `.sarif`
+    /// (also `.sarif.json`), `.txt`/`.text`; `None` for any other extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".sarif") || name.ends_with(".sarif.json") {
+            return Some(Format::Sarif);
+        }
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "md" | "markdown" => Some(Format::Markdown),
+            "json" => Some(Format::Json),
+            "txt" | "text" => Some(Format::Text),
+            _ => None,
+        }
+    }
+}
+
 /// Counts for the summary line.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Summary {
@@ -36,10 +53,23 @@ pub struct Summary {
     pub added_documents: usize,
     /// Findings whose fix was applied.
     pub fixed: usize,
+    /// Of those, fixes that are unsafe (may stop a workload from starting: review them).
+    pub unsafe_fixed: usize,
     /// Findings with a fix that was not applied.
     pub fix_skipped: usize,
     /// Findings nothing can fix.
     pub unfixable: usize,
+    /// Of the findings without a fix, the notes: informational findings with no
+    /// suggestion, which only explain (an inferred NetworkPolicy edge, why no object was
+    /// generated); nothing is wrong and nothing is to be done.
+    pub notes: usize,
+    /// Images whose digest could not be resolved, left unpinned (`--on-resolve-error warn`).
+    pub unpinned_images: usize,
+}
+
+/// True for a note: an informational finding without a fix or a suggestion ([`Summary::notes`]).
+pub fn is_note(f: &Finding) -> bool {
+    f.severity == Severity::Info && f.fix == FixState::Unfixable && f.suggestion.is_none()
 }
 
 /// Computes the summary of an outcome.
@@ -47,13 +77,24 @@ pub fn summary(o: &Outcome) -> Summary {
     let mut s = Summary {
         changed_documents: o.changes.iter().filter(|c| !c.added).count(),
         added_documents: o.changes.iter().filter(|c| c.added).count(),
+        unpinned_images: o.unpinned_images.len(),
         ..Summary::default()
     };
     for f in &o.findings {
         match f.fix {
-            FixState::Applied { .. } => s.fixed += 1,
+            FixState::Applied { applicability } => {
+                s.fixed += 1;
+                if applicability == crate::finding::Applicability::Unsafe {
+                    s.unsafe_fixed += 1;
+                }
+            }
             FixState::Skipped { .. } => s.fix_skipped += 1,
-            FixState::Unfixable => s.unfixable += 1,
+            FixState::Unfixable => {
+                s.unfixable += 1;
+                if is_note(f) {
+                    s.notes += 1;
+                }
+            }
         }
     }
     s
@@ -86,31 +127,77 @@ struct JsonReport<'a> {
 
 /// Renders the report in a format.
 pub fn render(o: &Outcome, format: Format, color: bool) -> String {
+    render_with_input(o, format, color, None)
+}
+
+/// [`render`], knowing the input stream: SARIF results then carry regions (the line and
+/// column of each finding's field in that stream, [`sarif::render_with_input`]).
+pub fn render_with_input(
+    o: &Outcome,
+    format: Format,
+    color: bool,
+    input: Option<sarif::Input<'_>>,
+) -> String {
     match format {
         Format::Text => text::render(o, color),
         Format::Markdown => markdown::render(o),
-        Format::Sarif => sarif::render(o),
-        Format::Json => {
-            let r = JsonReport {
-                schema: JSON_SCHEMA_VERSION,
-                tool: "chart-harden",
-                version: env!("CARGO_PKG_VERSION"),
-                summary: summary(o),
-                findings: &o.findings,
-                changes: o
-                    .changes
-                    .iter()
-                    .map(|c: &DocChange| JsonChange {
-                        doc: c.doc,
-                        label: &c.label,
-                        added: c.added,
-                        diff: diff::unified(c),
-                    })
-                    .collect(),
-            };
-            let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
-            s.push('\n');
-            s
-        }
+        Format::Sarif => sarif::render_with_input(o, input),
+        Format::Json => json(o),
     }
+}
+
+/// The report as the command line writes it: like [`render_with_input`], with text
+/// findings wrapped at [`text::WRAP_COLUMNS`] columns for people reading a terminal or a
+/// report file, and summary lines on the unsafe fixes applied and the notes.
+pub fn render_for_cli(
+    o: &Outcome,
+    format: Format,
+    color: bool,
+    input: Option<sarif::Input<'_>>,
+) -> String {
+    match format {
+        Format::Text => {
+            let mut out = text::render_wrapped(o, color, Some(text::WRAP_COLUMNS));
+            let s = summary(o);
+            if s.unsafe_fixed > 0 {
+                out.push_str(&format!(
+                    "chart-harden: {} of the {} applied fixes are unsafe (they may stop a workload \
+                     from starting): review them\n",
+                    s.unsafe_fixed, s.fixed
+                ));
+            }
+            if s.notes > 0 {
+                out.push_str(&format!(
+                    "chart-harden: {} of the {} findings without automatic fix are notes that only \
+                     explain (nothing to fix)\n",
+                    s.notes, s.unfixable
+                ));
+            }
+            out
+        }
+        _ => render_with_input(o, format, color, input),
+    }
+}
+
+fn json(o: &Outcome) -> String {
+    let r = JsonReport {
+        schema: JSON_SCHEMA_VERSION,
+        tool: "chart-harden",
+        version: env!("CARGO_PKG_VERSION"),
+        summary: summary(o),
+        findings: &o.findings,
+        changes: o
+            .changes
+            .iter()
+            .map(|c: &DocChange| JsonChange {
+                doc: c.doc,
+                label: &c.label,
+                added: c.added,
+                diff: diff::unified(c),
+            })
+            .collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
+    s.push('\n');
+    s
 }

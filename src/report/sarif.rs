@@ -213,17 +213,199 @@ impl Builder {
 
 /// SARIF for a hardening run: every finding (applied fixes as `kind: pass`).
 pub fn render(o: &Outcome) -> String {
+    render_with_input(o, None)
+}
+
+/// The input stream a hardening run read, for regions: its text and the URI it goes by
+/// in SARIF (the input file, or `rendered.yaml` for stdin).
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The whole input stream.
+    pub text: &'a str,
+    /// Its SARIF artifact URI.
+    pub uri: &'a str,
+}
+
+/// [`render`], with a region on every result: the line and column, in the input stream,
+/// of the field the finding is about, or of its nearest ancestor the input has (a field a
+/// fix adds is located at the mapping it is added to). The region goes on a
+/// `relatedLocations` entry whose artifact is the rendered stream; the result's own
+/// location stays the chart template, whose lines Helm's templating shifts.
+pub fn render_with_input(o: &Outcome, input: Option<Input<'_>>) -> String {
     let mut b = Builder::new();
+    let mut positions = input.map(StreamPositions::new);
     for f in &o.findings {
         b.finding(f);
+        if let (Some(p), Some(r)) = (positions.as_mut(), b.results.last_mut()) {
+            add_region(r, p, &f.resource, &f.path);
+        }
     }
     b.finish()
+}
+
+/// Appends the stream location (with its region) of `resource`'s field `path` to a result's
+/// `relatedLocations`.
+fn add_region(result: &mut Value, p: &mut StreamPositions<'_>, resource: &ResourceRef, path: &str) {
+    let Some((line, col)) = p.locate(resource.doc, path) else {
+        return;
+    };
+    if !result["relatedLocations"].is_array() {
+        result["relatedLocations"] = json!([]);
+    }
+    if let Some(related) = result["relatedLocations"].as_array_mut() {
+        related.push(json!({
+            "id": related.len(),
+            "message": {"text": format!("the field in the rendered stream (document {})", resource.doc + 1)},
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri_path(p.uri)},
+                "region": {"startLine": line, "startColumn": col},
+            },
+        }));
+    }
+}
+
+/// Finds the line and column of a field in the input stream.
+struct StreamPositions<'a> {
+    text: &'a str,
+    uri: &'a str,
+    /// Offset of the text after a BOM.
+    skip: usize,
+    segs: Vec<crate::yaml::split::Segment>,
+    /// Byte offset of every line start.
+    line_starts: Vec<usize>,
+    trees: BTreeMap<usize, Option<crate::yaml::tree::Node>>,
+}
+
+impl<'a> StreamPositions<'a> {
+    fn new(input: Input<'a>) -> Self {
+        let body = input.text.strip_prefix('\u{feff}').unwrap_or(input.text);
+        let skip = input.text.len() - body.len();
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr::memchr_iter(b'\n', input.text.as_bytes()).map(|i| i + 1));
+        StreamPositions {
+            text: input.text,
+            uri: input.uri,
+            skip,
+            segs: crate::yaml::split::split(body),
+            line_starts,
+            trees: BTreeMap::new(),
+        }
+    }
+
+    /// 1-based (line, column in characters) of the field at `path` of document `doc`, or of
+    /// its nearest ancestor; the document's first line when nothing else is found.
+    fn locate(&mut self, doc: usize, path: &str) -> Option<(usize, usize)> {
+        let seg = self.segs.get(doc)?;
+        let start = seg.text.start + self.skip;
+        let doc_text = &self.text[start..seg.text.end + self.skip];
+        let tree = self
+            .trees
+            .entry(doc)
+            .or_insert_with(|| crate::yaml::tree::build(doc_text).ok().flatten());
+        let mut offset = doc_text.len() - doc_text.trim_start().len();
+        if let Some(root) = tree.as_ref() {
+            offset = root.start;
+            let mut cur = root;
+            for step in parse_path(path) {
+                match (&cur.kind, &step) {
+                    (
+                        crate::yaml::tree::NodeKind::Map { entries, .. },
+                        crate::yaml::path::Seg::Key(k),
+                    ) => {
+                        match entries
+                            .iter()
+                            .rev()
+                            .find(|(key, _)| key.scalar() == Some(&**k))
+                        {
+                            Some((key, value)) => {
+                                offset = key.start;
+                                cur = value;
+                            }
+                            None => break,
+                        }
+                    }
+                    (
+                        crate::yaml::tree::NodeKind::Seq { items, .. },
+                        crate::yaml::path::Seg::Index(i),
+                    ) => match items.get(*i) {
+                        Some(item) => {
+                            offset = item.start;
+                            cur = item;
+                        }
+                        None => break,
+                    },
+                    _ => break,
+                }
+            }
+        }
+        let at = start + offset;
+        let line = self.line_starts.partition_point(|&s| s <= at);
+        let line_start = self.line_starts[line - 1];
+        let col = self
+            .text
+            .get(line_start..at)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        Some((line, col))
+    }
+}
+
+/// Parses a finding's field path (`a.b[0]['c.d']`, as [`crate::yaml::path::Path`] writes it).
+fn parse_path(path: &str) -> Vec<crate::yaml::path::Seg> {
+    use crate::yaml::path::Seg;
+    let mut out = Vec::new();
+    let b = path.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'.' => i += 1,
+            b'[' if b.get(i + 1) == Some(&b'\'') => {
+                let mut key = String::new();
+                let mut j = i + 2;
+                while j < b.len() {
+                    if b[j] == b'\\' && b.get(j + 1) == Some(&b'\'') {
+                        key.push('\'');
+                        j += 2;
+                    } else if b[j] == b'\'' && b.get(j + 1) == Some(&b']') {
+                        break;
+                    } else {
+                        let ch = path[j..].chars().next().unwrap_or_default();
+                        key.push(ch);
+                        j += ch.len_utf8();
+                    }
+                }
+                out.push(Seg::Key(key.into()));
+                i = j + 2;
+            }
+            b'[' => {
+                let end = path[i..].find(']').map_or(b.len(), |e| i + e);
+                match path[i + 1..end].parse() {
+                    Ok(n) => out.push(Seg::Index(n)),
+                    Err(_) => break,
+                }
+                i = end + 1;
+            }
+            _ => {
+                let end = path[i..].find(['.', '[']).map_or(b.len(), |e| i + e);
+                out.push(Seg::Key(path[i..end].into()));
+                i = end;
+            }
+        }
+    }
+    out
 }
 
 /// SARIF for `check`: every Pod Security violation (with the findings that explain it) and
 /// every finding that was not fixed.
 pub fn render_check(r: &CheckReport) -> String {
+    render_check_with_input(r, None)
+}
+
+/// [`render_check`] with regions in the input stream, as [`render_with_input`] (appended to
+/// `relatedLocations`, after the explaining findings).
+pub fn render_check_with_input(r: &CheckReport, input: Option<Input<'_>>) -> String {
     let mut b = Builder::new();
+    let mut positions = input.map(StreamPositions::new);
     for v in &r.violations {
         let id = format!("PSS/{}", v.check);
         let idx = b.rule_index(&id, || pss_descriptor(v.check, v.level));
@@ -270,11 +452,17 @@ pub fn render_check(r: &CheckReport) -> String {
         if !related.is_empty() {
             result["relatedLocations"] = Value::Array(related);
         }
+        if let Some(p) = positions.as_mut() {
+            add_region(&mut result, p, &v.resource, &v.path);
+        }
         b.results.push(result);
     }
     for f in &r.findings {
         if !matches!(f.fix, FixState::Applied { .. }) {
             b.finding(f);
+            if let (Some(p), Some(res)) = (positions.as_mut(), b.results.last_mut()) {
+                add_region(res, p, &f.resource, &f.path);
+            }
         }
     }
     b.finish()
@@ -283,6 +471,38 @@ pub fn render_check(r: &CheckReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_parse_as_they_are_written() {
+        use crate::yaml::path::{Path, Seg};
+        let p = Path(vec![
+            Seg::Key("spec".into()),
+            Seg::Key("containers".into()),
+            Seg::Index(2),
+            Seg::Key("a.b/c'd".into()),
+            Seg::Key("x".into()),
+        ]);
+        assert_eq!(parse_path(&p.to_string()), p.0);
+        assert!(parse_path("").is_empty());
+    }
+
+    #[test]
+    fn positions_point_at_the_key_or_the_nearest_ancestor() {
+        let text = "# Source: a.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n---\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: x\n";
+        let mut p = StreamPositions::new(Input {
+            text,
+            uri: "rendered.yaml",
+        });
+        assert_eq!(p.locate(0, "metadata.name"), Some((5, 3)));
+        assert_eq!(p.locate(1, "spec.containers[0].image"), Some((11, 5)));
+        // Not in the input: the nearest ancestor (the container).
+        assert_eq!(
+            p.locate(1, "spec.containers[0].securityContext.runAsNonRoot"),
+            Some((10, 5))
+        );
+        assert_eq!(p.locate(1, ""), Some((7, 1)));
+        assert_eq!(p.locate(5, "spec"), None);
+    }
 
     #[test]
     fn artifact_uri_falls_back_and_escapes() {

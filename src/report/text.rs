@@ -15,8 +15,54 @@ fn paint(s: &str, code: &str, color: bool) -> String {
     }
 }
 
+/// Where the command line wraps finding lines.
+pub const WRAP_COLUMNS: usize = 100;
+
+/// Display width of `s`: characters, not counting ANSI color sequences.
+fn width(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_escape = false;
+    for c in s.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => n += 1,
+        }
+    }
+    n
+}
+
+/// Wraps `line` at spaces to at most `max` columns (a longer word stays whole), continuation
+/// lines indented by `indent` spaces.
+fn wrap(line: &str, max: usize, indent: usize) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut col = 0;
+    for word in line.split(' ') {
+        let w = width(word);
+        if col > indent && col + 1 + w > max {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            col = indent;
+        } else if !out.is_empty() {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+    }
+    out
+}
+
 /// Renders the text report.
 pub fn render(o: &Outcome, color: bool) -> String {
+    render_wrapped(o, color, None)
+}
+
+/// [`render`], with each finding (and suggestion) wrapped at `wrap` columns when given; the
+/// diff and the summary lines are never wrapped. The command line wraps at
+/// [`WRAP_COLUMNS`].
+pub fn render_wrapped(o: &Outcome, color: bool, wrap_at: Option<usize>) -> String {
     let mut out = String::new();
     for c in &o.changes {
         for line in diff::unified(c).lines() {
@@ -61,13 +107,27 @@ pub fn render(o: &Outcome, color: bool) -> String {
         } else {
             format!(" {}:", f.path)
         };
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{} {} {}{}:{} {} — {}",
             f.rule, f.rule_name, resource, src, path, f.message, state
         );
-        if let Some(s) = &f.suggestion {
-            let _ = writeln!(out, "    suggestion: {s}");
+        let suggestion = f
+            .suggestion
+            .as_ref()
+            .map(|s| format!("    suggestion: {s}"));
+        match wrap_at {
+            Some(max) => {
+                let _ = writeln!(out, "{}", wrap(&line, max, 4));
+                if let Some(s) = suggestion {
+                    let _ = writeln!(out, "{}", wrap(&s, max, 6));
+                }
+            }
+            None => {
+                let _ = writeln!(out, "{line}");
+                if let Some(s) = suggestion {
+                    let _ = writeln!(out, "{s}");
+                }
+            }
         }
     }
     let s = summary(o);
@@ -76,5 +136,33 @@ pub fn render(o: &Outcome, color: bool) -> String {
         "chart-harden: {} document(s) changed, {} added; {} finding(s) fixed, {} not fixed (fix available), {} without automatic fix",
         s.changed_documents, s.added_documents, s.fixed, s.fix_skipped, s.unfixable
     );
+    if !o.unpinned_images.is_empty() {
+        let _ = writeln!(
+            out,
+            "chart-harden: {} image(s) stayed unpinned (digest not resolved; see CH201): {}",
+            o.unpinned_images.len(),
+            paint(&o.unpinned_images.join(", "), "33", color)
+        );
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_keeps_long_words() {
+        let w = wrap(
+            "CH101 a b spec.template.spec.containers[0].securityContext c d e",
+            20,
+            4,
+        );
+        assert_eq!(
+            w,
+            "CH101 a b\n    spec.template.spec.containers[0].securityContext\n    c d e"
+        );
+        assert_eq!(wrap("short line", 20, 4), "short line");
+        assert_eq!(width("\x1b[32mfixed\x1b[0m"), 5);
+    }
 }

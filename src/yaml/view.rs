@@ -38,9 +38,35 @@ pub fn parse_pruned(text: &str, prune: &[&str]) -> Result<(Value, bool), String>
     reference(text).map(|v| (v, false))
 }
 
+/// Like [`reference`], but a key repeated in one mapping is an error naming the key (for
+/// files people write, such as the config file, where "the last wins" hides a mistake).
+pub fn parse_unique_keys(text: &str) -> Result<Value, String> {
+    let mut o = options();
+    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    match serde_saphyr::from_str_with_options::<Option<Value>>(text, o) {
+        Ok(v) => Ok(v.unwrap_or(Value::Null)),
+        Err(serde_saphyr::Error::DuplicateMappingKey { key, location }) => Err(format!(
+            "duplicate key {} at line {}, column {}: a key may appear once in a mapping (keep \
+             one; YAML readers disagree on which one wins)",
+            key.map(|k| format!("`{k}`"))
+                .unwrap_or_else(|| "(not a plain scalar)".into()),
+            location.line(),
+            location.column()
+        )),
+        // Any other error: the usual message (and never a silent success).
+        Err(e) => Err(reference(text)
+            .err()
+            .unwrap_or_else(|| one_line(&e.to_string()))),
+    }
+}
+
 /// serde-saphyr's reading of a document, without the fast path.
 pub fn reference(text: &str) -> Result<Value, String> {
-    serde_saphyr::from_str_with_options::<Option<Value>>(text, options())
+    read(text, options())
+}
+
+fn read(text: &str, options: serde_saphyr::Options) -> Result<Value, String> {
+    serde_saphyr::from_str_with_options::<Option<Value>>(text, options)
         .map(|v| v.unwrap_or(Value::Null))
         .map_err(|e| {
             let m = one_line(&e.to_string());

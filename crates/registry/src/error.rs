@@ -121,7 +121,7 @@ pub enum ResolveError {
         deadline: Duration,
     },
     /// Offline mode and the image is not in the lockfile.
-    #[error("image {image:?} is not in the lockfile ({lockfile}) and offline mode forbids registry lookups; run without offline mode (or with update_lock) to add it")]
+    #[error("image {image:?} is not in the lockfile ({lockfile}) and --offline forbids registry lookups; run once with --lockfile and without --offline to add it (--update-lock re-resolves every image)")]
     OfflineMiss {
         /// Reference as written.
         image: String,

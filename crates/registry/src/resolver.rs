@@ -548,7 +548,8 @@ impl Resolver {
         }
         if cfg.offline && cfg.update_lock {
             return Err(ResolveError::Config(
-                "offline and update_lock exclude each other (updating needs the registry)".into(),
+                "--offline and --update-lock exclude each other (updating needs the registry)"
+                    .into(),
             ));
         }
         let build = |direct: bool| {
