@@ -308,6 +308,8 @@ impl Fixer<'_> {
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
         let mut generated: Vec<Value> = Vec::new();
         let mut last_meta: Option<&'static rules::RuleMeta> = None;
+        // Workloads by resource, built on the first unsafe fix of the step.
+        let mut workload_index: Option<HashMap<&ResourceRef, usize>> = None;
         for em in sinks.into_iter().flat_map(|s| s.items) {
             let mut f = em.finding;
             // A sink's findings are nearly always its rule's: look the rule up once.
@@ -343,7 +345,16 @@ impl Fixer<'_> {
                     }
                 }
                 let gate = (fix.applicability == Applicability::Unsafe)
-                    .then(|| withheld_for_workload(&inv, meta, &f.resource, self.cfg))
+                    .then(|| {
+                        let ix = workload_index.get_or_insert_with(|| {
+                            inv.workloads
+                                .iter()
+                                .enumerate()
+                                .map(|(i, w)| (&w.object.resource, i))
+                                .collect()
+                        });
+                        withheld_for_workload(&inv, ix, meta, &f.resource, self.cfg)
+                    })
                     .flatten();
                 let allowed = match gate {
                     Some(reason) => Err(reason),
@@ -716,6 +727,7 @@ fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) 
 /// memory follows the node's load). `podSecurity.hostAccessPods: restrict` applies them anyway.
 fn withheld_for_workload(
     inv: &Inventory,
+    index: &HashMap<&ResourceRef, usize>,
     meta: &rules::RuleMeta,
     r: &ResourceRef,
     cfg: &Config,
@@ -724,7 +736,7 @@ fn withheld_for_workload(
     {
         return None;
     }
-    let wi = inv.workloads.iter().position(|w| w.object.resource == *r)?;
+    let wi = *index.get(r)?;
     let why = inv.facts.workloads.get(wi)?.unrestrictable.as_ref()?;
     Some(format!(
         "withheld: {why}, so the pod can never reach the restricted level and this fix would only risk breaking it (set `podSecurity.hostAccessPods: restrict` to apply it)"

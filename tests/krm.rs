@@ -456,7 +456,8 @@ fn documented_kpt_command_hardens_the_example() {
             "`{cmd}` hardened nothing"
         );
         assert!(
-            hardened.contains("readOnlyRootFilesystem: true"),
+            // An unsafe fix (a chosen UID): applied only by profile prod.
+            hardened.contains("runAsUser: 65532"),
             "profile prod from harden.yaml not applied"
         );
         assert!(generated > 0, "`{cmd}`: no generated NetworkPolicy");

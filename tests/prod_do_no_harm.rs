@@ -42,7 +42,12 @@ fn harden(input: &str, extra: &[&str]) -> (String, String) {
     );
     (
         String::from_utf8(out.stdout).expect("utf-8"),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        // The report as one line: the command line wraps long findings at spaces.
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" "),
     )
 }
 

@@ -46,7 +46,12 @@ fn harden(input: &[u8], release: &str, extra: &[&str]) -> (Vec<u8>, String) {
     );
     (
         out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        // The report as one line: the command line wraps long findings at spaces.
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" "),
     )
 }
 

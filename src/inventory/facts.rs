@@ -220,9 +220,9 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
         }
         out
     };
-    let proxied = proxied_services(inv, &roles);
-    let api_services = in_stream_api_services(docs, inv);
-    let backends = backend_services(docs, inv);
+    let proxied = by_name(proxied_services(inv, &roles));
+    let api_services = by_name(in_stream_api_services(docs, inv));
+    let backends = by_name(backend_services(docs, inv));
     let mut facts = Facts::default();
     for w in &inv.workloads {
         let mut f = WorkloadFacts::default();
@@ -276,16 +276,16 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
             if stype == "NodePort" || stype == "LoadBalancer" {
                 why.push(format!("Service {} is type {stype}", s.name));
             }
-            if let Some(w) = api_services.iter().find(|(k, _)| same(k, &key)) {
+            if let Some(w) = find(&api_services, &key) {
                 why.push(format!("the API server calls Service {} ({})", s.name, w.1));
             }
-            if let Some(w) = proxied.iter().find(|(k, _)| same(k, &key)) {
+            if let Some(w) = find(&proxied, &key) {
                 why.push(format!(
                     "Service {} is reached through the API server's service proxy ({})",
                     s.name, w.1
                 ));
             }
-            if let Some(b) = backends.iter().find(|(k, _)| same(k, &key)) {
+            if let Some(b) = find(&backends, &key) {
                 why.push(format!(
                     "Service {} is a backend of {} (the ingress controller or gateway runs in a namespace the chart does not name)",
                     s.name, b.1
@@ -467,8 +467,22 @@ fn scope_name(scope: &str) -> String {
     }
 }
 
-fn same(a: &(String, String), b: &(String, String)) -> bool {
-    a.1 == b.1 && Inventory::same_namespace(&a.0, &b.0)
+/// (namespace, Service) → evidence, indexed by the Service's name.
+type ByName = std::collections::HashMap<String, Vec<((String, String), String)>>;
+
+fn by_name(v: Vec<((String, String), String)>) -> ByName {
+    let mut m = ByName::new();
+    for e in v {
+        m.entry(e.0 .1.clone()).or_default().push(e);
+    }
+    m
+}
+
+/// The first entry for the Service `key` (namespace, name).
+fn find<'a>(m: &'a ByName, key: &(String, String)) -> Option<&'a ((String, String), String)> {
+    m.get(&key.1)?
+        .iter()
+        .find(|(k, _)| Inventory::same_namespace(&k.0, &key.0))
 }
 
 fn push_port(ports: &mut Vec<OpenPort>, port: PortSpec, protocol: &str, why: &str) {

@@ -171,6 +171,9 @@ pub struct Inventory {
     /// Facts derived from the whole release (who calls each workload, node agents,
     /// controllers that create pods).
     pub facts: facts::Facts,
+    /// Bindings by the name of each ServiceAccount subject (a prefilter for
+    /// [`Self::bindings_for`]: a release has as many bindings as workloads).
+    pub bindings_by_subject: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// Indexes by label pair: key → value → indexes (looked up without building a pair).
@@ -464,6 +467,14 @@ impl Inventory {
                 inv.workloads_by_pair.push(k, v, i);
             }
         }
+        for (i, b) in inv.bindings.iter().enumerate() {
+            for (_, name) in &b.subjects {
+                let ix = inv.bindings_by_subject.entry(name.clone()).or_default();
+                if ix.last() != Some(&i) {
+                    ix.push(i);
+                }
+            }
+        }
         inv.facts = facts::derive(docs, &inv);
         inv
     }
@@ -523,8 +534,11 @@ impl Inventory {
 
     /// Bindings whose subjects include this ServiceAccount.
     pub fn bindings_for(&self, namespace: &str, sa: &str) -> Vec<&Binding> {
-        self.bindings
-            .iter()
+        self.bindings_by_subject
+            .get(sa)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.bindings[i])
             .filter(|b| {
                 b.subjects.iter().any(|(ns, name)| {
                     name == sa

@@ -340,6 +340,13 @@ impl Rule for GenerateNetworkPolicy {
         };
         let inv = cx.inv;
         let refs = cx.references();
+        // References by Service and by client, looked up per workload (not scanned).
+        let mut refs_to: std::collections::HashMap<usize, Vec<&Reference>> = Default::default();
+        let mut refs_from: std::collections::HashMap<usize, Vec<&Reference>> = Default::default();
+        for r in refs {
+            refs_to.entry(r.service).or_default().push(r);
+            refs_from.entry(r.from).or_default().push(r);
+        }
         let api_called = api_called_services(cx);
         let mut done: BTreeSet<usize> = BTreeSet::new();
         let candidates: Vec<(usize, &Workload)> = workloads_indexed(cx, &META).collect();
@@ -445,7 +452,7 @@ impl Rule for GenerateNetworkPolicy {
                             s.name
                         ),
                     });
-                } else if !ingress_from_configured && !refs.iter().any(|r| r.service == si) {
+                } else if !ingress_from_configured && !refs_to.contains_key(&si) {
                     // No workload of the release names this Service: its clients are outside
                     // the release, in namespaces the chart does not name (a database, a
                     // broker, an identity server used by other applications).
@@ -481,7 +488,7 @@ impl Rule for GenerateNetworkPolicy {
                     });
                 }
                 // Clients the default peers do not already admit.
-                for r in refs.iter().filter(|r| r.service == si) {
+                for r in refs_to.get(&si).into_iter().flatten().copied() {
                     let client = &inv.workloads[r.from];
                     if default_covers_same_ns
                         && Inventory::same_namespace(&client.namespace, &w.namespace)
@@ -565,8 +572,12 @@ impl Rule for GenerateNetworkPolicy {
             for p in &opts.dns {
                 egress.add(format!("dns:{}", peer_key(p)), Some(p.clone()), &dns_ports);
             }
-            let group_refs: Vec<&Reference> =
-                refs.iter().filter(|r| group.contains(&r.from)).collect();
+            let group_refs: Vec<&Reference> = group
+                .iter()
+                .filter_map(|g| refs_from.get(g))
+                .flatten()
+                .copied()
+                .collect();
             for r in group_refs {
                 let s = &inv.services[r.service];
                 if s.selector.is_empty() {
@@ -718,7 +729,7 @@ impl Rule for GenerateNetworkPolicy {
                 .collect();
             let strict_rules = egress_rules.len();
             let egress_evidence = if opts.egress == EgressMode::Open {
-                let keep_metadata = metadata_needed(cx, w);
+                let keep_metadata = metadata_needed(cx, wi, w);
                 let except: &[String] = if keep_metadata.is_some() {
                     &[]
                 } else {
@@ -849,8 +860,7 @@ fn open_egress_rule(except: &[String]) -> NetworkPolicyEgressRule {
 /// Why a workload needs the cloud metadata endpoint, when the release says so: node agents
 /// (they read instance metadata for host names and tags) and workload identity on GKE (the
 /// metadata server hands out the credentials).
-fn metadata_needed(cx: &Context<'_>, w: &Workload) -> Option<String> {
-    let wi = cx.inv.workloads.iter().position(|x| std::ptr::eq(x, w))?;
+fn metadata_needed(cx: &Context<'_>, wi: usize, w: &Workload) -> Option<String> {
     if let Some(why) = &cx.inv.facts.workloads[wi].unrestrictable {
         return Some(format!("a node agent reads instance metadata: {why}"));
     }

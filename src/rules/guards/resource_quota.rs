@@ -284,26 +284,32 @@ impl Rule for GenerateResourceQuota {
             // A container without a memory limit whose memory no default fits (a node agent,
             // a data store, a JVM sized from its limit) would get the LimitRange's default
             // limit under a `limits.memory` quota: bound only requests then.
-            let unbounded: Option<String> = ws.iter().find_map(|w| {
-                let wi = inv.workloads.iter().position(|x| std::ptr::eq(x, *w))?;
-                w.containers.iter().find_map(|c| {
-                    let cv = cx.at(w.object.doc, &c.path)?;
-                    if cv.ptr("/resources/limits/memory").is_some() {
-                        return None;
-                    }
-                    if let Some(why) = &inv.facts.workloads[wi].unrestrictable {
-                        return Some(format!("{} is a node agent ({why})", super::wname(w)));
-                    }
-                    match super::default_resources::memory_evidence(cv, c.image.as_deref()) {
-                        Some(super::default_resources::Memory::Unbounded(why)) => Some(format!(
-                            "container {:?} of {} sets no memory limit and {why}",
-                            c.name,
-                            super::wname(w)
-                        )),
-                        _ => None,
-                    }
-                })
-            });
+            let unbounded: Option<String> = inv
+                .workloads
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.namespace == ns)
+                .find_map(|(wi, w)| {
+                    w.containers.iter().find_map(|c| {
+                        let cv = cx.at(w.object.doc, &c.path)?;
+                        if cv.ptr("/resources/limits/memory").is_some() {
+                            return None;
+                        }
+                        if let Some(why) = &inv.facts.workloads[wi].unrestrictable {
+                            return Some(format!("{} is a node agent ({why})", super::wname(w)));
+                        }
+                        match super::default_resources::memory_evidence(cv, c.image.as_deref()) {
+                            Some(super::default_resources::Memory::Unbounded(why)) => {
+                                Some(format!(
+                                    "container {:?} of {} sets no memory limit and {why}",
+                                    c.name,
+                                    super::wname(w)
+                                ))
+                            }
+                            _ => None,
+                        }
+                    })
+                });
             if let Some(why) = &unbounded {
                 hard.remove("limits.memory");
                 hard.remove("limits.cpu");
