@@ -224,7 +224,8 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
     let api_services = by_name(in_stream_api_services(docs, inv));
     let backends = by_name(backend_services(docs, inv));
     let mut facts = Facts::default();
-    for w in &inv.workloads {
+    let monitored = monitored_ports(docs, inv);
+    for (wi, w) in inv.workloads.iter().enumerate() {
         let mut f = WorkloadFacts::default();
         let spec = w.pod_spec.lookup(&docs[w.object.doc].value);
         let spec = spec.unwrap_or(&Value::Null);
@@ -340,7 +341,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
                 "its pod template carries prometheus.io/port",
             );
         }
-        let monitored = monitored_port_names(docs, inv, w);
+        let monitored = &monitored[wi];
         // Container ports: hostPorts; every port of a server the API server calls but that no
         // Service of the stream fronts (it registers itself at run time).
         let no_service = inv.services_for(w).is_empty();
@@ -553,53 +554,108 @@ pub fn unrestrictable(spec: &Value) -> Option<String> {
     None
 }
 
-/// Container port names of the workload that ServiceMonitors (through a Service's port) and
-/// PodMonitors of the stream scrape.
-fn monitored_port_names(docs: &[Document], inv: &Inventory, w: &Workload) -> Vec<String> {
-    let mut out = Vec::new();
-    let services = inv.services_for(w);
-    for o in inv.by_kind.get("ServiceMonitor").into_iter().flatten() {
+/// Which namespaces a monitor (ServiceMonitor, PodMonitor) looks in: its own unless its
+/// `namespaceSelector` says `any: true` (`None`: every namespace) or names them.
+fn monitor_namespaces(
+    inv: &Inventory,
+    o: &crate::document::Object,
+    v: &Value,
+) -> Option<Vec<String>> {
+    let sel = v.ptr("/spec/namespaceSelector");
+    if sel.and_then(|s| s.key("any")).and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    if let Some(names) = sel
+        .and_then(|s| s.key("matchNames"))
+        .and_then(Value::as_array)
+    {
+        return Some(
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        );
+    }
+    Some(vec![inv.namespace_of(&o.resource)])
+}
+
+/// Container port names the monitors of the stream scrape, per workload (inventory order):
+/// ServiceMonitors through the target port of a Service's named port, PodMonitors directly.
+/// Each monitor is matched once against the Services (or workloads) of the namespaces it
+/// looks in, not once per workload.
+fn monitored_ports(docs: &[Document], inv: &Inventory) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new(); inv.workloads.len()];
+    let sms = inv.by_kind.get("ServiceMonitor");
+    let pms = inv.by_kind.get("PodMonitor");
+    if sms.is_none() && pms.is_none() {
+        return out;
+    }
+    let in_scope = |scope: &Option<Vec<String>>, ns: &str| {
+        scope
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| Inventory::same_namespace(n, ns)))
+    };
+    // Service → the port names monitors scrape on it.
+    let mut by_service: Vec<Vec<String>> = vec![Vec::new(); inv.services.len()];
+    let service_labels: Vec<BTreeMap<String, String>> = inv
+        .services
+        .iter()
+        .map(|s| {
+            super::labels_at(
+                docs[s.object.doc].object_value(&s.object),
+                "/metadata/labels",
+            )
+        })
+        .collect();
+    for o in sms.into_iter().flatten() {
         let v = docs[o.doc].object_value(o);
         let sel = v.ptr("/spec/selector").unwrap_or(&Value::Null);
-        for s in &services {
-            let sv = docs[s.object.doc].object_value(&s.object);
-            let labels = super::labels_at(sv, "/metadata/labels");
-            if !super::label_selector_matches(sel, &labels) {
+        let scope = monitor_namespaces(inv, o, v);
+        let ports: Vec<&str> = v
+            .ptr("/spec/endpoints")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|ep| ep.key("port").and_then(Value::as_str))
+            .collect();
+        for (si, s) in inv.services.iter().enumerate() {
+            if !in_scope(&scope, &s.namespace)
+                || !super::label_selector_matches(sel, &service_labels[si])
+            {
                 continue;
             }
-            for ep in v
-                .ptr("/spec/endpoints")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let Some(pn) = ep.key("port").and_then(Value::as_str) else {
-                    continue;
-                };
-                for sp in &s.ports {
-                    if sp.name.as_deref() == Some(pn) {
-                        if let Value::String(t) = &sp.target {
-                            out.push(t.clone());
-                        }
+            for sp in &s.ports {
+                if sp.name.as_deref().is_some_and(|n| ports.contains(&n)) {
+                    if let Value::String(t) = &sp.target {
+                        by_service[si].push(t.clone());
                     }
                 }
             }
         }
     }
-    for o in inv.by_kind.get("PodMonitor").into_iter().flatten() {
+    if by_service.iter().any(|p| !p.is_empty()) {
+        for (wi, w) in inv.workloads.iter().enumerate() {
+            for si in inv.services_for_ix(w) {
+                out[wi].extend(by_service[si].iter().cloned());
+            }
+        }
+    }
+    for o in pms.into_iter().flatten() {
         let v = docs[o.doc].object_value(o);
         let sel = v.ptr("/spec/selector").unwrap_or(&Value::Null);
-        if !super::label_selector_matches(sel, &w.labels) {
-            continue;
-        }
-        for ep in v
+        let scope = monitor_namespaces(inv, o, v);
+        let ports: Vec<String> = v
             .ptr("/spec/podMetricsEndpoints")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-        {
-            if let Some(pn) = ep.key("port").and_then(Value::as_str) {
-                out.push(pn.to_string());
+            .filter_map(|ep| ep.key("port").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        for (wi, w) in inv.workloads.iter().enumerate() {
+            if in_scope(&scope, &w.namespace) && super::label_selector_matches(sel, &w.labels) {
+                out[wi].extend(ports.iter().cloned());
             }
         }
     }

@@ -176,24 +176,57 @@ pub struct Inventory {
     pub bindings_by_subject: std::collections::HashMap<String, Vec<usize>>,
 }
 
-/// Indexes by label pair: key → value → indexes (looked up without building a pair).
+/// Indexes by namespace and label pair: namespace → key → value → indexes (looked up without
+/// building a pair). Partitioned by namespace so that one release's objects are never
+/// candidates for another namespace's (a stream of many releases, each with the same labels,
+/// would otherwise make every lookup scan every copy). `""` is the release namespace when it is
+/// unknown, which may be any namespace.
 #[derive(Debug, Default, Clone)]
-pub struct PairIndex(
-    std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>,
-);
+pub struct PairIndex(std::collections::HashMap<String, ByKey>);
+
+/// Label key → value → indexes.
+type ByKey = std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>;
 
 impl PairIndex {
-    /// The indexes filed under `key=value`.
-    pub fn get(&self, key: &str, value: &str) -> Option<&Vec<usize>> {
-        self.0.get(key)?.get(value)
+    /// The indexes filed under `key=value` of objects that may be in namespace `ns` (`""`:
+    /// any), ascending.
+    pub fn get(&self, ns: &str, key: &str, value: &str) -> Vec<usize> {
+        fn look<'a>(b: &'a ByKey, key: &str, value: &str) -> Option<&'a Vec<usize>> {
+            b.get(key).and_then(|m| m.get(value))
+        }
+        let mut out: Vec<usize> = Vec::new();
+        let mut buckets = 0;
+        if ns.is_empty() {
+            for b in self.0.values() {
+                if let Some(v) = look(b, key, value) {
+                    out.extend_from_slice(v);
+                    buckets += 1;
+                }
+            }
+        } else {
+            for n in [ns, ""] {
+                if let Some(v) = self.0.get(n).and_then(|b| look(b, key, value)) {
+                    out.extend_from_slice(v);
+                    buckets += 1;
+                }
+            }
+        }
+        if buckets > 1 {
+            out.sort_unstable();
+        }
+        out
     }
 
-    fn push(&mut self, key: &str, value: &str, i: usize) {
+    fn push(&mut self, ns: &str, key: &str, value: &str, i: usize) {
         // Keys and values repeat (every pod of a release carries its instance label): the
         // strings are copied only when first filed.
-        let Some(by_value) = self.0.get_mut(key) else {
+        let by_key = match self.0.get_mut(ns) {
+            Some(b) => b,
+            None => self.0.entry(ns.to_string()).or_default(),
+        };
+        let Some(by_value) = by_key.get_mut(key) else {
             let first = std::collections::HashMap::from([(value.to_string(), vec![i])]);
-            self.0.insert(key.to_string(), first);
+            by_key.insert(key.to_string(), first);
             return;
         };
         match by_value.get_mut(value) {
@@ -459,12 +492,12 @@ impl Inventory {
         }
         for (i, s) in inv.services.iter().enumerate() {
             if let Some((k, v)) = s.selector.iter().next() {
-                inv.services_by_pair.push(k, v, i);
+                inv.services_by_pair.push(&s.namespace, k, v, i);
             }
         }
         for (i, w) in inv.workloads.iter().enumerate() {
             for (k, v) in &w.labels {
-                inv.workloads_by_pair.push(k, v, i);
+                inv.workloads_by_pair.push(&w.namespace, k, v, i);
             }
         }
         for (i, b) in inv.bindings.iter().enumerate() {
@@ -484,33 +517,30 @@ impl Inventory {
     /// still evaluate the whole selector). Ascending.
     pub fn workload_candidates(
         &self,
+        ns: &str,
         match_labels: Option<&BTreeMap<String, String>>,
     ) -> Vec<usize> {
         match match_labels.and_then(|m| m.iter().next()) {
-            Some((k, v)) => self
-                .workloads_by_pair
-                .get(k, v)
-                .cloned()
-                .unwrap_or_default(),
+            Some((k, v)) => self.workloads_by_pair.get(ns, k, v),
             None => (0..self.workloads.len()).collect(),
         }
     }
 
-    /// Indexes of the workloads whose pod labels include every pair of `selector`
-    /// (an empty selector selects nothing here), ascending.
-    pub fn workloads_selected_by(&self, selector: &BTreeMap<String, String>) -> Vec<usize> {
+    /// Indexes of the workloads that may be in namespace `ns` (`""`: any) whose pod labels
+    /// include every pair of `selector` (an empty selector selects nothing here), ascending.
+    pub fn workloads_selected_by(
+        &self,
+        ns: &str,
+        selector: &BTreeMap<String, String>,
+    ) -> Vec<usize> {
         let Some((k, v)) = selector.iter().next() else {
             return Vec::new();
         };
         self.workloads_by_pair
-            .get(k, v)
-            .map(|ix| {
-                ix.iter()
-                    .copied()
-                    .filter(|&i| selects(selector, &self.workloads[i].labels))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .get(ns, k, v)
+            .into_iter()
+            .filter(|&i| selects(selector, &self.workloads[i].labels))
+            .collect()
     }
 
     /// The effective namespace of an object: its own, else the release namespace, else `""`
@@ -565,22 +595,27 @@ impl Inventory {
 
     /// Services whose selector selects a workload's pods.
     pub fn services_for(&self, w: &Workload) -> Vec<&Service> {
+        self.services_for_ix(w)
+            .into_iter()
+            .map(|i| &self.services[i])
+            .collect()
+    }
+
+    /// [`Self::services_for`], as indexes into `services` (ascending).
+    pub fn services_for_ix(&self, w: &Workload) -> Vec<usize> {
         let mut ix: Vec<usize> = w
             .labels
             .iter()
-            .filter_map(|(k, v)| self.services_by_pair.get(k, v))
-            .flatten()
-            .copied()
+            .flat_map(|(k, v)| self.services_by_pair.get(&w.namespace, k, v))
             .collect();
         ix.sort_unstable();
         ix.dedup();
-        ix.into_iter()
-            .map(|i| &self.services[i])
-            .filter(|s| {
-                !s.selector.is_empty()
-                    && Self::same_namespace(&s.namespace, &w.namespace)
-                    && selects(&s.selector, &w.labels)
-            })
-            .collect()
+        ix.retain(|&i| {
+            let s = &self.services[i];
+            !s.selector.is_empty()
+                && Self::same_namespace(&s.namespace, &w.namespace)
+                && selects(&s.selector, &w.labels)
+        });
+        ix
     }
 }

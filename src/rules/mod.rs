@@ -109,21 +109,27 @@ pub struct Context<'a> {
 }
 
 /// A prefilter for "which objects of a kind select these labels": a selector with
-/// `matchLabels` can only select pods carrying its first pair, so objects are indexed by that
-/// pair; selectors without `matchLabels` are always candidates. Callers still evaluate the
-/// full selector — the index only skips objects that cannot match.
+/// `matchLabels` can only select pods carrying its first pair, so objects are indexed by their
+/// namespace and that pair; selectors without `matchLabels` are always candidates. Callers
+/// still evaluate the full selector and the namespace — the index only skips objects that
+/// cannot match (`""`, the unknown release namespace, may be any namespace).
 #[derive(Debug, Default)]
 pub struct SelectorIndex {
-    /// Label key → label value → objects whose first `matchLabels` pair it is.
-    by_pair: std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>,
+    /// Namespace → label key → label value → objects whose first `matchLabels` pair it is.
+    by_pair: std::collections::HashMap<
+        String,
+        std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>,
+    >,
     always: Vec<usize>,
 }
 
 impl SelectorIndex {
-    /// Builds the index over `selectors` (one optional selector value per object).
-    pub fn build<'v>(selectors: impl Iterator<Item = Option<&'v Value>>) -> SelectorIndex {
+    /// Builds the index over `selectors` (one namespace and optional selector value per object).
+    pub fn build<'v>(
+        selectors: impl Iterator<Item = (&'v str, Option<&'v Value>)>,
+    ) -> SelectorIndex {
         let mut ix = SelectorIndex::default();
-        for (i, sel) in selectors.enumerate() {
+        for (i, (ns, sel)) in selectors.enumerate() {
             let first = sel
                 .and_then(|s| s.key("matchLabels"))
                 .and_then(Value::as_object)
@@ -132,6 +138,8 @@ impl SelectorIndex {
             match first {
                 Some((k, v)) => ix
                     .by_pair
+                    .entry(ns.to_string())
+                    .or_default()
                     .entry(k)
                     .or_default()
                     .entry(v)
@@ -143,12 +151,26 @@ impl SelectorIndex {
         ix
     }
 
-    /// Indexes of the objects that may select `labels`, ascending.
-    pub fn candidates(&self, labels: &BTreeMap<String, String>) -> Vec<usize> {
+    /// Indexes of the objects that may select `labels` of a pod in namespace `ns`, ascending.
+    pub fn candidates(&self, ns: &str, labels: &BTreeMap<String, String>) -> Vec<usize> {
         let mut out = self.always.clone();
-        for (k, v) in labels {
-            if let Some(ix) = self.by_pair.get(k).and_then(|by_value| by_value.get(v)) {
-                out.extend_from_slice(ix);
+        let mut scan = |by_key: &std::collections::HashMap<
+            String,
+            std::collections::HashMap<String, Vec<usize>>,
+        >| {
+            for (k, v) in labels {
+                if let Some(ix) = by_key.get(k).and_then(|by_value| by_value.get(v)) {
+                    out.extend_from_slice(ix);
+                }
+            }
+        };
+        if ns.is_empty() {
+            self.by_pair.values().for_each(&mut scan);
+        } else {
+            for n in [ns, ""] {
+                if let Some(b) = self.by_pair.get(n) {
+                    scan(b);
+                }
             }
         }
         out.sort_unstable();

@@ -46,7 +46,7 @@ impl Rule for ServiceSelectsNothing {
             }
             if cx
                 .inv
-                .workloads_selected_by(&s.selector)
+                .workloads_selected_by(&s.namespace, &s.selector)
                 .into_iter()
                 .any(|i| Inventory::same_namespace(&s.namespace, &cx.inv.workloads[i].namespace))
             {

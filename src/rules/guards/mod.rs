@@ -223,12 +223,13 @@ pub(crate) fn selecting<'a>(
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         std::sync::Arc::clone(cache.entry(key).or_insert_with(|| {
             std::sync::Arc::new(crate::rules::SelectorIndex::build(
-                objs.iter().map(&selector_of),
+                objs.iter()
+                    .map(|o| (inv.namespace_str(&o.resource), selector_of(o))),
             ))
         }))
     };
     index
-        .candidates(&w.labels)
+        .candidates(&w.namespace, &w.labels)
         .into_iter()
         .map(|i| &objs[i])
         .filter(|o| {

@@ -583,6 +583,12 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                 let host = token.to_ascii_lowercase();
                 for &si in &candidates {
                     let s = &inv.services[si];
+                    // A bare name resolves in the client's own namespace only (the pod's DNS
+                    // search path), not to a Service of that name elsewhere in the stream.
+                    let bare = !host.contains('.');
+                    if bare && !Inventory::same_namespace(&s.namespace, &w.namespace) {
+                        continue;
+                    }
                     if names_service(&host, s, &known) {
                         let via_s = via_text.get_or_insert_with(|| via.to_string());
                         // A Secret's text is never repeated: the Service's name stands for it.
@@ -611,7 +617,7 @@ pub fn selected_workloads(inv: &Inventory, svc: &Service) -> Vec<usize> {
     if svc.selector.is_empty() {
         return Vec::new();
     }
-    inv.workloads_selected_by(&svc.selector)
+    inv.workloads_selected_by(&svc.namespace, &svc.selector)
         .into_iter()
         .filter(|&i| Inventory::same_namespace(&svc.namespace, &inv.workloads[i].namespace))
         .collect()

@@ -406,9 +406,7 @@ impl Rule for GenerateNetworkPolicy {
             let mut svc_ix: Vec<usize> = group
                 .iter()
                 .flat_map(|g| inv.workloads[*g].labels.iter())
-                .filter_map(|(k, v)| inv.services_by_pair.get(k, v))
-                .flatten()
-                .copied()
+                .flat_map(|(k, v)| inv.services_by_pair.get(&w.namespace, k, v))
                 .collect();
             svc_ix.sort_unstable();
             svc_ix.dedup();
@@ -902,7 +900,7 @@ fn narrow_selector(
     };
     let others = |sel: &LabelSelector| -> Vec<usize> {
         let v = selector_value(sel);
-        inv.workload_candidates(sel.match_labels.as_ref())
+        inv.workload_candidates(&w.namespace, sel.match_labels.as_ref())
             .into_iter()
             .filter(|&i| {
                 let x = &inv.workloads[i];
