@@ -6,7 +6,8 @@
 //! `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local` (any cluster domain), optionally
 //! behind a StatefulSet pod's hostname (`pod-0.svc-headless.ns.svc…`), with or without a URL
 //! scheme, credentials or `:port`. A bare name inside a file path (`/var/lib/svc`) is not a
-//! host and is ignored. A namespace-qualified name needs the Service's namespace (or, when the
+//! host and is ignored. A bare `svc` resolves in the client's own namespace only (the pod's
+//! DNS search path). A namespace-qualified name needs the Service's namespace (or, when the
 //! namespace is unknown, a name the stream uses as a namespace, or the `.svc` suffix).
 //!
 //! Used by the NetworkPolicy generator (CH402) and by the checkers in the tests.
@@ -100,7 +101,12 @@ pub fn host_tokens(text: &str) -> impl Iterator<Item = (&str, Option<i64>)> {
 }
 
 /// True when the host token names the Service (see the module docs).
-pub fn names_service(host: &str, svc: &Service, known_namespaces: &BTreeSet<String>) -> bool {
+pub fn names_service(
+    host: &str,
+    svc: &Service,
+    known_namespaces: &BTreeSet<String>,
+    client_namespace: &str,
+) -> bool {
     let labels: Vec<&str> = host.split('.').collect();
     let name = svc.name.to_ascii_lowercase();
     for i in 0..labels.len().min(2) {
@@ -110,7 +116,9 @@ pub fn names_service(host: &str, svc: &Service, known_namespaces: &BTreeSet<Stri
         let rest = &labels[i + 1..];
         if rest.is_empty() {
             if i == 0 {
-                return true;
+                // A bare name resolves in the client's own namespace only (the pod's DNS
+                // search path), not to a Service of that name elsewhere in the stream.
+                return Inventory::same_namespace(&svc.namespace, client_namespace);
             }
             continue;
         }
@@ -583,13 +591,7 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                 let host = token.to_ascii_lowercase();
                 for &si in &candidates {
                     let s = &inv.services[si];
-                    // A bare name resolves in the client's own namespace only (the pod's DNS
-                    // search path), not to a Service of that name elsewhere in the stream.
-                    let bare = !host.contains('.');
-                    if bare && !Inventory::same_namespace(&s.namespace, &w.namespace) {
-                        continue;
-                    }
-                    if names_service(&host, s, &known) {
+                    if names_service(&host, s, &known, &w.namespace) {
                         let via_s = via_text.get_or_insert_with(|| via.to_string());
                         // A Secret's text is never repeated: the Service's name stands for it.
                         let host = if matches!(via, Via::Secret { .. }) {
@@ -766,7 +768,7 @@ mod tests {
                     let labels: Vec<&str> = host.splitn(3, '.').take(2).collect();
                     for (si, s) in inv.services.iter().enumerate() {
                         if labels.contains(&s.name.to_ascii_lowercase().as_str())
-                            && names_service(&host, s, &known)
+                            && names_service(&host, s, &known, &w.namespace)
                         {
                             out.insert(Reference {
                                 from: wi,
