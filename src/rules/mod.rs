@@ -406,7 +406,9 @@ pub fn run_all(
 }
 
 /// Rules measured to cost most on large streams (NetworkPolicy generation and audits), in the
-/// order a pass starts them; the others follow in rule order.
+/// order a pass starts them; the others follow in rule order. What it buys (release build,
+/// same-run A/B against no ordering, 15 alternating pairs each): 4-8 % median wall time on
+/// the corpus as one stream; nothing measurable on the corpus x16.
 const HEAVY_FIRST: &[&str] = &["CH402", "CH634", "CH602", "CH633", "CH603"];
 
 /// Iterates the workloads a rule should look at (skipping those opted out by annotation).

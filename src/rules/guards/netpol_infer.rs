@@ -478,42 +478,6 @@ fn port_after(text: &str, i: usize) -> Option<i64> {
     }
 }
 
-/// A Bloom filter of lower-case Service names (4096 bits, two per name), read with labels in
-/// any case: a "no" is certain, a "yes" is checked in the map.
-struct NameFilter([u64; 64]);
-
-impl Default for NameFilter {
-    fn default() -> Self {
-        NameFilter([0; 64])
-    }
-}
-
-impl NameFilter {
-    /// FNV-1a of the lower-cased bytes.
-    fn hash(l: &[u8]) -> u64 {
-        l.iter().fold(0xcbf2_9ce4_8422_2325, |h, &c| {
-            (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    }
-
-    fn bits(l: &[u8]) -> [usize; 2] {
-        let h = Self::hash(l);
-        [(h & 4095) as usize, ((h >> 32) & 4095) as usize]
-    }
-
-    fn insert(&mut self, l: &[u8]) {
-        for b in Self::bits(l) {
-            self.0[b / 64] |= 1 << (b % 64);
-        }
-    }
-
-    fn may_contain(&self, l: &[u8]) -> bool {
-        Self::bits(l)
-            .iter()
-            .all(|&b| self.0[b / 64] & (1 << (b % 64)) != 0)
-    }
-}
-
 /// Every Service reference of every workload (deduplicated by workload, Service, port, via).
 ///
 /// Reads the same host tokens as [`host_tokens`] (a test compares them), in an order that
@@ -535,12 +499,6 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
         .keys()
         .filter(|n| n.len() < 64)
         .fold(0, |acc, n| acc | 1u64 << n.len());
-    // A Bloom filter of the names: a label of the right length is hashed into the map only
-    // when its two bits are set (most are not: words of a ConfigMap, flags, paths).
-    let mut names = NameFilter::default();
-    for n in by_name.keys() {
-        names.insert(n.as_bytes());
-    }
     let mut out: BTreeSet<Reference> = BTreeSet::new();
     let mut candidates: Vec<usize> = Vec::new();
     for (wi, w) in inv.workloads.iter().enumerate() {
@@ -567,9 +525,6 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                         continue;
                     }
                     let l = &token[ls..le];
-                    if !names.may_contain(l.as_bytes()) {
-                        continue;
-                    }
                     let hit = if l.bytes().any(|c| c.is_ascii_uppercase()) {
                         by_name.get(&l.to_ascii_lowercase())
                     } else {
