@@ -227,7 +227,8 @@ fn harden_with(
         }
     }
     let emitted = Emitted::take(&mut stream);
-    release(stream, large);
+    // Freed here: freeing it on a background thread measured no faster (same-run A/B).
+    drop(stream);
     let output = if pieces {
         Vec::new()
     } else {
@@ -246,16 +247,6 @@ fn harden_with(
         },
         emitted,
     ))
-}
-
-/// Frees a parsed stream. Freeing the typed views of a large stream (hundreds of thousands of
-/// small allocations) takes as long as a rule pass, and nothing waits for it: a large stream
-/// is freed on a background thread (at process exit the OS reclaims whatever is left).
-fn release(stream: Stream, large: bool) {
-    if large {
-        // When no thread can be started, the closure and the stream are dropped right here.
-        let _ = std::thread::Builder::new().spawn(move || drop(stream));
-    }
 }
 
 /// One rule step of the fix loop: what it needs, and the findings so far.
