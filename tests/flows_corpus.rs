@@ -15,8 +15,6 @@
 mod e2e;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use chart_harden::document::parse_stream;
@@ -99,30 +97,10 @@ fn names(one: &Option<String>, many: &[String]) -> Vec<String> {
     v
 }
 
-fn run(input: &[u8], args: &[&str]) -> (Vec<u8>, String) {
-    let mut child = Command::new(e2e::bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("binary finishes");
-    writer.join().expect("writer");
-    assert!(
-        out.status.success(),
-        "chart-harden {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn run(input: &[u8], args: &[&str]) -> Vec<u8> {
+    let out = e2e::run(args, input);
+    e2e::ok(&out, "chart-harden");
+    out.stdout
 }
 
 /// A representative address for what is not a pod: the API server's endpoint, an external
@@ -500,7 +478,7 @@ fn prod_keeps_every_flow_path_and_root_need_of_the_corpus() {
         let fl: Flows =
             serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", fpath.display()));
         let input = std::fs::read(&rendered).expect("rendered.yaml");
-        let (out, _report) = run(
+        let out = run(
             &input,
             &[
                 "--profile",

@@ -6,8 +6,6 @@
 #[path = "common/e2e.rs"]
 mod e2e;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use chart_harden::document::parse_stream;
@@ -21,33 +19,11 @@ fn harden(input: &str, extra: &[&str]) -> (String, String) {
         args.extend(["--profile", "prod"]);
     }
     args.extend_from_slice(extra);
-    let mut child = Command::new(e2e::bin())
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("finishes");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = e2e::run(&args, input.as_bytes());
+    e2e::ok(&out, "chart-harden");
     (
         String::from_utf8(out.stdout).expect("utf-8"),
-        // The report as one line: the command line wraps long findings at spaces.
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join(" "),
+        e2e::one_line(&out.stderr),
     )
 }
 

@@ -9,8 +9,6 @@ mod e2e;
 mod helm;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use helm::{assert_success, HelmEnv};
 
@@ -25,34 +23,9 @@ fn harden(input: &[u8], release: &str, extra: &[&str]) -> (Vec<u8>, String) {
         release,
     ];
     args.extend_from_slice(extra);
-    let mut child = Command::new(e2e::bin())
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("write");
-    let out = child.wait_with_output().expect("finishes");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        out.stdout,
-        // The report as one line: the command line wraps long findings at spaces.
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
+    let out = e2e::run(&args, input);
+    e2e::ok(&out, "chart-harden");
+    (out.stdout, e2e::one_line(&out.stderr))
 }
 
 /// (kind, namespace, name) of every object of a stream.

@@ -229,6 +229,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
         let mut f = WorkloadFacts::default();
         let spec = w.pod_spec.lookup(&docs[w.object.doc].value);
         let spec = spec.unwrap_or(&Value::Null);
+        let ports = container_ports(spec);
         f.unrestrictable = unrestrictable(spec);
         let hs = held(w);
         for (group, resources, what) in API_CALLED {
@@ -302,18 +303,10 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
                 continue;
             }
             for p in &s.ports {
-                let port = match &p.target {
-                    Value::Number(n) => n.as_i64().map(PortSpec::Num),
-                    Value::String(name) => Some(match name.parse::<i64>() {
-                        Ok(n) => PortSpec::Num(n),
-                        Err(_) => PortSpec::Name(name.clone()),
-                    }),
-                    _ => None,
-                };
-                if let Some(port) = port {
+                if let Some(port) = port_spec(&p.target) {
                     push_port(
                         &mut f.open_ports,
-                        resolve(spec, port),
+                        resolve(&ports, port),
                         &p.protocol,
                         &why.join("; "),
                     );
@@ -401,18 +394,10 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
                         let Some(port) = pv.key(handler).and_then(|h| h.key("port")) else {
                             continue;
                         };
-                        let port = match port {
-                            Value::Number(n) => n.as_i64().map(PortSpec::Num),
-                            Value::String(s) => Some(match s.parse::<i64>() {
-                                Ok(n) => PortSpec::Num(n),
-                                Err(_) => PortSpec::Name(s.clone()),
-                            }),
-                            _ => None,
-                        };
-                        if let Some(port) = port {
+                        if let Some(port) = port_spec(port) {
                             push_port(
                                 &mut f.open_ports,
-                                resolve(spec, port),
+                                resolve(&ports, port),
                                 "TCP",
                                 &format!(
                                     "the kubelet probes it ({probe} of container {:?})",
@@ -429,33 +414,43 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
     facts
 }
 
-/// A named port resolved against the pod's container ports (left named when none declares it).
-fn resolve(spec: &Value, port: PortSpec) -> PortSpec {
-    let PortSpec::Name(name) = &port else {
-        return port;
-    };
-    for list in ["initContainers", "containers"] {
-        for c in spec
-            .key(list)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            for p in c
-                .key("ports")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if p.key("name").and_then(Value::as_str) == Some(name.as_str()) {
-                    if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
-                        return PortSpec::Num(n);
-                    }
-                }
-            }
-        }
+/// A port as a Service's `targetPort` or a probe writes it: a number, a numeric string, or a
+/// container port name.
+fn port_spec(v: &Value) -> Option<PortSpec> {
+    match v {
+        Value::Number(n) => n.as_i64().map(PortSpec::Num),
+        Value::String(s) => Some(match s.parse::<i64>() {
+            Ok(n) => PortSpec::Num(n),
+            Err(_) => PortSpec::Name(s.clone()),
+        }),
+        _ => None,
     }
-    port
+}
+
+/// Every container port of a pod spec: (name, number).
+fn container_ports(spec: &Value) -> Vec<(Option<&str>, i64)> {
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|l| spec.key(l).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c.key("ports").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|p| {
+            let n = p.key("containerPort").and_then(Value::as_i64)?;
+            Some((p.key("name").and_then(Value::as_str), n))
+        })
+        .collect()
+}
+
+/// A named port resolved against the pod's container ports (left named when none declares it).
+fn resolve(ports: &[(Option<&str>, i64)], port: PortSpec) -> PortSpec {
+    match &port {
+        PortSpec::Name(name) => ports
+            .iter()
+            .find(|(n, _)| *n == Some(name.as_str()))
+            .map_or(port.clone(), |(_, num)| PortSpec::Num(*num)),
+        PortSpec::Num(_) => port,
+    }
 }
 
 fn scope_name(scope: &str) -> String {

@@ -87,6 +87,15 @@ pub fn run_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     out
 }
 
+/// A text report as one line: the command line wraps long findings at spaces.
+pub fn one_line(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Panics with stderr unless the command succeeded.
 pub fn ok(out: &Output, what: &str) {
     assert!(
