@@ -18,7 +18,7 @@ use super::{
     wname,
 };
 use crate::finding::{Applicability, Severity};
-use crate::inventory::facts::PortSpec;
+use crate::inventory::facts::{OpenPort, PortSpec};
 use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -517,13 +517,7 @@ impl Rule for GenerateNetworkPolicy {
             }
             // Ports reached from outside the namespace: from any source.
             for op in &inv.facts.workloads[wi].open_ports {
-                let port = ResolvedPort {
-                    protocol: op.protocol.clone(),
-                    port: match &op.port {
-                        PortSpec::Num(n) => PortRef::Num(*n),
-                        PortSpec::Name(n) => PortRef::Name(n.clone()),
-                    },
-                };
+                let port = resolved(op);
                 ingress.add("any".into(), None, &BTreeSet::from([port.clone()]));
                 edges.push(Edge {
                     message: format!(
@@ -537,13 +531,7 @@ impl Rule for GenerateNetworkPolicy {
             // Metrics ports: from pods of every namespace (the monitoring system's namespace
             // is not in the chart).
             for op in &inv.facts.workloads[wi].scrape_ports {
-                let port = ResolvedPort {
-                    protocol: op.protocol.clone(),
-                    port: match &op.port {
-                        PortSpec::Num(n) => PortRef::Num(*n),
-                        PortSpec::Name(n) => PortRef::Name(n.clone()),
-                    },
-                };
+                let port = resolved(op);
                 let peer = NetworkPolicyPeer {
                     namespace_selector: Some(LabelSelector::default()),
                     ..Default::default()
@@ -818,6 +806,17 @@ impl Rule for GenerateNetworkPolicy {
                 e.finding.severity = Severity::Info;
             }
         }
+    }
+}
+
+/// A fact's port as a policy rule's port.
+fn resolved(op: &OpenPort) -> ResolvedPort {
+    ResolvedPort {
+        protocol: op.protocol.clone(),
+        port: match &op.port {
+            PortSpec::Num(n) => PortRef::Num(*n),
+            PortSpec::Name(n) => PortRef::Name(n.clone()),
+        },
     }
 }
 
