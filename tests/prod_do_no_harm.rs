@@ -681,3 +681,64 @@ spec:
     assert!(!out.contains("name: perms"), "{out}");
     assert!(out.contains("fsGroup: 999"), "{out}");
 }
+
+/// A non-root container serving a port below 1024 keeps NET_BIND_SERVICE when ALL is dropped
+/// (a file capability needs it in the bounding set); a Namespace where a controller of the
+/// release creates pods gets audit and warn labels but no enforce.
+#[test]
+fn low_ports_keep_net_bind_service_and_spawning_namespaces_enforce_nothing() {
+    let input = "apiVersion: v1
+kind: Namespace
+metadata: {name: app}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: app}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      serviceAccountName: web
+      containers:
+      - name: web
+        image: example.com/web:1
+        securityContext: {runAsUser: 101}
+        ports: [{containerPort: 80}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: web, namespace: app}
+rules: [{apiGroups: [''], resources: [pods], verbs: [create]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: web, namespace: app}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: web}
+subjects: [{kind: ServiceAccount, name: web, namespace: app}]
+";
+    let (out, report) = harden(input, &["--profile", "staging"]);
+    let stream = parse_stream(out.as_bytes()).expect("parses");
+    let c = stream.docs[1]
+        .value
+        .pointer("/spec/template/spec/containers/0/securityContext/capabilities")
+        .expect("capabilities")
+        .clone();
+    assert_eq!(c["drop"], serde_json::json!(["ALL"]), "{out}");
+    assert_eq!(c["add"], serde_json::json!(["NET_BIND_SERVICE"]), "{out}");
+    let labels = stream.docs[0]
+        .value
+        .pointer("/metadata/labels")
+        .expect("labels");
+    assert!(
+        labels.get("pod-security.kubernetes.io/enforce").is_none(),
+        "{out}"
+    );
+    assert_eq!(
+        labels["pod-security.kubernetes.io/warn"], "restricted",
+        "{out}"
+    );
+    assert!(report.contains("enforce no level"), "{report}");
+}

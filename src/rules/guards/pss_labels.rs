@@ -22,7 +22,8 @@ labels any pod (privileged, hostPath, root) is admitted, whatever the chart's ow
     pod-security.kubernetes.io/audit-version: latest\n    pod-security.kubernetes.io/warn: restricted\n    pod-security.kubernetes.io/warn-version: latest",
     fix: Applicability::Safe,
     fix_also_safe: false,
-    fix_notes: "Safe: `enforce` is the strictest level that every pod template of the release in \
+    fix_notes: "Safe: no `enforce` label where a controller of the release may create pods at run \
+time (their pods are not in the stream: audit and warn only). Elsewhere `enforce` is the strictest level that every pod template of the release in \
 that namespace passes (evaluated on the hardened output), so the release's own pods stay \
 admitted; `audit` and `warn` are `restricted` so that the remaining gaps are visible. Labels the \
 chart already sets are kept: the annotation `chart-harden.io/pss-labels` lists the labels \
@@ -124,6 +125,9 @@ impl Rule for NamespacePssLabels {
                 None => Vec::new(),
             };
             let (level, held) = level_for(cx, &n.resource.name);
+            // Pods a controller of the release creates at run time are not in the stream: no
+            // level can be known to admit them, so enforce nothing there (audit and warn only).
+            let spawning = cx.inv.facts.spawns_in(&n.resource.name);
             let want = [
                 ("enforce", level.as_str()),
                 ("enforce-version", "latest"),
@@ -147,6 +151,9 @@ impl Rule for NamespacePssLabels {
                         kept.push(format!("{key}={h}"));
                         continue; // the chart chose it
                     }
+                }
+                if spawning.is_some() && mode.starts_with("enforce") {
+                    continue;
                 }
                 ops.push(Op::Set(
                     base.key("labels").key(&key),
@@ -184,6 +191,21 @@ impl Rule for NamespacePssLabels {
                 format!("; the chart's own {} kept", kept.join(", "))
             };
             let shown: Vec<String> = set.iter().map(|m| label_key(m)).collect();
+            if let Some(why) = spawning {
+                out.emit(
+                    &META,
+                    &n.resource,
+                    &base.key("labels"),
+                    format!(
+                        "Namespace {}: set {} but enforce no level: {why}, and the pods it creates at run time are not in the stream, so no level is known to admit them (every pod of the release passes {}){kept_msg}",
+                        n.resource.name,
+                        shown.join(", "),
+                        level.as_str()
+                    ),
+                    Some(Fix::edits(Applicability::Safe, n.doc, ops)),
+                );
+                continue;
+            }
             out.emit(
                 &META,
                 &n.resource,

@@ -21,8 +21,10 @@ NET_BIND_SERVICE to be added back.",
     fix_also_safe: true,
     fix_notes: "Adding `drop: [ALL]` is safe when the container's UID is known to be non-zero (a \
 non-root process holds no capabilities to lose). For a container that may run as root it is \
-unsafe: root entrypoints often need CHOWN/SETUID/SETGID to start. Removing added capabilities \
-other than NET_BIND_SERVICE is always unsafe.",
+unsafe: root entrypoints often need CHOWN/SETUID/SETGID to start. A non-root container that \
+declares a port below 1024 keeps `add: [NET_BIND_SERVICE]` (a binary with that file capability \
+needs it in the bounding set). Removing added capabilities other than NET_BIND_SERVICE is \
+always unsafe.",
     options: "none",
     severity: Severity::Error,
     default_enabled: true,
@@ -62,11 +64,47 @@ impl Rule for DropAllCapabilities {
                         Some(Value::Array(_)) => Op::Append(caps_path.key("drop"), json!("ALL")),
                         _ => Op::Set(caps_path.key("drop"), json!(["ALL"])),
                     };
+                    // A non-root process serving a port below 1024 may bind it through a file
+                    // capability, which dropping ALL takes from the bounding set: keep
+                    // NET_BIND_SERVICE (restricted allows it).
+                    let low_port = cv
+                        .key("ports")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p.key("containerPort").and_then(Value::as_i64))
+                        .find(|p| (1..1024).contains(p));
+                    let has_bind = caps
+                        .and_then(|c| c.key("add"))
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| {
+                            a.iter().any(|x| {
+                                matches!(
+                                    x.as_str(),
+                                    Some("NET_BIND_SERVICE") | Some("CAP_NET_BIND_SERVICE")
+                                )
+                            })
+                        });
+                    let mut ops = vec![op];
+                    let keep_bind = low_port.filter(|_| nonroot && !has_bind);
+                    if keep_bind.is_some() {
+                        ops.push(match caps.and_then(|c| c.key("add")) {
+                            Some(Value::Array(_)) => {
+                                Op::Append(caps_path.key("add"), json!("NET_BIND_SERVICE"))
+                            }
+                            _ => Op::Set(caps_path.key("add"), json!(["NET_BIND_SERVICE"])),
+                        });
+                    }
                     out.emit(
                         &META,
                         &w.object.resource,
                         &caps_path.key("drop"),
-                        if nonroot {
+                        if let Some(p) = keep_bind {
+                            format!(
+                                "container {:?} does not drop ALL capabilities; NET_BIND_SERVICE is kept for its port {p}",
+                                c.name
+                            )
+                        } else if nonroot {
                             format!("container {:?} does not drop ALL capabilities", c.name)
                         } else {
                             format!(
@@ -77,7 +115,7 @@ impl Rule for DropAllCapabilities {
                         Some(Fix::edits(
                             if nonroot { Applicability::Safe } else { Applicability::Unsafe },
                             w.object.doc,
-                            vec![op],
+                            ops,
                         )),
                     );
                 }
