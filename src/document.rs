@@ -272,6 +272,42 @@ fn check_object(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), E
     Ok(())
 }
 
+/// Checks `metadata.name` of the object `v` (at `at`, `""` or `items[i] `) the way the API
+/// server would: a string, and a valid name for its kind (see [`crate::names::rule_for`]).
+/// An absent name is left alone (`generateName`, or objects a tool names later).
+fn check_name(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
+    let Some(name) = v.ptr("/metadata/name") else {
+        return Ok(());
+    };
+    let path = format!("{}metadata.name", dotted(at));
+    let field = |message: String| Error::Field {
+        doc: label(),
+        path: path.clone(),
+        message,
+    };
+    let Value::String(name) = name else {
+        let what = match name {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::Array(_) => "a sequence",
+            _ => "a mapping",
+        };
+        return Err(field(format!(
+            "must be a string, but YAML reads it as {what} (Kubernetes rejects it; quote the name)"
+        )));
+    };
+    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
+    let (valid, rule) = crate::names::rule_for(kind);
+    if !valid(name) {
+        return Err(field(format!(
+            "{} is not a valid {kind} name: it must be {rule}",
+            crate::yaml::scalar::quote(name)
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the whole input: UTF-8 check, BOM, split, parse every document.
 pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
     parse_stream_owned(input.to_vec())
@@ -406,42 +442,90 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
     // The label names the document in errors only: made when one is reported.
     let label = || doc.label();
     check_object(&label, &doc.value, "")?;
-    let kind = doc
-        .value
-        .key("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let is_list = kind == "List" || (kind.ends_with("List") && doc.value.key("items").is_some());
     let mut objects = Vec::new();
-    if !is_list {
-        objects.push(Object::new(
-            index,
-            Path::root(),
-            resource_of(index, &doc.value, &doc.source),
-        ));
-    } else {
-        match doc.value.key("items") {
-            Some(Value::Array(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    check_object(&label, item, &format!("items[{i}] "))?;
-                    objects.push(Object::new(
-                        index,
-                        Path::root().key("items").index(i),
-                        resource_of(index, item, &doc.source),
-                    ));
-                }
-            }
-            None | Some(Value::Null) => {}
-            Some(_) => {
-                return Err(Error::NotAnObject {
-                    doc: label(),
-                    message: "field `items` of a List must be a sequence".into(),
-                })
-            }
-        }
-    }
+    collect_objects(
+        &label,
+        index,
+        &doc.source,
+        &doc.value,
+        Path::root(),
+        "",
+        0,
+        &mut objects,
+    )?;
     doc.objects = objects;
     Ok(doc)
+}
+
+/// True for a List kind: `List`, or `…List` with `items` (`ConfigMapList`).
+fn is_list(v: &Value) -> bool {
+    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
+    kind == "List" || (kind.ends_with("List") && v.key("items").is_some())
+}
+
+/// Lists nest at most this deep (a List of Lists of objects is 2).
+const MAX_LIST_DEPTH: usize = 8;
+
+/// Records the object `v` at `base` (already checked by [`check_object`]), or, for a List,
+/// each of its items: a List inside a List is read like kubectl reads it, its items are
+/// objects like any other (`items[0].items[1]`).
+#[allow(clippy::too_many_arguments)]
+fn collect_objects(
+    label: &dyn Fn() -> String,
+    index: usize,
+    source: &Option<String>,
+    v: &Value,
+    base: Path,
+    at: &str,
+    depth: usize,
+    objects: &mut Vec<Object>,
+) -> Result<(), Error> {
+    if !is_list(v) {
+        check_name(label, v, at)?;
+        objects.push(Object::new(index, base, resource_of(index, v, source)));
+        return Ok(());
+    }
+    match v.key("items") {
+        Some(Value::Array(items)) => {
+            if depth >= MAX_LIST_DEPTH {
+                return Err(Error::NotAnObject {
+                    doc: label(),
+                    message: format!(
+                        "{at}Lists nest more than {MAX_LIST_DEPTH} deep; refusing to read them"
+                    ),
+                });
+            }
+            for (i, item) in items.iter().enumerate() {
+                let item_at = format!("{}items[{i}] ", dotted(at));
+                check_object(label, item, &item_at)?;
+                collect_objects(
+                    label,
+                    index,
+                    source,
+                    item,
+                    base.key("items").index(i),
+                    &item_at,
+                    depth + 1,
+                    objects,
+                )?;
+            }
+            Ok(())
+        }
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => Err(Error::NotAnObject {
+            doc: label(),
+            message: format!("{at}field `items` of a List must be a sequence"),
+        }),
+    }
+}
+
+/// `items[0] ` as the prefix of a field path (`items[0].`); `""` stays `""`.
+fn dotted(at: &str) -> String {
+    if at.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", at.trim_end())
+    }
 }
 
 #[cfg(test)]

@@ -592,10 +592,12 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
         // carry no comment line): a second one would be printed twice.
         return Ok(format!("\n{yaml}"));
     }
+    // Names come from the input (a guard object is named after its workload): never written
+    // into the comment unescaped, so no name can end the line or start a document.
     Ok(format!(
         "\n# Source: chart-harden/generated/{}-{}.yaml\n{}",
-        kind.to_ascii_lowercase(),
-        name,
+        crate::names::comment_safe(&kind.to_ascii_lowercase()),
+        crate::names::comment_safe(&name),
         yaml
     ))
 }

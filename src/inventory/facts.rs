@@ -302,7 +302,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
             }
             for p in &s.ports {
                 let port = match &p.target {
-                    Value::Number(n) => n.as_i64().map(PortSpec::Num),
+                    Value::Number(n) => crate::yaml::view::number_as_int(n).map(PortSpec::Num),
                     Value::String(name) => Some(match name.parse::<i64>() {
                         Ok(n) => PortSpec::Num(n),
                         Err(_) => PortSpec::Name(name.clone()),
@@ -329,7 +329,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
             .and_then(|a| a.key("prometheus.io/port"))
             .and_then(|v| match v {
                 Value::String(s) => s.parse::<i64>().ok(),
-                Value::Number(n) => n.as_i64(),
+                Value::Number(n) => crate::yaml::view::number_as_int(n),
                 _ => None,
             })
         {
@@ -357,11 +357,11 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
                     .into_iter()
                     .flatten()
                 {
-                    let Some(n) = p.key("containerPort").and_then(Value::as_i64) else {
+                    let Some(n) = p.key("containerPort").and_then(crate::yaml::view::as_int) else {
                         continue;
                     };
                     let proto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
-                    if let Some(h) = p.key("hostPort").and_then(Value::as_i64) {
+                    if let Some(h) = p.key("hostPort").and_then(crate::yaml::view::as_int) {
                         push_port(
                             &mut f.open_ports,
                             PortSpec::Num(n),
@@ -401,7 +401,9 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
                             continue;
                         };
                         let port = match port {
-                            Value::Number(n) => n.as_i64().map(PortSpec::Num),
+                            Value::Number(n) => {
+                                crate::yaml::view::number_as_int(n).map(PortSpec::Num)
+                            }
                             Value::String(s) => Some(match s.parse::<i64>() {
                                 Ok(n) => PortSpec::Num(n),
                                 Err(_) => PortSpec::Name(s.clone()),
@@ -447,7 +449,7 @@ fn resolve(spec: &Value, port: PortSpec) -> PortSpec {
                 .flatten()
             {
                 if p.key("name").and_then(Value::as_str) == Some(name.as_str()) {
-                    if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
+                    if let Some(n) = p.key("containerPort").and_then(crate::yaml::view::as_int) {
                         return PortSpec::Num(n);
                     }
                 }
