@@ -457,6 +457,140 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
     Ok(doc)
 }
 
+/// What a field must be, for [`check_shapes`].
+#[derive(Clone, Copy)]
+enum Shape {
+    Mapping,
+    Sequence,
+}
+
+/// Checks that `v[key]` (at `path`) is absent, null or of `shape`.
+fn check_shape(
+    label: &dyn Fn() -> String,
+    parent: &Value,
+    key: &str,
+    path: &str,
+    shape: Shape,
+) -> Result<(), Error> {
+    let ok = matches!(
+        (parent.key(key), shape),
+        (None | Some(Value::Null), _)
+            | (Some(Value::Object(_)), Shape::Mapping)
+            | (Some(Value::Array(_)), Shape::Sequence)
+    );
+    if ok {
+        return Ok(());
+    }
+    let found = match parent.key(key) {
+        Some(Value::Object(_)) => "a mapping",
+        Some(Value::Array(_)) => "a sequence",
+        Some(Value::String(_)) => "a string",
+        Some(Value::Number(_)) => "a number",
+        _ => "a boolean",
+    };
+    let want = match shape {
+        Shape::Mapping => "a mapping",
+        Shape::Sequence => "a sequence",
+    };
+    Err(Error::Field {
+        doc: label(),
+        path: path.to_string(),
+        message: format!(
+            "must be {want}, but it is {found} (Kubernetes rejects the object; the hardening \
+             rules cannot read it)"
+        ),
+    })
+}
+
+/// Checks the shape of the pod-template fields the rules read (containers and their
+/// security contexts, ports, env, volume mounts; the pod's security context and volumes):
+/// a field of the wrong shape is an input error naming it, never silently skipped.
+fn check_shapes(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
+    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
+    let Some(tp) = crate::inventory::pod_template_path(kind) else {
+        return Ok(());
+    };
+    let prefix = dotted(at);
+    // Walk to the template, checking each step is a mapping.
+    let tp_text = tp.to_string();
+    let mut cur = v;
+    let mut walked = String::new();
+    for seg in tp_text.split('.').filter(|s| !s.is_empty()) {
+        let path = format!("{prefix}{walked}{seg}");
+        check_shape(label, cur, seg, &path, Shape::Mapping)?;
+        let Some(next) = cur.key(seg).filter(|n| n.is_object()) else {
+            return Ok(());
+        };
+        cur = next;
+        walked.push_str(seg);
+        walked.push('.');
+    }
+    let spec_path = format!("{prefix}{walked}spec");
+    check_shape(label, cur, "spec", &spec_path, Shape::Mapping)?;
+    let Some(spec) = cur.key("spec").filter(|n| n.is_object()) else {
+        return Ok(());
+    };
+    check_shape(
+        label,
+        spec,
+        "securityContext",
+        &format!("{spec_path}.securityContext"),
+        Shape::Mapping,
+    )?;
+    check_shape(
+        label,
+        spec,
+        "volumes",
+        &format!("{spec_path}.volumes"),
+        Shape::Sequence,
+    )?;
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let list_path = format!("{spec_path}.{list}");
+        check_shape(label, spec, list, &list_path, Shape::Sequence)?;
+        let Some(Value::Array(cs)) = spec.key(list) else {
+            continue;
+        };
+        for (i, c) in cs.iter().enumerate() {
+            let c_path = format!("{list_path}[{i}]");
+            if !c.is_object() {
+                return Err(Error::Field {
+                    doc: label(),
+                    path: c_path,
+                    message: "must be a mapping (a container), but it is not (Kubernetes \
+                              rejects the object; the hardening rules cannot read it)"
+                        .into(),
+                });
+            }
+            check_shape(
+                label,
+                c,
+                "securityContext",
+                &format!("{c_path}.securityContext"),
+                Shape::Mapping,
+            )?;
+            for field in ["ports", "env", "envFrom", "volumeMounts"] {
+                check_shape(
+                    label,
+                    c,
+                    field,
+                    &format!("{c_path}.{field}"),
+                    Shape::Sequence,
+                )?;
+            }
+            if let Some(sc) = c.key("securityContext").filter(|n| n.is_object()) {
+                check_shape(
+                    label,
+                    sc,
+                    "capabilities",
+                    &format!("{c_path}.securityContext.capabilities"),
+                    Shape::Mapping,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// True for a List kind: `List`, or `…List` with `items` (`ConfigMapList`).
 fn is_list(v: &Value) -> bool {
     let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
@@ -482,6 +616,7 @@ fn collect_objects(
 ) -> Result<(), Error> {
     if !is_list(v) {
         check_name(label, v, at)?;
+        check_shapes(label, v, at)?;
         objects.push(Object::new(index, base, resource_of(index, v, source)));
         return Ok(());
     }

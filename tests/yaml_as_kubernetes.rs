@@ -284,3 +284,55 @@ fn integral_floats_read_as_the_integers_kubernetes_reads() {
     assert!(pdb("replicas: 2.0"));
     assert!(!pdb("replicas: 1.0"));
 }
+
+#[test]
+fn fields_rules_read_with_the_wrong_shape_are_input_errors() {
+    let d = deployment("web");
+    for (from, to, field) in [
+        (
+            "      containers:\n      - name: app\n        image: nginx:1.25\n",
+            "      containers:\n        name: app\n        image: nginx:1.25\n",
+            "spec.template.spec.containers",
+        ),
+        (
+            "      - name: app\n",
+            "      - name: app\n        securityContext: [x]\n",
+            "spec.template.spec.containers[0].securityContext",
+        ),
+        (
+            "      - name: app\n",
+            "      - name: app\n        ports: {containerPort: 80}\n",
+            "spec.template.spec.containers[0].ports",
+        ),
+        (
+            "    spec:\n      containers:",
+            "    spec:\n      securityContext: root\n      containers:",
+            "spec.template.spec.securityContext",
+        ),
+        (
+            "      containers:\n      - name: app\n        image: nginx:1.25\n",
+            "      containers:\n      - app\n",
+            "spec.template.spec.containers[0]",
+        ),
+        ("  template:\n", "  template: []\n  x:\n", "spec.template"),
+    ] {
+        assert!(d.contains(from), "{from}");
+        let bad = d.replacen(from, to, 1);
+        let out = run(ARGS, &bad);
+        input_error(
+            &out,
+            &["document 1 (Deployment/web)", &format!("`{field}`")],
+        );
+    }
+    // A bare Pod and a List item are named by their own paths.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers: {name: c}\n";
+    input_error(
+        &run(ARGS, pod),
+        &["`spec.containers`", "must be a sequence"],
+    );
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- {}",
+        pod.replace('\n', "\n  ")
+    );
+    input_error(&run(ARGS, &list), &["`items[0].spec.containers`"]);
+}

@@ -188,7 +188,7 @@ fn quote_overflow(text: &str, raw: &str, line: u64, column: u64) -> Option<Strin
 }
 
 /// A parse error message about `text`, safe to show when `text` may hold a Secret: parser
-/// messages quote the scalar they choke on (``non-finite float `59e81234` ``), which may be a
+/// messages quote the scalar they choke on (``non-finite float `-.inf` ``), which may be a
 /// Secret's value. When `text` mentions `Secret` at all (a Secret, a List holding one, a
 /// ResourceList), every quoted span (`` `…` ``, `"…"`, `'…'`) is replaced by `<redacted>`;
 /// line and column stay.
