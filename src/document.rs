@@ -31,6 +31,9 @@ pub struct Document {
     pub objects: Vec<Object>,
     /// Template file (Helm 4 annotation or Helm 3 `# Source:` comment).
     pub source: Option<String>,
+    /// A key some mapping of the document repeats (`` "app" (near line 7 of the document) ``): read like
+    /// Kubernetes reads it (the last value wins) and reported as a warning (CH636).
+    pub duplicate_key: Option<String>,
 }
 
 /// A document's bytes: a range of the input stream it was read from (shared with the other
@@ -367,20 +370,20 @@ Kubernetes manifests must be UTF-8 text",
 /// The typed view of a document, pruned when its kind is in [`PRUNED`]. The kind is guessed
 /// from a top-level `kind:` line and confirmed from the parsed value (a wrong guess parses
 /// again, whole).
-fn read_view(body: &str) -> Result<(Value, bool), String> {
+fn read_view(body: &str) -> Result<(Value, bool, Option<String>), String> {
     let guess = body
         .lines()
         .find_map(|l| l.strip_prefix("kind:"))
         .map(|k| k.trim().trim_matches(['"', '\'']))
         .and_then(|k| PRUNED.iter().find(|(kind, _)| k == *kind));
     let Some((kind, prune)) = guess else {
-        return Ok((view::parse(body)?, false));
+        return view::parse_noting_duplicates(body, None);
     };
-    let (value, partial) = view::parse_pruned(body, prune)?;
+    let (value, partial, dup) = view::parse_noting_duplicates(body, Some(prune))?;
     if partial && value.key("kind").and_then(Value::as_str) != Some(kind) {
-        return Ok((view::parse(body)?, false));
+        return view::parse_noting_duplicates(body, None);
     }
-    Ok((value, partial))
+    Ok((value, partial, dup))
 }
 
 /// Parses one document's text (checks it is a Kubernetes object, finds List items).
@@ -396,11 +399,14 @@ pub fn build_document_owned(index: usize, marker: &str, body: String) -> Result<
 /// [`build_document`] for a [`Text`] the document keeps as it is.
 fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Document, Error> {
     let provisional = provisional(index, marker, body);
-    let (value, partial) = read_view(&provisional.text).map_err(|message| Error::Yaml {
-        doc: provisional.label(),
-        message: view::redact_parse_message(&provisional.text, message),
-    })?;
-    assemble(provisional, value, partial)
+    let (value, partial, duplicate_key) =
+        read_view(&provisional.text).map_err(|message| Error::Yaml {
+            doc: provisional.label(),
+            message: view::redact_parse_message(&provisional.text, message),
+        })?;
+    let mut doc = assemble(provisional, value, partial)?;
+    doc.duplicate_key = duplicate_key;
+    Ok(doc)
 }
 
 /// Like [`build_document`] for a text whose whole typed view is already known (a patched
@@ -423,6 +429,7 @@ fn provisional(index: usize, marker: &str, body: Text) -> Document {
         value: Value::Null,
         partial: false,
         objects: Vec::new(),
+        duplicate_key: None,
     }
 }
 

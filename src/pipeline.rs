@@ -430,7 +430,10 @@ impl Fixer<'_> {
             build_document_with_value(*d, &doc.marker, text, value)
         });
         for (PatchJob { d, .. }, doc) in jobs.iter().zip(patched) {
-            let old = std::mem::replace(&mut stream.docs[*d], doc?);
+            let mut doc = doc?;
+            // A patch edits values, never keys: a repeated key is still repeated.
+            doc.duplicate_key.clone_from(&stream.docs[*d].duplicate_key);
+            let old = std::mem::replace(&mut stream.docs[*d], doc);
             self.before.entry(*d).or_insert(old.text);
             if let Some(dirty) = &mut self.dirty {
                 dirty.insert(*d);

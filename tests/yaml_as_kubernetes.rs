@@ -336,3 +336,48 @@ fn fields_rules_read_with_the_wrong_shape_are_input_errors() {
     );
     input_error(&run(ARGS, &list), &["`items[0].spec.containers`"]);
 }
+
+#[test]
+fn duplicate_keys_are_read_last_wins_with_a_warning_naming_the_key() {
+    let input = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  annotations:\n    owner: first\n    owner: second\ndata:\n  a: b\n";
+    let (out, r) = report(ARGS, input);
+    e2e::ok(&out, "duplicate key");
+    // Untouched, the document is written back as it came.
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), input);
+    let v = &e2e::docs(input.as_bytes()).docs[0].value;
+    assert_eq!(v["metadata"]["annotations"]["owner"], "second");
+    let dup: Vec<&Value> = findings_for(&r, "settings")
+        .into_iter()
+        .filter(|f| f["rule"] == "CH636")
+        .collect();
+    assert_eq!(dup.len(), 1, "{r:#}");
+    assert_eq!(dup[0]["severity"], "warning");
+    assert_eq!(dup[0]["fix"]["state"], "unfixable");
+    let msg = dup[0]["message"].as_str().unwrap();
+    assert!(msg.contains("\"owner\""), "{msg}");
+    // A document without repeated keys gets no such warning; nor does a patched one lose it.
+    let (_, clean) = report(ARGS, &deployment("web"));
+    assert!(
+        !clean["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "CH636"),
+        "{clean:#}"
+    );
+    let patched = deployment("web").replace(
+        "        image: nginx:1.25\n",
+        "        image: nginx:1.25\n        image: nginx:1.26\n",
+    );
+    let (out, r) = report(
+        &["--no-pin", "--namespace", "ns1", "--profile", "prod"],
+        &patched,
+    );
+    e2e::ok(&out, "patched duplicate");
+    let dup: Vec<&Value> = findings_for(&r, "web")
+        .into_iter()
+        .filter(|f| f["rule"] == "CH636")
+        .collect();
+    assert_eq!(dup.len(), 1, "{r:#}");
+    assert!(dup[0]["message"].as_str().unwrap().contains("\"image\""));
+}

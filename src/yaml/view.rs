@@ -60,6 +60,41 @@ pub fn parse_unique_keys(text: &str) -> Result<Value, String> {
     }
 }
 
+/// The first key repeated in one mapping of `text`, as `` "key" (near line N of the
+/// document) `` (the parser reports where it noticed the repetition), or `None`.
+/// [`parse`] reads such a document like Kubernetes does (the last value wins); this says
+/// which key, for a warning. Only documents the fast paths decline can repeat a key.
+pub fn duplicate_key(text: &str) -> Option<String> {
+    let mut o = options();
+    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    match serde_saphyr::from_str_with_options::<Option<Value>>(text, o) {
+        Err(serde_saphyr::Error::DuplicateMappingKey { key, location }) => Some(format!(
+            "{} (near line {} of the document)",
+            key.map(|k| super::scalar::quote(&k))
+                .unwrap_or_else(|| "(a key that is not a plain scalar)".into()),
+            location.line()
+        )),
+        _ => None,
+    }
+}
+
+/// [`parse`] (or [`parse_pruned`] with `prune`), also saying which key a mapping repeats
+/// (see [`duplicate_key`]).
+pub fn parse_noting_duplicates(
+    text: &str,
+    prune: Option<&[&str]>,
+) -> Result<(Value, bool, Option<String>), String> {
+    let fast = match prune {
+        Some(p) => super::fast::parse_pruned(text, p),
+        None => super::fast::parse(text).map(|v| (v, false)),
+    };
+    if let Some((v, partial)) = fast {
+        return Ok((v, partial, None));
+    }
+    let v = reference(text)?;
+    Ok((v, false, duplicate_key(text)))
+}
+
 /// serde-saphyr's reading of a document, without the fast path.
 pub fn reference(text: &str) -> Result<Value, String> {
     read(text, options())
@@ -431,6 +466,14 @@ mod tests {
         assert!(!go_yaml_float_shape(".inf"));
         assert!(!go_yaml_float_shape("1e"));
         assert!(!go_yaml_float_shape("0x1p999"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        let (v, _, dup) = parse_noting_duplicates("a: 1\nb:\n  c: 1\n  c: 2\n", None).unwrap();
+        assert_eq!(v["b"]["c"], serde_json::json!(2));
+        assert_eq!(dup.as_deref(), Some("\"c\" (near line 4 of the document)"));
+        assert_eq!(parse_noting_duplicates("a: 1\n", None).unwrap().2, None);
     }
 
     #[test]
