@@ -34,6 +34,9 @@ pub struct Document {
     /// A key some mapping of the document repeats (`` "app" (near line 7 of the document) ``): read like
     /// Kubernetes reads it (the last value wins) and reported as a warning (CH636).
     pub duplicate_key: Option<String>,
+    /// The fast paths read the document: it holds no anchor, alias or tag, so no fix meets a
+    /// node the patcher refuses to edit (false when not known).
+    pub plain: bool,
 }
 
 /// A document's bytes: a range of the input stream it was read from (shared with the other
@@ -370,7 +373,7 @@ Kubernetes manifests must be UTF-8 text",
 /// The typed view of a document, pruned when its kind is in [`PRUNED`]. The kind is guessed
 /// from a top-level `kind:` line and confirmed from the parsed value (a wrong guess parses
 /// again, whole).
-fn read_view(body: &str) -> Result<(Value, bool, Option<String>), String> {
+fn read_view(body: &str) -> Result<(Value, view::Reading), String> {
     let guess = body
         .lines()
         .find_map(|l| l.strip_prefix("kind:"))
@@ -379,11 +382,11 @@ fn read_view(body: &str) -> Result<(Value, bool, Option<String>), String> {
     let Some((kind, prune)) = guess else {
         return view::parse_noting_duplicates(body, None);
     };
-    let (value, partial, dup) = view::parse_noting_duplicates(body, Some(prune))?;
-    if partial && value.key("kind").and_then(Value::as_str) != Some(kind) {
+    let (value, reading) = view::parse_noting_duplicates(body, Some(prune))?;
+    if reading.partial && value.key("kind").and_then(Value::as_str) != Some(kind) {
         return view::parse_noting_duplicates(body, None);
     }
-    Ok((value, partial, dup))
+    Ok((value, reading))
 }
 
 /// Parses one document's text (checks it is a Kubernetes object, finds List items).
@@ -399,13 +402,13 @@ pub fn build_document_owned(index: usize, marker: &str, body: String) -> Result<
 /// [`build_document`] for a [`Text`] the document keeps as it is.
 fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Document, Error> {
     let provisional = provisional(index, marker, body);
-    let (value, partial, duplicate_key) =
-        read_view(&provisional.text).map_err(|message| Error::Yaml {
-            doc: provisional.label(),
-            message: view::redact_parse_message(&provisional.text, message),
-        })?;
-    let mut doc = assemble(provisional, value, partial)?;
-    doc.duplicate_key = duplicate_key;
+    let (value, reading) = read_view(&provisional.text).map_err(|message| Error::Yaml {
+        doc: provisional.label(),
+        message: view::redact_parse_message(&provisional.text, message),
+    })?;
+    let mut doc = assemble(provisional, value, reading.partial)?;
+    doc.duplicate_key = reading.duplicate_key;
+    doc.plain = reading.plain;
     Ok(doc)
 }
 
@@ -430,6 +433,7 @@ fn provisional(index: usize, marker: &str, body: Text) -> Document {
         partial: false,
         objects: Vec::new(),
         duplicate_key: None,
+        plain: false,
     }
 }
 

@@ -360,6 +360,16 @@ impl Fixer<'_> {
                     Some(reason) => Err(reason),
                     None => self.cfg.fix_allowed(meta, fix.applicability),
                 };
+                // A fix that would edit a node carrying an anchor, alias or tag (shared with
+                // other nodes) is withheld, named, instead of failing the whole run.
+                let allowed = allowed.and_then(|()| match decorated_op(&stream.docs, &fix) {
+                    Some(path) => Err(format!(
+                        "cannot patch {path}: the node carries a YAML anchor, alias or tag \
+                         (shared with other nodes), which chart-harden does not edit; set the \
+                         field in the chart"
+                    )),
+                    None => Ok(()),
+                });
                 match allowed {
                     Ok(()) => {
                         f.fix = FixState::Applied {
@@ -431,8 +441,10 @@ impl Fixer<'_> {
         });
         for (PatchJob { d, .. }, doc) in jobs.iter().zip(patched) {
             let mut doc = doc?;
-            // A patch edits values, never keys: a repeated key is still repeated.
+            // A patch edits values, never keys: a repeated key is still repeated, and it adds
+            // no anchor, alias or tag.
             doc.duplicate_key.clone_from(&stream.docs[*d].duplicate_key);
+            doc.plain = stream.docs[*d].plain;
             let old = std::mem::replace(&mut stream.docs[*d], doc);
             self.before.entry(*d).or_insert(old.text);
             if let Some(dirty) = &mut self.dirty {
@@ -550,6 +562,23 @@ fn order_ops(ops: Vec<Op>) -> Vec<Op> {
     removes.retain(|r| !all.iter().any(|o| o != r && r.path().starts_with(o.path())));
     rest.extend(removes);
     rest
+}
+
+/// The path of the first op of `fix` that edits a node carrying an anchor, alias or tag
+/// (see [`edit::decorated_ops`]); only documents the fast paths declined can hold one.
+fn decorated_op(docs: &[Document], fix: &rules::Fix) -> Option<String> {
+    let mut by_doc: BTreeMap<usize, Vec<&Op>> = BTreeMap::new();
+    for (d, op) in &fix.ops {
+        if docs.get(*d).is_some_and(|doc| !doc.plain) {
+            by_doc.entry(*d).or_default().push(op);
+        }
+    }
+    by_doc.into_iter().find_map(|(d, ops)| {
+        edit::decorated_ops(&docs[d].text, &ops)
+            .into_iter()
+            .next()
+            .map(|(_, e)| e.path)
+    })
 }
 
 /// YAML text of a generated object, with the generated-by label and (for Helm 4 streams)

@@ -381,3 +381,38 @@ fn duplicate_keys_are_read_last_wins_with_a_warning_naming_the_key() {
     assert_eq!(dup.len(), 1, "{r:#}");
     assert!(dup[0]["message"].as_str().unwrap().contains("\"image\""));
 }
+
+#[test]
+fn an_anchor_near_a_patch_point_fails_only_that_fix() {
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels: &labels {app: web}\n  template:\n    metadata:\n      labels: *labels\n    spec:\n      securityContext: &psc\n        fsGroup: 1000\n      containers:\n      - name: app\n        image: nginx:1.25\n";
+    let (out, r) = report(
+        &["--no-pin", "--namespace", "ns1", "--profile", "prod"],
+        input,
+    );
+    e2e::ok(&out, "anchored pod securityContext");
+    let fs = findings_for(&r, "web");
+    let seccomp = fs
+        .iter()
+        .find(|f| f["rule"] == "CH105")
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(seccomp["fix"]["state"], "skipped", "{seccomp:#}");
+    let reason = seccomp["fix"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("spec.template.spec.securityContext.seccompProfile.type")
+            && reason.contains("anchor"),
+        "{reason}"
+    );
+    // The other fixes still apply; the anchors stay as written.
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("      securityContext: &psc\n        fsGroup: 1000\n"),
+        "{text}"
+    );
+    assert!(text.contains("labels: *labels"), "{text}");
+    let v = &e2e::docs(text.as_bytes()).docs[0].value;
+    assert_eq!(
+        v.pointer("/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation"),
+        Some(&Value::Bool(false)),
+        "{text}"
+    );
+}

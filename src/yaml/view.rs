@@ -78,21 +78,46 @@ pub fn duplicate_key(text: &str) -> Option<String> {
     }
 }
 
+/// How [`parse_noting_duplicates`] read a document.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    /// Pruned paths were left out.
+    pub partial: bool,
+    /// A key some mapping repeats (see [`duplicate_key`]).
+    pub duplicate_key: Option<String>,
+    /// The fast paths read it: it holds no anchor, alias, tag or merge key.
+    pub plain: bool,
+}
+
 /// [`parse`] (or [`parse_pruned`] with `prune`), also saying which key a mapping repeats
-/// (see [`duplicate_key`]).
+/// (see [`duplicate_key`]) and whether the fast paths read it.
 pub fn parse_noting_duplicates(
     text: &str,
     prune: Option<&[&str]>,
-) -> Result<(Value, bool, Option<String>), String> {
+) -> Result<(Value, Reading), String> {
     let fast = match prune {
         Some(p) => super::fast::parse_pruned(text, p),
         None => super::fast::parse(text).map(|v| (v, false)),
     };
     if let Some((v, partial)) = fast {
-        return Ok((v, partial, None));
+        return Ok((
+            v,
+            Reading {
+                partial,
+                duplicate_key: None,
+                plain: true,
+            },
+        ));
     }
     let v = reference(text)?;
-    Ok((v, false, duplicate_key(text)))
+    Ok((
+        v,
+        Reading {
+            partial: false,
+            duplicate_key: duplicate_key(text),
+            plain: false,
+        },
+    ))
 }
 
 /// serde-saphyr's reading of a document, without the fast path.
@@ -470,10 +495,19 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_named() {
-        let (v, _, dup) = parse_noting_duplicates("a: 1\nb:\n  c: 1\n  c: 2\n", None).unwrap();
+        let (v, r) = parse_noting_duplicates("a: 1\nb:\n  c: 1\n  c: 2\n", None).unwrap();
+        let dup = r.duplicate_key;
         assert_eq!(v["b"]["c"], serde_json::json!(2));
         assert_eq!(dup.as_deref(), Some("\"c\" (near line 4 of the document)"));
-        assert_eq!(parse_noting_duplicates("a: 1\n", None).unwrap().2, None);
+        let (_, r) = parse_noting_duplicates("a: 1\n", None).unwrap();
+        assert_eq!(r.duplicate_key, None);
+        assert!(r.plain);
+        assert!(
+            !parse_noting_duplicates("a: &x 1\nb: *x\n", None)
+                .unwrap()
+                .1
+                .plain
+        );
     }
 
     #[test]
