@@ -201,11 +201,13 @@ impl Document {
         let kind = self.value.key("kind").and_then(Value::as_str);
         let name = self.value.ptr("/metadata/name").and_then(Value::as_str);
         let mut inner = Vec::new();
+        // Input strings, escaped: a label is one line of a message or a report.
+        let safe = crate::names::comment_safe;
         if let Some(k) = kind {
-            inner.push(format!("{k}/{}", name.unwrap_or("?")));
+            inner.push(format!("{}/{}", safe(k), safe(name.unwrap_or("?"))));
         }
         if let Some(src) = &self.source {
-            inner.push(src.clone());
+            inner.push(safe(src));
         }
         if !inner.is_empty() {
             s.push_str(&format!(" ({})", inner.join(", ")));

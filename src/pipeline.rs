@@ -830,3 +830,51 @@ mod incremental_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod comment_tests {
+    use super::*;
+
+    /// Whatever a generated object is named, its `# Source:` comment stays one line: the
+    /// name cannot end the comment and add YAML lines or a document.
+    #[test]
+    fn generated_source_comments_never_carry_input_lines() {
+        let v = serde_json::json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web\n---\nkind: Injected\r\n# x"},
+        });
+        let text = generated_text(v, false).unwrap();
+        let comment = text.lines().nth(1).unwrap();
+        assert!(
+            comment.starts_with("# Source: chart-harden/generated/"),
+            "{text}"
+        );
+        assert!(
+            comment.contains("web%0A---%0Akind: Injected%0D%0A# x"),
+            "{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l == "---" || l == "kind: Injected"),
+            "{text}"
+        );
+        assert_eq!(crate::yaml::split::split(&text).len(), 1, "{text}");
+        let back = crate::yaml::view::parse(&text).unwrap();
+        assert_eq!(back["metadata"]["name"], "web\n---\nkind: Injected\r\n# x");
+        // Read back as input, such a name is refused (and the label names it escaped).
+        let e = crate::document::parse_stream(text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metadata.name"), "{e}");
+        assert!(!e.contains('\n') && !e.contains('\r'), "{e}");
+        // An ordinary name is written as it is.
+        let v = serde_json::json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web-chart-harden"},
+        });
+        assert!(generated_text(v, false).unwrap().starts_with(
+            "\n# Source: chart-harden/generated/poddisruptionbudget-web-chart-harden.yaml\n"
+        ));
+    }
+}
