@@ -239,8 +239,39 @@ impl Opts {
                 .ok_or_else(|| Error::Config(format!("unknown rule id `{id}` in --enable")))?;
             cfg.enabled.insert(m.code);
         }
+        check_release_names(&cfg)?;
         Ok(cfg)
     }
+}
+
+/// The namespace must be a DNS-1123 label (as Kubernetes requires of a Namespace's name)
+/// and the release name follow Helm's rule (a DNS-1123 subdomain of at most 53
+/// characters): both end up in generated names, labels and comments.
+fn check_release_names(cfg: &Config) -> Result<(), Error> {
+    use crate::names::{is_dns1123_label, is_release_name};
+    use crate::yaml::scalar::quote;
+    if let Some(ns) = &cfg.namespace {
+        if !is_dns1123_label(ns) {
+            return Err(Error::Config(format!(
+                "namespace {} (--namespace or the config file's `namespace`) is not a valid \
+                 Kubernetes namespace: it must be a DNS-1123 label (at most 63 characters of \
+                 a-z, 0-9 and `-`, starting and ending alphanumeric)",
+                quote(ns)
+            )));
+        }
+    }
+    if let Some(r) = &cfg.release {
+        if !is_release_name(r) {
+            return Err(Error::Config(format!(
+                "release name {} (--release or the config file's `release`) is not a valid \
+                 Helm release name: it must be a DNS-1123 subdomain (a-z, 0-9, `-` and `.`, \
+                 each dot-separated part starting and ending alphanumeric) of at most 53 \
+                 characters",
+                quote(r)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Flags whose value is a path, which may contain spaces (`--report-file=/my dir/r.md` is

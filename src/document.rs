@@ -31,6 +31,12 @@ pub struct Document {
     pub objects: Vec<Object>,
     /// Template file (Helm 4 annotation or Helm 3 `# Source:` comment).
     pub source: Option<String>,
+    /// A key some mapping of the document repeats (`` "app" (near line 7 of the document) ``): read like
+    /// Kubernetes reads it (the last value wins) and reported as a warning (CH636).
+    pub duplicate_key: Option<String>,
+    /// The fast paths read the document: it holds no anchor, alias or tag, so no fix meets a
+    /// node the patcher refuses to edit (false when not known).
+    pub plain: bool,
 }
 
 /// A document's bytes: a range of the input stream it was read from (shared with the other
@@ -195,11 +201,13 @@ impl Document {
         let kind = self.value.key("kind").and_then(Value::as_str);
         let name = self.value.ptr("/metadata/name").and_then(Value::as_str);
         let mut inner = Vec::new();
+        // Input strings, escaped: a label is one line of a message or a report.
+        let safe = crate::names::comment_safe;
         if let Some(k) = kind {
-            inner.push(format!("{k}/{}", name.unwrap_or("?")));
+            inner.push(format!("{}/{}", safe(k), safe(name.unwrap_or("?"))));
         }
         if let Some(src) = &self.source {
-            inner.push(src.clone());
+            inner.push(safe(src));
         }
         if !inner.is_empty() {
             s.push_str(&format!(" ({})", inner.join(", ")));
@@ -272,6 +280,42 @@ fn check_object(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), E
     Ok(())
 }
 
+/// Checks `metadata.name` of the object `v` (at `at`, `""` or `items[i] `) the way the API
+/// server would: a string, and a valid name for its kind (see [`crate::names::rule_for`]).
+/// An absent name is left alone (`generateName`, or objects a tool names later).
+fn check_name(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
+    let Some(name) = v.ptr("/metadata/name") else {
+        return Ok(());
+    };
+    let path = format!("{}metadata.name", dotted(at));
+    let field = |message: String| Error::Field {
+        doc: label(),
+        path: path.clone(),
+        message,
+    };
+    let Value::String(name) = name else {
+        let what = match name {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::Array(_) => "a sequence",
+            _ => "a mapping",
+        };
+        return Err(field(format!(
+            "must be a string, but YAML reads it as {what} (Kubernetes rejects it; quote the name)"
+        )));
+    };
+    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
+    let (valid, rule) = crate::names::rule_for(kind);
+    if !valid(name) {
+        return Err(field(format!(
+            "{} is not a valid {kind} name: it must be {rule}",
+            crate::yaml::scalar::quote(name)
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the whole input: UTF-8 check, BOM, split, parse every document.
 pub fn parse_stream(input: &[u8]) -> Result<Stream, Error> {
     parse_stream_owned(input.to_vec())
@@ -331,20 +375,20 @@ Kubernetes manifests must be UTF-8 text",
 /// The typed view of a document, pruned when its kind is in [`PRUNED`]. The kind is guessed
 /// from a top-level `kind:` line and confirmed from the parsed value (a wrong guess parses
 /// again, whole).
-fn read_view(body: &str) -> Result<(Value, bool), String> {
+fn read_view(body: &str) -> Result<(Value, view::Reading), String> {
     let guess = body
         .lines()
         .find_map(|l| l.strip_prefix("kind:"))
         .map(|k| k.trim().trim_matches(['"', '\'']))
         .and_then(|k| PRUNED.iter().find(|(kind, _)| k == *kind));
     let Some((kind, prune)) = guess else {
-        return Ok((view::parse(body)?, false));
+        return view::parse_noting_duplicates(body, None);
     };
-    let (value, partial) = view::parse_pruned(body, prune)?;
-    if partial && value.key("kind").and_then(Value::as_str) != Some(kind) {
-        return Ok((view::parse(body)?, false));
+    let (value, reading) = view::parse_noting_duplicates(body, Some(prune))?;
+    if reading.partial && value.key("kind").and_then(Value::as_str) != Some(kind) {
+        return view::parse_noting_duplicates(body, None);
     }
-    Ok((value, partial))
+    Ok((value, reading))
 }
 
 /// Parses one document's text (checks it is a Kubernetes object, finds List items).
@@ -360,11 +404,14 @@ pub fn build_document_owned(index: usize, marker: &str, body: String) -> Result<
 /// [`build_document`] for a [`Text`] the document keeps as it is.
 fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Document, Error> {
     let provisional = provisional(index, marker, body);
-    let (value, partial) = read_view(&provisional.text).map_err(|message| Error::Yaml {
+    let (value, reading) = read_view(&provisional.text).map_err(|message| Error::Yaml {
         doc: provisional.label(),
         message: view::redact_parse_message(&provisional.text, message),
     })?;
-    assemble(provisional, value, partial)
+    let mut doc = assemble(provisional, value, reading.partial)?;
+    doc.duplicate_key = reading.duplicate_key;
+    doc.plain = reading.plain;
+    Ok(doc)
 }
 
 /// Like [`build_document`] for a text whose whole typed view is already known (a patched
@@ -387,6 +434,8 @@ fn provisional(index: usize, marker: &str, body: Text) -> Document {
         value: Value::Null,
         partial: false,
         objects: Vec::new(),
+        duplicate_key: None,
+        plain: false,
     }
 }
 
@@ -406,42 +455,225 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
     // The label names the document in errors only: made when one is reported.
     let label = || doc.label();
     check_object(&label, &doc.value, "")?;
-    let kind = doc
-        .value
-        .key("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let is_list = kind == "List" || (kind.ends_with("List") && doc.value.key("items").is_some());
     let mut objects = Vec::new();
-    if !is_list {
-        objects.push(Object::new(
-            index,
-            Path::root(),
-            resource_of(index, &doc.value, &doc.source),
-        ));
-    } else {
-        match doc.value.key("items") {
-            Some(Value::Array(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    check_object(&label, item, &format!("items[{i}] "))?;
-                    objects.push(Object::new(
-                        index,
-                        Path::root().key("items").index(i),
-                        resource_of(index, item, &doc.source),
-                    ));
-                }
-            }
-            None | Some(Value::Null) => {}
-            Some(_) => {
-                return Err(Error::NotAnObject {
+    collect_objects(
+        &label,
+        index,
+        &doc.source,
+        &doc.value,
+        Path::root(),
+        "",
+        0,
+        &mut objects,
+    )?;
+    doc.objects = objects;
+    Ok(doc)
+}
+
+/// What a field must be, for [`check_shapes`].
+#[derive(Clone, Copy)]
+enum Shape {
+    Mapping,
+    Sequence,
+}
+
+/// Checks that `v[key]` (at `path`) is absent, null or of `shape`.
+fn check_shape(
+    label: &dyn Fn() -> String,
+    parent: &Value,
+    key: &str,
+    path: &str,
+    shape: Shape,
+) -> Result<(), Error> {
+    let ok = matches!(
+        (parent.key(key), shape),
+        (None | Some(Value::Null), _)
+            | (Some(Value::Object(_)), Shape::Mapping)
+            | (Some(Value::Array(_)), Shape::Sequence)
+    );
+    if ok {
+        return Ok(());
+    }
+    let found = match parent.key(key) {
+        Some(Value::Object(_)) => "a mapping",
+        Some(Value::Array(_)) => "a sequence",
+        Some(Value::String(_)) => "a string",
+        Some(Value::Number(_)) => "a number",
+        _ => "a boolean",
+    };
+    let want = match shape {
+        Shape::Mapping => "a mapping",
+        Shape::Sequence => "a sequence",
+    };
+    Err(Error::Field {
+        doc: label(),
+        path: path.to_string(),
+        message: format!(
+            "must be {want}, but it is {found} (Kubernetes rejects the object; the hardening \
+             rules cannot read it)"
+        ),
+    })
+}
+
+/// Checks the shape of the pod-template fields the rules read (containers and their
+/// security contexts, ports, env, volume mounts; the pod's security context and volumes):
+/// a field of the wrong shape is an input error naming it, never silently skipped.
+fn check_shapes(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
+    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
+    let Some(tp) = crate::inventory::pod_template_path(kind) else {
+        return Ok(());
+    };
+    let prefix = dotted(at);
+    // Walk to the template, checking each step is a mapping.
+    let tp_text = tp.to_string();
+    let mut cur = v;
+    let mut walked = String::new();
+    for seg in tp_text.split('.').filter(|s| !s.is_empty()) {
+        let path = format!("{prefix}{walked}{seg}");
+        check_shape(label, cur, seg, &path, Shape::Mapping)?;
+        let Some(next) = cur.key(seg).filter(|n| n.is_object()) else {
+            return Ok(());
+        };
+        cur = next;
+        walked.push_str(seg);
+        walked.push('.');
+    }
+    let spec_path = format!("{prefix}{walked}spec");
+    check_shape(label, cur, "spec", &spec_path, Shape::Mapping)?;
+    let Some(spec) = cur.key("spec").filter(|n| n.is_object()) else {
+        return Ok(());
+    };
+    check_shape(
+        label,
+        spec,
+        "securityContext",
+        &format!("{spec_path}.securityContext"),
+        Shape::Mapping,
+    )?;
+    check_shape(
+        label,
+        spec,
+        "volumes",
+        &format!("{spec_path}.volumes"),
+        Shape::Sequence,
+    )?;
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let list_path = format!("{spec_path}.{list}");
+        check_shape(label, spec, list, &list_path, Shape::Sequence)?;
+        let Some(Value::Array(cs)) = spec.key(list) else {
+            continue;
+        };
+        for (i, c) in cs.iter().enumerate() {
+            let c_path = format!("{list_path}[{i}]");
+            if !c.is_object() {
+                return Err(Error::Field {
                     doc: label(),
-                    message: "field `items` of a List must be a sequence".into(),
-                })
+                    path: c_path,
+                    message: "must be a mapping (a container), but it is not (Kubernetes \
+                              rejects the object; the hardening rules cannot read it)"
+                        .into(),
+                });
+            }
+            check_shape(
+                label,
+                c,
+                "securityContext",
+                &format!("{c_path}.securityContext"),
+                Shape::Mapping,
+            )?;
+            for field in ["ports", "env", "envFrom", "volumeMounts"] {
+                check_shape(
+                    label,
+                    c,
+                    field,
+                    &format!("{c_path}.{field}"),
+                    Shape::Sequence,
+                )?;
+            }
+            if let Some(sc) = c.key("securityContext").filter(|n| n.is_object()) {
+                check_shape(
+                    label,
+                    sc,
+                    "capabilities",
+                    &format!("{c_path}.securityContext.capabilities"),
+                    Shape::Mapping,
+                )?;
             }
         }
     }
-    doc.objects = objects;
-    Ok(doc)
+    Ok(())
+}
+
+/// True for a List kind: `List`, or `…List` with `items` (`ConfigMapList`).
+fn is_list(v: &Value) -> bool {
+    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
+    kind == "List" || (kind.ends_with("List") && v.key("items").is_some())
+}
+
+/// Lists nest at most this deep (a List of Lists of objects is 2).
+const MAX_LIST_DEPTH: usize = 8;
+
+/// Records the object `v` at `base` (already checked by [`check_object`]), or, for a List,
+/// each of its items: a List inside a List is read like kubectl reads it, its items are
+/// objects like any other (`items[0].items[1]`).
+#[allow(clippy::too_many_arguments)]
+fn collect_objects(
+    label: &dyn Fn() -> String,
+    index: usize,
+    source: &Option<String>,
+    v: &Value,
+    base: Path,
+    at: &str,
+    depth: usize,
+    objects: &mut Vec<Object>,
+) -> Result<(), Error> {
+    if !is_list(v) {
+        check_name(label, v, at)?;
+        check_shapes(label, v, at)?;
+        objects.push(Object::new(index, base, resource_of(index, v, source)));
+        return Ok(());
+    }
+    match v.key("items") {
+        Some(Value::Array(items)) => {
+            if depth >= MAX_LIST_DEPTH {
+                return Err(Error::NotAnObject {
+                    doc: label(),
+                    message: format!(
+                        "{at}Lists nest more than {MAX_LIST_DEPTH} deep; refusing to read them"
+                    ),
+                });
+            }
+            for (i, item) in items.iter().enumerate() {
+                let item_at = format!("{}items[{i}] ", dotted(at));
+                check_object(label, item, &item_at)?;
+                collect_objects(
+                    label,
+                    index,
+                    source,
+                    item,
+                    base.key("items").index(i),
+                    &item_at,
+                    depth + 1,
+                    objects,
+                )?;
+            }
+            Ok(())
+        }
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => Err(Error::NotAnObject {
+            doc: label(),
+            message: format!("{at}field `items` of a List must be a sequence"),
+        }),
+    }
+}
+
+/// `items[0] ` as the prefix of a field path (`items[0].`); `""` stays `""`.
+fn dotted(at: &str) -> String {
+    if at.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", at.trim_end())
+    }
 }
 
 #[cfg(test)]

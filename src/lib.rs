@@ -20,6 +20,7 @@ pub mod helm_plugin;
 pub mod input;
 pub mod inventory;
 pub mod krm;
+pub mod names;
 pub mod par;
 pub mod pipeline;
 pub mod report;

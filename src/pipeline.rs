@@ -351,6 +351,16 @@ impl Fixer<'_> {
                     Some(reason) => Err(reason),
                     None => self.cfg.fix_allowed(meta, fix.applicability),
                 };
+                // A fix that would edit a node carrying an anchor, alias or tag (shared with
+                // other nodes) is withheld, named, instead of failing the whole run.
+                let allowed = allowed.and_then(|()| match decorated_op(&stream.docs, &fix) {
+                    Some(path) => Err(format!(
+                        "cannot patch {path}: the node carries a YAML anchor, alias or tag \
+                         (shared with other nodes), which chart-harden does not edit; set the \
+                         field in the chart"
+                    )),
+                    None => Ok(()),
+                });
                 match allowed {
                     Ok(()) => {
                         f.fix = FixState::Applied {
@@ -421,7 +431,12 @@ impl Fixer<'_> {
             build_document_with_value(*d, &doc.marker, text, value)
         });
         for (PatchJob { d, .. }, doc) in jobs.iter().zip(patched) {
-            let old = std::mem::replace(&mut stream.docs[*d], doc?);
+            let mut doc = doc?;
+            // A patch edits values, never keys: a repeated key is still repeated, and it adds
+            // no anchor, alias or tag.
+            doc.duplicate_key.clone_from(&stream.docs[*d].duplicate_key);
+            doc.plain = stream.docs[*d].plain;
+            let old = std::mem::replace(&mut stream.docs[*d], doc);
             self.before.entry(*d).or_insert(old.text);
             if let Some(dirty) = &mut self.dirty {
                 dirty.insert(*d);
@@ -540,6 +555,23 @@ fn order_ops(ops: Vec<Op>) -> Vec<Op> {
     rest
 }
 
+/// The path of the first op of `fix` that edits a node carrying an anchor, alias or tag
+/// (see [`edit::decorated_ops`]); only documents the fast paths declined can hold one.
+fn decorated_op(docs: &[Document], fix: &rules::Fix) -> Option<String> {
+    let mut by_doc: BTreeMap<usize, Vec<&Op>> = BTreeMap::new();
+    for (d, op) in &fix.ops {
+        if docs.get(*d).is_some_and(|doc| !doc.plain) {
+            by_doc.entry(*d).or_default().push(op);
+        }
+    }
+    by_doc.into_iter().find_map(|(d, ops)| {
+        edit::decorated_ops(&docs[d].text, &ops)
+            .into_iter()
+            .next()
+            .map(|(_, e)| e.path)
+    })
+}
+
 /// YAML text of a generated object, with the generated-by label and (for Helm 4 streams)
 /// Helm's filename annotation.
 fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
@@ -583,10 +615,12 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
         // carry no comment line): a second one would be printed twice.
         return Ok(format!("\n{yaml}"));
     }
+    // Names come from the input (a guard object is named after its workload): never written
+    // into the comment unescaped, so no name can end the line or start a document.
     Ok(format!(
         "\n# Source: chart-harden/generated/{}-{}.yaml\n{}",
-        kind.to_ascii_lowercase(),
-        name,
+        crate::names::comment_safe(&kind.to_ascii_lowercase()),
+        crate::names::comment_safe(&name),
         yaml
     ))
 }
@@ -785,5 +819,53 @@ mod incremental_tests {
                 assert_eq!(inc.changes.len(), full.changes.len(), "{}", path.display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod comment_tests {
+    use super::*;
+
+    /// Whatever a generated object is named, its `# Source:` comment stays one line: the
+    /// name cannot end the comment and add YAML lines or a document.
+    #[test]
+    fn generated_source_comments_never_carry_input_lines() {
+        let v = serde_json::json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web\n---\nkind: Injected\r\n# x"},
+        });
+        let text = generated_text(v, false).unwrap();
+        let comment = text.lines().nth(1).unwrap();
+        assert!(
+            comment.starts_with("# Source: chart-harden/generated/"),
+            "{text}"
+        );
+        assert!(
+            comment.contains("web%0A---%0Akind: Injected%0D%0A# x"),
+            "{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l == "---" || l == "kind: Injected"),
+            "{text}"
+        );
+        assert_eq!(crate::yaml::split::split(&text).len(), 1, "{text}");
+        let back = crate::yaml::view::parse(&text).unwrap();
+        assert_eq!(back["metadata"]["name"], "web\n---\nkind: Injected\r\n# x");
+        // Read back as input, such a name is refused (and the label names it escaped).
+        let e = crate::document::parse_stream(text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metadata.name"), "{e}");
+        assert!(!e.contains('\n') && !e.contains('\r'), "{e}");
+        // An ordinary name is written as it is.
+        let v = serde_json::json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web-chart-harden"},
+        });
+        assert!(generated_text(v, false).unwrap().starts_with(
+            "\n# Source: chart-harden/generated/poddisruptionbudget-web-chart-harden.yaml\n"
+        ));
     }
 }

@@ -213,7 +213,7 @@ fn rbac_subject_namespace() {
 #[test]
 fn audit_rules_documented() {
     let metas: Vec<_> = rules::audit::rules().iter().map(|r| r.meta()).collect();
-    assert_eq!(metas.len(), 14);
+    assert_eq!(metas.len(), 15);
     for m in &metas {
         assert!(m.code.starts_with("CH6"), "{}", m.code);
         assert!(!m.why.is_empty() && !m.example.is_empty() && !m.fix_notes.is_empty());

@@ -272,11 +272,11 @@ impl FluxExport {
                 let t = &p.target;
                 s.push_str(&format!(
                     "        # {}/{}{}\n",
-                    t.kind,
-                    t.name,
+                    crate::names::comment_safe(&t.kind),
+                    crate::names::comment_safe(&t.name),
                     p.source
                         .as_deref()
-                        .map(|f| format!(" ({f})"))
+                        .map(|f| format!(" ({})", crate::names::comment_safe(f)))
                         .unwrap_or_default()
                 ));
                 s.push_str("        - target:\n");

@@ -323,7 +323,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
             .and_then(|a| a.key("prometheus.io/port"))
             .and_then(|v| match v {
                 Value::String(s) => s.parse::<i64>().ok(),
-                Value::Number(n) => n.as_i64(),
+                Value::Number(n) => crate::yaml::view::number_as_int(n),
                 _ => None,
             })
         {
@@ -351,11 +351,11 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
                     .into_iter()
                     .flatten()
                 {
-                    let Some(n) = p.key("containerPort").and_then(Value::as_i64) else {
+                    let Some(n) = p.key("containerPort").and_then(crate::yaml::view::as_int) else {
                         continue;
                     };
                     let proto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
-                    if let Some(h) = p.key("hostPort").and_then(Value::as_i64) {
+                    if let Some(h) = p.key("hostPort").and_then(crate::yaml::view::as_int) {
                         push_port(
                             &mut f.open_ports,
                             PortSpec::Num(n),
@@ -418,7 +418,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
 /// container port name.
 fn port_spec(v: &Value) -> Option<PortSpec> {
     match v {
-        Value::Number(n) => n.as_i64().map(PortSpec::Num),
+        Value::Number(n) => crate::yaml::view::number_as_int(n).map(PortSpec::Num),
         Value::String(s) => Some(match s.parse::<i64>() {
             Ok(n) => PortSpec::Num(n),
             Err(_) => PortSpec::Name(s.clone()),
@@ -436,7 +436,7 @@ fn container_ports(spec: &Value) -> Vec<(Option<&str>, i64)> {
         .filter_map(|c| c.key("ports").and_then(Value::as_array))
         .flatten()
         .filter_map(|p| {
-            let n = p.key("containerPort").and_then(Value::as_i64)?;
+            let n = p.key("containerPort").and_then(crate::yaml::view::as_int)?;
             Some((p.key("name").and_then(Value::as_str), n))
         })
         .collect()

@@ -330,7 +330,8 @@ impl Inventory {
                             .map(|ps| {
                                 ps.iter()
                                     .filter_map(|p| {
-                                        let port = p.key("port").and_then(Value::as_i64)?;
+                                        let port =
+                                            p.key("port").and_then(crate::yaml::view::as_int)?;
                                         Some(ServicePort {
                                             name: p
                                                 .key("name")
@@ -459,7 +460,11 @@ impl Inventory {
                     };
                     let replicas = match kind.as_str() {
                         "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {
-                            Some(v.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(1))
+                            Some(
+                                v.ptr("/spec/replicas")
+                                    .and_then(crate::yaml::view::as_int)
+                                    .unwrap_or(1),
+                            )
                         }
                         _ => None,
                     };

@@ -368,6 +368,30 @@ impl Ranges {
 /// fields a fix adds to one container), not the number of ops, so a document with thousands
 /// of edits is read a few times, not thousands. What this gives is checked by [`patch`], which
 /// applies the ops one tree per op when the result does not read back as intended.
+/// The ops among `ops` that would edit a node of `text` carrying an anchor, alias or tag,
+/// which the patcher refuses (an anchored node is shared with its aliases): their indexes
+/// and the patcher's error, found on one span tree without editing anything. The fix loop
+/// withholds the fixes holding such an op instead of failing the run.
+pub fn decorated_ops(text: &str, ops: &[&Op]) -> Vec<(usize, EditError)> {
+    let Some(first) = ops.first() else {
+        return Vec::new();
+    };
+    let Ok(root) = build(text, first.path()) else {
+        return Vec::new();
+    };
+    let st = detect_style(text, &root);
+    ops.iter()
+        .enumerate()
+        .filter_map(|(i, op)| match edit_for(text, &root, op, &st) {
+            Err(e) if e.message == DECORATED => Some((i, e)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The patcher's message for a node it does not edit.
+const DECORATED: &str = "the node carries an anchor, alias or tag";
+
 fn apply_batched(text: &str, ops: &[Op]) -> Result<String, EditError> {
     let mut cur = text.to_string();
     let mut pending: Vec<&Op> = ops.iter().collect();
@@ -428,7 +452,7 @@ fn set(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Edit,
     let (depth, loc) = locate(root, &p.0);
     let n = loc.node;
     if n.decorated {
-        return Err(err(p, "the node carries an anchor, alias or tag"));
+        return Err(err(p, DECORATED));
     }
     if depth == p.0.len() {
         return replace_node(text, &loc, v, st, p);
@@ -507,7 +531,7 @@ fn replace_node(
 ) -> Result<Edit, EditError> {
     let n = loc.node;
     if n.decorated {
-        return Err(err(p, "the node carries an anchor, alias or tag"));
+        return Err(err(p, DECORATED));
     }
     let is_collection = matches!(v, Value::Object(m) if !m.is_empty())
         || matches!(v, Value::Array(a) if !a.is_empty());
@@ -612,7 +636,7 @@ fn append(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Ed
     }
     let n = loc.node;
     if n.decorated {
-        return Err(err(p, "the node carries an anchor, alias or tag"));
+        return Err(err(p, DECORATED));
     }
     match &n.kind {
         NodeKind::Seq { items, flow: false } => {

@@ -60,31 +60,195 @@ pub fn parse_unique_keys(text: &str) -> Result<Value, String> {
     }
 }
 
+/// The first key repeated in one mapping of `text`, as `` "key" (near line N of the
+/// document) `` (the parser reports where it noticed the repetition), or `None`.
+/// [`parse`] reads such a document like Kubernetes does (the last value wins); this says
+/// which key, for a warning. Only documents the fast paths decline can repeat a key.
+pub fn duplicate_key(text: &str) -> Option<String> {
+    let mut o = options();
+    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    match serde_saphyr::from_str_with_options::<Option<Value>>(text, o) {
+        Err(serde_saphyr::Error::DuplicateMappingKey { key, location }) => Some(format!(
+            "{} (near line {} of the document)",
+            key.map(|k| super::scalar::quote(&k))
+                .unwrap_or_else(|| "(a key that is not a plain scalar)".into()),
+            location.line()
+        )),
+        _ => None,
+    }
+}
+
+/// How [`parse_noting_duplicates`] read a document.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    /// Pruned paths were left out.
+    pub partial: bool,
+    /// A key some mapping repeats (see [`duplicate_key`]).
+    pub duplicate_key: Option<String>,
+    /// The fast paths read it: it holds no anchor, alias, tag or merge key.
+    pub plain: bool,
+}
+
+/// [`parse`] (or [`parse_pruned`] with `prune`), also saying which key a mapping repeats
+/// (see [`duplicate_key`]) and whether the fast paths read it.
+pub fn parse_noting_duplicates(
+    text: &str,
+    prune: Option<&[&str]>,
+) -> Result<(Value, Reading), String> {
+    let fast = match prune {
+        Some(p) => super::fast::parse_pruned(text, p),
+        None => super::fast::parse(text).map(|v| (v, false)),
+    };
+    if let Some((v, partial)) = fast {
+        return Ok((
+            v,
+            Reading {
+                partial,
+                duplicate_key: None,
+                plain: true,
+            },
+        ));
+    }
+    let v = reference(text)?;
+    Ok((
+        v,
+        Reading {
+            partial: false,
+            duplicate_key: duplicate_key(text),
+            plain: false,
+        },
+    ))
+}
+
 /// serde-saphyr's reading of a document, without the fast path.
 pub fn reference(text: &str) -> Result<Value, String> {
     read(text, options())
 }
 
+/// At most this many overflowing numbers are read as strings in one document (each costs a
+/// parse of the document).
+const MAX_OVERFLOW_RETRIES: usize = 64;
+
 fn read(text: &str, options: serde_saphyr::Options) -> Result<Value, String> {
-    serde_saphyr::from_str_with_options::<Option<Value>>(text, options)
-        .map(|v| v.unwrap_or(Value::Null))
-        .map_err(|e| {
-            let m = one_line(&e.to_string());
-            // The parser's budget (nodes, depth, aliases, merge keys) bounds what a document may
-            // expand to: say so plainly instead of only "budget breached: Nodes { .. }".
-            if m.contains("budget breached") {
-                format!(
-                    "document exceeds the parser's safety limits (at most 250000 nodes after \
+    let mut result = serde_saphyr::from_str_with_options::<Option<Value>>(text, options.clone());
+    // go-yaml (and so Kubernetes and Helm's `fromYaml`) reads a plain number that overflows a
+    // float (`8e4561`, `1e999`) as a string; serde-saphyr refuses it as a non-finite float.
+    // Such a scalar is quoted in a copy of the text and the copy read again: the same string
+    // go-yaml reads, while the document's own bytes stay as they are.
+    let mut copy: Option<String> = None;
+    for _ in 0..MAX_OVERFLOW_RETRIES {
+        let Err(serde_saphyr::Error::NonFiniteFloat { value, location }) = &result else {
+            break;
+        };
+        let current = copy.as_deref().unwrap_or(text);
+        let Some(quoted) = quote_overflow(current, value, location.line(), location.column())
+        else {
+            break;
+        };
+        result = serde_saphyr::from_str_with_options::<Option<Value>>(&quoted, options.clone());
+        copy = Some(quoted);
+    }
+    result.map(|v| v.unwrap_or(Value::Null)).map_err(|e| {
+        let m = one_line(&e.to_string());
+        // The parser's budget (nodes, depth, aliases, merge keys) bounds what a document may
+        // expand to: say so plainly instead of only "budget breached: Nodes { .. }".
+        if m.contains("budget breached") {
+            format!(
+                "document exceeds the parser's safety limits (at most 250000 nodes after \
 alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
-                )
-            } else {
-                m
-            }
-        })
+            )
+        } else {
+            m
+        }
+    })
+}
+
+/// True when go-yaml v2 would try `s` as a float (its `yamlStyleFloat` expression after
+/// removing `_`): `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`. Such a scalar that
+/// does not fit an f64 is a string to go-yaml; `.inf` and `.nan` are not of this shape.
+fn go_yaml_float_shape(s: &str) -> bool {
+    let s: String = s.chars().filter(|&c| c != '_').collect();
+    let b = s.strip_prefix(['+', '-']).unwrap_or(&s).as_bytes();
+    let digits = |b: &[u8], i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let mut i = 0;
+    if b.first() == Some(&b'.') {
+        i = 1;
+        if digits(b, &mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(b, &mut i) == 0 {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(b, &mut i);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(b, &mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// `text` with the plain scalar `raw` that starts at `line`:`column` (1-based; the column
+/// counted in characters) double-quoted, when `raw` is a float-shaped number (see
+/// [`go_yaml_float_shape`]) standing alone there; `None` otherwise.
+fn quote_overflow(text: &str, raw: &str, line: u64, column: u64) -> Option<String> {
+    if raw.is_empty() || !go_yaml_float_shape(raw) {
+        return None;
+    }
+    let line_start = if line <= 1 {
+        0
+    } else {
+        let mut seen = 1;
+        text.match_indices('\n')
+            .find(|_| {
+                seen += 1;
+                seen == line
+            })
+            .map(|(i, _)| i + 1)?
+    };
+    let rest = &text[line_start..];
+    let line_text = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let col = usize::try_from(column.checked_sub(1)?).ok()?;
+    let at = line_text
+        .char_indices()
+        .nth(col)
+        .map(|(i, _)| i)
+        .filter(|&i| line_text[i..].starts_with(raw))
+        .or_else(|| line_text.find(raw))?;
+    let before = line_text[..at].chars().next_back();
+    let after = line_text[at + raw.len()..].chars().next();
+    let boundary_before =
+        before.is_none_or(|c| matches!(c, ' ' | '\t' | '[' | '{' | ',' | '-' | ':' | '?'));
+    let boundary_after =
+        after.is_none_or(|c| matches!(c, ' ' | '\t' | '\r' | ']' | '}' | ',' | ':' | '#'));
+    if !boundary_before || !boundary_after {
+        return None;
+    }
+    let start = line_start + at;
+    Some(format!(
+        "{}\"{raw}\"{}",
+        &text[..start],
+        &text[start + raw.len()..]
+    ))
 }
 
 /// A parse error message about `text`, safe to show when `text` may hold a Secret: parser
-/// messages quote the scalar they choke on (``non-finite float `59e81234` ``), which may be a
+/// messages quote the scalar they choke on (``non-finite float `-.inf` ``), which may be a
 /// Secret's value. When `text` mentions `Secret` at all (a Secret, a List holding one, a
 /// ResourceList), every quoted span (`` `…` ``, `"…"`, `'…'`) is replaced by `<redacted>`;
 /// line and column stay.
@@ -118,6 +282,30 @@ pub fn redact_parse_message(text: &str, message: String) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// An integer field read the way Kubernetes reads it: sigs.k8s.io/yaml decodes a YAML number
+/// with go-yaml (YAML 1.1: `0.0`, `1e3` are floats), writes it as JSON (`0`, `1000`) and
+/// the API server decodes that into the field's integer type. So an integral float is that
+/// integer (`runAsUser: 0.0` is root, `replicas: 1e3` is 1000); a fraction or a float
+/// beyond the 64-bit range is no integer (the API server rejects the object). Every rule
+/// that reads an integer field reads it through this.
+pub fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => number_as_int(n),
+        _ => None,
+    }
+}
+
+/// [`as_int`] of a number.
+pub fn number_as_int(n: &serde_json::Number) -> Option<i64> {
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let f = n.as_f64()?;
+    // 2^63 is exactly representable; every integral f64 in [-2^63, 2^63) fits an i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (f.is_finite() && f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i64)
 }
 
 /// JSON Pointer lookups without allocating.
@@ -266,6 +454,60 @@ mod tests {
         ] {
             assert_eq!(v.ptr(p), v.pointer(p), "{p:?}");
         }
+    }
+
+    #[test]
+    fn integral_floats_are_integers_like_kubernetes_reads_them() {
+        let v =
+            parse("a: 0.0\nb: 1e3\nc: 1.5\nd: -2.0\ne: 7\nf: \"7\"\ng: 1e19\nh: -0.0\n").unwrap();
+        assert_eq!(as_int(&v["a"]), Some(0));
+        assert_eq!(as_int(&v["b"]), Some(1000));
+        assert_eq!(as_int(&v["c"]), None);
+        assert_eq!(as_int(&v["d"]), Some(-2));
+        assert_eq!(as_int(&v["e"]), Some(7));
+        assert_eq!(as_int(&v["f"]), None);
+        assert_eq!(as_int(&v["g"]), None);
+        assert_eq!(as_int(&v["h"]), Some(0));
+    }
+
+    #[test]
+    fn overflowing_numbers_are_strings_like_go_yaml_reads_them() {
+        let v = parse(
+            "a: 8e4561\nb: [1e999, -2E+400]\nc: {d: 9.5e9999}\ne: 1e3\n8e999: k\nf: \"x\" # 1e999\n",
+        )
+        .unwrap();
+        assert_eq!(v["a"], "8e4561");
+        assert_eq!(v["b"], serde_json::json!(["1e999", "-2E+400"]));
+        assert_eq!(v["c"]["d"], "9.5e9999");
+        assert_eq!(v["e"], serde_json::json!(1000.0));
+        assert_eq!(v["8e999"], "k");
+        assert_eq!(v["f"], "x");
+        // Non-finite spellings are still errors (go-yaml reads them as floats JSON cannot hold).
+        for bad in ["a: .inf\n", "a: -.Inf\n", "a: .nan\n"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert!(go_yaml_float_shape("1_0e999"));
+        assert!(go_yaml_float_shape(".5e999"));
+        assert!(!go_yaml_float_shape(".inf"));
+        assert!(!go_yaml_float_shape("1e"));
+        assert!(!go_yaml_float_shape("0x1p999"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        let (v, r) = parse_noting_duplicates("a: 1\nb:\n  c: 1\n  c: 2\n", None).unwrap();
+        let dup = r.duplicate_key;
+        assert_eq!(v["b"]["c"], serde_json::json!(2));
+        assert_eq!(dup.as_deref(), Some("\"c\" (near line 4 of the document)"));
+        let (_, r) = parse_noting_duplicates("a: 1\n", None).unwrap();
+        assert_eq!(r.duplicate_key, None);
+        assert!(r.plain);
+        assert!(
+            !parse_noting_duplicates("a: &x 1\nb: *x\n", None)
+                .unwrap()
+                .1
+                .plain
+        );
     }
 
     #[test]

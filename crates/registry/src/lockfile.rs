@@ -191,6 +191,113 @@ impl Lockfile {
     }
 }
 
+/// Writes the lockfile a run ends with to `path`, under an exclusive lock and merged with
+/// what is on disk by then, so that two runs updating one lockfile at the same time both
+/// keep their entries (each would otherwise write the file it loaded plus its own entries,
+/// and the later rename would drop the other's).
+///
+/// `loaded` is what this run read at its start, `ours` what it ends with. With `replace`
+/// (`--update-lock`: the file holds exactly this run's references) `ours` is written as it
+/// is. Otherwise the entries on disk now are kept and `ours` is laid over them: an entry
+/// this run added or changed replaces the one on disk, an entry it only read does not undo
+/// another run's update of it. A file on disk that no longer parses is replaced by `ours`.
+/// Returns whether the file was written (not when it already holds those bytes).
+pub fn write_merged(
+    path: &Path,
+    loaded: &Lockfile,
+    ours: &Lockfile,
+    replace: bool,
+) -> std::io::Result<bool> {
+    let _lock = FileLock::acquire(path)?;
+    let merged = if replace {
+        ours.clone()
+    } else {
+        let mut m = Lockfile::load(path).unwrap_or_default();
+        for e in ours.entries() {
+            if loaded.get(&e.reference) != Some(e) || m.get(&e.reference).is_none() {
+                m.insert(e.clone());
+            }
+        }
+        m
+    };
+    let json = merged.to_json();
+    if std::fs::read_to_string(path).ok().as_deref() == Some(json.as_str()) {
+        return Ok(false);
+    }
+    write_atomic(path, json.as_bytes())?;
+    Ok(true)
+}
+
+/// An exclusive lock on a file, held as a sibling `.NAME.lock` created exclusively
+/// (`O_EXCL`, so it works alike on every platform and file system the lockfile may live
+/// on) and removed on drop. A lock file older than [`STALE_LOCK`] is left by a run that
+/// died and is taken over.
+struct FileLock {
+    path: PathBuf,
+}
+
+/// How long a run waits for another run's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A lock held longer than this is stale (a write takes milliseconds).
+const STALE_LOCK: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl FileLock {
+    fn acquire(target: &Path) -> std::io::Result<FileLock> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_string());
+        let path = dir.join(format!(".{name}.lock"));
+        let start = std::time::Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(FileLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > STALE_LOCK);
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    if start.elapsed() > LOCK_WAIT {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "another run holds the lock {} (waited {} s; remove it if no \
+                                 run is writing the lockfile)",
+                                path.display(),
+                                LOCK_WAIT.as_secs()
+                            ),
+                        ));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
@@ -355,5 +462,50 @@ mod tests {
             .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
             .unwrap_or_default();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn concurrent_runs_merge_their_entries() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("images.lock.json");
+        // Two runs load the same (empty) file, each adds its own entry, both write.
+        let loaded = Lockfile::load(&p).unwrap();
+        let mut a = loaded.clone();
+        a.insert(entry("a:1"));
+        let mut b = loaded.clone();
+        b.insert(entry("b:1"));
+        assert!(write_merged(&p, &loaded, &a, false).unwrap());
+        assert!(write_merged(&p, &loaded, &b, false).unwrap());
+        let got = Lockfile::load(&p).unwrap();
+        let refs: Vec<&str> = got.entries().map(|e| e.reference.as_str()).collect();
+        assert_eq!(refs, ["a:1", "b:1"]);
+        // An entry a run only read does not undo another run's update of it.
+        let loaded = got.clone();
+        let mut newer = entry("a:1");
+        newer.digest = format!("sha256:{}", "c".repeat(64));
+        let mut c = loaded.clone();
+        c.insert(newer.clone());
+        assert!(write_merged(&p, &loaded, &c, false).unwrap());
+        assert!(!write_merged(&p, &loaded, &loaded, false).unwrap());
+        assert_eq!(Lockfile::load(&p).unwrap().get("a:1"), Some(&newer));
+        // `replace` writes exactly this run's entries.
+        let mut only = Lockfile::new();
+        only.insert(entry("z:1"));
+        write_merged(&p, &loaded, &only, true).unwrap();
+        assert_eq!(Lockfile::load(&p).unwrap().len(), 1);
+        // Many writers at once: every entry survives, and no lock file is left behind.
+        let empty = Lockfile::new();
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                let (p, empty) = (&p, &empty);
+                s.spawn(move || {
+                    let mut mine = empty.clone();
+                    mine.insert(entry(&format!("t{i}:1")));
+                    write_merged(p, empty, &mine, false).unwrap();
+                });
+            }
+        });
+        assert_eq!(Lockfile::load(&p).unwrap().len(), 9);
+        assert!(!d.path().join(".images.lock.json.lock").exists());
     }
 }

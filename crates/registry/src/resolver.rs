@@ -93,6 +93,8 @@ struct Inner {
 
 struct LockState {
     lock: Lockfile,
+    /// The lockfile as this run loaded it (merged with the file on disk when written).
+    loaded: Lockfile,
     /// References asked for in this run (for `update_lock` pruning).
     requested: BTreeSet<String>,
 }
@@ -601,6 +603,7 @@ impl Resolver {
                 http,
                 http_direct,
                 lock: Mutex::new(LockState {
+                    loaded: lock.clone(),
                     lock,
                     requested: BTreeSet::new(),
                 }),
@@ -797,23 +800,21 @@ impl Resolver {
             // Offline runs only read the lockfile.
             return Ok(());
         }
-        let json = {
+        let (loaded, lock) = {
             let ls = guard(&self.inner.lock);
             let mut lock = ls.lock.clone();
             if self.inner.cfg.update_lock {
                 lock.retain(|e| ls.requested.contains(&e.reference));
             }
-            lock.to_json()
+            (ls.loaded.clone(), lock)
         };
-        if std::fs::read_to_string(path).ok().as_deref() == Some(json.as_str()) {
-            return Ok(());
-        }
-        crate::lockfile::write_atomic(path, json.as_bytes()).map_err(|e| {
-            ResolveError::LockfileWrite {
+        // Merged under a lock with what another run may have written meanwhile.
+        crate::lockfile::write_merged(path, &loaded, &lock, self.inner.cfg.update_lock)
+            .map(|_| ())
+            .map_err(|e| ResolveError::LockfileWrite {
                 path: path.display().to_string(),
                 message: e.to_string(),
-            }
-        })
+            })
     }
 
     /// The lockfile as it would be written now.

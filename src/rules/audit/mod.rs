@@ -15,6 +15,7 @@ use crate::rules::{Context, Rule};
 use crate::yaml::view::ValueExt;
 
 mod dangling_refs;
+mod duplicate_key;
 mod duplicate_objects;
 pub mod netpol_eval;
 mod np_broad_peer;
@@ -49,6 +50,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(dangling_refs::DanglingRefs),
         Box::new(duplicate_objects::DuplicateObjects),
         Box::new(rbac_subject_namespace::RbacSubjectNamespace),
+        Box::new(duplicate_key::DuplicateKey),
     ]
 }
 

@@ -131,8 +131,11 @@ pub fn port_matches(
         match p.key("port") {
             None | Some(Value::Null) => true,
             Some(Value::Number(n)) => {
-                let lo = n.as_i64().unwrap_or(-1);
-                let hi = p.key("endPort").and_then(Value::as_i64).unwrap_or(lo);
+                let lo = crate::yaml::view::number_as_int(n).unwrap_or(-1);
+                let hi = p
+                    .key("endPort")
+                    .and_then(crate::yaml::view::as_int)
+                    .unwrap_or(lo);
                 (lo..=hi).contains(&port)
             }
             Some(Value::String(name)) => {
@@ -509,10 +512,15 @@ pub fn target_ports(
     let mut out = Vec::new();
     for sp in chosen {
         match &sp.target {
-            Value::Number(n) if n.as_i64() == Some(0) => out.push((sp.port, sp.protocol.clone())),
+            Value::Number(n) if crate::yaml::view::number_as_int(n) == Some(0) => {
+                out.push((sp.port, sp.protocol.clone()))
+            }
             Value::Null => out.push((sp.port, sp.protocol.clone())),
             Value::String(s) if s.is_empty() => out.push((sp.port, sp.protocol.clone())),
-            Value::Number(n) => out.push((n.as_i64().unwrap_or(0), sp.protocol.clone())),
+            Value::Number(n) => out.push((
+                crate::yaml::view::number_as_int(n).unwrap_or(0),
+                sp.protocol.clone(),
+            )),
             Value::String(name) => {
                 if let Ok(n) = name.parse::<i64>() {
                     out.push((n, sp.protocol.clone()));

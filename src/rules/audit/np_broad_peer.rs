@@ -56,7 +56,7 @@ impl Rule for NpBroadPeer {
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
-                        .filter_map(|p| p.key("port").and_then(Value::as_i64))
+                        .filter_map(|p| p.key("port").and_then(crate::yaml::view::as_int))
                         .collect();
                     let outside: Vec<i64> = ports
                         .iter()

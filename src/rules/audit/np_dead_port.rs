@@ -87,8 +87,11 @@ fn dead_ports(rule: &Value, listening: &[(Option<String>, i64, String)]) -> Vec<
         let ok = match p.key("port") {
             None | Some(Value::Null) => true,
             Some(Value::Number(n)) => {
-                let lo = n.as_i64().unwrap_or(-1);
-                let hi = p.key("endPort").and_then(Value::as_i64).unwrap_or(lo);
+                let lo = crate::yaml::view::number_as_int(n).unwrap_or(-1);
+                let hi = p
+                    .key("endPort")
+                    .and_then(crate::yaml::view::as_int)
+                    .unwrap_or(lo);
                 listening
                     .iter()
                     .any(|(_, l, pr)| pr == proto && (lo..=hi).contains(l))

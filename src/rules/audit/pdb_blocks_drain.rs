@@ -32,7 +32,7 @@ otherwise reported.",
 /// Pods a budget value admits as "must stay" out of `total`: `n` or `p%` rounded up.
 fn scaled(v: &Value, total: i64) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64(),
+        Value::Number(n) => crate::yaml::view::number_as_int(n),
         Value::String(s) => match s.strip_suffix('%') {
             Some(p) => {
                 let p: i64 = p.trim().parse().ok()?;

@@ -601,7 +601,7 @@ pub fn container_ports_of(
             .and_then(Value::as_array)
         {
             for p in ps {
-                if let Some(n) = p.key("containerPort").and_then(Value::as_i64) {
+                if let Some(n) = p.key("containerPort").and_then(crate::yaml::view::as_int) {
                     out.push((
                         p.key("name").and_then(Value::as_str).map(str::to_string),
                         n,
@@ -635,7 +635,7 @@ fn named_container_ports<'a>(
         })
         .flatten()
         .filter_map(move |p| {
-            let n = p.key("containerPort").and_then(Value::as_i64)?;
+            let n = p.key("containerPort").and_then(crate::yaml::view::as_int)?;
             (p.key("name").and_then(Value::as_str) == Some(name)).then(|| {
                 let proto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
                 (n, proto)
@@ -662,14 +662,16 @@ pub fn service_target_ports(
     for sp in chosen {
         // The API server defaults an unset, 0 or "" targetPort to the port.
         let target = match &sp.target {
-            Value::Number(n) if n.as_i64() == Some(0) => Value::from(sp.port),
+            Value::Number(n) if crate::yaml::view::number_as_int(n) == Some(0) => {
+                Value::from(sp.port)
+            }
             Value::String(s) if s.is_empty() => Value::from(sp.port),
             Value::Null => Value::from(sp.port),
             t => t.clone(),
         };
         match &target {
             Value::Number(n) => {
-                if let Some(n) = n.as_i64() {
+                if let Some(n) = crate::yaml::view::number_as_int(n) {
                     out.insert(ResolvedPort {
                         protocol: sp.protocol.clone(),
                         port: PortRef::Num(n),
@@ -747,7 +749,7 @@ spec: {selector: {app: db}, ports: [{port: 5432}]}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: Cache-01}
+metadata: {name: cache-01}
 spec: {selector: {app: cache}, ports: [{port: 6379}]}
 ---
 apiVersion: v1

@@ -76,7 +76,7 @@ pub(crate) fn min_replicas(cx: &Context<'_>, w: &Workload) -> (i64, Option<Strin
             {
                 let min = v
                     .ptr("/spec/minReplicas")
-                    .and_then(Value::as_i64)
+                    .and_then(crate::yaml::view::as_int)
                     .unwrap_or(1);
                 return (min, Some(h.resource.name.clone()));
             }
@@ -87,8 +87,7 @@ pub(crate) fn min_replicas(cx: &Context<'_>, w: &Workload) -> (i64, Option<Strin
 
 fn parse_budget(v: &Value) -> Option<IntOrString> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
+        Value::Number(n) => crate::yaml::view::number_as_int(n)
             .filter(|n| *n >= 1)
             .and_then(|n| i32::try_from(n).ok())
             .map(IntOrString::Int),

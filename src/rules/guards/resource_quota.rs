@@ -90,7 +90,10 @@ fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
         if v.ptr("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(r.kind.as_str())
             && v.ptr("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(r.name.as_str())
         {
-            if let Some(m) = v.ptr("/spec/maxReplicas").and_then(Value::as_i64) {
+            if let Some(m) = v
+                .ptr("/spec/maxReplicas")
+                .and_then(crate::yaml::view::as_int)
+            {
                 return m.max(1);
             }
         }
@@ -100,7 +103,7 @@ fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
         "DaemonSet" => nodes.max(1),
         "Job" => obj
             .ptr("/spec/parallelism")
-            .and_then(Value::as_i64)
+            .and_then(crate::yaml::view::as_int)
             .unwrap_or(1)
             .max(1),
         _ => w.replicas.unwrap_or(1).max(0),

@@ -72,7 +72,7 @@ impl Rule for DropAllCapabilities {
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
-                        .filter_map(|p| p.key("containerPort").and_then(Value::as_i64))
+                        .filter_map(|p| p.key("containerPort").and_then(crate::yaml::view::as_int))
                         .find(|p| (1..1024).contains(p));
                     let has_bind = caps
                         .and_then(|c| c.key("add"))

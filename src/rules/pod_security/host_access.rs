@@ -75,7 +75,10 @@ impl Rule for HostAccess {
                 let cv = super::container(cx, w, c);
                 if let Some(ports) = cv.key("ports").and_then(Value::as_array) {
                     for (i, p) in ports.iter().enumerate() {
-                        let hp = p.key("hostPort").and_then(Value::as_i64).unwrap_or(0);
+                        let hp = p
+                            .key("hostPort")
+                            .and_then(crate::yaml::view::as_int)
+                            .unwrap_or(0);
                         if hp != 0 {
                             let e = out.emit(
                                 &META,

@@ -95,8 +95,8 @@ pub(crate) fn is_chown_init(cx: &Context<'_>, w: &Workload, c: &Container) -> bo
     }
     let cv = super::container(cx, w, c);
     let root = csc(cv, "runAsUser")
-        .and_then(Value::as_i64)
-        .or_else(|| psc(pod_spec(cx, w), "runAsUser").and_then(Value::as_i64))
+        .and_then(crate::yaml::view::as_int)
+        .or_else(|| psc(pod_spec(cx, w), "runAsUser").and_then(crate::yaml::view::as_int))
         == Some(0);
     root && script(cv).is_some_and(|s| only_ownership(&s))
 }

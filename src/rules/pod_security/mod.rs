@@ -63,8 +63,8 @@ pub(crate) fn effective_uid(cx: &Context<'_>, w: &Workload, c: &Container) -> Op
     let cv = container(cx, w, c);
     let spec = pod_spec(cx, w);
     csc(cv, "runAsUser")
-        .and_then(Value::as_i64)
-        .or_else(|| psc(spec, "runAsUser").and_then(Value::as_i64))
+        .and_then(crate::yaml::view::as_int)
+        .or_else(|| psc(spec, "runAsUser").and_then(crate::yaml::view::as_int))
         .or_else(|| {
             c.image
                 .as_deref()
@@ -78,8 +78,8 @@ pub(crate) fn explicit_root(cx: &Context<'_>, w: &Workload, c: &Container) -> bo
     let cv = container(cx, w, c);
     let spec = pod_spec(cx, w);
     csc(cv, "runAsUser")
-        .and_then(Value::as_i64)
-        .or_else(|| psc(spec, "runAsUser").and_then(Value::as_i64))
+        .and_then(crate::yaml::view::as_int)
+        .or_else(|| psc(spec, "runAsUser").and_then(crate::yaml::view::as_int))
         == Some(0)
 }
 

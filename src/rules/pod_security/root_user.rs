@@ -41,7 +41,7 @@ impl Rule for RootUser {
         let uid = cx.cfg.pod_security.run_as_user;
         for w in workloads(cx, &META) {
             let spec = pod_spec(cx, w);
-            let pod_root = psc(spec, "runAsUser").and_then(Value::as_i64) == Some(0);
+            let pod_root = psc(spec, "runAsUser").and_then(crate::yaml::view::as_int) == Some(0);
             if pod_root {
                 let p = w.pod_spec.key("securityContext").key("runAsUser");
                 out.emit(
@@ -58,7 +58,7 @@ impl Rule for RootUser {
             }
             for c in containers(w) {
                 let cv = super::container(cx, w, c);
-                if csc(cv, "runAsUser").and_then(Value::as_i64) != Some(0) {
+                if csc(cv, "runAsUser").and_then(crate::yaml::view::as_int) != Some(0) {
                     continue;
                 }
                 if init_chown::is_chown_init(cx, w, c) {
