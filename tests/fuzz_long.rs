@@ -4,7 +4,9 @@
 //! flips, YAML-token insertions, truncation, line shuffles and splices. For each input:
 //! `harden` must not panic (checked with `catch_unwind`), and when it succeeds its output must
 //! harden to itself byte for byte and parse again. Every document is also read by the typed
-//! view's fast path and by serde-saphyr: the fast path must agree or decline.
+//! view's fast path and by serde-saphyr: the fast path must agree or decline. A Secret seed
+//! carries planted values: while an input holds one whole, no error and no report (text,
+//! markdown, JSON, SARIF) may contain it.
 //!
 //! By default the test runs a few hundred executions (fast enough for CI). For a long run:
 //!
@@ -81,6 +83,37 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Seed documents: every document of every corpus chart and of testdata (YAML files only;
 /// Helm templates in the demo chart are skipped since they are not YAML).
+/// Values planted in a Secret seed (in `stringData` and, base64, in `data`): no error or
+/// report may show them.
+const PLANTED: &[&str] = &["planted-pw-7f3c9", "cGxhbnRlZC1wdy03ZjNjOQ=="];
+
+const SECRET_SEED: &str = "apiVersion: v1
+kind: Secret
+metadata:
+  name: planted
+stringData:
+  password: planted-pw-7f3c9
+  url: postgres://app:planted-pw-7f3c9@db:5432/app
+data:
+  token: cGxhbnRlZC1wdy03ZjNjOQ==
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: db-client
+spec:
+  selector:
+    matchLabels: {app: db-client}
+  template:
+    metadata:
+      labels: {app: db-client}
+    spec:
+      containers:
+      - name: c
+        image: example.com/c:1
+        envFrom: [{secretRef: {name: planted}}]
+";
+
 fn seeds() -> Vec<Vec<u8>> {
     let shared = shared_dir();
     let mut files = Vec::new();
@@ -107,6 +140,11 @@ fn seeds() -> Vec<Vec<u8>> {
         }
     }
     assert!(docs.len() > 100, "too few seed documents: {}", docs.len());
+    // The planted Secret, whole and as its two documents (mutations splice them with others).
+    docs.push(SECRET_SEED.as_bytes().to_vec());
+    for d in SECRET_SEED.split("---\n") {
+        docs.push(d.as_bytes().to_vec());
+    }
     docs
 }
 
@@ -315,11 +353,38 @@ fn check_one(input: &[u8], cfg: &Config) -> (bool, Option<String>) {
     }
     let images = BTreeMap::new();
     let first = panic::catch_unwind(AssertUnwindSafe(|| pipeline::harden(input, cfg, &images)));
+    // A Secret's planted value, when the input still holds it whole, never reaches an error
+    // or a report (the output stream is where it belongs).
+    let planted: Vec<&str> = PLANTED
+        .iter()
+        .copied()
+        .filter(|p| input.windows(p.len()).any(|w| w == p.as_bytes()))
+        .collect();
+    let leaks = |text: &str, what: &str| -> Option<String> {
+        planted
+            .iter()
+            .find(|p| text.contains(**p))
+            .map(|p| format!("planted Secret value {p:?} in the {what}"))
+    };
     let out = match first {
         Err(_) => return (false, Some("panic on input".into())),
-        Ok(Err(_)) => return (false, None), // a clean error is a correct answer to hostile input
+        Ok(Err(e)) => {
+            // A clean error is a correct answer to hostile input, if it keeps secrets.
+            return (false, leaks(&e.to_string(), "error"));
+        }
         Ok(Ok(o)) => o,
     };
+    for format in [
+        chart_harden::report::Format::Text,
+        chart_harden::report::Format::Markdown,
+        chart_harden::report::Format::Json,
+        chart_harden::report::Format::Sarif,
+    ] {
+        let r = chart_harden::report::render(&out, format, false);
+        if let Some(why) = leaks(&r, &format!("{format:?} report")) {
+            return (true, Some(why));
+        }
+    }
     let second = panic::catch_unwind(AssertUnwindSafe(|| {
         pipeline::harden(&out.output, cfg, &images)
     }));
