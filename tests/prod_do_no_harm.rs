@@ -286,7 +286,17 @@ spec:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 ";
-    let (out, _) = harden(input, &[]);
+    let (out, report) = harden(input, &[]);
+    // A pod publishing a hostPort can never be restricted: no UID is forced on it.
+    let stream = parse_stream(out.as_bytes()).expect("parses");
+    assert!(
+        stream.docs[0]
+            .value
+            .pointer("/spec/template/spec/securityContext/runAsUser")
+            .is_none(),
+        "{out}"
+    );
+    assert!(report.contains("publishes hostPort 8125"), "{report}");
     let net = Net { out };
     assert!(
         net.open_to_all("statsd", 8125, "UDP"),

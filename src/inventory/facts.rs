@@ -39,7 +39,7 @@ pub enum PortSpec {
 #[derive(Debug, Clone, Default)]
 pub struct WorkloadFacts {
     /// Why the pod can never reach the restricted level (host namespaces, hostPath volumes,
-    /// privileged containers): a node agent or a system component. Restricted-only unsafe
+    /// hostPorts, privileged containers): a node agent or a system component. Restricted-only unsafe
     /// fixes are withheld for it.
     pub unrestrictable: Option<String>,
     /// Why the API server calls this pod's servers (admission or conversion webhooks,
@@ -496,7 +496,7 @@ fn push_port(ports: &mut Vec<OpenPort>, port: PortSpec, protocol: &str, why: &st
 }
 
 /// Why a pod spec can never be restricted, if so: it uses what no fix changes (host
-/// namespaces, hostPath volumes: report-only) or is privileged (a node agent or system
+/// namespaces, hostPath volumes, hostPorts: report-only) or is privileged (a node agent or system
 /// component; removing privileges is never a fix that keeps it working).
 pub fn unrestrictable(spec: &Value) -> Option<String> {
     for k in ["hostNetwork", "hostPID", "hostIPC"] {
@@ -534,6 +534,16 @@ pub fn unrestrictable(spec: &Value) -> Option<String> {
             let sc = c.key("securityContext").unwrap_or(&Value::Null);
             if sc.key("privileged").and_then(Value::as_bool) == Some(true) {
                 return Some(format!("container {name:?} is privileged"));
+            }
+            if let Some(p) = c
+                .key("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find_map(|p| p.key("hostPort").and_then(crate::yaml::view::as_int))
+                .filter(|p| *p != 0)
+            {
+                return Some(format!("container {name:?} publishes hostPort {p}"));
             }
             if sc
                 .ptr("/windowsOptions/hostProcess")
