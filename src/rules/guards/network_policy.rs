@@ -28,34 +28,43 @@ pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH402",
     name: "generate-network-policy",
     group: "network",
-    summary: "Every workload without a NetworkPolicy gets a default-deny policy that allows DNS, its Services' ports, the Services it names, and the API server when its ServiceAccount has RBAC.",
+    summary: "Every workload without a NetworkPolicy gets a policy that selects exactly its pods and admits what the release shows it needs: its Services' clients, callers from outside the namespace, DNS, the API server, and (by default) every egress destination but the cloud metadata endpoints.",
     why: "Without a NetworkPolicy every pod can reach every other pod in the cluster and be reached \
 by them: one compromised pod can scan and attack the whole cluster. A default deny with explicit \
 allows limits the blast radius to what the application really uses.",
-    example: "# Deployment api (env DB_URL=postgres://db:5432/app), Service api port 80 → 8080:\n\
+    example: "# Deployment api (env DB_URL=postgres://db:5432/app), Service api port 80 → 8080, named by web:\n\
 kind: NetworkPolicy\nmetadata:\n  name: api-chart-harden\nspec:\n  podSelector:\n    matchLabels: {app: api}\n\
   policyTypes: [Ingress, Egress]\n  ingress:\n  - from: [{podSelector: {}}]\n    ports: [{port: 8080, protocol: TCP}]\n\
   egress:\n  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n\
-    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]\n  - to: [{podSelector: {matchLabels: {app: db}}}]\n    ports: [{port: 5432, protocol: TCP}]",
+    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]\n  - to: [{podSelector: {matchLabels: {app: db}}}]\n    ports: [{port: 5432, protocol: TCP}]\n\
+  - to: [{namespaceSelector: {}}, {ipBlock: {cidr: 0.0.0.0/0, except: [169.254.169.254/32]}}, {ipBlock: {cidr: '::/0', except: ['fd00:ec2::254/128']}}]",
     fix: Applicability::Unsafe,
     fix_also_safe: false,
-    fix_notes: "Unsafe: a default deny cuts every connection the inference did not see — clients \
-in other namespaces (Prometheus scraping, an ingress controller: configure `ingressFrom`), \
-external endpoints (configure `extraEgress`), hosts named only in Secrets or computed at run \
-time. Applied with `--profile prod` or `--unsafe-fixes`; review the Info findings that list every \
-inferred edge first. Workloads already selected by a chart NetworkPolicy get nothing (the \
-NetworkPolicy audit checks those). Helm test hook pods are skipped (short-lived probes that \
-reach arbitrary endpoints; a policy would make `helm test` fail for the wrong reason); other \
-hook Jobs are covered like any workload. hostNetwork pods are skipped: policies do not apply \
-to them. API-server egress defaults to `0.0.0.0/0` on 443 and 6443 because the API server's \
-address is cluster-specific and no pod or namespace selector matches it; set \
-`apiServer.cidr` to your control plane's address to narrow it.",
-    options: "`generate.generate-network-policy`: `dns` (list of NetworkPolicyPeer; default \
-namespace kube-system, pods `k8s-app: kube-dns`), `ingressFrom` (peers allowed to reach Service \
-ports; default `[{podSelector: {}}]`, the same namespace), `apiServer` (`cidr`, `except`, \
-`ports`; default `0.0.0.0/0`, 443 and 6443; `enabled: false` to never allow it), `extraEgress` \
-(list of `{workloads: [names], cidr, except, to: [peers], ports: [443], protocol: TCP}`), \
-`skipHooks` (also skip non-test hook workloads; default false).",
+    fix_notes: "Unsafe: a default deny cuts every connection the release does not show. What the \
+workload facts (`src/inventory/facts.rs`) say is admitted from any source: ports of servers the \
+API server calls (webhook configurations, APIServices and CRD conversion webhooks in the stream, \
+or RBAC that lets the workload write them at run time; `services/proxy` grants), hostPorts, \
+NodePort/LoadBalancer Services, Ingress and Gateway API route backends, and kubelet probe ports; \
+metrics ports (names, `prometheus.io/port`, ServiceMonitor/PodMonitor endpoints) from pods of any \
+namespace; a Service that a workload of the release names from the same namespace (or \
+`ingressFrom`) plus its named clients, and a Service no workload names from any namespace. Egress \
+stays open but for the cloud metadata endpoints (`metadataCidrs`; node agents and GKE \
+workload-identity accounts keep them), because a chart cannot name the URLs its pods are \
+configured with at run time; `egress: strict` allows only DNS, the API server for RBAC-bound \
+ServiceAccounts, the Services it names (env, args, ConfigMaps, Secrets) and `extraEgress`. A \
+policy selects exactly its workload's pods (Job pods by `batch.kubernetes.io/job-name`, \
+controller pods by the label their controller adds); when no selector is narrow enough nothing is \
+generated. Workloads already selected by a chart NetworkPolicy get nothing (the NetworkPolicy \
+audit checks those); Helm test hooks and hostNetwork pods are skipped. API-server egress is \
+`0.0.0.0/0` on 443 and 6443 unless `apiServer.cidr` names the control plane.",
+    options: "`generate.generate-network-policy`: `egress` (`open`, the default, or `strict`), \
+`metadataCidrs` (default `[169.254.169.254/32, fd00:ec2::254/128]`; `[]` for workloads that use \
+the node's cloud identity), `dns` (list of NetworkPolicyPeer; default namespace kube-system, pods \
+`k8s-app: kube-dns`), `ingressFrom` (peers allowed to reach Service ports; default \
+`[{podSelector: {}}]`, the same namespace), `apiServer` (`cidr`, `except`, `ports`; default \
+`0.0.0.0/0`, 443 and 6443; `enabled: false` to never allow it), `extraEgress` (list of \
+`{workloads: [names], cidr, except, to: [peers], ports: [443], protocol: TCP}`), `skipHooks` \
+(also skip non-test hook workloads; default false).",
     severity: Severity::Warning,
     default_enabled: true,
 };
@@ -730,7 +739,7 @@ impl Rule for GenerateNetworkPolicy {
                         strict_rules
                     ),
                     None => format!(
-                        "egress from {} is open except the cloud metadata endpoints {}: the chart cannot name every destination its pods are configured with at run time (auth providers, URLs in values or Secrets); set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress)",
+                        "egress from {} is open except the cloud metadata endpoints {}: the chart cannot name every destination its pods are configured with at run time (auth providers, URLs in values or Secrets); set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress); a workload that authenticates with the node's cloud identity (instance metadata) needs `metadataCidrs: []`",
                         wname(w),
                         opts.metadata_cidrs.join(", "),
                         strict_rules
