@@ -2,7 +2,8 @@
 //! symlink is never followed), and a Secret value that fails to parse is never quoted in an
 //! error, on stderr, in any `--report-file` format or in the KRM `results`.
 
-use std::process::{Command, Stdio};
+#[path = "common/e2e.rs"]
+mod e2e;
 
 #[cfg(unix)]
 #[test]
@@ -50,21 +51,7 @@ fn atomic_write_never_follows_a_planted_temporary_file() {
 const PLANTED: &str = "-.Inf";
 
 fn run(args: &[&str], input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut c = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run chart-harden");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    c.wait_with_output().expect("wait")
+    e2e::run_env(args, input.as_bytes(), &[("NO_COLOR", "1")])
 }
 
 fn secret(indent: &str) -> String {

@@ -2,25 +2,13 @@
 //! in the input and in the lockfile, and a registry on loopback that accepts connections and
 //! never answers (the run's deadline bounds it and the progress line states real counts).
 
-use std::process::{Command, Stdio};
+#[path = "common/e2e.rs"]
+mod e2e;
+
 use std::time::{Duration, Instant};
 
 fn run(args: &[&str], input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut c = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run chart-harden");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    c.wait_with_output().expect("wait")
+    e2e::run_env(args, input.as_bytes(), &[("NO_COLOR", "1")])
 }
 
 fn pod(name: &str, images: &[&str]) -> String {
