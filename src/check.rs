@@ -8,32 +8,35 @@
 //! same field without an automatic fix (CH110 host access, CH106 on a node agent, …), a fix
 //! that was not applied (unsafe and not enabled), or an exemption annotation.
 //!
-//! The report is the command's data, so it goes to **stdout** (and `--report-file`); nothing
+//! The report model and its printers live in [`crate::report`] ([`crate::report::check`],
+//! [`crate::report::render_check`]). The report is the command's data, so it goes to **stdout** (and `--report-file`); nothing
 //! else is written there. Exit codes: 0 clean at the level, 1 violations remain, 2 input or
 //! usage error, 3 registry error.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path as FsPath;
 use std::process::ExitCode;
 
 use chart_harden_pss::{evaluate, Level, Version};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::Opts;
 use crate::config::{Config, SKIP_ANNOTATION};
 use crate::document::{parse_stream, Stream};
 use crate::error::Error;
-use crate::finding::{Finding, FixState, ResourceRef, Severity};
+use crate::finding::{Finding, FixState, ResourceRef};
 use crate::inventory::pod_template_path;
-use crate::report::Format;
+use crate::report::check::same_resource;
+// The printers live in `report/` (`crate::report::render_check`); `run_cli` prints through it.
+use crate::report::render_check as render_with_input;
 use crate::rules::{self, ImageFacts};
 use crate::yaml::view::ValueExt;
 
-/// Version of the JSON check report schema (`docs/report-schema.md`).
-pub const CHECK_SCHEMA_VERSION: &str = "chart-harden.check/v1";
+/// The check report model (it lives with its printers in `report/`).
+pub use crate::report::check::{
+    rules_for_check, CheckReport, CheckSummary, CheckViolation, Explanation, CHECK_SCHEMA_VERSION,
+};
 
 /// Levels `check` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -68,122 +71,6 @@ pub struct CheckOptions {
     pub version: Version,
     /// Evaluate the input instead of the hardened output.
     pub no_fix: bool,
-}
-
-/// Rules whose findings can explain a failed Pod Security check.
-pub fn rules_for_check(check: &str) -> &'static [&'static str] {
-    match check {
-        "hostNamespaces" | "hostPathVolumes" | "hostPorts" | "restrictedVolumes" => &["CH110"],
-        // No fix touches AppArmor; host access (a node agent) is why it stays.
-        "appArmorProfile" => &["CH110", "CH106"],
-        "privileged" => &["CH106"],
-        "capabilities_baseline" => &["CH104", "CH106"],
-        // CH104 leaves privileged containers alone: CH106 explains them.
-        "capabilities_restricted" => &["CH104", "CH106"],
-        "seccompProfile_baseline" | "seccompProfile_restricted" => &["CH105"],
-        "allowPrivilegeEscalation" => &["CH103", "CH106"],
-        "runAsNonRoot" => &["CH101", "CH102"],
-        "runAsUser" => &["CH102", "CH101"],
-        _ => &[],
-    }
-}
-
-/// Why a violation remains.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Explanation {
-    /// Rule code.
-    pub rule: &'static str,
-    /// Rule name.
-    pub rule_name: &'static str,
-    /// Field path of the explaining finding (or the annotation).
-    pub path: String,
-    /// `unfixable`, `fix-skipped`, `exempted` or `fixable` (only with `--no-fix`).
-    pub kind: &'static str,
-    /// One sentence.
-    pub reason: String,
-}
-
-/// One failed Pod Security check at one field of one resource.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckViolation {
-    /// The resource.
-    pub resource: ResourceRef,
-    /// Upstream check id (`runAsNonRoot`).
-    pub check: &'static str,
-    /// Level whose check failed.
-    pub level: Level,
-    /// Field path.
-    pub path: String,
-    /// Upstream-style message.
-    pub message: String,
-    /// Findings that explain why it remains (empty: nothing explains it).
-    pub explained_by: Vec<Explanation>,
-}
-
-impl CheckViolation {
-    /// True when a finding explains it as unfixable (no fix, fix not applied, or exempted).
-    pub fn explained(&self) -> bool {
-        self.explained_by.iter().any(|e| e.kind != "fixable")
-    }
-}
-
-/// Counts.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct CheckSummary {
-    /// Objects with a pod template that were evaluated.
-    pub evaluated: usize,
-    /// Of those, objects with at least one violation.
-    pub failing: usize,
-    /// Violations.
-    pub violations: usize,
-    /// Violations a finding explains (unfixable, fix not applied, exempted).
-    pub explained: usize,
-    /// Violations that hardening fixes (only with `--no-fix`, where the input is evaluated).
-    pub fixable: usize,
-    /// Violations nothing explains (neither unfixable nor fixable).
-    pub unexplained: usize,
-    /// Other findings that remain (not fixed), warning or above.
-    pub remaining_findings: usize,
-}
-
-/// The result of `check`.
-#[derive(Debug, Clone)]
-pub struct CheckReport {
-    /// Level.
-    pub level: Level,
-    /// Policy version.
-    pub version: Version,
-    /// `hardened` or `input` (`--no-fix`).
-    pub evaluated: &'static str,
-    /// Violations, in stream order.
-    pub violations: Vec<CheckViolation>,
-    /// Every finding of the hardening run (fix states as in that run).
-    pub findings: Vec<Finding>,
-    /// Counts.
-    pub summary: CheckSummary,
-}
-
-impl CheckReport {
-    /// Exit status: 1 when violations remain, else 0.
-    pub fn exit_code(&self) -> u8 {
-        u8::from(!self.violations.is_empty())
-    }
-
-    /// Exemption annotations found (CH530 findings).
-    pub fn exemptions(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.rule == "CH530")
-    }
-
-    /// Findings that remain in the evaluated stream (not applied), warning or above.
-    pub fn remaining(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| {
-            f.severity >= Severity::Warning && !matches!(f.fix, FixState::Applied { .. })
-        })
-    }
-}
-
-fn same_resource(a: &ResourceRef, b: &ResourceRef) -> bool {
-    a.doc == b.doc && a.kind == b.kind && a.name == b.name && a.namespace == b.namespace
 }
 
 /// `…containers[2]` prefix of a path, when it is under a container.
@@ -465,206 +352,6 @@ pub fn run_cli(
         }
     }
     Ok(ExitCode::from(report.exit_code()))
-}
-
-/// Renders the check report.
-pub fn render(r: &CheckReport, format: Format) -> String {
-    render_with_input(r, format, None)
-}
-
-/// [`render`], knowing the input stream: SARIF results then carry regions
-/// ([`crate::report::sarif::render_check_with_input`]).
-pub fn render_with_input(
-    r: &CheckReport,
-    format: Format,
-    input: Option<crate::report::sarif::Input<'_>>,
-) -> String {
-    match format {
-        Format::Text => render_text(r),
-        Format::Markdown => render_markdown(r),
-        Format::Json => render_json(r),
-        Format::Sarif => crate::report::sarif::render_check_with_input(r, input),
-    }
-}
-
-fn headline(r: &CheckReport) -> String {
-    let s = &r.summary;
-    if r.violations.is_empty() {
-        format!(
-            "{} ({}) on the {} stream: {} pod template(s) evaluated, all pass",
-            r.level, r.version, r.evaluated, s.evaluated
-        )
-    } else {
-        format!(
-            "{} ({}) on the {} stream: {} violation(s) in {} of {} pod template(s); {} explained by a finding{}, {} unexplained",
-            r.level,
-            r.version,
-            r.evaluated,
-            s.violations,
-            s.failing,
-            s.evaluated,
-            s.explained,
-            if r.evaluated == "input" {
-                format!(", {} fixed by hardening", s.fixable)
-            } else {
-                String::new()
-            },
-            s.unexplained
-        )
-    }
-}
-
-fn explanation_text(v: &CheckViolation) -> String {
-    if v.explained_by.is_empty() {
-        return "not explained by any finding".to_string();
-    }
-    v.explained_by
-        .iter()
-        .map(|e| {
-            let verb = if e.kind == "fixable" {
-                "fixable by"
-            } else {
-                "explained by"
-            };
-            format!("{verb} {} {} ({})", e.rule, e.rule_name, e.reason)
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn finding_line(f: &Finding) -> String {
-    let state = match &f.fix {
-        FixState::Applied { applicability } => format!("fixed ({})", applicability.as_str()),
-        FixState::Skipped { reason, .. } => format!("not fixed: {reason}"),
-        FixState::Unfixable => "no automatic fix".to_string(),
-    };
-    let mut s = format!(
-        "{} {} {}: {}: {} — {state}",
-        f.rule,
-        f.rule_name,
-        f.resource.display(),
-        f.path,
-        f.message
-    );
-    if let Some(sug) = &f.suggestion {
-        let _ = write!(s, " — suggestion: {sug}");
-    }
-    s
-}
-
-fn render_text(r: &CheckReport) -> String {
-    let mut out = format!("chart-harden check: {}\n", headline(r));
-    let mut last: Option<&ResourceRef> = None;
-    for v in &r.violations {
-        if last.is_none_or(|l| !same_resource(l, &v.resource)) {
-            let src = v
-                .resource
-                .source
-                .as_deref()
-                .map(|s| format!(" [{s}]"))
-                .unwrap_or_default();
-            let _ = writeln!(out, "\n{}{src}", v.resource.display());
-            last = Some(&v.resource);
-        }
-        let _ = writeln!(
-            out,
-            "  {}: {} ({} {}) — {}",
-            v.path,
-            v.message,
-            v.level,
-            v.check,
-            explanation_text(v)
-        );
-    }
-    let remaining: Vec<&Finding> = r.remaining().collect();
-    if !remaining.is_empty() {
-        let _ = writeln!(out, "\nFindings not fixed ({}):", remaining.len());
-        for f in remaining {
-            let _ = writeln!(out, "  {}", finding_line(f));
-        }
-    }
-    let exemptions: Vec<&Finding> = r.exemptions().collect();
-    if !exemptions.is_empty() {
-        let _ = writeln!(out, "\nExemptions honoured ({}):", exemptions.len());
-        for f in exemptions {
-            let _ = writeln!(out, "  {}: {}: {}", f.resource.display(), f.path, f.message);
-        }
-    }
-    out
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-fn render_markdown(r: &CheckReport) -> String {
-    let mut out = format!("## chart-harden check\n\n{}\n\n", headline(r));
-    if !r.violations.is_empty() {
-        out.push_str(
-            "| Resource | Field | Check | Violation | Why it remains |\n|---|---|---|---|---|\n",
-        );
-        for v in &r.violations {
-            let _ = writeln!(
-                out,
-                "| `{}` | `{}` | {} `{}` | {} | {} |",
-                cell(&v.resource.display()),
-                cell(&v.path),
-                v.level,
-                v.check,
-                cell(&v.message),
-                cell(&explanation_text(v))
-            );
-        }
-        out.push('\n');
-    }
-    let remaining: Vec<&Finding> = r.remaining().collect();
-    if !remaining.is_empty() {
-        out.push_str("### Findings not fixed\n\n| Rule | Resource | Field | Finding | Suggestion |\n|---|---|---|---|---|\n");
-        for f in remaining {
-            let _ = writeln!(
-                out,
-                "| `{}` {} | `{}` | `{}` | {} | {} |",
-                f.rule,
-                f.rule_name,
-                cell(&f.resource.display()),
-                cell(&f.path),
-                cell(&f.message),
-                cell(f.suggestion.as_deref().unwrap_or(""))
-            );
-        }
-        out.push('\n');
-    }
-    out
-}
-
-#[derive(Serialize)]
-struct JsonCheck<'a> {
-    schema: &'static str,
-    tool: &'static str,
-    version: &'static str,
-    level: Level,
-    pss_version: Version,
-    evaluated: &'static str,
-    summary: &'a CheckSummary,
-    violations: &'a [CheckViolation],
-    findings: &'a [Finding],
-}
-
-fn render_json(r: &CheckReport) -> String {
-    let j = JsonCheck {
-        schema: CHECK_SCHEMA_VERSION,
-        tool: "chart-harden",
-        version: env!("CARGO_PKG_VERSION"),
-        level: r.level,
-        pss_version: r.version,
-        evaluated: r.evaluated,
-        summary: &r.summary,
-        violations: &r.violations,
-        findings: &r.findings,
-    };
-    let mut s = serde_json::to_string_pretty(&j).unwrap_or_default();
-    s.push('\n');
-    s
 }
 
 #[cfg(test)]

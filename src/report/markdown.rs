@@ -1,10 +1,11 @@
-//! Markdown report, for a pull-request comment.
+//! Markdown printer, for a pull-request comment: the harden/diff report and the `check` view.
 
 use std::fmt::Write;
 
-use crate::finding::FixState;
+use crate::finding::{Finding, FixState};
 use crate::pipeline::Outcome;
 
+use super::check::{self, CheckReport};
 use super::{diff, summary};
 
 fn cell(s: &str) -> String {
@@ -97,6 +98,48 @@ pub fn render(o: &Outcome) -> String {
             out.push_str(&diff::unified(c));
         }
         out.push_str("```\n\n</details>\n");
+    }
+    out
+}
+
+/// The Markdown view of a `check` report: the headline, a table of the violations with why
+/// each remains, and a table of the findings not fixed.
+pub fn render_check(r: &CheckReport) -> String {
+    let mut out = format!("## chart-harden check\n\n{}\n\n", check::headline(r));
+    if !r.violations.is_empty() {
+        out.push_str(
+            "| Resource | Field | Check | Violation | Why it remains |\n|---|---|---|---|---|\n",
+        );
+        for v in &r.violations {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} `{}` | {} | {} |",
+                cell(&v.resource.display()),
+                cell(&v.path),
+                v.level,
+                v.check,
+                cell(&v.message),
+                cell(&check::explanation_text(v))
+            );
+        }
+        out.push('\n');
+    }
+    let remaining: Vec<&Finding> = r.remaining().collect();
+    if !remaining.is_empty() {
+        out.push_str("### Findings not fixed\n\n| Rule | Resource | Field | Finding | Suggestion |\n|---|---|---|---|---|\n");
+        for f in remaining {
+            let _ = writeln!(
+                out,
+                "| `{}` {} | `{}` | `{}` | {} | {} |",
+                f.rule,
+                f.rule_name,
+                cell(&f.resource.display()),
+                cell(&f.path),
+                cell(&f.message),
+                cell(f.suggestion.as_deref().unwrap_or(""))
+            );
+        }
+        out.push('\n');
     }
     out
 }

@@ -1,14 +1,23 @@
-//! Report stage: the same findings and diffs rendered as text, Markdown, JSON or SARIF.
+//! Report stage: the one place that prints. Two views over one finding list — the harden/diff
+//! report (an [`Outcome`]: findings and document changes) and the `check` report (a
+//! [`CheckReport`]: the findings plus the Pod Security violations that remain) — each printed
+//! as text, Markdown, JSON or SARIF by one printer module per format ([`text`], [`markdown`],
+//! [`json`], [`sarif`]). [`render`]/[`render_for_cli`] print the first view,
+//! [`render_check`] the second.
 
 use serde::Serialize;
 
 use crate::finding::{Finding, FixState, Severity};
-use crate::pipeline::{DocChange, Outcome};
+use crate::pipeline::Outcome;
 
+pub mod check;
 pub mod diff;
+pub mod json;
 pub mod markdown;
 pub mod sarif;
 pub mod text;
+
+pub use check::CheckReport;
 
 /// Version of the JSON report schema (`docs/report-schema.md`).
 pub const JSON_SCHEMA_VERSION: &str = "chart-harden.report/v1";
@@ -107,24 +116,6 @@ pub fn remaining(o: &Outcome) -> impl Iterator<Item = &Finding> {
         .filter(|f| !matches!(f.fix, FixState::Applied { .. }) && f.severity >= Severity::Warning)
 }
 
-#[derive(Serialize)]
-struct JsonChange<'a> {
-    doc: usize,
-    label: &'a str,
-    added: bool,
-    diff: String,
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    schema: &'static str,
-    tool: &'static str,
-    version: &'static str,
-    summary: Summary,
-    findings: &'a [Finding],
-    changes: Vec<JsonChange<'a>>,
-}
-
 /// Renders the report in a format.
 pub fn render(o: &Outcome, format: Format, color: bool) -> String {
     render_with_input(o, format, color, None)
@@ -142,7 +133,7 @@ pub fn render_with_input(
         Format::Text => text::render(o, color),
         Format::Markdown => markdown::render(o),
         Format::Sarif => sarif::render_with_input(o, input),
-        Format::Json => json(o),
+        Format::Json => json::render(o),
     }
 }
 
@@ -179,25 +170,13 @@ pub fn render_for_cli(
     }
 }
 
-fn json(o: &Outcome) -> String {
-    let r = JsonReport {
-        schema: JSON_SCHEMA_VERSION,
-        tool: "chart-harden",
-        version: env!("CARGO_PKG_VERSION"),
-        summary: summary(o),
-        findings: &o.findings,
-        changes: o
-            .changes
-            .iter()
-            .map(|c: &DocChange| JsonChange {
-                doc: c.doc,
-                label: &c.label,
-                added: c.added,
-                diff: diff::unified(c),
-            })
-            .collect(),
-    };
-    let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
-    s.push('\n');
-    s
+/// Prints a `check` report in a format. With `input` (the input stream's text and URI), SARIF
+/// results carry regions ([`sarif::render_check_with_input`]); the other formats ignore it.
+pub fn render_check(r: &CheckReport, format: Format, input: Option<sarif::Input<'_>>) -> String {
+    match format {
+        Format::Text => text::render_check(r),
+        Format::Markdown => markdown::render_check(r),
+        Format::Json => json::render_check(r),
+        Format::Sarif => sarif::render_check_with_input(r, input),
+    }
 }

@@ -14,10 +14,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::check::CheckReport;
 use crate::finding::{Finding, FixState, ResourceRef, Severity};
 use crate::pipeline::Outcome;
 use crate::rules::{self, RuleMeta};
+
+use super::check::{rules_for_check, CheckReport};
 
 /// The SARIF schema URI written in `$schema`.
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -97,7 +98,7 @@ fn rule_descriptor(m: &RuleMeta) -> Value {
 }
 
 fn pss_descriptor(check: &str, lvl: chart_harden_pss::Level) -> Value {
-    let explained: Vec<&str> = crate::check::rules_for_check(check).to_vec();
+    let explained: Vec<&str> = rules_for_check(check).to_vec();
     json!({
         "id": format!("PSS/{check}"),
         "name": check,

@@ -1,10 +1,12 @@
-//! Plain-text report (stderr, `--report-format text`).
+//! Plain-text printer (`--report-format text`): the harden/diff report (stderr) and the
+//! `check` view (stdout).
 
 use std::fmt::Write;
 
-use crate::finding::FixState;
+use crate::finding::{Finding, FixState, ResourceRef};
 use crate::pipeline::Outcome;
 
+use super::check::{self, CheckReport};
 use super::{diff, summary};
 
 fn paint(s: &str, code: &str, color: bool) -> String {
@@ -143,6 +145,49 @@ pub fn render_wrapped(o: &Outcome, color: bool, wrap_at: Option<usize>) -> Strin
             o.unpinned_images.len(),
             paint(&o.unpinned_images.join(", "), "33", color)
         );
+    }
+    out
+}
+
+/// The text view of a `check` report: the headline, the violations grouped by resource, the
+/// findings not fixed and the exemptions honoured.
+pub fn render_check(r: &CheckReport) -> String {
+    let mut out = format!("chart-harden check: {}\n", check::headline(r));
+    let mut last: Option<&ResourceRef> = None;
+    for v in &r.violations {
+        if last.is_none_or(|l| !check::same_resource(l, &v.resource)) {
+            let src = v
+                .resource
+                .source
+                .as_deref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "\n{}{src}", v.resource.display());
+            last = Some(&v.resource);
+        }
+        let _ = writeln!(
+            out,
+            "  {}: {} ({} {}) — {}",
+            v.path,
+            v.message,
+            v.level,
+            v.check,
+            check::explanation_text(v)
+        );
+    }
+    let remaining: Vec<&Finding> = r.remaining().collect();
+    if !remaining.is_empty() {
+        let _ = writeln!(out, "\nFindings not fixed ({}):", remaining.len());
+        for f in remaining {
+            let _ = writeln!(out, "  {}", check::finding_line(f));
+        }
+    }
+    let exemptions: Vec<&Finding> = r.exemptions().collect();
+    if !exemptions.is_empty() {
+        let _ = writeln!(out, "\nExemptions honoured ({}):", exemptions.len());
+        for f in exemptions {
+            let _ = writeln!(out, "  {}: {}: {}", f.resource.display(), f.path, f.message);
+        }
     }
     out
 }
