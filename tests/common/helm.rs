@@ -1,9 +1,7 @@
 //! Test helpers that drive the real Helm binaries installed by `scripts/install-helm.sh`.
 //!
 //! Standalone: only `std` and `tempfile`, no dependency on the `chart_harden` crate.
-//! Use it from an integration test either through `tests/common/mod.rs` (`pub mod helm;`)
-//! and `mod common; use common::helm::*;`, or directly with
-//! `#[path = "common/helm.rs"] mod helm;`.
+//! Include with `#[path = "common/helm.rs"] mod helm;`.
 //!
 //! Isolation: every [`HelmEnv`] gets its own temporary `HELM_CONFIG_HOME`,
 //! `HELM_CACHE_HOME`, `HELM_DATA_HOME`, `HELM_PLUGINS` (= `$HELM_DATA_HOME/plugins`,

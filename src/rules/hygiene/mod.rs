@@ -15,6 +15,3 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(exempted::ExemptedByAnnotation),
     ]
 }
-
-#[cfg(test)]
-mod tests;

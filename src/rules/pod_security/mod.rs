@@ -98,6 +98,3 @@ pub(crate) fn is_privileged(cv: &Value) -> bool {
 pub(crate) fn containers(w: &Workload) -> impl Iterator<Item = &Container> {
     w.containers.iter()
 }
-
-#[cfg(test)]
-mod tests;

@@ -299,6 +299,3 @@ pub(crate) fn is_cluster_scoped(cx: &Context<'_>, group: &str, resource: &str) -
 pub(crate) fn list(v: &[String]) -> String {
     v.join(", ")
 }
-
-#[cfg(test)]
-mod tests;

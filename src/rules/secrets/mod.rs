@@ -9,6 +9,3 @@ mod plaintext_secret;
 pub fn rules() -> Vec<Box<dyn Rule>> {
     vec![Box::new(plaintext_secret::PlaintextSecret)]
 }
-
-#[cfg(test)]
-mod tests;
