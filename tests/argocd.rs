@@ -71,12 +71,7 @@ fn argo_env<'a>(app: &'a str, ns: &'a str, profile: &'a str) -> Vec<(&'a str, &'
 /// CMP documents, every container image pinned to the lockfile's digest.
 fn check_output(what: &str, out: &Output, rendered: &[u8], app_dir: &Path, args: &[&str]) {
     e2e::ok(out, what);
-    let direct = Command::new(e2e::bin())
-        .args(args)
-        .current_dir(app_dir)
-        .stdin(std::fs::File::open(write_tmp(app_dir, rendered)).unwrap())
-        .output()
-        .unwrap();
+    let direct = e2e::run_in(Some(app_dir), args, rendered, &[]);
     e2e::ok(&direct, &format!("{what}: direct"));
     assert!(
         out.stdout == direct.stdout,
@@ -94,12 +89,6 @@ fn check_output(what: &str, out: &Output, rendered: &[u8], app_dir: &Path, args:
     }
     let stream = e2e::docs(&out.stdout);
     assert!(stream.docs.len() >= e2e::docs(rendered).docs.len());
-}
-
-fn write_tmp(dir: &Path, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(".rendered-for-test.yaml");
-    std::fs::write(&p, bytes).unwrap();
-    p
 }
 
 #[test]

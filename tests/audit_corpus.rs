@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 #[path = "common/e2e.rs"]
 mod e2e;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use chart_harden::document::{parse_stream, Document};
 use chart_harden::inventory::{label_selector_matches, Inventory, Workload};
@@ -29,34 +27,21 @@ fn shared() -> PathBuf {
 
 /// Runs the binary; returns (output, JSON report).
 fn harden(input: &[u8], report: &Path) -> (Vec<u8>, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args([
+    let rf = report.to_str().expect("UTF-8 path");
+    let out = e2e::run(
+        &[
             "--profile",
             "prod",
             "--no-pin",
             "-q",
             "--report-format",
             "json",
-        ])
-        .arg("--report-file")
-        .arg(report)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("binary finishes");
-    writer.join().expect("writer");
-    assert!(
-        out.status.success(),
-        "chart-harden failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+            "--report-file",
+            rf,
+        ],
+        input,
     );
+    e2e::ok(&out, "chart-harden");
     let rep: Value = serde_json::from_slice(&std::fs::read(report).expect("report written"))
         .expect("report is JSON");
     (out.stdout, rep)

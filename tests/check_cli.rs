@@ -1,18 +1,17 @@
 //! `chart-harden check` on the fixtures of testdata/check: exit codes, every report format,
 //! cross-references, and that no secret value ever reaches a report.
 
-use std::process::{Command, Output, Stdio};
+#[path = "common/e2e.rs"]
+mod e2e;
+
+use std::process::Output;
 
 fn fixture(name: &str) -> String {
     format!("{}/testdata/check/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run chart-harden")
+    e2e::run(args, b"")
 }
 
 #[test]
@@ -170,11 +169,7 @@ fn secret_values_never_reach_a_report() {
                 rf,
                 &input,
             ]);
-            let o = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-                .args(&args)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
+            let o = run(&args);
             let mut all = String::from_utf8_lossy(&o.stderr).to_string();
             if !mode.is_empty() {
                 all.push_str(&String::from_utf8_lossy(&o.stdout));

@@ -1,31 +1,23 @@
 //! e2e over every chart of the shared corpus: after hardening with the prod profile,
 //! `check --level restricted` reports only violations that a finding explains as unfixable.
 
+#[path = "common/e2e.rs"]
+mod e2e;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
 fn shared() -> PathBuf {
-    let p = std::env::var_os("CHART_HARDEN_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(
-        p.join("corpus").is_dir(),
-        "shared corpus missing at {} (set CHART_HARDEN_SHARED)",
-        p.display()
-    );
-    p
+    e2e::shared_dir()
 }
 
 fn check(args: &[&str], file: &std::path::Path) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .arg("check")
-        .args(args)
-        .args(["--report-format", "json"])
-        .arg(file)
-        .output()
-        .expect("run chart-harden");
+    let path = file.to_str().expect("UTF-8 path");
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    all.extend(["--report-format", "json", path]);
+    let out = e2e::run(&all, b"");
     let code = out.status.code().unwrap_or(-1);
     assert!(
         code == 0 || code == 1,

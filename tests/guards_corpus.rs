@@ -6,9 +6,7 @@
 #[path = "common/e2e.rs"]
 mod e2e;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use chart_harden::document::parse_stream;
 use chart_harden::inventory::{label_selector_matches, Inventory};
@@ -25,25 +23,8 @@ fn shared() -> PathBuf {
 }
 
 fn harden(input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(["--profile", "prod", "--no-pin", "-q"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("binary finishes");
-    writer.join().expect("writer");
-    assert!(
-        out.status.success(),
-        "chart-harden failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = e2e::run(&["--profile", "prod", "--no-pin", "-q"], input);
+    e2e::ok(&out, "chart-harden");
     out.stdout
 }
 

@@ -6,9 +6,10 @@
 //! ("document 3"), and an **empty stdout**. For valid-but-odd input: correct pass-through (or
 //! hardening), checked against the input bytes.
 
-use std::io::Write;
+#[path = "common/e2e.rs"]
+mod e2e;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use chart_harden::yaml::view;
 use serde_json::Value;
@@ -27,23 +28,9 @@ fn bad(name: &str) -> Vec<u8> {
 }
 
 fn run_args(input: &[u8], args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(["--no-pin", "--no-cache"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chart-harden");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    // Write from a thread: the child may answer (and exit) before reading everything.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().expect("wait for chart-harden");
-    let _ = writer.join();
+    let mut all = vec!["--no-pin", "--no-cache"];
+    all.extend_from_slice(args);
+    let out = e2e::run_env(&all, input, &[("NO_COLOR", "1")]);
     Run {
         code: out.status.code(),
         stdout: out.stdout,

@@ -1,6 +1,8 @@
 //! Digest pinning end to end: a real `docker-registry` on 127.0.0.1, images pushed by the
 //! test, the real `chart-harden` binary with a lockfile, then offline with the registry gone.
 
+#[path = "common/e2e.rs"]
+mod e2e;
 #[path = "common/helm.rs"]
 mod helm;
 #[path = "../crates/registry/tests/common/push.rs"]
@@ -76,21 +78,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn run(args: &[&str], input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut c = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run chart-harden");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    c.wait_with_output().expect("wait")
+    e2e::run_env(args, input.as_bytes(), &[("NO_COLOR", "1")])
 }
 
 fn manifest(host: &str) -> String {

@@ -1,7 +1,8 @@
 //! SARIF output validated against the official SARIF 2.1.0 JSON schema (vendored from the
 //! npm package @microsoft/jest-sarif, MIT; see testdata/sarif/NOTICE.md).
 
-use std::process::{Command, Stdio};
+#[path = "common/e2e.rs"]
+mod e2e;
 
 use serde_json::Value;
 
@@ -21,11 +22,7 @@ fn validator() -> jsonschema::Validator {
 }
 
 fn sarif(args: &[&str]) -> Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+    let o = e2e::run(args, b"");
     let bytes = if args.first() == Some(&"check") {
         o.stdout
     } else {
@@ -114,13 +111,13 @@ fn check_sarif_is_valid() {
 #[test]
 fn harden_sarif_is_valid_for_every_fixture_and_corpus_chart() {
     let mut files: Vec<String> = [
-        "secrets.yaml",
-        "rbac.yaml",
-        "hygiene.yaml",
-        "exemptions.yaml",
+        "testdata/check/secrets.yaml",
+        "testdata/rules/rbac/roles.yaml",
+        "testdata/rules/hygiene/workloads.yaml",
+        "testdata/check/exemptions.yaml",
     ]
     .iter()
-    .map(|f| fixture(f))
+    .map(|f| format!("{}/{f}", env!("CARGO_MANIFEST_DIR")))
     .collect();
     let shared = std::env::var("CHART_HARDEN_SHARED")
         .unwrap_or_else(|_| format!("{}/../shared", env!("CARGO_MANIFEST_DIR")));
@@ -171,11 +168,10 @@ fn harden_sarif_regions_point_at_the_field_in_the_stream() {
     );
     let text = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let o = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args(["--no-pin", "diff", "--report-format", "sarif", &file])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = e2e::run(
+        &["--no-pin", "diff", "--report-format", "sarif", &file],
+        b"",
+    );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_valid(&v, "diff sarif with regions");
     let results = v["runs"][0]["results"].as_array().unwrap();
@@ -212,8 +208,8 @@ fn harden_sarif_regions_point_at_the_field_in_the_stream() {
 #[test]
 fn check_sarif_results_have_regions() {
     let f = fixture("exemptions.yaml");
-    let o = Command::new(env!("CARGO_BIN_EXE_chart-harden"))
-        .args([
+    let o = e2e::run(
+        &[
             "check",
             "--profile",
             "prod",
@@ -221,10 +217,9 @@ fn check_sarif_results_have_regions() {
             "--report-format",
             "sarif",
             &f,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        ],
+        b"",
+    );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_valid(&v, "check sarif with regions");
     let text = std::fs::read_to_string(&f).unwrap();

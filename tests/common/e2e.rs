@@ -67,7 +67,16 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
 
 /// Runs the binary with extra environment variables.
 pub fn run_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    run_in(None, args, stdin, env)
+}
+
+/// Runs the binary in a working directory (`None`: the test's), with extra environment
+/// variables.
+pub fn run_in(dir: Option<&Path>, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
     cmd.args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

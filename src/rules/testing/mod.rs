@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //!
-//! A case is a file `testdata/rules/<group>/<CODE>_<case>.yaml` (`CH101_workloads.yaml`):
+//! A case is a file `testdata/rules/<group>/<CODE>_<case>.yaml` (`CH101_basic.yaml`):
 //! the rule under test is `CODE`, the only rule enabled. [`cases::every_fixture`] walks those
 //! files, so adding a fixture adds a test. Other files in a group folder are inputs several
 //! cases share (`floe-platform.yaml`) and chart-harden config files (`*.config.yaml`); they
