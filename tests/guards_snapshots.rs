@@ -8,13 +8,20 @@ mod snapshot;
 use chart_harden::config::Config;
 use std::collections::BTreeMap;
 
-use chart_harden::pipeline::harden;
-
 fn repo() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A config with only `code` enabled, unsafe fixes on, no pinning, plus an optional config file.
+/// Hardens `input` with known image facts.
+fn harden(
+    input: &[u8],
+    cfg: &Config,
+    images: &BTreeMap<String, chart_harden::rules::ImageFacts>,
+) -> Result<chart_harden::Outcome, chart_harden::Error> {
+    chart_harden::run(input.to_vec(), cfg, images)
+}
+
 fn config(code: &str, file: Option<&str>) -> Config {
     let parsed = file.map(|f| {
         let p = repo().join("testdata/guards").join(f);
@@ -192,7 +199,7 @@ fn pss_labels_keep_the_charts_own_level() {
     let cfg = config("CH406", None);
     let images = BTreeMap::new();
     let once = harden(input.as_bytes(), &cfg, &images).expect("hardens");
-    let out = String::from_utf8(once.output.clone()).unwrap();
+    let out = String::from_utf8(once.to_bytes()).unwrap();
     assert!(
         out.contains("pod-security.kubernetes.io/enforce: restricted\n"),
         "{out}"
@@ -210,6 +217,6 @@ fn pss_labels_keep_the_charts_own_level() {
         "{}",
         f[0].message
     );
-    let twice = harden(&once.output, &cfg, &images).expect("hardens again");
-    assert_eq!(twice.output, once.output);
+    let twice = harden(&once.to_bytes(), &cfg, &images).expect("hardens again");
+    assert_eq!(twice.to_bytes(), once.to_bytes());
 }

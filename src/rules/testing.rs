@@ -4,9 +4,17 @@
 use std::collections::BTreeMap;
 
 use crate::config::Config;
-use crate::pipeline::harden;
 use crate::report::{self, Format};
 use crate::rules::{self, ImageFacts};
+
+/// Hardens `input` with known image facts.
+fn harden(
+    input: &[u8],
+    cfg: &Config,
+    images: &BTreeMap<String, ImageFacts>,
+) -> Result<crate::Outcome, crate::Error> {
+    crate::run(input.to_vec(), cfg, images)
+}
 
 /// A config with only `code` enabled.
 pub fn config_for_rule(code: &str, unsafe_fixes: bool) -> Config {
@@ -31,15 +39,15 @@ pub fn run_fixture(path: &str, cfg: &Config, images: &BTreeMap<String, ImageFact
     let input = std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
     let out = harden(&input, cfg, images).unwrap_or_else(|e| panic!("{path}: {e}"));
     let again =
-        harden(&out.output, cfg, images).unwrap_or_else(|e| panic!("{path} (2nd run): {e}"));
+        harden(&out.to_bytes(), cfg, images).unwrap_or_else(|e| panic!("{path} (2nd run): {e}"));
     assert_eq!(
-        String::from_utf8_lossy(&again.output),
-        String::from_utf8_lossy(&out.output),
+        String::from_utf8_lossy(&again.to_bytes()),
+        String::from_utf8_lossy(&out.to_bytes()),
         "{path}: hardening is not idempotent"
     );
     assert!(!again.changed(), "{path}: the second run changed something");
     let inp = crate::document::parse_stream(&input).expect("fixture parses");
-    let outp = crate::document::parse_stream(&out.output).expect("output parses");
+    let outp = crate::document::parse_stream(&out.to_bytes()).expect("output parses");
     let changed: Vec<usize> = out.changes.iter().map(|c| c.doc).collect();
     for d in &inp.docs {
         if !changed.contains(&d.index) {

@@ -9,8 +9,16 @@ use std::collections::BTreeMap;
 
 use chart_harden::config::Config;
 use chart_harden::finding::FixState;
-use chart_harden::pipeline::harden;
 use chart_harden::rules;
+
+/// Hardens `input` (no digests are known).
+fn harden(
+    input: &[u8],
+    cfg: &Config,
+    images: &BTreeMap<String, chart_harden::rules::ImageFacts>,
+) -> Result<chart_harden::Outcome, chart_harden::Error> {
+    chart_harden::run(input.to_vec(), cfg, images)
+}
 
 /// Enables only `code` in `cfg` (and turns digest pinning off).
 pub fn only_rule(mut cfg: Config, code: &str) -> Config {
@@ -32,10 +40,10 @@ pub fn only_rule(mut cfg: Config, code: &str) -> Config {
 pub fn render(label: &str, input: &[u8], cfg: &Config, code: &str, with_path: bool) -> String {
     let images = BTreeMap::new();
     let out = harden(input, cfg, &images).expect("hardens");
-    let again = harden(&out.output, cfg, &images).expect("second run");
+    let again = harden(&out.to_bytes(), cfg, &images).expect("second run");
     assert_eq!(
-        String::from_utf8_lossy(&again.output),
-        String::from_utf8_lossy(&out.output),
+        String::from_utf8_lossy(&again.to_bytes()),
+        String::from_utf8_lossy(&out.to_bytes()),
         "{label}/{code}: not idempotent"
     );
     assert!(
