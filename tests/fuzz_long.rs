@@ -1,4 +1,4 @@
-//! Mutation fuzzing of the whole library pipeline (`pipeline::harden`).
+//! Mutation fuzzing of the whole library pipeline (`chart_harden::run`).
 //!
 //! Inputs are real documents (the shared chart corpus and `testdata/`), mutated with byte
 //! flips, YAML-token insertions, truncation, line shuffles and splices. For each input:
