@@ -1584,6 +1584,65 @@ impl Inner {
 mod tests {
     use super::*;
 
+    /// A notice that keeps the lines it is given.
+    fn recording() -> (Notice, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&lines);
+        let notice: Notice = Arc::new(move |l: &str| guard(&kept).push(l.to_string()));
+        (notice, lines)
+    }
+
+    #[test]
+    fn progress_lines_go_to_the_notice() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (notice, lines) = recording();
+        rt.block_on(async {
+            let p = Progress::start(2, Some(notice));
+            p.done.fetch_add(1, Ordering::Relaxed);
+            p.resolved.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(1300)).await;
+            p.finish();
+        });
+        let lines = guard(&lines).clone();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("chart-harden: resolving image digests: 1/2 done ("),
+            "{lines:?}"
+        );
+        assert!(!lines[1].contains('\n'), "{lines:?}");
+        // Without a notice nothing is shown (and nothing is printed).
+        rt.block_on(async {
+            let p = Progress::start(1, None);
+            assert!(p.task.is_none());
+            p.finish();
+        });
+    }
+
+    #[test]
+    fn warnings_go_to_the_notice_unless_quiet() {
+        for quiet in [false, true] {
+            let r = Resolver::new(ResolverConfig {
+                quiet,
+                use_cache: false,
+                ..ResolverConfig::default()
+            })
+            .unwrap();
+            let (notice, lines) = recording();
+            r.inner.notify("before any notice");
+            r.set_notice(notice);
+            r.inner.notify("chart-harden: warning: x");
+            let want: &[&str] = if quiet {
+                &[]
+            } else {
+                &["chart-harden: warning: x"]
+            };
+            assert_eq!(*guard(&lines), want, "quiet: {quiet}");
+        }
+    }
+
     #[test]
     fn challenges() {
         match parse_challenge(
