@@ -5,12 +5,12 @@
 //! `allowPrivilegeEscalation: false`). Converged output is what makes
 //! `harden(harden(x)) == harden(x)` hold byte for byte.
 //!
-//! * [`run`](mod@run): the front door ([`crate::run`]): parse, collect the image references,
-//!   resolve their digests, run the fix loop, keep the result as an [`Outcome`];
-//! * [`fixer`]: one step of the loop (which fixes apply);
-//! * [`apply`]: patching the documents and writing the generated objects;
-//! * [`emit`]: writing the hardened stream;
-//! * [`report_hash`]: each finding reported once across the passes.
+//! * `run.rs`: the front door ([`run`], also [`crate::run`]): parse, collect the image
+//!   references, resolve their digests, run the fix loop, keep the result as an [`Outcome`];
+//! * `fixer.rs`: one step of the loop (which fixes apply);
+//! * `apply.rs`: patching the documents and writing the generated objects;
+//! * `emit.rs`: writing the hardened stream ([`Outcome::write_to`]);
+//! * `report_hash.rs`: each finding reported once across the passes.
 
 use crate::document::Stream;
 use crate::finding::Finding;

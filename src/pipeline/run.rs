@@ -235,3 +235,82 @@ mod incremental_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod outcome_tests {
+    use crate::document::parse_stream;
+    use crate::resolve::NoPinning;
+
+    /// Every YAML input of the tests and the corpus.
+    fn inputs() -> Vec<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        let mut dirs = vec![root.join("testdata"), root.join("tests")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "yaml") {
+                    out.push(p);
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(root.join("../shared/corpus")) {
+            out.extend(rd.flatten().map(|e| e.path().join("rendered.yaml")));
+        }
+        out.retain(|p| p.exists());
+        out.sort();
+        out
+    }
+
+    /// The outcome's stream is what reading its output again gives (what `check`,
+    /// `export flux` and `krm` read): the same documents, objects and values, keys in the
+    /// same order.
+    #[test]
+    fn the_outcome_stream_reads_like_the_output() {
+        let (mut hardened, mut compared) = (0, 0);
+        for profile in [
+            crate::config::Profile::Staging,
+            crate::config::Profile::Prod,
+        ] {
+            let mut cfg = crate::config::Config::default();
+            cfg.set_profile(profile);
+            cfg.images.pin = false;
+            for path in inputs() {
+                let input = std::fs::read(&path).unwrap();
+                // Inputs that are errors by design are not this test's business.
+                let Ok(out) = crate::run(input, &cfg, &NoPinning) else {
+                    continue;
+                };
+                hardened += 1;
+                let again = parse_stream(&out.to_bytes()).unwrap();
+                let at = path.display();
+                assert_eq!(out.stream.bom, again.bom, "{at}");
+                assert_eq!(out.stream.docs.len(), again.docs.len(), "{at}");
+                for (a, b) in out.stream.docs.iter().zip(&again.docs) {
+                    let whole = |d: &crate::document::Document| {
+                        serde_json::to_string(&*d.full_value().unwrap()).unwrap()
+                    };
+                    assert_eq!(a.index, b.index, "{at}");
+                    assert_eq!(a.label(), b.label(), "{at}");
+                    assert_eq!(whole(a), whole(b), "{at}: {}", a.label());
+                    let objects = |d: &crate::document::Document| {
+                        d.objects
+                            .iter()
+                            .map(|o| (o.base.to_string(), o.resource.clone()))
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(objects(a), objects(b), "{at}: {}", a.label());
+                    if a.partial == b.partial {
+                        for (oa, ob) in a.objects.iter().zip(&b.objects) {
+                            assert_eq!(a.object_value(oa), b.object_value(ob), "{at}");
+                        }
+                    }
+                    compared += 1;
+                }
+            }
+        }
+        assert!(hardened > 20 && compared > 100, "{hardened} {compared}");
+    }
+}
