@@ -1,6 +1,7 @@
 //! Configuration: profiles, the config file, per-rule switches and options, opt-out annotations.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,7 +15,7 @@ use crate::yaml::view::ValueExt;
 pub const SKIP_ANNOTATION: &str = "chart-harden.io/skip";
 
 /// Deployment environment profiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Report only: nothing in the output changes.
@@ -38,7 +39,7 @@ impl Profile {
 }
 
 /// What to do when a digest cannot be resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnResolveError {
     /// Fail the run: exit 3, nothing on stdout.
@@ -193,7 +194,26 @@ pub struct ConfigFile {
     pub on_resolve_error: Option<OnResolveError>,
 }
 
-/// The effective configuration of a run.
+/// Where image digests come from and where they are kept: the lockfile, the cache and the
+/// network (set on the command line or by a KRM functionConfig, not in the config file).
+#[derive(Debug, Clone, Default)]
+pub struct ResolveSettings {
+    /// Lockfile of image digests: locked images need no network (`--lockfile`).
+    pub lockfile: Option<PathBuf>,
+    /// Use only the lockfile, no registry requests (`--offline`).
+    pub offline: bool,
+    /// Re-resolve every image and rewrite the lockfile (`--update-lock`).
+    pub update_lock: bool,
+    /// Cache directory for digests (`--cache-dir`; default: `$XDG_CACHE_HOME/chart-harden`).
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use the digest cache (`--no-cache`).
+    pub no_cache: bool,
+}
+
+/// The effective settings of a run: what [`crate::run`] takes.
+pub type Settings = Config;
+
+/// The effective configuration of a run ([`Settings`]): the config file, then the flags.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Profile.
@@ -218,6 +238,8 @@ pub struct Config {
     pub generate: BTreeMap<String, Value>,
     /// Digest failure policy.
     pub on_resolve_error: OnResolveError,
+    /// Where digests come from (lockfile, cache, network).
+    pub resolve: ResolveSettings,
 }
 
 impl Default for Config {
@@ -234,6 +256,7 @@ impl Default for Config {
             images: ImageOptions::default(),
             generate: BTreeMap::new(),
             on_resolve_error: OnResolveError::Warn,
+            resolve: ResolveSettings::default(),
         }
     }
 }
