@@ -13,7 +13,6 @@
 //! else is written there. Exit codes: 0 clean at the level, 1 violations remain, 2 input or
 //! usage error, 3 registry error.
 
-
 use chart_harden_pss::{evaluate, Level, Version};
 use serde_json::Value;
 

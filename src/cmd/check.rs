@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use chart_harden::check::{evaluate_stream, CheckOptions};
-use chart_harden::report::render_check as render_with_input;
 use chart_harden::document::parse_stream;
+use chart_harden::report::render_check as render_with_input;
 use chart_harden::report::sarif;
 use chart_harden::Error;
 use chart_harden_pss::Version;
