@@ -207,7 +207,7 @@ impl Opts {
     /// Like [`Opts::config`], with the config file's content given (e.g. a KRM
     /// functionConfig) instead of read from `--config`; flags still apply on top.
     pub fn config_with_file(&self, file: Option<ConfigFile>) -> Result<Config, Error> {
-        let mut cfg = Config::from_file(file)?;
+        let mut cfg = Config::from_file(file, crate::rules::find)?;
         if let Some(p) = self.profile {
             cfg.set_profile(p);
         }

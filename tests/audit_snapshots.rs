@@ -13,7 +13,10 @@ fn repo() -> std::path::PathBuf {
 }
 
 fn config(code: &str, namespace: Option<&str>, unsafe_fixes: bool) -> Config {
-    let mut cfg = snapshot::only_rule(Config::from_file(None).expect("config builds"), code);
+    let mut cfg = snapshot::only_rule(
+        Config::from_file(None, rules::find).expect("config builds"),
+        code,
+    );
     cfg.unsafe_fixes = unsafe_fixes;
     cfg.namespace = namespace.map(str::to_string);
     cfg

@@ -21,7 +21,10 @@ fn config(code: &str, file: Option<&str>) -> Config {
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         Config::parse_file(&text, f).expect("fixture config parses")
     });
-    let mut cfg = snapshot::only_rule(Config::from_file(parsed).expect("config builds"), code);
+    let mut cfg = snapshot::only_rule(
+        Config::from_file(parsed, chart_harden::rules::find).expect("config builds"),
+        code,
+    );
     cfg.unsafe_fixes = true;
     cfg
 }

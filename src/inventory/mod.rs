@@ -14,6 +14,13 @@ use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
 pub mod facts;
+pub mod images;
+pub mod netpol;
+pub mod pass;
+pub mod quantity;
+pub mod rbac;
+pub mod selectors;
+pub mod traffic;
 pub mod writable;
 
 /// The label the Job controller puts on every pod of a Job (Kubernetes 1.27+; `job-name` too),
@@ -97,6 +104,15 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// True for Helm test hook pods (`helm.sh/hook: test`, `test-success`, `test-failure`).
+    pub fn is_test_hook(&self) -> bool {
+        self.hook.as_deref().is_some_and(|h| {
+            h.split(',')
+                .map(str::trim)
+                .any(|h| h == "test" || h == "test-success" || h == "test-failure")
+        })
+    }
+
     /// The pod template's labels as written (without the labels controllers add, whose
     /// values are unknown): what a generated selector may name.
     pub fn template_labels(&self) -> BTreeMap<String, String> {

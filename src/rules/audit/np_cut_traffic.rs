@@ -12,10 +12,10 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
-use super::netpol_eval::{self, Direction, Pod};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::netpol::{self, Direction, Pod};
+use crate::inventory::traffic::{self, PortRef, ResolvedPort};
 use crate::inventory::{label_selector_matches, Inventory};
-use crate::rules::guards::netpol_infer::{self, PortRef, ResolvedPort};
 use crate::rules::guards::network_policy::{
     self as np, api_called_services, np_port, peer_key, service_peer, show_ports, workload_peer,
 };
@@ -188,7 +188,7 @@ impl Rule for NpCutTraffic {
         let Some(opts) = options::<np::Options>(cx, &np::META, out) else {
             return;
         };
-        let policies = netpol_eval::policies(cx.docs, inv);
+        let policies = netpol::policies(cx.docs, inv);
         if policies.iter().all(|(_, v)| is_generated(v)) {
             return;
         }
@@ -197,7 +197,7 @@ impl Rule for NpCutTraffic {
         let targets: Vec<Vec<usize>> = inv
             .services
             .iter()
-            .map(|s| netpol_infer::selected_workloads(inv, s))
+            .map(|s| traffic::selected_workloads(inv, s))
             .collect();
         // References arriving at each workload (through a Service that selects it).
         let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); inv.workloads.len()];
@@ -211,18 +211,14 @@ impl Rule for NpCutTraffic {
         let skipped: Vec<bool> = inv
             .workloads
             .iter()
-            .map(|w| {
-                netpol_eval::is_test_hook(w)
-                    || netpol_eval::host_network(cx.docs, w)
-                    || w.labels.is_empty()
-            })
+            .map(|w| w.is_test_hook() || netpol::host_network(cx.docs, w) || w.labels.is_empty())
             .collect();
         let pods: Vec<Pod<'_>> = inv.workloads.iter().map(|w| Pod::of(cx.docs, w)).collect();
         // Every selector evaluated once: which policies select each workload's pods, which
         // policies the chart ships (not generated), and their names (`policies` order).
         let selecting: Vec<Vec<usize>> = pods
             .iter()
-            .map(|p| netpol_eval::selecting(&policies, p))
+            .map(|p| netpol::selecting(&policies, p))
             .collect();
         let from_chart: Vec<bool> = policies.iter().map(|(_, v)| !is_generated(v)).collect();
         let names: Vec<&str> = inv
@@ -251,7 +247,7 @@ impl Rule for NpCutTraffic {
                 .copied()
                 .filter(|&i| from_chart[i])
                 .collect();
-            let side = |sel: &[usize], dir| netpol_eval::Side::of_selecting(&policies, sel, dir);
+            let side = |sel: &[usize], dir| netpol::Side::of_selecting(&policies, sel, dir);
             let chart_ing = side(&chart_sel, Direction::Ingress).isolated();
             let chart_eg = side(&chart_sel, Direction::Egress).isolated();
             if !chart_ing && !chart_eg {
@@ -281,7 +277,7 @@ impl Rule for NpCutTraffic {
                         || api_called.iter().any(|(ns, n)| {
                             *n == s.name && Inventory::same_namespace(ns, &s.namespace)
                         });
-                    for (port, proto) in netpol_eval::target_ports(s, None, &pod.ports) {
+                    for (port, proto) in netpol::target_ports(s, None, &pod.ports) {
                         if pod_in.port_open(&pod.ports, port, &proto) {
                             continue;
                         }
@@ -320,12 +316,12 @@ impl Rule for NpCutTraffic {
                 }
                 let mut draft_sel = selecting[wi].clone();
                 if let Some((ns, d)) = with_draft.get(policies.len()) {
-                    if netpol_eval::policy_selects(ns, d, pod) {
+                    if netpol::policy_selects(ns, d, pod) {
                         draft_sel.push(policies.len());
                     }
                 }
                 let in_draft =
-                    netpol_eval::Side::of_selecting(&with_draft, &draft_sel, Direction::Ingress);
+                    netpol::Side::of_selecting(&with_draft, &draft_sel, Direction::Ingress);
                 for r in incoming[wi].iter().map(|&ri| &refs[ri]) {
                     let s = &inv.services[r.service];
                     let client = &inv.workloads[r.from];
@@ -336,7 +332,7 @@ impl Rule for NpCutTraffic {
                     let Some(csel) = selector_of(r.from) else {
                         continue;
                     };
-                    for (port, proto) in netpol_eval::target_ports(s, r.port, &pod.ports) {
+                    for (port, proto) in netpol::target_ports(s, r.port, &pod.ports) {
                         if in_draft.allows(cpod, &pod.ports, port, &proto) {
                             continue;
                         }
@@ -383,7 +379,7 @@ impl Rule for NpCutTraffic {
                             continue;
                         }
                         let tpod = &pods[ti];
-                        for (port, proto) in netpol_eval::target_ports(s, r.port, &tpod.ports) {
+                        for (port, proto) in netpol::target_ports(s, r.port, &tpod.ports) {
                             if pod_eg.allows(tpod, &tpod.ports, port, &proto) {
                                 continue;
                             }
@@ -460,9 +456,9 @@ impl Rule for NpCutTraffic {
                     .iter()
                     .map(|sel| {
                         (
-                            netpol_eval::Side::of_selecting(&policies, sel, Direction::Ingress)
+                            netpol::Side::of_selecting(&policies, sel, Direction::Ingress)
                                 .isolated(),
-                            netpol_eval::Side::of_selecting(&policies, sel, Direction::Egress)
+                            netpol::Side::of_selecting(&policies, sel, Direction::Egress)
                                 .isolated(),
                         )
                     })

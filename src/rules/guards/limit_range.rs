@@ -8,9 +8,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::quantity;
 use super::{generated_meta, options};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::quantity;
 use crate::inventory::Inventory;
 use crate::rules::{Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;

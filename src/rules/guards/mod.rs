@@ -19,9 +19,8 @@ use serde_json::Value;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use crate::document::Object;
 use crate::finding::Severity;
-use crate::inventory::{label_selector_matches, Inventory, Workload};
+use crate::inventory::Workload;
 use crate::pipeline::GENERATED_LABEL;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -29,11 +28,9 @@ use crate::yaml::Path;
 
 mod default_resources;
 mod limit_range;
-pub mod netpol_infer;
 pub(crate) mod network_policy;
 pub(crate) mod pdb;
 mod pss_labels;
-mod quantity;
 mod resource_quota;
 
 /// The rules of this group, in run order.
@@ -97,15 +94,6 @@ pub(crate) fn is_generated(v: &Value) -> bool {
     v.ptr("/metadata/labels")
         .and_then(|l| l.get(GENERATED_LABEL))
         .is_some_and(|x| x.as_str() == Some("true") || x.as_bool() == Some(true))
-}
-
-/// True for Helm test hook pods (`helm.sh/hook: test`, `test-success`, `test-failure`).
-pub(crate) fn is_test_hook(w: &Workload) -> bool {
-    w.hook.as_deref().is_some_and(|h| {
-        h.split(',')
-            .map(str::trim)
-            .any(|h| h == "test" || h == "test-success" || h == "test-failure")
-    })
 }
 
 /// The label selector that picks exactly this workload's pods: the controller's own
@@ -193,59 +181,6 @@ fn reorder(v: Value, first: &[&str]) -> Value {
     }
     out.extend(m);
     Value::Object(out)
-}
-
-/// Objects of `kind` in the stream whose `selector_ptr` label selector selects the workload's
-/// pods (same namespace). An object without that selector field selects nothing, except when
-/// `empty_selects_all` (NetworkPolicy `podSelector: {}`).
-pub(crate) fn selecting<'a>(
-    cx: &'a Context<'a>,
-    kind: &str,
-    selector_ptr: &str,
-    w: &Workload,
-) -> Vec<&'a Object> {
-    let inv: &Inventory = cx.inv;
-    let Some(objs) = inv.by_kind.get(kind) else {
-        return Vec::new();
-    };
-    // Plain key walk: `Value::pointer` allocates for `~` unescaping on every token.
-    let selector_of = |o: &Object| {
-        selector_ptr
-            .split('/')
-            .filter(|k| !k.is_empty())
-            .try_fold(cx.value(o), |cur, k| cur.key(k))
-    };
-    let index = {
-        let key = (kind.to_string(), selector_ptr.to_string());
-        let mut cache = cx
-            .selector_index
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::sync::Arc::clone(cache.entry(key).or_insert_with(|| {
-            std::sync::Arc::new(crate::rules::SelectorIndex::build(
-                objs.iter()
-                    .map(|o| (inv.namespace_str(&o.resource), selector_of(o))),
-            ))
-        }))
-    };
-    index
-        .candidates(&w.namespace, &w.labels)
-        .into_iter()
-        .map(|i| &objs[i])
-        .filter(|o| {
-            let ns = inv.namespace_str(&o.resource);
-            if !Inventory::same_namespace(ns, &w.namespace) {
-                return false;
-            }
-            match selector_of(o) {
-                Some(sel) if sel.is_object() => label_selector_matches(sel, &w.labels),
-                // NetworkPolicy: podSelector is required; `{}`/null selects all pods.
-                Some(Value::Null) if kind == "NetworkPolicy" => true,
-                None if kind == "NetworkPolicy" => true,
-                _ => false,
-            }
-        })
-        .collect()
 }
 
 /// The workload's display name (`Deployment/web`).

@@ -12,13 +12,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::netpol_infer::{self, PortRef, Reference, ResolvedPort};
-use super::{
-    generated_meta, is_generated, is_test_hook, options, pod_selector, selecting, selector_value,
-    wname,
-};
+use super::{generated_meta, is_generated, options, pod_selector, selector_value, wname};
 use crate::finding::{Applicability, Severity};
 use crate::inventory::facts::{OpenPort, PortSpec};
+use crate::inventory::traffic::{self, PortRef, Reference, ResolvedPort};
 use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -360,7 +357,7 @@ impl Rule for GenerateNetworkPolicy {
         let mut done: BTreeSet<usize> = BTreeSet::new();
         let candidates: Vec<(usize, &Workload)> = workloads_indexed(cx, &META).collect();
         for (wi, w) in candidates {
-            if done.contains(&wi) || is_test_hook(w) || (opts.skip_hooks && w.hook.is_some()) {
+            if done.contains(&wi) || w.is_test_hook() || (opts.skip_hooks && w.hook.is_some()) {
                 continue;
             }
             let spec = cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null);
@@ -375,7 +372,7 @@ impl Rule for GenerateNetworkPolicy {
                 e.finding.severity = Severity::Info;
                 continue;
             }
-            let existing = selecting(cx, "NetworkPolicy", "/spec/podSelector", w);
+            let existing = cx.selecting("NetworkPolicy", "/spec/podSelector", w);
             if existing.iter().any(|o| is_generated(cx.value(o))) {
                 continue;
             }
@@ -430,7 +427,7 @@ impl Rule for GenerateNetworkPolicy {
                     continue;
                 }
                 let ports: BTreeSet<ResolvedPort> =
-                    netpol_infer::service_target_ports(cx.docs, inv, s, None, &group)
+                    traffic::service_target_ports(cx.docs, inv, s, None, &group)
                         .into_iter()
                         .collect();
                 if ports.is_empty() {
@@ -506,7 +503,7 @@ impl Rule for GenerateNetworkPolicy {
                         continue;
                     };
                     let ports: BTreeSet<ResolvedPort> =
-                        netpol_infer::service_target_ports(cx.docs, inv, s, r.port, &group)
+                        traffic::service_target_ports(cx.docs, inv, s, r.port, &group)
                             .into_iter()
                             .collect();
                     let peer = workload_peer(csel, &client.namespace, &w.namespace);
@@ -587,9 +584,9 @@ impl Rule for GenerateNetworkPolicy {
                     });
                     continue;
                 }
-                let targets = netpol_infer::selected_workloads(inv, s);
+                let targets = traffic::selected_workloads(inv, s);
                 let ports: BTreeSet<ResolvedPort> =
-                    netpol_infer::service_target_ports(cx.docs, inv, s, r.port, &targets)
+                    traffic::service_target_ports(cx.docs, inv, s, r.port, &targets)
                         .into_iter()
                         .collect();
                 if ports.is_empty() {

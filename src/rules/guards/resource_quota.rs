@@ -8,8 +8,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{generated_meta, limit_range, options, quantity};
+use super::{generated_meta, limit_range, options};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::quantity;
 use crate::inventory::{Inventory, Workload};
 use crate::rules::{Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
