@@ -780,15 +780,9 @@ impl Rule for GenerateNetworkPolicy {
                 Some(Fix {
                     applicability: Applicability::Unsafe,
                     ops: Vec::new(),
-                    // The object is written out only when the fix will be applied (it is
-                    // unsafe: by default it is reported, not applied).
-                    generated: if cx.cfg.fix_allowed(&META, Applicability::Unsafe).is_ok() {
-                        vec![Generated {
-                            value: super::to_value(&np),
-                        }]
-                    } else {
-                        Vec::new()
-                    },
+                    generated: vec![Generated {
+                        value: super::to_value(&np),
+                    }],
                 }),
             );
             e.finding.suggestion = Some(
