@@ -2,7 +2,20 @@
 //!
 //! Workloads with their pod templates and containers, Services, ServiceAccounts, RBAC
 //! bindings, and the guard objects a chart may already ship (NetworkPolicies, PDBs, HPAs,
-//! ResourceQuotas, LimitRanges, Namespaces).
+//! ResourceQuotas, LimitRanges, Namespaces). The facts rules read about them live beside it,
+//! one module per kind of fact:
+//!
+//! - [`facts`]: who calls each workload, node agents, controllers that create pods, data stores;
+//! - [`traffic`]: which workloads name which Services (host tokens in env, args, ConfigMaps,
+//!   Secrets) and the ports behind them;
+//! - [`netpol`]: what the NetworkPolicies of the stream allow;
+//! - [`selectors`]: which objects of a kind select a workload's pods;
+//! - [`rbac`]: the rules of every Role and ClusterRole;
+//! - [`images`]: where image references are written and what the registry says of them;
+//! - [`quantity`]: resource quantities; [`writable`]: where a container writes;
+//! - [`pass`]: the facts above that several rules need, derived once per pass on first use.
+//!
+//! Opt-outs (the skip annotation and other tools' exemptions) are in [`crate::exemptions`].
 
 use std::collections::BTreeMap;
 

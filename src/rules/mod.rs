@@ -10,18 +10,19 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::config::Config;
-// Rule metadata is a leaf module (the configuration reads it too); rules name it from here.
 use crate::document::{Document, Object};
 use crate::finding::{Applicability, Finding, FixState, ResourceRef};
 use crate::inventory::pass::PassFacts;
 use crate::inventory::rbac::RoleRules;
 use crate::inventory::traffic::Reference;
 use crate::inventory::{Inventory, Workload};
-pub use crate::rule_meta::RuleMeta;
-// The old path, still used by pipeline, resolve, export and check (other helpers' files).
-pub use crate::inventory::images::ImageFacts;
 use crate::yaml::edit::Op;
 use crate::yaml::Path;
+
+// The old path of the image facts, still used by pipeline, resolve, export and check.
+pub use crate::inventory::images::ImageFacts;
+// Rule metadata is a leaf module (the configuration reads it too); rules name it from here.
+pub use crate::rule_meta::RuleMeta;
 
 pub mod audit;
 pub mod guards;
