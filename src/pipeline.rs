@@ -21,8 +21,8 @@ use crate::rules::{self, Context, ImageFacts, Rule};
 use crate::yaml::edit::{self, Op};
 use crate::yaml::view::ValueExt;
 
-/// Label put on every object chart-harden generates.
-pub const GENERATED_LABEL: &str = "app.kubernetes.io/managed-by-chart-harden";
+// Defined with the other facts (rules read it); the pipeline writes it on generated objects.
+pub use crate::inventory::GENERATED_LABEL;
 
 const MAX_ITERATIONS: usize = 6;
 

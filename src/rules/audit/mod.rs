@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::document::Object;
-use crate::rules::guards::is_generated;
+use crate::inventory::is_generated;
 use crate::rules::{Context, Rule};
 use crate::yaml::view::ValueExt;
 

@@ -17,13 +17,11 @@ use serde_json::Value;
 use crate::finding::{Applicability, Severity};
 use crate::inventory::netpol::{self, Direction, Pod, Side};
 use crate::inventory::traffic::{self, PortRef, Reference, ResolvedPort};
-use crate::inventory::{label_selector_matches, Inventory, Workload};
+use crate::inventory::{is_generated, label_selector_matches, Inventory, Workload};
 use crate::rules::guards::network_policy::{
     self as np, api_called_services, np_port, peer_key, service_peer, show_ports, workload_peer,
 };
-use crate::rules::guards::{
-    generated_meta, is_generated, options, pod_selector, selector_value, wname,
-};
+use crate::rules::guards::{generated_meta, options, pod_selector, selector_value, wname};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
 use crate::yaml::Path;

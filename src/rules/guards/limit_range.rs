@@ -155,7 +155,7 @@ impl Rule for GenerateLimitRange {
                 .flatten()
                 .find(|o| Inventory::same_namespace(&inv.namespace_of(&o.resource), &ns));
             if let Some(lr) = existing {
-                if !super::is_generated(cx.value(lr)) {
+                if !crate::inventory::is_generated(cx.value(lr)) {
                     let e = out.emit(
                         &META,
                         &q.resource,

@@ -12,9 +12,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{generated_meta, is_generated, options, pod_selector, selector_value, wname};
+use super::{generated_meta, options, pod_selector, selector_value, wname};
 use crate::finding::{Applicability, Severity};
 use crate::inventory::facts::{OpenPort, PortSpec};
+use crate::inventory::is_generated;
 use crate::inventory::traffic::{self, PortRef, Reference, ResolvedPort};
 use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};

@@ -5,8 +5,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{generated_meta, is_generated, options, pod_selector, wname};
+use super::{generated_meta, options, pod_selector, wname};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::is_generated;
 use crate::inventory::Workload;
 use crate::rules::{workloads, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;

@@ -192,7 +192,7 @@ impl Rule for GenerateResourceQuota {
                 .flatten()
                 .find(|o| Inventory::same_namespace(&inv.namespace_of(&o.resource), &ns));
             if let Some(q) = existing {
-                if !super::is_generated(cx.value(q)) {
+                if !crate::inventory::is_generated(cx.value(q)) {
                     let e = out.emit(
                         &META,
                         &q.resource,
