@@ -1,4 +1,4 @@
-//! Configuration: profiles, the config file, per-rule switches and options, opt-out annotations.
+//! Configuration: profiles, the config file, per-rule switches and options.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::finding::Applicability;
-use crate::rules::{self, RuleMeta};
-use crate::yaml::view::ValueExt;
+use crate::rule_meta::RuleMeta;
 
-/// The annotation that opts a resource out of rules: `"CH101,drop-all-capabilities"` or `"all"`.
-pub const SKIP_ANNOTATION: &str = "chart-harden.io/skip";
+// The old path of the skip annotation, still used by `check` (another helper's file); the
+// opt-outs live in `exemptions`.
+pub use crate::exemptions::SKIP_ANNOTATION;
 
 /// Deployment environment profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -261,8 +261,11 @@ impl Default for Config {
     }
 }
 
-fn lookup_rule(id: &str) -> Result<&'static RuleMeta, Error> {
-    rules::find(id).ok_or_else(|| {
+fn lookup_rule(
+    find: &impl Fn(&str) -> Option<&'static RuleMeta>,
+    id: &str,
+) -> Result<&'static RuleMeta, Error> {
+    find(id).ok_or_else(|| {
         Error::Config(format!(
             "unknown rule id `{id}` (see `chart-harden rules` for the list)"
         ))
@@ -270,8 +273,12 @@ fn lookup_rule(id: &str) -> Result<&'static RuleMeta, Error> {
 }
 
 impl Config {
-    /// Builds the effective config: the file first, then command-line overrides.
-    pub fn from_file(file: Option<ConfigFile>) -> Result<Config, Error> {
+    /// Builds the effective config from the file (command-line overrides are applied on top
+    /// by the caller); `find` names the rules the file may mention (`rules::find`).
+    pub fn from_file(
+        file: Option<ConfigFile>,
+        find: impl Fn(&str) -> Option<&'static RuleMeta>,
+    ) -> Result<Config, Error> {
         let file = file.unwrap_or_default();
         let profile = file.profile.unwrap_or_default();
         let mut cfg = Config {
@@ -292,13 +299,13 @@ impl Config {
             ..Config::default()
         };
         for id in &file.disable {
-            cfg.disabled.insert(lookup_rule(id)?.code);
+            cfg.disabled.insert(lookup_rule(&find, id)?.code);
         }
         for id in &file.enable {
-            cfg.enabled.insert(lookup_rule(id)?.code);
+            cfg.enabled.insert(lookup_rule(&find, id)?.code);
         }
         for (id, s) in &file.rules {
-            let code = lookup_rule(id)?.code;
+            let code = lookup_rule(&find, id)?.code;
             match s.enabled {
                 Some(true) => {
                     cfg.enabled.insert(code);
@@ -366,37 +373,6 @@ impl Config {
             }
         }
     }
-}
-
-/// True when the object or its pod template carries any opt-out at all (chart-harden's skip
-/// annotation or another tool's exemption): without one, [`skipped_by_annotation`] is false
-/// for every rule.
-pub fn has_opt_outs(obj: &Value, template: Option<&Value>) -> bool {
-    [Some(obj), template].into_iter().flatten().any(|v| {
-        v.ptr("/metadata/annotations")
-            .and_then(|a| a.get(SKIP_ANNOTATION))
-            .is_some()
-    }) || !crate::exemptions::of(obj, template).is_empty()
-}
-
-/// Reads `chart-harden.io/skip` from an object's (or its pod template's) annotations, and the
-/// equivalent exemptions of other tools ([`crate::exemptions`]).
-pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleMeta) -> bool {
-    let mut sets = Vec::new();
-    for v in [Some(obj), template].into_iter().flatten() {
-        if let Some(s) = v
-            .ptr("/metadata/annotations")
-            .and_then(|a| a.get(SKIP_ANNOTATION))
-            .and_then(Value::as_str)
-        {
-            sets.push(s.to_string());
-        }
-    }
-    sets.iter().any(|s| {
-        s.split(',')
-            .map(str::trim)
-            .any(|id| id == "all" || id.eq_ignore_ascii_case(meta.code) || id == meta.name)
-    }) || crate::exemptions::exempts(obj, template, meta.code)
 }
 
 #[cfg(test)]

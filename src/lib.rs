@@ -42,6 +42,7 @@ pub mod par;
 pub mod pipeline;
 pub mod report;
 pub mod resolve;
+pub mod rule_meta;
 pub mod rules;
 pub mod yaml;
 

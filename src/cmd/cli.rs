@@ -299,7 +299,7 @@ impl Opts {
     /// Like [`Opts::settings`], with the config file's content given (e.g. a KRM
     /// functionConfig) instead of read from `--config`; flags still apply on top.
     pub fn settings_with_file(&self, file: Option<ConfigFile>) -> Result<Settings, Error> {
-        let mut cfg = Settings::from_file(file)?;
+        let mut cfg = Settings::from_file(file, chart_harden::rules::find)?;
         if let Some(p) = self.profile {
             cfg.set_profile(p.into());
         }

@@ -24,8 +24,8 @@ mod run;
 pub use fixer::within_declared;
 pub use run::run;
 
-/// Label put on every object chart-harden generates.
-pub const GENERATED_LABEL: &str = "app.kubernetes.io/managed-by-chart-harden";
+// Defined with the other facts (rules read it); the pipeline writes it on generated objects.
+pub use crate::inventory::GENERATED_LABEL;
 
 /// One changed or added document, for the diff report.
 #[derive(Debug, Clone)]

@@ -341,7 +341,7 @@ pub(crate) fn config(code: &str, o: &RunOptions, dir: &Path) -> Config {
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         Config::parse_file(&text, &p.display().to_string()).expect("config file parses")
     });
-    let mut cfg = Config::from_file(file).expect("config builds");
+    let mut cfg = Config::from_file(file, rules::find).expect("config builds");
     if let Some(p) = o.profile {
         cfg.set_profile(p);
     }
