@@ -304,7 +304,8 @@ fn describe(v: &Value, secret: bool) -> String {
     }
 }
 
-/// Panics with the disagreement: what, where, both readings and the document's first lines
+/// Panics with the disagreement: what, where, both readings (ours: the fast readers' value or
+/// the span tree) and the document's first lines
 /// (in a document that mentions `Secret`, only up to each line's first `: `).
 fn fail(text: &str, what: &str, path: &str, ours: &str, reference: &str) -> ! {
     let secret = text.contains("Secret");
@@ -322,7 +323,7 @@ fn fail(text: &str, what: &str, path: &str, ours: &str, reference: &str) -> ! {
         })
         .collect();
     panic!(
-        "YAML readers disagree on {what} at {path:?}: the fast reader gives {ours}, \
+        "YAML readers disagree on {what} at {path:?}: ours reads {ours}, \
          serde-saphyr {reference}. The document begins:\n{}",
         head.join("\n")
     );
@@ -377,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "the fast reader gives a string of 1 chars")]
+    #[should_panic(expected = "ours reads a string of 1 chars")]
     fn secret_values_are_not_shown() {
         let text = "kind: Secret\nstringData:\n  password: x\n";
         fast_value(
