@@ -446,6 +446,7 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
     // readers the typed view came from: the line reader for block-structured documents,
     // granit-parser events for the rest (serde-saphyr, which reads what the fast readers
     // decline, sits on granit-parser too), so a document the view accepts builds a tree.
+    // Debug builds compare both with serde-saphyr's reading (src/yaml/agree.rs).
     let mut doc = Document {
         value,
         partial,

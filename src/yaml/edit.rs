@@ -255,7 +255,7 @@ fn locate<'a>(root: &'a Node, path: &[Seg]) -> (usize, Located<'a>) {
 
 fn is_null_scalar(n: &Node) -> bool {
     matches!(&n.kind, NodeKind::Scalar { value, style: granit_parser::ScalarStyle::Plain }
-        if value.is_empty() || value == "~" || value == "null" || value == "Null" || value == "NULL")
+        if super::scalar::is_null(value))
 }
 
 /// One byte-range replacement of a document's text.

@@ -11,14 +11,17 @@
 //! `.inf`, big integers) — and serde-saphyr reads that document instead, so errors, budgets and
 //! YAML 1.1 number rules stay serde-saphyr's.
 //!
-//! What it accepts it reads exactly as serde-saphyr with [`super::view::options`] does: the
-//! tests below compare both on generated scalars and documents, and `tests/corpus_e2e.rs`
-//! compares them on every shared-corpus document.
+//! What it accepts it reads exactly as serde-saphyr with [`super::view::options`] does, with
+//! plain scalars resolved by the shared table in [`super::scalar`]: the tests below compare
+//! both on generated scalars and documents, `tests/corpus_e2e.rs` on every shared-corpus
+//! document, and debug builds on every document any test reads (`src/yaml/agree.rs`).
 
 use std::borrow::Cow;
 
 use granit_parser::{Event, Parser, ScalarStyle};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
+
+use super::scalar::{resolve_plain as plain, Plain};
 
 /// Deepest nesting the fast path builds (serde-saphyr's budget in this crate is 200).
 const MAX_DEPTH: usize = 100;
@@ -110,6 +113,10 @@ pub(super) struct Builder<'p> {
     nodes: usize,
     /// Inside a pruned subtree: one entry per open collection, (is a mapping, expects a key).
     skip: Vec<(bool, bool)>,
+    /// Inside a pruned subtree: a hash of every key of the open mappings, and where each
+    /// open collection's keys start (a repeated key declines the document, as outside).
+    skip_keys: Vec<u64>,
+    skip_key_starts: Vec<usize>,
     pruned: bool,
 }
 
@@ -123,6 +130,8 @@ impl<'p> Builder<'p> {
             root: None,
             nodes: 0,
             skip: Vec::new(),
+            skip_keys: Vec::new(),
+            skip_key_starts: Vec::new(),
             pruned: false,
         }
     }
@@ -142,10 +151,11 @@ impl<'p> Builder<'p> {
             match ev {
                 Ev::Scalar(s, is_plain) => match skip.last_mut() {
                     Some((true, expects_key @ true)) => {
-                        if s == "<<" || is_plain && !is_string(plain(&s)?) {
+                        if s == "<<" || is_plain && !plain(&s)?.is_string() {
                             return None;
                         }
                         *expects_key = false;
+                        self.skip_keys.push(key_hash(&s));
                     }
                     Some((is_map, expects_key)) => {
                         if is_plain {
@@ -162,6 +172,7 @@ impl<'p> Builder<'p> {
                         return None;
                     }
                     skip.push((matches!(ev, Ev::MapStart), true));
+                    self.skip_key_starts.push(self.skip_keys.len());
                 }
                 Ev::SeqEnd | Ev::MapEnd => {
                     let is_map_event = matches!(ev, Ev::MapEnd);
@@ -169,6 +180,15 @@ impl<'p> Builder<'p> {
                     if was_map != is_map_event || was_map && !expects_key {
                         return None;
                     }
+                    let start = self.skip_key_starts.pop()?;
+                    let keys = &mut self.skip_keys[start..];
+                    keys.sort_unstable();
+                    if keys.windows(2).any(|w| w[0] == w[1]) {
+                        // A repeated key (or, rarely, two keys with one hash): serde-saphyr
+                        // reads the document and names the key.
+                        return None;
+                    }
+                    self.skip_keys.truncate(start);
                     match skip.last_mut() {
                         Some((is_map, expects_key)) => *expects_key = *is_map,
                         // The pruned subtree is complete: its key gets no value.
@@ -187,7 +207,7 @@ impl<'p> Builder<'p> {
                     ..
                 }) = stack.last_mut()
                 {
-                    if s == "<<" || is_plain && !is_string(plain(&s)?) {
+                    if s == "<<" || is_plain && !plain(&s)?.is_string() {
                         return None;
                     }
                     *key = Some(s.into_owned());
@@ -228,6 +248,7 @@ impl<'p> Builder<'p> {
                 if matched == Some(prune.len()) {
                     self.pruned = true;
                     self.skip.push((is_map, true));
+                    self.skip_key_starts.push(self.skip_keys.len());
                     return Some(());
                 }
                 stack.push(Frame {
@@ -290,6 +311,14 @@ impl<'p> Builder<'p> {
     }
 }
 
+/// FNV-1a of a key, for finding repeated keys in pruned subtrees (a collision only sends
+/// the document to serde-saphyr).
+fn key_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// An open collection.
 struct Frame {
     kind: Kind,
@@ -327,141 +356,6 @@ fn child_match(stack: &[Frame], prune: &[&str]) -> Option<usize> {
         Kind::Map(None) => false,
     };
     hit.then_some(n + 1)
-}
-
-/// How a plain scalar reads.
-enum Plain {
-    /// As the string it is.
-    Str,
-    /// As null, a boolean or a number.
-    Other(Value),
-}
-
-fn is_string(p: Plain) -> bool {
-    matches!(p, Plain::Str)
-}
-
-fn is_null(s: &str) -> bool {
-    matches!(s, "" | "~" | "null" | "Null" | "NULL")
-}
-
-/// YAML 1.1 booleans, as serde-saphyr reads them without `strict_booleans`.
-fn yaml11_bool(s: &str) -> Option<bool> {
-    let is = |words: [&str; 4]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
-    if is(["true", "yes", "y", "on"]) {
-        Some(true)
-    } else if is(["false", "no", "n", "off"]) {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// How serde-saphyr reads a plain scalar into `serde_json::Value`, or `None` when the fast
-/// path cannot be sure.
-fn plain(s: &str) -> Option<Plain> {
-    if is_null(s) {
-        return Some(Plain::Other(Value::Null));
-    }
-    if let Some(b) = yaml11_bool(s) {
-        return Some(Plain::Other(Value::Bool(b)));
-    }
-    let first = *s.as_bytes().first()?;
-    if s.starts_with(|c: char| c.is_whitespace()) || s.ends_with(|c: char| c.is_whitespace()) {
-        return None;
-    }
-    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.' | b'_')) {
-        // No integer or float spelling starts like this (and the bare `inf`/`nan` spellings
-        // Rust's float parser knows are strings to serde-saphyr).
-        return Some(Plain::Str);
-    }
-    if let Some(n) = number(s).or_else(|| legacy_octal(s)) {
-        return Some(Plain::Other(n));
-    }
-    if !could_be_number(s) || dotted_decimals(s) {
-        // `100Mi`, `10s`, `-c`, `0.0.0.0:80`, `1.2.3`, hex digests: no number parser accepts
-        // these.
-        return Some(Plain::Str);
-    }
-    None
-}
-
-/// YAML 1.1 octal integers as charts write file modes (`0755`, `0644`): a `0` and octal
-/// digits only, read as serde-saphyr (`legacy_octal_numbers`) and Kubernetes read them. Signed,
-/// underscored or very long spellings are left to serde-saphyr.
-fn legacy_octal(s: &str) -> Option<Value> {
-    let digits = s.strip_prefix('0')?;
-    if digits.is_empty() || digits.len() > 11 || !digits.bytes().all(|b| matches!(b, b'0'..=b'7')) {
-        return None;
-    }
-    i64::from_str_radix(digits, 8).ok().map(Value::from)
-}
-
-/// True when some integer or float reading of serde-saphyr might accept the text: a radix
-/// prefix, an `inf`/`nan` spelling, or nothing but digits, `.`, `_`, exponent and sign
-/// characters.
-fn could_be_number(s: &str) -> bool {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
-    let lower = |i: usize| body.get(i).map(u8::to_ascii_lowercase);
-    if lower(0) == Some(b'0') && matches!(lower(1), Some(b'x' | b'o' | b'b')) {
-        return true;
-    }
-    let word = body.strip_prefix(b".").unwrap_or(body);
-    if word.len() >= 3
-        && (word[..3].eq_ignore_ascii_case(b"inf") || word[..3].eq_ignore_ascii_case(b"nan"))
-    {
-        return true;
-    }
-    body.iter()
-        .all(|&b| b.is_ascii_digit() || b"._eE+-".contains(&b))
-}
-
-/// `1.2.3`, `10.0.0.1`: three or more dot-separated groups of digits.
-fn dotted_decimals(s: &str) -> bool {
-    let mut groups = 0;
-    for g in s.split('.') {
-        if g.is_empty() || !g.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
-        groups += 1;
-    }
-    groups >= 3
-}
-
-/// Canonical decimal integers (`0`, `42`, `-7`) and plain decimal fractions (`0.5`, `-1.25`);
-/// `None` for anything else (leading zeros are legacy octal, `-0`, long digit runs, exponents).
-fn number(s: &str) -> Option<Value> {
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s),
-    };
-    let (int, frac) = match digits.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (digits, None),
-    };
-    if int.is_empty() || int.len() > 18 || !int.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    match frac {
-        None => {
-            if int.len() > 1 && int.starts_with('0') || neg && int == "0" {
-                return None;
-            }
-            let n: u64 = int.parse().ok()?;
-            Some(Value::Number(if neg {
-                Number::from(-i64::try_from(n).ok()?)
-            } else {
-                Number::from(n)
-            }))
-        }
-        Some(f) => {
-            if f.is_empty() || f.len() > 17 || !f.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let v: f64 = s.parse().ok()?;
-            Number::from_f64(v).map(Value::Number)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -582,6 +476,13 @@ spec:
             ("b: [1, 2.5, x]", "b: [1, [, x]"),
             ("b: [1, 2.5, x]", "<<: {c: d}"),
             ("b: [1, 2.5, x]", "? [k]\n          : v"),
+            // A key repeated inside the pruned subtree: serde-saphyr reads the document
+            // whole and names the key (CH636), as anywhere else.
+            (
+                "a: {type: string, default: on}",
+                "a: {type: string, type: integer}",
+            ),
+            ("type: object\n", "type: object\n        type: array\n"),
         ] {
             let text = CRD.replace(bad.0, bad.1);
             assert_ne!(text, CRD);

@@ -16,7 +16,8 @@
 //! What it accepts it must read exactly as serde-saphyr does, and its span trees must be
 //! granit-parser's: `tests` below, the fast path's property tests, `tests/corpus_e2e.rs`
 //! (every shared-corpus document, before and after hardening) and the fuzz target
-//! (`scripts/fuzz.sh`) compare them.
+//! (`scripts/fuzz.sh`) compare them, and debug builds compare every value and span tree it
+//! gives with serde-saphyr's reading (`src/yaml/agree.rs`).
 
 use std::borrow::Cow;
 

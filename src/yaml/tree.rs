@@ -147,11 +147,16 @@ fn col_of(text: &str, off: usize) -> usize {
 
 /// Builds the span tree of a single-document text. Returns `Ok(None)` for a document with no
 /// content (only comments or white space).
+///
+/// Debug builds compare the tree with serde-saphyr's reading of `text` (see
+/// `src/yaml/agree.rs`).
 pub fn build(text: &str) -> Result<Option<Node>, TreeError> {
-    match from_lines(text) {
-        Some(root) => Ok(root),
-        None => from_events(text),
-    }
+    let root = match from_lines(text) {
+        Some(root) => root,
+        None => from_events(text)?,
+    };
+    super::agree::span_tree(text, root.as_ref());
+    Ok(root)
 }
 
 /// The line reader's tree alone: `None` when it declines the document (tests and the fuzz

@@ -19,10 +19,12 @@ pub fn options() -> serde_saphyr::Options {
 /// Parses one document's text into a JSON value (`Value::Null` for an empty document).
 ///
 /// Plain documents are read by the fast paths ([`super::fast`], which first tries the line
-/// reader of `super::lines`); they agree with serde-saphyr on everything they accept, and
-/// serde-saphyr reads the rest and reports every error.
+/// reader of `super::lines`); they agree with serde-saphyr on everything they accept (debug
+/// builds check every value they return, see `src/yaml/agree.rs`), and serde-saphyr reads the
+/// rest and reports every error.
 pub fn parse(text: &str) -> Result<Value, String> {
     if let Some(v) = super::fast::parse(text) {
+        super::agree::fast_value(text, &v, &[], false);
         return Ok(v);
     }
     reference(text)
@@ -33,6 +35,7 @@ pub fn parse(text: &str) -> Result<Value, String> {
 /// fast path declines is read whole by serde-saphyr.
 pub fn parse_pruned(text: &str, prune: &[&str]) -> Result<(Value, bool), String> {
     if let Some(r) = super::fast::parse_pruned(text, prune) {
+        super::agree::fast_value(text, &r.0, prune, r.1);
         return Ok(r);
     }
     reference(text).map(|v| (v, false))
@@ -63,7 +66,8 @@ pub fn parse_unique_keys(text: &str) -> Result<Value, String> {
 /// The first key repeated in one mapping of `text`, as `` "key" (near line N of the
 /// document) `` (the parser reports where it noticed the repetition), or `None`.
 /// [`parse`] reads such a document like Kubernetes does (the last value wins); this says
-/// which key, for a warning. Only documents the fast paths decline can repeat a key.
+/// which key, for a warning. Only documents the fast paths decline can repeat a key (pruned
+/// subtrees included).
 pub fn duplicate_key(text: &str) -> Option<String> {
     let mut o = options();
     o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
@@ -100,6 +104,8 @@ pub fn parse_noting_duplicates(
         None => super::fast::parse(text).map(|v| (v, false)),
     };
     if let Some((v, partial)) = fast {
+        // Also checks that no mapping repeats a key.
+        super::agree::fast_value(text, &v, prune.unwrap_or(&[]), partial);
         return Ok((
             v,
             Reading {
@@ -123,6 +129,14 @@ pub fn parse_noting_duplicates(
 /// serde-saphyr's reading of a document, without the fast path.
 pub fn reference(text: &str) -> Result<Value, String> {
     read(text, options())
+}
+
+/// [`reference`], but a key repeated in one mapping is an error (for the cross-check of the
+/// fast paths, which decline such documents).
+pub(super) fn reference_unique_keys(text: &str) -> Result<Value, String> {
+    let mut o = options();
+    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    read(text, o)
 }
 
 /// At most this many overflowing numbers are read as strings in one document (each costs a
@@ -163,51 +177,11 @@ alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
     })
 }
 
-/// True when go-yaml v2 would try `s` as a float (its `yamlStyleFloat` expression after
-/// removing `_`): `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`. Such a scalar that
-/// does not fit an f64 is a string to go-yaml; `.inf` and `.nan` are not of this shape.
-fn go_yaml_float_shape(s: &str) -> bool {
-    let s: String = s.chars().filter(|&c| c != '_').collect();
-    let b = s.strip_prefix(['+', '-']).unwrap_or(&s).as_bytes();
-    let digits = |b: &[u8], i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    let mut i = 0;
-    if b.first() == Some(&b'.') {
-        i = 1;
-        if digits(b, &mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(b, &mut i) == 0 {
-            return false;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            digits(b, &mut i);
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if digits(b, &mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
-}
-
 /// `text` with the plain scalar `raw` that starts at `line`:`column` (1-based; the column
 /// counted in characters) double-quoted, when `raw` is a float-shaped number (see
-/// [`go_yaml_float_shape`]) standing alone there; `None` otherwise.
+/// [`super::scalar::go_yaml_float_shape`]) standing alone there; `None` otherwise.
 fn quote_overflow(text: &str, raw: &str, line: u64, column: u64) -> Option<String> {
-    if raw.is_empty() || !go_yaml_float_shape(raw) {
+    if raw.is_empty() || !super::scalar::go_yaml_float_shape(raw) {
         return None;
     }
     let line_start = if line <= 1 {
@@ -415,6 +389,7 @@ fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scalar::go_yaml_float_shape;
     use super::*;
 
     #[test]
@@ -508,6 +483,24 @@ mod tests {
                 .1
                 .plain
         );
+    }
+
+    #[test]
+    fn duplicate_keys_in_pruned_paths_are_named() {
+        let crd = "kind: CustomResourceDefinition\nspec:\n  versions:\n  - name: v1\n    \
+                   schema:\n      type: object\n      type: array\n";
+        let prune: &[&str] = &["spec", "versions", "*", "schema"];
+        let (v, r) = parse_noting_duplicates(crd, Some(prune)).unwrap();
+        assert_eq!(
+            r.duplicate_key.as_deref(),
+            Some("\"type\" (near line 7 of the document)")
+        );
+        assert!(!r.partial);
+        assert_eq!(v["spec"]["versions"][0]["schema"]["type"], "array");
+        let (v, r) =
+            parse_noting_duplicates(&crd.replace("      type: array\n", ""), Some(prune)).unwrap();
+        assert!(r.partial && r.duplicate_key.is_none());
+        assert_eq!(v["spec"]["versions"][0].get("schema"), None);
     }
 
     #[test]
