@@ -16,7 +16,7 @@
 use chart_harden_pss::{evaluate, Level, Version};
 use serde_json::Value;
 
-use crate::config::SKIP_ANNOTATION;
+use crate::exemptions::SKIP_ANNOTATION;
 use crate::document::Stream;
 use crate::finding::{Finding, FixState, ResourceRef};
 use crate::inventory::pod_template_path;

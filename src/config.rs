@@ -12,7 +12,6 @@ use crate::rule_meta::RuleMeta;
 
 // The old path of the skip annotation, still used by `check` (another helper's file); the
 // opt-outs live in `exemptions`.
-pub use crate::exemptions::SKIP_ANNOTATION;
 
 /// Deployment environment profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

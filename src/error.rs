@@ -61,9 +61,9 @@ pub enum Error {
     /// The async runtime that resolves digests could not start (exit 3).
     #[error("cannot start the async runtime: {0}")]
     AsyncRuntime(std::io::Error),
-    /// A bug: the pipeline broke one of its own promises (fixes that do not converge). Exit
-    /// code 2 and the words of the message as they always were.
-    #[error("configuration: {0}")]
+    /// A bug: the pipeline broke one of its own promises (fixes that do not converge).
+    /// Exit code 2, like every error that writes nothing on stdout.
+    #[error("internal error: {0}")]
     Internal(String),
     /// I/O on a file the user named.
     #[error("{path}: {source}")]

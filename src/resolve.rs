@@ -12,7 +12,7 @@ use chart_harden_registry::{Notice, Resolver, ResolverConfig, Source};
 
 use crate::config::{OnResolveError, Settings};
 use crate::error::Error;
-use crate::rules::ImageFacts;
+use crate::inventory::images::ImageFacts;
 
 /// Turns the image references pinning needs into facts (digest, user, volumes, or why not).
 pub trait DigestSource {

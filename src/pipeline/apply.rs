@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::fixer::Fixer;
-use super::GENERATED_LABEL;
+use crate::inventory::GENERATED_LABEL;
 use crate::document::{
     build_document_owned, build_document_with_value, Stream, HELM4_FILENAME_ANNOTATION,
 };

@@ -12,7 +12,8 @@ use crate::document::{Document, Stream};
 use crate::error::Error;
 use crate::finding::{Applicability, Finding, FixState, ResourceRef};
 use crate::inventory::Inventory;
-use crate::rules::{self, Context, ImageFacts, Rule};
+use crate::inventory::images::ImageFacts;
+use crate::rules::{self, Context, Rule};
 use crate::yaml::edit::{self, Op};
 
 /// One rule step of the fix loop: what it needs, and the findings so far.

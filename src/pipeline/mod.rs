@@ -24,8 +24,6 @@ mod run;
 pub use fixer::within_declared;
 pub use run::run;
 
-// Defined with the other facts (rules read it); the pipeline writes it on generated objects.
-pub use crate::inventory::GENERATED_LABEL;
 
 /// One changed or added document, for the diff report.
 #[derive(Debug, Clone)]

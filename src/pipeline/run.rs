@@ -10,7 +10,8 @@ use crate::document::{Document, Stream, HELM4_FILENAME_ANNOTATION};
 use crate::error::Error;
 use crate::inventory::Inventory;
 use crate::resolve::DigestSource;
-use crate::rules::{self, ImageFacts, Rule};
+use crate::inventory::images::{image_fields, ImageFacts};
+use crate::rules::{self, Rule};
 use crate::yaml::view::ValueExt;
 
 const MAX_ITERATIONS: usize = 6;
@@ -58,7 +59,7 @@ fn prepare(input: Vec<u8>, cfg: &Config) -> Result<Prepared, Error> {
     let mut refs: BTreeSet<String> = BTreeSet::new();
     let pin_on = cfg.images.pin && !cfg.disabled.contains("CH201");
     if pin_on {
-        for f in rules::images::image_fields(&stream.docs, &inventory, cfg) {
+        for f in image_fields(&stream.docs, &inventory, cfg) {
             match f.reference.rsplit_once('@') {
                 None => {
                     refs.insert(f.reference);

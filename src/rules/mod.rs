@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::document::{Document, Object};
 use crate::finding::{Applicability, Finding, FixState, ResourceRef};
+use crate::inventory::images::ImageFacts;
 use crate::inventory::pass::PassFacts;
 use crate::inventory::rbac::RoleRules;
 use crate::inventory::traffic::Reference;
@@ -20,7 +21,6 @@ use crate::yaml::edit::Op;
 use crate::yaml::Path;
 
 // The old path of the image facts, still used by pipeline, resolve, export and check.
-pub use crate::inventory::images::ImageFacts;
 // Rule metadata is a leaf module (the configuration reads it too); rules name it from here.
 pub use crate::rule_meta::RuleMeta;
 

@@ -61,7 +61,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, Profile};
 use crate::finding::{Applicability, FixState};
-use crate::rules::{self, ImageFacts};
+use crate::inventory::images::ImageFacts;
+use crate::rules;
 
 mod cases;
 
