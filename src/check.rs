@@ -16,8 +16,8 @@
 use chart_harden_pss::{evaluate, Level, Version};
 use serde_json::Value;
 
-use crate::exemptions::SKIP_ANNOTATION;
 use crate::document::Stream;
+use crate::exemptions::SKIP_ANNOTATION;
 use crate::finding::{Finding, FixState, ResourceRef};
 use crate::inventory::pod_template_path;
 use crate::report::check::same_resource;

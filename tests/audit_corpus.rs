@@ -15,8 +15,8 @@ use chart_harden::document::{parse_stream, Document};
 use chart_harden::inventory::netpol::{
     self, egress_allowed, egress_to_cidr_allowed, host_network, ingress_port_open, Pod,
 };
-use chart_harden::inventory::{label_selector_matches, Inventory, Workload};
 use chart_harden::inventory::GENERATED_LABEL;
+use chart_harden::inventory::{label_selector_matches, Inventory, Workload};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
 use serde_json::Value;
 

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use chart_harden::document::parse_stream;
 use chart_harden::inventory::netpol::{host_network, unallowed_references};
-use chart_harden::inventory::{label_selector_matches, Inventory};
 use chart_harden::inventory::GENERATED_LABEL;
+use chart_harden::inventory::{label_selector_matches, Inventory};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;

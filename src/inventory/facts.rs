@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::rbac::strings;
 use super::{Inventory, Workload};
 use crate::document::Document;
 use crate::yaml::view::ValueExt;
@@ -87,18 +88,6 @@ struct Grant {
     resources: Vec<String>,
     verbs: Vec<String>,
     names: Vec<String>,
-}
-
-fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.key(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn grants_of(v: &Value) -> Vec<Grant> {

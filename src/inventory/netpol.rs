@@ -128,27 +128,47 @@ pub fn port_matches(
         if pproto != proto {
             return false;
         }
-        match p.key("port") {
-            None | Some(Value::Null) => true,
-            Some(Value::Number(n)) => {
-                let lo = crate::yaml::view::number_as_int(n).unwrap_or(-1);
-                let hi = p
-                    .key("endPort")
-                    .and_then(crate::yaml::view::as_int)
-                    .unwrap_or(lo);
-                (lo..=hi).contains(&port)
-            }
-            Some(Value::String(name)) => {
-                if let Ok(n) = name.parse::<i64>() {
-                    return n == port;
-                }
-                dst_ports
-                    .iter()
-                    .any(|(n, num, pr)| n.as_deref() == Some(name) && *num == port && pr == proto)
-            }
-            _ => false,
+        match port_spec(p) {
+            Some(PortSpec::Any) => true,
+            Some(PortSpec::Range(lo, hi)) => (lo..=hi).contains(&port),
+            Some(PortSpec::Named(name)) => dst_ports
+                .iter()
+                .any(|(n, num, pr)| n.as_deref() == Some(name) && *num == port && pr == proto),
+            None => false,
         }
     })
+}
+
+/// What the `port` (and `endPort`) of a NetworkPolicy port entry admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortSpec<'a> {
+    /// No port (or `null`): every port.
+    Any,
+    /// The numbers `lo..=hi` (a number, a numeric string, or a number with `endPort`).
+    Range(i64, i64),
+    /// A named container port.
+    Named(&'a str),
+}
+
+/// Reads the `port`/`endPort` of a NetworkPolicy port entry (`None`: neither a number nor a
+/// name, which the API server rejects).
+pub fn port_spec(p: &Value) -> Option<PortSpec<'_>> {
+    match p.key("port") {
+        None | Some(Value::Null) => Some(PortSpec::Any),
+        Some(Value::Number(n)) => {
+            let lo = crate::yaml::view::number_as_int(n).unwrap_or(-1);
+            let hi = p
+                .key("endPort")
+                .and_then(crate::yaml::view::as_int)
+                .unwrap_or(lo);
+            Some(PortSpec::Range(lo, hi))
+        }
+        Some(Value::String(name)) => Some(match name.parse::<i64>() {
+            Ok(n) => PortSpec::Range(n, n),
+            Err(_) => PortSpec::Named(name),
+        }),
+        _ => None,
+    }
 }
 
 /// (isolates ingress, isolates egress) of a policy spec.

@@ -26,7 +26,8 @@ pub struct PolicyRule {
     pub non_resource_urls: Vec<String>,
 }
 
-fn strings(v: &Value, key: &str) -> Vec<String> {
+/// The strings of the sequence at `key` (other items skipped; none when absent).
+pub(crate) fn strings(v: &Value, key: &str) -> Vec<String> {
     v.key(key)
         .and_then(Value::as_array)
         .map(|a| {

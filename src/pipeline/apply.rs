@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::fixer::Fixer;
-use crate::inventory::GENERATED_LABEL;
 use crate::document::{
     build_document_owned, build_document_with_value, Stream, HELM4_FILENAME_ANNOTATION,
 };
 use crate::error::Error;
+use crate::inventory::GENERATED_LABEL;
 use crate::yaml::edit::{self, Op};
 use crate::yaml::view::ValueExt;
 

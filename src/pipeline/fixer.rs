@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::document::{Document, Stream};
 use crate::error::Error;
 use crate::finding::{Applicability, Finding, FixState, ResourceRef};
-use crate::inventory::Inventory;
 use crate::inventory::images::ImageFacts;
+use crate::inventory::Inventory;
 use crate::rules::{self, Context, Rule};
 use crate::yaml::edit::{self, Op};
 

@@ -24,7 +24,6 @@ mod run;
 pub use fixer::within_declared;
 pub use run::run;
 
-
 /// One changed or added document, for the diff report.
 #[derive(Debug, Clone)]
 pub struct DocChange {

@@ -8,9 +8,9 @@ use super::Outcome;
 use crate::config::{Config, Settings};
 use crate::document::{Document, Stream, HELM4_FILENAME_ANNOTATION};
 use crate::error::Error;
+use crate::inventory::images::{image_fields, ImageFacts};
 use crate::inventory::Inventory;
 use crate::resolve::DigestSource;
-use crate::inventory::images::{image_fields, ImageFacts};
 use crate::rules::{self, Rule};
 use crate::yaml::view::ValueExt;
 

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{chart_objects, selected, wn};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::netpol::{port_spec, PortSpec};
 use crate::inventory::traffic;
 use crate::inventory::{label_selector_matches, Inventory};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
@@ -84,25 +85,14 @@ fn dead_ports(rule: &Value, listening: &[(Option<String>, i64, String)]) -> Vec<
         .enumerate()
     {
         let proto = p.key("protocol").and_then(Value::as_str).unwrap_or("TCP");
-        let ok = match p.key("port") {
-            None | Some(Value::Null) => true,
-            Some(Value::Number(n)) => {
-                let lo = crate::yaml::view::number_as_int(n).unwrap_or(-1);
-                let hi = p
-                    .key("endPort")
-                    .and_then(crate::yaml::view::as_int)
-                    .unwrap_or(lo);
-                listening
-                    .iter()
-                    .any(|(_, l, pr)| pr == proto && (lo..=hi).contains(l))
-            }
-            Some(Value::String(name)) => match name.parse::<i64>() {
-                Ok(n) => listening.iter().any(|(_, l, pr)| pr == proto && *l == n),
-                Err(_) => listening
-                    .iter()
-                    .any(|(ln, _, pr)| pr == proto && ln.as_deref() == Some(name.as_str())),
-            },
-            _ => true,
+        let ok = match port_spec(p) {
+            Some(PortSpec::Any) | None => true,
+            Some(PortSpec::Range(lo, hi)) => listening
+                .iter()
+                .any(|(_, l, pr)| pr == proto && (lo..=hi).contains(l)),
+            Some(PortSpec::Named(name)) => listening
+                .iter()
+                .any(|(ln, _, pr)| pr == proto && ln.as_deref() == Some(name)),
         };
         if !ok {
             let shown = match p.key("port") {

@@ -367,18 +367,7 @@ pub(crate) fn config(code: &str, o: &RunOptions, dir: &Path) -> Config {
     cfg
 }
 
-/// A fix of `emitted` safety stays within a rule's `declared` safety: a safe rule emits safe
-/// fixes, an unsafe one safe or unsafe ones, a report-only one none.
-fn within_declared(declared: Applicability, emitted: Applicability) -> bool {
-    matches!(
-        (declared, emitted),
-        (Applicability::Safe, Applicability::Safe)
-            | (
-                Applicability::Unsafe,
-                Applicability::Safe | Applicability::Unsafe
-            )
-    )
-}
+use crate::pipeline::within_declared;
 
 /// Hardens `input` with the invariants checked (module doc): converges, is idempotent,
 /// leaves untouched documents byte-identical, keeps every fix within its rule's declared
