@@ -8,7 +8,7 @@
 # Usage: scripts/golden.sh OLD_BIN NEW_BIN     (no network: images are not pinned)
 # Env:   CHART_HARDEN_SHARED (default <repo>/../shared), KEEP (folder to keep outputs in)
 set -uo pipefail
-OLD="$1"; NEW="$2"
+OLD="$(realpath "$1")"; NEW="$(realpath "$2")"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="${CHART_HARDEN_SHARED:-$ROOT/../shared}"
 WORK="${KEEP:-$(mktemp -d)}"; mkdir -p "$WORK"

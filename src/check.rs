@@ -13,54 +13,21 @@
 //! else is written there. Exit codes: 0 clean at the level, 1 violations remain, 2 input or
 //! usage error, 3 registry error.
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path as FsPath;
-use std::process::ExitCode;
-
 use chart_harden_pss::{evaluate, Level, Version};
 use serde_json::Value;
 
-use crate::cli::Opts;
-use crate::config::{Config, SKIP_ANNOTATION};
-use crate::document::{parse_stream, Stream};
-use crate::error::Error;
+use crate::config::SKIP_ANNOTATION;
+use crate::document::Stream;
 use crate::finding::{Finding, FixState, ResourceRef};
 use crate::inventory::pod_template_path;
 use crate::report::check::same_resource;
-// The printers live in `report/` (`crate::report::render_check`); `run_cli` prints through it.
-use crate::report::render_check as render_with_input;
-use crate::rules::{self, ImageFacts};
+use crate::rules;
 use crate::yaml::view::ValueExt;
 
 /// The check report model (it lives with its printers in `report/`).
 pub use crate::report::check::{
     rules_for_check, CheckReport, CheckSummary, CheckViolation, Explanation, CHECK_SCHEMA_VERSION,
 };
-
-/// Levels `check` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum CheckLevel {
-    /// Baseline Pod Security Standard.
-    Baseline,
-    /// Restricted Pod Security Standard (baseline included).
-    #[default]
-    Restricted,
-}
-
-impl From<CheckLevel> for Level {
-    fn from(l: CheckLevel) -> Level {
-        match l {
-            CheckLevel::Baseline => Level::Baseline,
-            CheckLevel::Restricted => Level::Restricted,
-        }
-    }
-}
-
-/// Parses `latest` / `v1.N` for clap.
-pub fn parse_version(s: &str) -> Result<Version, String> {
-    s.parse::<Version>().map_err(|e| e.to_string())
-}
 
 /// What `check` evaluates.
 #[derive(Debug, Clone, Copy)]
@@ -270,88 +237,6 @@ pub fn evaluate_stream(stream: &Stream, findings: Vec<Finding>, opts: CheckOptio
     };
     r.summary.remaining_findings = r.remaining().count();
     r
-}
-
-/// Hardens `input` with `cfg` and checks the output (or the input with `no_fix`).
-pub fn check(
-    input: &[u8],
-    cfg: &Config,
-    images: &BTreeMap<String, ImageFacts>,
-    opts: CheckOptions,
-) -> Result<CheckReport, Error> {
-    let stream = parse_stream(input)?;
-    let outcome = crate::pipeline::harden_stream(stream.clone(), cfg, images)?;
-    let evaluated = if opts.no_fix {
-        stream
-    } else {
-        parse_stream(&outcome.output)?
-    };
-    Ok(evaluate_stream(&evaluated, outcome.findings, opts))
-}
-
-/// The `check` subcommand: harden (same path as the default mode), evaluate, print the
-/// report on stdout, exit 1 when violations remain.
-pub fn run_cli(
-    opts: &Opts,
-    file: Option<&FsPath>,
-    level: CheckLevel,
-    version: Version,
-    no_fix: bool,
-) -> Result<ExitCode, Error> {
-    let cfg = opts.config()?;
-    let input = crate::input::read(file.or(opts.file.as_deref()))?;
-    let (stream, refs) = crate::pipeline::prepare(&input, &cfg)?;
-    let facts = crate::resolve::resolve_images(&refs, &cfg, opts)?;
-    let outcome = crate::pipeline::harden_stream(stream.clone(), &cfg, &facts)?;
-    let evaluated = if no_fix {
-        stream
-    } else {
-        parse_stream(&outcome.output)?
-    };
-    let report = evaluate_stream(
-        &evaluated,
-        outcome.findings,
-        CheckOptions {
-            level: level.into(),
-            version,
-            no_fix,
-        },
-    );
-    let input_text = String::from_utf8_lossy(&input);
-    let uri = file
-        .or(opts.file.as_deref())
-        .map_or_else(|| "rendered.yaml".to_string(), |f| f.display().to_string());
-    let sarif_input = crate::report::sarif::Input {
-        text: &input_text,
-        uri: &uri,
-    };
-    let text = render_with_input(&report, opts.report_format(), Some(sarif_input));
-    if let Some(p) = &opts.report_file {
-        let file_format = opts.report_file_format();
-        let in_file = if file_format == opts.report_format() {
-            std::borrow::Cow::Borrowed(&text)
-        } else {
-            std::borrow::Cow::Owned(render_with_input(&report, file_format, Some(sarif_input)))
-        };
-        crate::atomic::write(p, in_file.as_bytes()).map_err(|source| Error::Io {
-            path: p.display().to_string(),
-            source,
-        })?;
-    }
-    if !opts.quiet {
-        let mut out = std::io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(source) => {
-                return Err(Error::Io {
-                    path: "stdout".into(),
-                    source,
-                })
-            }
-        }
-    }
-    Ok(ExitCode::from(report.exit_code()))
 }
 
 #[cfg(test)]

@@ -1,20 +1,21 @@
-//! Configuration: profiles, the config file, per-rule switches and options, opt-out annotations.
+//! Configuration: profiles, the config file, per-rule switches and options.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::finding::Applicability;
-use crate::rules::{self, RuleMeta};
-use crate::yaml::view::ValueExt;
+use crate::rule_meta::RuleMeta;
 
-/// The annotation that opts a resource out of rules: `"CH101,drop-all-capabilities"` or `"all"`.
-pub const SKIP_ANNOTATION: &str = "chart-harden.io/skip";
+// The old path of the skip annotation, still used by `check` (another helper's file); the
+// opt-outs live in `exemptions`.
+pub use crate::exemptions::SKIP_ANNOTATION;
 
 /// Deployment environment profiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Report only: nothing in the output changes.
@@ -38,7 +39,7 @@ impl Profile {
 }
 
 /// What to do when a digest cannot be resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnResolveError {
     /// Fail the run: exit 3, nothing on stdout.
@@ -193,7 +194,26 @@ pub struct ConfigFile {
     pub on_resolve_error: Option<OnResolveError>,
 }
 
-/// The effective configuration of a run.
+/// Where image digests come from and where they are kept: the lockfile, the cache and the
+/// network (set on the command line or by a KRM functionConfig, not in the config file).
+#[derive(Debug, Clone, Default)]
+pub struct ResolveSettings {
+    /// Lockfile of image digests: locked images need no network (`--lockfile`).
+    pub lockfile: Option<PathBuf>,
+    /// Use only the lockfile, no registry requests (`--offline`).
+    pub offline: bool,
+    /// Re-resolve every image and rewrite the lockfile (`--update-lock`).
+    pub update_lock: bool,
+    /// Cache directory for digests (`--cache-dir`; default: `$XDG_CACHE_HOME/chart-harden`).
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use the digest cache (`--no-cache`).
+    pub no_cache: bool,
+}
+
+/// The effective settings of a run: what [`crate::run`] takes.
+pub type Settings = Config;
+
+/// The effective configuration of a run ([`Settings`]): the config file, then the flags.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Profile.
@@ -218,6 +238,8 @@ pub struct Config {
     pub generate: BTreeMap<String, Value>,
     /// Digest failure policy.
     pub on_resolve_error: OnResolveError,
+    /// Where digests come from (lockfile, cache, network).
+    pub resolve: ResolveSettings,
 }
 
 impl Default for Config {
@@ -234,12 +256,16 @@ impl Default for Config {
             images: ImageOptions::default(),
             generate: BTreeMap::new(),
             on_resolve_error: OnResolveError::Warn,
+            resolve: ResolveSettings::default(),
         }
     }
 }
 
-fn lookup_rule(id: &str) -> Result<&'static RuleMeta, Error> {
-    rules::find(id).ok_or_else(|| {
+fn lookup_rule(
+    find: &impl Fn(&str) -> Option<&'static RuleMeta>,
+    id: &str,
+) -> Result<&'static RuleMeta, Error> {
+    find(id).ok_or_else(|| {
         Error::Config(format!(
             "unknown rule id `{id}` (see `chart-harden rules` for the list)"
         ))
@@ -247,8 +273,12 @@ fn lookup_rule(id: &str) -> Result<&'static RuleMeta, Error> {
 }
 
 impl Config {
-    /// Builds the effective config: the file first, then command-line overrides.
-    pub fn from_file(file: Option<ConfigFile>) -> Result<Config, Error> {
+    /// Builds the effective config from the file (command-line overrides are applied on top
+    /// by the caller); `find` names the rules the file may mention (`rules::find`).
+    pub fn from_file(
+        file: Option<ConfigFile>,
+        find: impl Fn(&str) -> Option<&'static RuleMeta>,
+    ) -> Result<Config, Error> {
         let file = file.unwrap_or_default();
         let profile = file.profile.unwrap_or_default();
         let mut cfg = Config {
@@ -269,13 +299,13 @@ impl Config {
             ..Config::default()
         };
         for id in &file.disable {
-            cfg.disabled.insert(lookup_rule(id)?.code);
+            cfg.disabled.insert(lookup_rule(&find, id)?.code);
         }
         for id in &file.enable {
-            cfg.enabled.insert(lookup_rule(id)?.code);
+            cfg.enabled.insert(lookup_rule(&find, id)?.code);
         }
         for (id, s) in &file.rules {
-            let code = lookup_rule(id)?.code;
+            let code = lookup_rule(&find, id)?.code;
             match s.enabled {
                 Some(true) => {
                     cfg.enabled.insert(code);
@@ -343,37 +373,6 @@ impl Config {
             }
         }
     }
-}
-
-/// True when the object or its pod template carries any opt-out at all (chart-harden's skip
-/// annotation or another tool's exemption): without one, [`skipped_by_annotation`] is false
-/// for every rule.
-pub fn has_opt_outs(obj: &Value, template: Option<&Value>) -> bool {
-    [Some(obj), template].into_iter().flatten().any(|v| {
-        v.ptr("/metadata/annotations")
-            .and_then(|a| a.get(SKIP_ANNOTATION))
-            .is_some()
-    }) || !crate::exemptions::of(obj, template).is_empty()
-}
-
-/// Reads `chart-harden.io/skip` from an object's (or its pod template's) annotations, and the
-/// equivalent exemptions of other tools ([`crate::exemptions`]).
-pub fn skipped_by_annotation(obj: &Value, template: Option<&Value>, meta: &RuleMeta) -> bool {
-    let mut sets = Vec::new();
-    for v in [Some(obj), template].into_iter().flatten() {
-        if let Some(s) = v
-            .ptr("/metadata/annotations")
-            .and_then(|a| a.get(SKIP_ANNOTATION))
-            .and_then(Value::as_str)
-        {
-            sets.push(s.to_string());
-        }
-    }
-    sets.iter().any(|s| {
-        s.split(',')
-            .map(str::trim)
-            .any(|id| id == "all" || id.eq_ignore_ascii_case(meta.code) || id == meta.name)
-    }) || crate::exemptions::exempts(obj, template, meta.code)
 }
 
 #[cfg(test)]

@@ -442,8 +442,10 @@ fn provisional(index: usize, marker: &str, body: Text) -> Document {
 /// Checks the view is a Kubernetes object (or a List of them) and records its objects.
 fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Document, Error> {
     let index = provisional.index;
-    // The span tree is built only for documents a rule patches (src/yaml/edit.rs): both
-    // readers sit on the same granit-parser, so a document the view accepts builds a tree.
+    // The span tree is built only for documents a rule patches (src/yaml/edit.rs), by the
+    // readers the typed view came from: the line reader for block-structured documents,
+    // granit-parser events for the rest (serde-saphyr, which reads what the fast readers
+    // decline, sits on granit-parser too), so a document the view accepts builds a tree.
     let mut doc = Document {
         value,
         partial,

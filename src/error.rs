@@ -47,12 +47,24 @@ pub enum Error {
         /// The patcher's error.
         source: crate::yaml::edit::EditError,
     },
-    /// The lockfile cannot be read, does not parse or holds a malformed entry (exit 2).
-    #[error("{0}")]
-    Lockfile(String),
-    /// Image digest resolution failed and the policy is `fail`.
-    #[error("{0}")]
-    Resolve(String),
+    /// The digest resolver could not be set up: a lockfile that cannot be read, does not
+    /// parse or holds a malformed entry (exit 2), or a resolver setting it refuses (exit 3).
+    #[error(transparent)]
+    Registry(#[from] Box<chart_harden_registry::ResolveError>),
+    /// Image digest resolution failed and the policy is `fail` (exit 3): the first image that
+    /// failed, its registry and the cause.
+    #[error("cannot pin image digests: {0}")]
+    Pin(Box<chart_harden_registry::ResolveError>),
+    /// The lockfile could not be written (exit 3).
+    #[error("cannot write the lockfile: {0}")]
+    LockfileWrite(Box<chart_harden_registry::ResolveError>),
+    /// The async runtime that resolves digests could not start (exit 3).
+    #[error("cannot start the async runtime: {0}")]
+    AsyncRuntime(std::io::Error),
+    /// A bug: the pipeline broke one of its own promises (fixes that do not converge). Exit
+    /// code 2 and the words of the message as they always were.
+    #[error("configuration: {0}")]
+    Internal(String),
     /// I/O on a file the user named.
     #[error("{path}: {source}")]
     Io {
@@ -66,8 +78,14 @@ pub enum Error {
 impl Error {
     /// Process exit code for this error (2 input/usage, 3 registry).
     pub fn exit_code(&self) -> u8 {
+        use chart_harden_registry::ResolveError;
         match self {
-            Error::Resolve(_) => 3,
+            // A lockfile that does not parse (or holds a malformed digest) is an input error.
+            Error::Registry(e) if matches!(**e, ResolveError::Lockfile(_)) => 2,
+            Error::Registry(_)
+            | Error::Pin(_)
+            | Error::LockfileWrite(_)
+            | Error::AsyncRuntime(_) => 3,
             _ => 2,
         }
     }

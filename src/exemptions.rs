@@ -1,7 +1,9 @@
-//! Exemptions understood from other tools, so users do not annotate twice.
+//! Opt-outs, keyed by rule code and name: chart-harden's own annotation and the exemptions
+//! understood from other tools, so users do not annotate twice.
 //!
-//! Besides chart-harden's own `chart-harden.io/skip`, a resource (or its pod template) opts
-//! out of a rule when it carries another scanner's exemption for an *equivalent* check:
+//! A resource (or its pod template) opts out of a rule with [`SKIP_ANNOTATION`]
+//! (`"CH101,drop-all-capabilities"` or `"all"`), or when it carries another scanner's
+//! exemption for an *equivalent* check:
 //!
 //! | tool | annotation | value |
 //! |---|---|---|
@@ -19,6 +21,9 @@
 use serde_json::Value;
 
 use crate::yaml::view::ValueExt;
+
+/// The annotation that opts a resource out of rules: `"CH101,drop-all-capabilities"` or `"all"`.
+pub const SKIP_ANNOTATION: &str = "chart-harden.io/skip";
 
 /// Polaris check → chart-harden rule codes. The Polaris check IDs and the `<check>-exempt`
 /// annotation form are from Polaris' documentation ("Exemptions"); `hostPathSet` and
@@ -211,6 +216,37 @@ pub fn of(obj: &Value, template: Option<&Value>) -> Vec<Exemption> {
 /// True when another tool's annotation exempts the object from the rule `code`.
 pub fn exempts(obj: &Value, template: Option<&Value>, code: &str) -> bool {
     of(obj, template).iter().any(|e| e.rules.contains(&code))
+}
+
+/// True when the object or its pod template carries any opt-out at all (chart-harden's skip
+/// annotation or another tool's exemption): without one, [`skipped`] is false for every rule.
+pub fn has_opt_outs(obj: &Value, template: Option<&Value>) -> bool {
+    [Some(obj), template].into_iter().flatten().any(|v| {
+        v.ptr("/metadata/annotations")
+            .and_then(|a| a.get(SKIP_ANNOTATION))
+            .is_some()
+    }) || !of(obj, template).is_empty()
+}
+
+/// True when the object or its pod template opts out of the rule `code` (named `name`):
+/// [`SKIP_ANNOTATION`] names it (by code in any case, or by name) or says `all`, or another
+/// tool's exemption covers it.
+pub fn skipped(obj: &Value, template: Option<&Value>, code: &str, name: &str) -> bool {
+    let mut sets = Vec::new();
+    for v in [Some(obj), template].into_iter().flatten() {
+        if let Some(s) = v
+            .ptr("/metadata/annotations")
+            .and_then(|a| a.get(SKIP_ANNOTATION))
+            .and_then(Value::as_str)
+        {
+            sets.push(s.to_string());
+        }
+    }
+    sets.iter().any(|s| {
+        s.split(',')
+            .map(str::trim)
+            .any(|id| id == "all" || id.eq_ignore_ascii_case(code) || id == name)
+    }) || exempts(obj, template, code)
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@
 //! `functionConfig` carries the options, either as a `ConfigMap` whose `data` has the keys
 //! of [`CONFIGMAP_KEYS`], or as `kind: ChartHarden` (`apiVersion: chart-harden.io/v1alpha1`)
 //! whose `spec` is the `--config` file schema plus `lockfile` and `offline`. It takes the
-//! place of `--config`; command-line flags still apply on top.
+//! place of `--config`; command-line flags still apply on top (the caller's settings
+//! function, [`process`]).
 //!
 //! On any error (unparsable input, not a ResourceList, an item that is not a Kubernetes
 //! object, a config error, a registry error with policy `fail`) the output is a
@@ -22,15 +23,13 @@
 //! is non-zero (2, or 3 for a registry error), so kustomize and kpt stop.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use serde_json::{json, Map, Value};
 
-use crate::cli::Opts;
-use crate::config::ConfigFile;
-use crate::document::parse_stream;
+use crate::config::{ConfigFile, Settings};
 use crate::error::Error;
 use crate::finding::{Finding, FixState, Severity};
+use crate::resolve::DigestSource;
 use crate::yaml::view::ValueExt;
 
 /// `apiVersion` of the ResourceList this function writes.
@@ -318,29 +317,45 @@ fn items_stream(items: &[Value]) -> Result<String, Error> {
     Ok(s)
 }
 
-/// Processes a ResourceList; returns the output ResourceList.
-fn process(input: &[u8], opts: &Opts) -> Result<Value, Box<(Error, Option<Input>)>> {
-    let parsed = parse_input(input).map_err(|e| Box::new((e, None)))?;
+/// What the function answers: the output ResourceList and, when processing failed, the
+/// error it reports (the list then holds the input items unchanged and one `error` result).
+#[derive(Debug)]
+pub struct Answer {
+    /// The output ResourceList.
+    pub list: Value,
+    /// Why processing failed (exit code [`Error::exit_code`]), if it did.
+    pub error: Option<Error>,
+}
+
+/// Processes a ResourceList: its items hardened (generated objects appended) and every
+/// finding as a `results` entry. `settings` builds the run's settings from the config file
+/// schema the functionConfig carries (`None`: it carries none), with the caller's own options
+/// (command-line flags) on top; the functionConfig's `lockfile` and `offline` then apply.
+pub fn process(
+    input: &[u8],
+    settings: &dyn Fn(Option<ConfigFile>) -> Result<Settings, Error>,
+    digests: &dyn DigestSource,
+) -> Answer {
+    let parsed = match parse_input(input) {
+        Ok(p) => p,
+        Err(e) => {
+            return Answer {
+                list: error_list(&e, None),
+                error: Some(e),
+            }
+        }
+    };
     let run = || -> Result<Value, Error> {
         let fo = function_options(&parsed.function_config)?;
-        let cfg = match fo.file {
-            Some(f) => opts.config_with_file(Some(f))?,
-            None => opts.config()?,
-        };
-        let resolve_opts = Opts {
-            lockfile: fo.lockfile.or_else(|| opts.lockfile.clone()),
-            offline: fo.offline || opts.offline,
-            update_lock: opts.update_lock,
-            cache_dir: opts.cache_dir.clone(),
-            no_cache: opts.no_cache,
-            quiet: opts.quiet,
-            ..Opts::default()
-        };
+        let mut settings = settings(fo.file)?;
+        if fo.lockfile.is_some() {
+            settings.resolve.lockfile = fo.lockfile;
+        }
+        settings.resolve.offline |= fo.offline;
         let stream = items_stream(&parsed.items)?;
-        let (_, outcome) =
-            crate::export::harden_with_input(stream.as_bytes(), &cfg, &resolve_opts)?;
-        let out = parse_stream(&outcome.output)?;
-        let items: Vec<Value> = out
+        let outcome = crate::run(stream.into_bytes(), &settings, digests)?;
+        let items: Vec<Value> = outcome
+            .stream
             .docs
             .iter()
             .filter(|d| !d.value.is_null())
@@ -357,7 +372,13 @@ fn process(input: &[u8], opts: &Opts) -> Result<Value, Box<(Error, Option<Input>
             results,
         ))
     };
-    run().map_err(|e| Box::new((e, Some(parsed))))
+    match run() {
+        Ok(list) => Answer { list, error: None },
+        Err(e) => Answer {
+            list: error_list(&e, Some(parsed)),
+            error: Some(e),
+        },
+    }
 }
 
 /// The ResourceList written when processing failed: items unchanged, one error result.
@@ -377,31 +398,8 @@ fn error_list(e: &Error, input: Option<Input>) -> Value {
     )
 }
 
-/// `chart-harden krm`: ResourceList on stdin → ResourceList on stdout.
-pub fn run(opts: &Opts) -> Result<ExitCode, Error> {
-    let input = crate::input::read(None)?;
-    let (list, code) = match process(&input, opts) {
-        Ok(v) => (v, 0),
-        Err(boxed) => {
-            let (e, parsed) = *boxed;
-            eprintln!("chart-harden: error: {e}");
-            let code = e.exit_code();
-            (error_list(&e, parsed), code)
-        }
-    };
-    let text = serde_saphyr::to_string(&list)
-        .map_err(|e| Error::Config(format!("cannot serialize the ResourceList: {e}")))?;
-    use std::io::Write;
-    let mut o = std::io::stdout().lock();
-    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(source) => {
-            return Err(Error::Io {
-                path: "stdout".into(),
-                source,
-            })
-        }
-    }
-    Ok(ExitCode::from(code))
+/// A ResourceList as YAML, as the function writes it.
+pub fn to_yaml(list: &Value) -> Result<String, Error> {
+    serde_saphyr::to_string(list)
+        .map_err(|e| Error::Config(format!("cannot serialize the ResourceList: {e}")))
 }

@@ -1,14 +1,31 @@
 //! chart-harden: a Helm post-renderer that hardens rendered Kubernetes manifests.
 //!
-//! The pipeline, one module per stage: read → [`yaml::split`] → [`document`] (parse) →
-//! [`inventory`] → [`rules`] → [`resolve`] (digests, async, batched) → apply
-//! ([`yaml::edit`]) → emit ([`pipeline`]) → [`report`].
+//! One call, [`run`]: the input bytes, the effective [`Settings`] and a [`DigestSource`] in,
+//! an [`Outcome`] (the hardened stream, parsed, and every finding) out. The pipeline, one
+//! module per stage:
+//!
+//! ```text
+//! read          → split         → parse      → inventory   → rules   → resolve digests
+//! input          yaml::split     document     inventory     rules     resolve (+ registry crate)
+//!
+//!   → apply                  → emit                    → report
+//!     pipeline (yaml::edit)    pipeline (Outcome)        report
+//! ```
+//!
+//! [`input`] reads the stream; [`yaml::split`] cuts it into documents (every byte kept);
+//! [`document`] parses each into its typed view and objects; [`inventory`] lists workloads,
+//! Services, RBAC and their facts; [`rules`] report findings and propose fixes; [`resolve`]
+//! turns image tags into digests through a [`DigestSource`]; [`pipeline`] runs the fix loop
+//! (rules again on their own output until it converges), applies the fixes with
+//! [`yaml::edit`] and keeps the result as an [`Outcome`], which writes the stream
+//! ([`Outcome::write_to`]); [`report`] renders the findings and diffs. [`check`], [`krm`] and
+//! [`export`] read an outcome for the other commands. The command line (clap) is the
+//! binary's, in `src/cmd/`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod atomic;
 pub mod check;
-pub mod cli;
 pub mod config;
 pub mod docs;
 pub mod document;
@@ -25,7 +42,11 @@ pub mod par;
 pub mod pipeline;
 pub mod report;
 pub mod resolve;
+pub mod rule_meta;
 pub mod rules;
 pub mod yaml;
 
+pub use config::Settings;
 pub use error::Error;
+pub use pipeline::{run, Outcome};
+pub use resolve::DigestSource;

@@ -1,104 +1,169 @@
-//! Resolve stage: image tags → verified digests, through the registry crate (async, batched,
-//! lockfile first), turned into the [`ImageFacts`] rules read.
+//! Resolve stage: image tags → verified digests, turned into the [`ImageFacts`] rules read.
+//!
+//! [`crate::run`] asks a [`DigestSource`] for the facts of every image reference pinning
+//! needs: [`RegistryDigests`] asks the registries through the registry crate (async, batched,
+//! lockfile first, then the cache), [`NoPinning`] asks nobody, and a map of known facts
+//! answers with itself.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chart_harden_registry::{ResolveError, Resolver, ResolverConfig, Source};
+use chart_harden_registry::{Notice, Resolver, ResolverConfig, Source};
 
-use crate::cli::Opts;
-use crate::config::{Config, OnResolveError};
+use crate::config::{OnResolveError, Settings};
 use crate::error::Error;
 use crate::rules::ImageFacts;
 
-/// Builds the resolver configuration from the run's config and flags.
-pub fn resolver_config(cfg: &Config, opts: &Opts) -> ResolverConfig {
+/// Turns the image references pinning needs into facts (digest, user, volumes, or why not).
+pub trait DigestSource {
+    /// Facts per reference as written, for `refs` (references without a digest, each once).
+    /// An error fails the run.
+    fn resolve(
+        &self,
+        refs: &[String],
+        settings: &Settings,
+    ) -> Result<BTreeMap<String, ImageFacts>, Error>;
+}
+
+/// No digests: every image stays as written (no facts, nothing reported unpinned).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPinning;
+
+impl DigestSource for NoPinning {
+    fn resolve(&self, _: &[String], _: &Settings) -> Result<BTreeMap<String, ImageFacts>, Error> {
+        Ok(BTreeMap::new())
+    }
+}
+
+/// Facts known beforehand: the map itself, whatever is asked.
+impl DigestSource for BTreeMap<String, ImageFacts> {
+    fn resolve(&self, _: &[String], _: &Settings) -> Result<BTreeMap<String, ImageFacts>, Error> {
+        Ok(self.clone())
+    }
+}
+
+/// The registries, through the registry crate: lockfile first, then the cache, then the
+/// network, as [`Settings::resolve`](crate::config::Config::resolve) and the image options
+/// say. With policy `fail`, the first error fails the run (exit 3) naming the image, the
+/// registry and the cause; the lockfile is written when every image resolved.
+#[derive(Clone, Default)]
+pub struct RegistryDigests {
+    notice: Option<Notice>,
+}
+
+impl std::fmt::Debug for RegistryDigests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryDigests")
+            .field("notice", &self.notice.is_some())
+            .finish()
+    }
+}
+
+impl RegistryDigests {
+    /// Resolves without showing progress.
+    pub fn new() -> RegistryDigests {
+        RegistryDigests::default()
+    }
+
+    /// Shows the resolver's progress lines and warnings through `notice` (one line each,
+    /// without a line break).
+    pub fn with_notice(notice: impl Fn(&str) + Send + Sync + 'static) -> RegistryDigests {
+        RegistryDigests {
+            notice: Some(std::sync::Arc::new(notice)),
+        }
+    }
+}
+
+/// The resolver configuration of a run's settings.
+fn resolver_config(settings: &Settings, quiet: bool) -> ResolverConfig {
+    let r = &settings.resolve;
     ResolverConfig {
-        concurrency: cfg.images.concurrency.max(1),
-        timeout: Duration::from_secs(cfg.images.timeout_seconds.max(1)),
-        deadline: Duration::from_secs(cfg.images.deadline_seconds.max(1)),
-        insecure_registries: cfg.images.insecure_registries.clone(),
-        lockfile: opts.lockfile.clone(),
-        offline: opts.offline,
-        update_lock: opts.update_lock,
-        cache_dir: opts.cache_dir.clone(),
-        use_cache: !opts.no_cache && !opts.offline,
-        quiet: opts.quiet,
+        concurrency: settings.images.concurrency.max(1),
+        timeout: Duration::from_secs(settings.images.timeout_seconds.max(1)),
+        deadline: Duration::from_secs(settings.images.deadline_seconds.max(1)),
+        insecure_registries: settings.images.insecure_registries.clone(),
+        lockfile: r.lockfile.clone(),
+        offline: r.offline,
+        update_lock: r.update_lock,
+        cache_dir: r.cache_dir.clone(),
+        use_cache: !r.no_cache && !r.offline,
+        quiet,
         ..ResolverConfig::default()
     }
 }
 
-/// Resolves `refs` and returns facts per reference as written. With policy `fail`, the first
-/// error fails the run (exit 3) naming the image, the registry and the cause.
-pub fn resolve_images(
-    refs: &[String],
-    cfg: &Config,
-    opts: &Opts,
-) -> Result<BTreeMap<String, ImageFacts>, Error> {
-    let mut facts = BTreeMap::new();
-    if refs.is_empty() || !cfg.images.pin {
-        return Ok(facts);
-    }
-    let resolver = Resolver::new(resolver_config(cfg, opts)).map_err(|e| match e {
-        // A lockfile that does not parse (or holds a malformed digest) is an input error.
-        ResolveError::Lockfile(e) => Error::Lockfile(e.to_string()),
-        e => Error::Resolve(e.to_string()),
-    })?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Resolve(format!("cannot start the async runtime: {e}")))?;
-    let results = rt.block_on(resolver.resolve_all(refs));
-    let mut first_error = None;
-    for (r, res) in results {
-        match res {
-            Ok(res) => {
-                facts.insert(
-                    r,
-                    ImageFacts {
-                        pinned: Some(res.pinned_reference()),
-                        digest: Some(res.digest.clone()),
-                        // `None` from the registry means the config has no User (root);
-                        // for references already pinned nothing was read.
-                        user: if res.source == Source::Pinned {
-                            None
-                        } else {
-                            res.user.clone().or(Some(String::new()))
+impl DigestSource for RegistryDigests {
+    fn resolve(
+        &self,
+        refs: &[String],
+        settings: &Settings,
+    ) -> Result<BTreeMap<String, ImageFacts>, Error> {
+        let mut facts = BTreeMap::new();
+        if refs.is_empty() || !settings.images.pin {
+            return Ok(facts);
+        }
+        let resolver =
+            Resolver::new(resolver_config(settings, self.notice.is_none())).map_err(Box::new)?;
+        if let Some(notice) = &self.notice {
+            resolver.set_notice(notice.clone());
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::AsyncRuntime)?;
+        let results = rt.block_on(resolver.resolve_all(refs));
+        let mut first_error = None;
+        for (r, res) in results {
+            match res {
+                Ok(res) => {
+                    facts.insert(
+                        r,
+                        ImageFacts {
+                            pinned: Some(res.pinned_reference()),
+                            digest: Some(res.digest.clone()),
+                            // `None` from the registry means the config has no User (root);
+                            // for references already pinned nothing was read.
+                            user: if res.source == Source::Pinned {
+                                None
+                            } else {
+                                res.user.clone().or(Some(String::new()))
+                            },
+                            volumes: res.volumes.clone(),
+                            source: match res.source {
+                                Source::Registry => "registry",
+                                Source::Lockfile => "lockfile",
+                                Source::Cache => "cache",
+                                Source::Pinned => "reference",
+                            }
+                            .to_string(),
+                            error: None,
                         },
-                        volumes: res.volumes.clone(),
-                        source: match res.source {
-                            Source::Registry => "registry",
-                            Source::Lockfile => "lockfile",
-                            Source::Cache => "cache",
-                            Source::Pinned => "reference",
-                        }
-                        .to_string(),
-                        error: None,
-                    },
-                );
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                if first_error.is_none() {
-                    first_error = Some(msg.clone());
+                    );
                 }
-                facts.insert(
-                    r,
-                    ImageFacts {
-                        error: Some(msg),
-                        ..ImageFacts::default()
-                    },
-                );
+                Err(e) => {
+                    let msg = e.to_string();
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                    facts.insert(
+                        r,
+                        ImageFacts {
+                            error: Some(msg),
+                            ..ImageFacts::default()
+                        },
+                    );
+                }
             }
         }
+        if let Some(e) = first_error {
+            if settings.on_resolve_error == OnResolveError::Fail {
+                return Err(Error::Pin(Box::new(e)));
+            }
+        } else if settings.resolve.lockfile.is_some() {
+            resolver
+                .write_lockfile()
+                .map_err(|e| Error::LockfileWrite(Box::new(e)))?;
+        }
+        Ok(facts)
     }
-    if let (Some(e), OnResolveError::Fail) = (&first_error, cfg.on_resolve_error) {
-        return Err(Error::Resolve(format!("cannot pin image digests: {e}")));
-    }
-    if opts.lockfile.is_some() && first_error.is_none() {
-        resolver
-            .write_lockfile()
-            .map_err(|e| Error::Resolve(format!("cannot write the lockfile: {e}")))?;
-    }
-    Ok(facts)
 }

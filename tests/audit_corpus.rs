@@ -1,7 +1,7 @@
 //! The audit end to end over every chart of the shared corpus with `--profile prod --no-pin`:
 //! after hardening, every workload's Service ports, DNS over UDP and TCP, API-server access
 //! (RBAC-bound ServiceAccount) and inferred egress are allowed by the policies selecting its
-//! pods (judged with the shared evaluator, `rules::audit::netpol_eval`), no PDB blocks a
+//! pods (judged with the shared evaluator, `inventory::netpol`), no PDB blocks a
 //! drain, no ResourceQuota constraining cpu/memory stands without a LimitRange, and a second
 //! run is byte-identical. The broken guard objects the corpus is known to ship are reported.
 
@@ -12,12 +12,11 @@ mod e2e;
 use std::path::{Path, PathBuf};
 
 use chart_harden::document::{parse_stream, Document};
+use chart_harden::inventory::netpol::{
+    self, egress_allowed, egress_to_cidr_allowed, host_network, ingress_port_open, Pod,
+};
 use chart_harden::inventory::{label_selector_matches, Inventory, Workload};
 use chart_harden::pipeline::GENERATED_LABEL;
-use chart_harden::rules::audit::netpol_eval::{
-    self, egress_allowed, egress_to_cidr_allowed, host_network, ingress_port_open, is_test_hook,
-    Pod,
-};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
 use serde_json::Value;
 
@@ -54,7 +53,7 @@ fn is_generated(v: &Value) -> bool {
 }
 
 fn skip(docs: &[Document], w: &Workload) -> bool {
-    is_test_hook(w) || host_network(docs, w) || w.labels.is_empty()
+    w.is_test_hook() || host_network(docs, w) || w.labels.is_empty()
 }
 
 /// Replicas a budget protects: the HPA's minReplicas when one targets the workload.
@@ -157,7 +156,7 @@ fn corpus_audit() {
         let stream = parse_stream(&out).expect("output parses");
         let docs = &stream.docs;
         let inv = Inventory::build(docs, None);
-        let policies = netpol_eval::policies(docs, &inv);
+        let policies = netpol::policies(docs, &inv);
         f.supplements = policies
             .iter()
             .filter(|(_, v)| {
@@ -180,13 +179,13 @@ fn corpus_audit() {
             f.workloads += 1;
             let pod = Pod::of(docs, w);
             let wn = format!("{}/{}", w.object.resource.kind, w.object.resource.name);
-            if netpol_eval::isolated(&policies, &pod, netpol_eval::Direction::Ingress)
-                || netpol_eval::isolated(&policies, &pod, netpol_eval::Direction::Egress)
+            if netpol::isolated(&policies, &pod, netpol::Direction::Ingress)
+                || netpol::isolated(&policies, &pod, netpol::Direction::Egress)
             {
                 f.isolated += 1;
             }
             for s in inv.services_for(w) {
-                for (port, proto) in netpol_eval::target_ports(s, None, &pod.ports) {
+                for (port, proto) in netpol::target_ports(s, None, &pod.ports) {
                     f.ports += 1;
                     if !ingress_port_open(&policies, &pod, port, &proto) {
                         failures.push(format!(
@@ -217,7 +216,7 @@ fn corpus_audit() {
                 }
             }
         }
-        let rc = netpol_eval::unallowed_references(docs, &inv, is_generated);
+        let rc = netpol::unallowed_references(docs, &inv, is_generated);
         f.refs = rc.checked;
         for b in rc.bad {
             failures.push(format!("{name}: reference not allowed: {b}"));

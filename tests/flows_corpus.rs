@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chart_harden::document::parse_stream;
+use chart_harden::inventory::netpol::{policies, Direction, Pod, Side};
 use chart_harden::inventory::{Inventory, Workload};
-use chart_harden::rules::audit::netpol_eval::{policies, Direction, Pod, Side};
 use serde::Deserialize;
 use serde_json::Value;
 

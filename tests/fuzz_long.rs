@@ -1,4 +1,4 @@
-//! Mutation fuzzing of the whole library pipeline (`pipeline::harden`).
+//! Mutation fuzzing of the whole library pipeline (`chart_harden::run`).
 //!
 //! Inputs are real documents (the shared chart corpus and `testdata/`), mutated with byte
 //! flips, YAML-token insertions, truncation, line shuffles and splices. For each input:
@@ -25,7 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chart_harden::config::Config;
-use chart_harden::pipeline;
 
 /// xorshift64*: deterministic, dependency-free.
 struct Rng(u64);
@@ -352,7 +351,9 @@ fn check_one(input: &[u8], cfg: &Config) -> (bool, Option<String>) {
         return (false, Some(why));
     }
     let images = BTreeMap::new();
-    let first = panic::catch_unwind(AssertUnwindSafe(|| pipeline::harden(input, cfg, &images)));
+    let first = panic::catch_unwind(AssertUnwindSafe(|| {
+        chart_harden::run(input.to_vec(), cfg, &images)
+    }));
     // A Secret's planted value, when the input still holds it whole, never reaches an error
     // or a report (the output stream is where it belongs).
     let planted: Vec<&str> = PLANTED
@@ -386,12 +387,12 @@ fn check_one(input: &[u8], cfg: &Config) -> (bool, Option<String>) {
         }
     }
     let second = panic::catch_unwind(AssertUnwindSafe(|| {
-        pipeline::harden(&out.output, cfg, &images)
+        chart_harden::run(out.to_bytes(), cfg, &images)
     }));
     let failure = match second {
         Err(_) => Some("panic on own output".into()),
         Ok(Err(e)) => Some(format!("own output rejected: {e}")),
-        Ok(Ok(o2)) if o2.output != out.output => Some("not idempotent".into()),
+        Ok(Ok(o2)) if o2.to_bytes() != out.to_bytes() => Some("not idempotent".into()),
         Ok(Ok(_)) => None,
     };
     (true, failure)

@@ -9,9 +9,9 @@ mod e2e;
 use std::path::PathBuf;
 
 use chart_harden::document::parse_stream;
+use chart_harden::inventory::netpol::{host_network, unallowed_references};
 use chart_harden::inventory::{label_selector_matches, Inventory};
 use chart_harden::pipeline::GENERATED_LABEL;
-use chart_harden::rules::audit::netpol_eval::{host_network, is_test_hook, unallowed_references};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -81,7 +81,7 @@ fn schema_check(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
-// The NetworkPolicy evaluator lives in the library (`rules::audit::netpol_eval`, shared with
+// The NetworkPolicy evaluator lives in the library (`inventory::netpol`, shared with
 // the NetworkPolicy audit); its own unit tests are there, plus `evaluator_denies_and_allows`
 // below.
 
@@ -146,7 +146,7 @@ fn corpus_guards() {
             .collect();
         n_policies += policies.iter().filter(|p| p.2).count();
         for w in &inv.workloads {
-            if is_test_hook(w) || host_network(&stream.docs, w) || w.labels.is_empty() {
+            if w.is_test_hook() || host_network(&stream.docs, w) || w.labels.is_empty() {
                 continue;
             }
             let sel: Vec<&(String, &Value, bool)> = policies

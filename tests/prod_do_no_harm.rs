@@ -9,8 +9,8 @@ mod e2e;
 use std::sync::Arc;
 
 use chart_harden::document::parse_stream;
+use chart_harden::inventory::netpol::{policies, Direction, Pod, Side};
 use chart_harden::inventory::Inventory;
-use chart_harden::rules::audit::netpol_eval::{policies, Direction, Pod, Side};
 use serde_json::Value;
 
 fn harden(input: &str, extra: &[&str]) -> (String, String) {

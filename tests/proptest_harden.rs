@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chart_harden::config::{Config, Profile};
 use chart_harden::document::parse_stream;
 use chart_harden::finding::FixState;
-use chart_harden::pipeline;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -658,17 +657,17 @@ fn check(docs: &[DocSpec], seed: u64, prod: bool) -> Result<(), TestCaseError> {
     let images = BTreeMap::new();
     let before = parse_stream(input.as_bytes())
         .map_err(|e| TestCaseError::fail(format!("generator wrote invalid input: {e}\n{input}")))?;
-    let out = pipeline::harden(input.as_bytes(), &cfg, &images)
+    let out = chart_harden::run(input.as_bytes().to_vec(), &cfg, &images)
         .map_err(|e| TestCaseError::fail(format!("harden failed: {e}\n{input}")))?;
-    let text = String::from_utf8(out.output.clone()).unwrap();
+    let text = String::from_utf8(out.to_bytes()).unwrap();
 
     // Re-parses; idempotent.
-    let after = parse_stream(&out.output)
+    let after = parse_stream(&out.to_bytes())
         .map_err(|e| TestCaseError::fail(format!("output does not parse: {e}\n{text}")))?;
-    let again = pipeline::harden(&out.output, &cfg, &images)
+    let again = chart_harden::run(out.to_bytes(), &cfg, &images)
         .map_err(|e| TestCaseError::fail(format!("own output rejected: {e}\n{text}")))?;
     prop_assert_eq!(
-        String::from_utf8(again.output).unwrap(),
+        String::from_utf8(again.to_bytes()).unwrap(),
         text.clone(),
         "not idempotent; input:\n{}",
         input

@@ -95,8 +95,8 @@ fn two_releases_in_one_namespace_share_no_object() {
 /// from any source (it used to allow only the release's namespace).
 #[test]
 fn helm_create_chart_with_ingress_stays_reachable_from_its_controller() {
+    use chart_harden::inventory::netpol::{policies, Direction, Pod, Side};
     use chart_harden::inventory::Inventory;
-    use chart_harden::rules::audit::netpol_eval::{policies, Direction, Pod, Side};
     let env = HelmEnv::new();
     let dir = env.scratch("create");
     let out = env.run(&["create", dir.join("web").to_str().expect("path")]);

@@ -16,15 +16,14 @@
 //! same objects as chart-harden's own output (tests/flux.rs checks that with the real
 //! `kubectl kustomize`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::ExitCode;
 
 use serde_json::Value;
 
 use super::json_patch;
-use crate::cli::Opts;
-use crate::document::{parse_stream, Stream};
+use crate::document::{Document, Object, Stream};
 use crate::error::Error;
 use crate::pipeline::Outcome;
 use crate::yaml::view::ValueExt;
@@ -140,11 +139,24 @@ fn target_of(v: &Value) -> Target {
     }
 }
 
+/// The object `o` of document `d` as a whole value: a document whose typed view leaves out
+/// pruned paths ([`Document::partial`]) is read whole when the other side of the comparison
+/// is whole (a patched document), so that only real changes differ.
+fn object_value<'a>(d: &'a Document, o: &Object, whole: bool) -> Result<Cow<'a, Value>, Error> {
+    if !whole || !d.partial {
+        return Ok(Cow::Borrowed(d.object_value(o)));
+    }
+    let v = d.full_value()?;
+    Ok(Cow::Owned(
+        o.base.lookup(&v).cloned().unwrap_or(Value::Null),
+    ))
+}
+
 /// Builds the export from the parsed input and the outcome of hardening it.
 pub fn export(original: &Stream, outcome: &Outcome) -> Result<FluxExport, Error> {
-    let hardened = parse_stream(&outcome.output)?;
+    let hardened = &outcome.stream;
     // (before, after, source) for every input object.
-    let mut pairs: Vec<(&Value, &Value, Option<String>)> = Vec::new();
+    let mut pairs: Vec<(Cow<'_, Value>, Cow<'_, Value>, Option<String>)> = Vec::new();
     for d in &original.docs {
         let Some(h) = hardened.docs.get(d.index) else {
             return Err(Error::Config(format!(
@@ -158,10 +170,12 @@ pub fn export(original: &Stream, outcome: &Outcome) -> Result<FluxExport, Error>
                 d.label()
             )));
         }
+        // Both sides pruned alike, or both whole.
+        let whole = d.partial != h.partial;
         for (o, ho) in d.objects.iter().zip(&h.objects) {
             pairs.push((
-                d.object_value(o),
-                h.object_value(ho),
+                object_value(d, o, whole)?,
+                object_value(h, ho, whole)?,
                 o.resource.source.clone(),
             ));
         }
@@ -377,43 +391,6 @@ impl FluxExport {
         }
         s
     }
-}
-
-/// `chart-harden export flux [FILE] [--out DIR]`.
-pub fn run(opts: &Opts, file: Option<&Path>, out: Option<&Path>) -> Result<ExitCode, Error> {
-    let cfg = opts.config()?;
-    let input = crate::input::read(file.or(opts.file.as_deref()))?;
-    let (original, outcome) = super::harden_with_input(&input, &cfg, opts)?;
-    let ex = export(&original, &outcome)?;
-    super::emit_report(&outcome, opts)?;
-    match out {
-        Some(dir) => {
-            let written = ex.write_dir(dir)?;
-            if !opts.quiet {
-                for p in written {
-                    eprintln!("chart-harden: wrote {}", p.display());
-                }
-            }
-        }
-        None => {
-            use std::io::Write;
-            let mut o = std::io::stdout().lock();
-            match o
-                .write_all(ex.stdout_stream().as_bytes())
-                .and_then(|()| o.flush())
-            {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                Err(source) => {
-                    return Err(Error::Io {
-                        path: "stdout".into(),
-                        source,
-                    })
-                }
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

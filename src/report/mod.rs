@@ -23,7 +23,7 @@ pub use check::CheckReport;
 pub const JSON_SCHEMA_VERSION: &str = "chart-harden.report/v1";
 
 /// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// Plain text for terminals.
     #[default]

@@ -11,11 +11,18 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::document::{Document, Object};
-use crate::finding::{Applicability, Finding, FixState, ResourceRef, Severity};
+use crate::finding::{Applicability, Finding, FixState, ResourceRef};
+use crate::inventory::pass::PassFacts;
+use crate::inventory::rbac::RoleRules;
+use crate::inventory::traffic::Reference;
 use crate::inventory::{Inventory, Workload};
 use crate::yaml::edit::Op;
-use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
+
+// The old path of the image facts, still used by pipeline, resolve, export and check.
+pub use crate::inventory::images::ImageFacts;
+// Rule metadata is a leaf module (the configuration reads it too); rules name it from here.
+pub use crate::rule_meta::RuleMeta;
 
 pub mod audit;
 pub mod guards;
@@ -27,63 +34,6 @@ pub mod secrets;
 #[cfg(test)]
 pub(crate) mod testing;
 
-/// A rule's documentation and defaults. Rule docs (`docs/rules.md`) are generated from this.
-#[derive(Debug)]
-pub struct RuleMeta {
-    /// Stable code, e.g. `CH101`. Never reused.
-    pub code: &'static str,
-    /// Kebab-case name.
-    pub name: &'static str,
-    /// Group (pod-security, images, network, availability, tenancy, secrets, rbac, audit).
-    pub group: &'static str,
-    /// One line: what it does.
-    pub summary: &'static str,
-    /// Why it matters.
-    pub why: &'static str,
-    /// Example: input that triggers it and what the fix writes.
-    pub example: &'static str,
-    /// The most its fixes may be (checked by the pipeline on every fix the rule emits):
-    /// `Safe`, `Unsafe`, or `ReportOnly` (no fix).
-    pub fix: Applicability,
-    /// True when an `Unsafe` rule's fix is safe where the evidence says so (a known non-root
-    /// UID, a value the chart left unset): the docs then say "safe or unsafe".
-    pub fix_also_safe: bool,
-    /// Fix safety explanation: when the fix could change behaviour.
-    pub fix_notes: &'static str,
-    /// Config options that affect the rule.
-    pub options: &'static str,
-    /// Severity of its findings.
-    pub severity: Severity,
-    /// On unless disabled (false: only when enabled in config).
-    pub default_enabled: bool,
-}
-
-/// Facts about an image learned from the registry or the lockfile.
-#[derive(Debug, Clone, Default)]
-pub struct ImageFacts {
-    /// The pinned reference to write (`repo:tag@sha256:…`), if resolved.
-    pub pinned: Option<String>,
-    /// The digest.
-    pub digest: Option<String>,
-    /// Image config `User`, when read (`Some("")` = unset, i.e. root).
-    pub user: Option<String>,
-    /// Image config `Volumes`.
-    pub volumes: Vec<String>,
-    /// `registry`, `lockfile` or `cache`.
-    pub source: String,
-    /// Resolution error, when it failed (policy `warn`).
-    pub error: Option<String>,
-}
-
-impl ImageFacts {
-    /// The image's user as a numeric UID, when the image config says so (`"1000"`, `"1000:1000"`).
-    pub fn numeric_uid(&self) -> Option<i64> {
-        let u = self.user.as_deref()?;
-        let uid = u.split(':').next()?;
-        uid.parse().ok()
-    }
-}
-
 /// What rules see.
 pub struct Context<'a> {
     /// All documents.
@@ -94,89 +44,11 @@ pub struct Context<'a> {
     pub cfg: &'a Config,
     /// Image facts by reference as written.
     pub images: &'a BTreeMap<String, ImageFacts>,
-    /// Service references inferred once per pass (several rules need them).
-    pub references: std::sync::OnceLock<Vec<guards::netpol_infer::Reference>>,
-    /// Label-selector indexes by (kind, selector pointer), built on first use in a pass.
-    pub selector_index: std::sync::Mutex<BTreeMap<(String, String), std::sync::Arc<SelectorIndex>>>,
-    /// Per workload (inventory order): whether it carries any opt-out annotation (computed
-    /// once per pass; most carry none, and then no rule needs to read its annotations).
-    pub opt_outs: std::sync::OnceLock<Vec<bool>>,
-    /// Every Role's and ClusterRole's rules, read once per pass (four RBAC rules use them).
-    pub(crate) rbac_rules: std::sync::OnceLock<rbac::RoleRules>,
+    /// Facts derived from this pass's stream on first use (several rules need them).
+    derived: PassFacts,
     /// When set, [`workloads`] yields only the workloads of these documents (what a
     /// per-object rule must look at again after a step changed them; see [`Rule::per_object`]).
     pub only: Option<&'a std::collections::BTreeSet<usize>>,
-}
-
-/// A prefilter for "which objects of a kind select these labels": a selector with
-/// `matchLabels` can only select pods carrying its first pair, so objects are indexed by their
-/// namespace and that pair; selectors without `matchLabels` are always candidates. Callers
-/// still evaluate the full selector and the namespace — the index only skips objects that
-/// cannot match (`""`, the unknown release namespace, may be any namespace).
-#[derive(Debug, Default)]
-pub struct SelectorIndex {
-    /// Namespace → label key → label value → objects whose first `matchLabels` pair it is.
-    by_pair: std::collections::HashMap<
-        String,
-        std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>,
-    >,
-    always: Vec<usize>,
-}
-
-impl SelectorIndex {
-    /// Builds the index over `selectors` (one namespace and optional selector value per object).
-    pub fn build<'v>(
-        selectors: impl Iterator<Item = (&'v str, Option<&'v Value>)>,
-    ) -> SelectorIndex {
-        let mut ix = SelectorIndex::default();
-        for (i, (ns, sel)) in selectors.enumerate() {
-            let first = sel
-                .and_then(|s| s.key("matchLabels"))
-                .and_then(Value::as_object)
-                .and_then(|m| m.iter().next())
-                .and_then(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())));
-            match first {
-                Some((k, v)) => ix
-                    .by_pair
-                    .entry(ns.to_string())
-                    .or_default()
-                    .entry(k)
-                    .or_default()
-                    .entry(v)
-                    .or_default()
-                    .push(i),
-                None => ix.always.push(i),
-            }
-        }
-        ix
-    }
-
-    /// Indexes of the objects that may select `labels` of a pod in namespace `ns`, ascending.
-    pub fn candidates(&self, ns: &str, labels: &BTreeMap<String, String>) -> Vec<usize> {
-        let mut out = self.always.clone();
-        let mut scan = |by_key: &std::collections::HashMap<
-            String,
-            std::collections::HashMap<String, Vec<usize>>,
-        >| {
-            for (k, v) in labels {
-                if let Some(ix) = by_key.get(k).and_then(|by_value| by_value.get(v)) {
-                    out.extend_from_slice(ix);
-                }
-            }
-        };
-        if ns.is_empty() {
-            self.by_pair.values().for_each(&mut scan);
-        } else {
-            for n in [ns, ""] {
-                if let Some(b) = self.by_pair.get(n) {
-                    scan(b);
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
 }
 
 impl<'a> Context<'a> {
@@ -192,10 +64,7 @@ impl<'a> Context<'a> {
             inv,
             cfg,
             images,
-            references: Default::default(),
-            selector_index: Default::default(),
-            opt_outs: Default::default(),
-            rbac_rules: Default::default(),
+            derived: PassFacts::default(),
             only: None,
         }
     }
@@ -208,18 +77,7 @@ impl<'a> Context<'a> {
 
     /// True when workload `wi` carries an opt-out annotation (see [`skipped`]).
     pub fn has_opt_outs(&self, wi: usize) -> bool {
-        self.opt_outs.get_or_init(|| {
-            self.inv
-                .workloads
-                .iter()
-                .map(|w| {
-                    crate::config::has_opt_outs(
-                        self.value(&w.object),
-                        self.at(w.object.doc, &w.template),
-                    )
-                })
-                .collect()
-        })[wi]
+        self.derived.has_opt_outs(self.docs, self.inv, wi)
     }
 
     /// The JSON value of an object.
@@ -233,9 +91,20 @@ impl<'a> Context<'a> {
     }
 
     /// Workload → Service references found in env, args and ConfigMaps (computed once).
-    pub fn references(&self) -> &[guards::netpol_infer::Reference] {
-        self.references
-            .get_or_init(|| guards::netpol_infer::references(self.docs, self.inv))
+    pub fn references(&self) -> &[Reference] {
+        self.derived.references(self.docs, self.inv)
+    }
+
+    /// Objects of `kind` whose label selector at `selector_ptr` selects the workload's pods
+    /// (same namespace; a NetworkPolicy without `podSelector` selects all).
+    pub fn selecting(&self, kind: &str, selector_ptr: &str, w: &Workload) -> Vec<&'a Object> {
+        self.derived
+            .selecting(self.docs, self.inv, kind, selector_ptr, w)
+    }
+
+    /// Every Role's and ClusterRole's rules.
+    pub fn role_rules(&self) -> &RoleRules {
+        self.derived.role_rules(self.docs, self.inv)
     }
 
     /// Facts for a container image, if known.
@@ -436,5 +305,10 @@ pub fn workloads_indexed<'a>(
 pub fn skipped(cx: &Context<'_>, meta: &'static RuleMeta, w: &Workload) -> bool {
     let obj = cx.value(&w.object);
     let tpl = cx.at(w.object.doc, &w.template);
-    crate::config::skipped_by_annotation(obj, tpl, meta)
+    crate::exemptions::skipped(obj, tpl, meta.code, meta.name)
+}
+
+/// True when an object (not a workload: its own annotations only) opts out of the rule.
+pub fn skipped_object(obj: &Value, meta: &'static RuleMeta) -> bool {
+    crate::exemptions::skipped(obj, None, meta.code, meta.name)
 }

@@ -83,6 +83,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    resolver.set_notice(std::sync::Arc::new(|line: &str| eprintln!("{line}")));
     let start = Instant::now();
     let out = resolver.resolve_all(&refs).await;
     let elapsed = start.elapsed();

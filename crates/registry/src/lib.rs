@@ -44,7 +44,7 @@ pub use reference::{
     endpoint_for, is_loopback_registry, is_valid_digest, pinned, ImageRef, RefError, RefErrorKind,
     DOCKER_HUB, DOCKER_HUB_ENDPOINT,
 };
-pub use resolver::Resolver;
+pub use resolver::{Notice, Resolver};
 pub use transport::plain_http_allowed;
 
 /// Configuration of a [`Resolver`]. Use `..Default::default()` for the rest.
@@ -89,8 +89,8 @@ pub struct ResolverConfig {
     /// Also check references that already carry a digest (default false:
     /// they are returned as written, without any request).
     pub verify_pinned: bool,
-    /// No progress line on stderr (default false: a line is printed when
-    /// resolution takes more than a second).
+    /// No progress lines or warnings to the notice ([`Resolver::set_notice`]; default
+    /// false: a line is sent when resolution takes more than a second).
     pub quiet: bool,
     /// First retry delay; doubles per attempt, capped at 10 s (default 500 ms).
     pub backoff_base: Duration,

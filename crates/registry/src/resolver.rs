@@ -55,6 +55,10 @@ pub struct Resolver {
     inner: Arc<Inner>,
 }
 
+/// Where a [`Resolver`] sends its progress lines and warnings ([`Resolver::set_notice`]):
+/// one line each, without a line break.
+pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
+
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Resolver")
@@ -89,6 +93,17 @@ struct Inner {
     cache_hits: AtomicU64,
     registry_lookups: AtomicU64,
     pinned: AtomicU64,
+    /// Receives progress lines and warnings (none are shown without it).
+    notice: OnceLock<Notice>,
+}
+
+impl Inner {
+    /// Passes `line` to the notice, if one is set and the resolver is not quiet.
+    fn notify(&self, line: &str) {
+        if let (false, Some(notice)) = (self.cfg.quiet, self.notice.get()) {
+            notice(line);
+        }
+    }
 }
 
 struct LockState {
@@ -618,8 +633,17 @@ impl Resolver {
                 cache_hits: AtomicU64::new(0),
                 registry_lookups: AtomicU64::new(0),
                 pinned: AtomicU64::new(0),
+                notice: OnceLock::new(),
             }),
         })
+    }
+
+    /// Shows progress lines (when resolving takes more than a second) and warnings (a
+    /// cache that cannot be written) through `notice`, one line each without a line break;
+    /// unless [`ResolverConfig::quiet`] is set. Without a notice the resolver prints nothing.
+    /// Only the first notice set counts.
+    pub fn set_notice(&self, notice: Notice) {
+        let _ = self.inner.notice.set(notice);
     }
 
     /// Resolves every reference (duplicates once) and returns a result per
@@ -710,7 +734,8 @@ impl Resolver {
         if groups.is_empty() {
             return out;
         }
-        let progress = Progress::start(groups.len(), cfg.quiet);
+        let notice = (!cfg.quiet).then(|| inner.notice.get().cloned()).flatten();
+        let progress = Progress::start(groups.len(), notice);
         // One deadline for the whole call: retries, backoff and waiting for
         // a concurrency slot all count.
         let deadline = tokio::time::Instant::now() + cfg.deadline;
@@ -835,7 +860,7 @@ impl Resolver {
     }
 }
 
-/// A stderr progress line when resolution takes more than a second.
+/// A progress line (to the notice) when resolution takes more than a second.
 struct Progress {
     /// Lookups finished (resolved or failed).
     done: Arc<AtomicUsize>,
@@ -845,24 +870,25 @@ struct Progress {
     total: usize,
     start: Instant,
     task: Option<tokio::task::JoinHandle<()>>,
+    notice: Option<Notice>,
 }
 
 impl Progress {
-    fn start(total: usize, quiet: bool) -> Self {
+    fn start(total: usize, notice: Option<Notice>) -> Self {
         let done = Arc::new(AtomicUsize::new(0));
         let shown = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
-        let task = (!quiet).then(|| {
+        let task = notice.clone().map(|notice| {
             let done = Arc::clone(&done);
             let shown = Arc::clone(&shown);
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 loop {
-                    eprintln!(
+                    notice(&format!(
                         "chart-harden: resolving image digests: {}/{total} done ({:.1}s)",
                         done.load(Ordering::Relaxed),
                         start.elapsed().as_secs_f64()
-                    );
+                    ));
                     shown.store(true, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
@@ -875,6 +901,7 @@ impl Progress {
             total,
             start,
             task,
+            notice,
         }
     }
 
@@ -882,16 +909,13 @@ impl Progress {
         if let Some(t) = &self.task {
             t.abort();
         }
-        if self.shown.load(Ordering::Relaxed) {
-            eprintln!(
-                "{}",
-                finish_line(
-                    self.resolved.load(Ordering::Relaxed),
-                    self.done.load(Ordering::Relaxed),
-                    self.total,
-                    self.start.elapsed()
-                )
-            );
+        if let (true, Some(notice)) = (self.shown.load(Ordering::Relaxed), &self.notice) {
+            notice(&finish_line(
+                self.resolved.load(Ordering::Relaxed),
+                self.done.load(Ordering::Relaxed),
+                self.total,
+                self.start.elapsed(),
+            ));
         }
     }
 }
@@ -972,9 +996,9 @@ impl Inner {
             let x = self.resolve_remote(r, written).await?;
             if let Some(cache) = &self.cache {
                 if let Err(e) = cache.put(canonical, &x) {
-                    if !self.cfg.quiet {
-                        eprintln!("chart-harden: warning: cannot write digest cache: {e}");
-                    }
+                    self.notify(&format!(
+                        "chart-harden: warning: cannot write digest cache: {e}"
+                    ));
                 }
             }
             Ok((x, Source::Registry))
@@ -1559,6 +1583,65 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A notice that keeps the lines it is given.
+    fn recording() -> (Notice, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&lines);
+        let notice: Notice = Arc::new(move |l: &str| guard(&kept).push(l.to_string()));
+        (notice, lines)
+    }
+
+    #[test]
+    fn progress_lines_go_to_the_notice() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (notice, lines) = recording();
+        rt.block_on(async {
+            let p = Progress::start(2, Some(notice));
+            p.done.fetch_add(1, Ordering::Relaxed);
+            p.resolved.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(1300)).await;
+            p.finish();
+        });
+        let lines = guard(&lines).clone();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("chart-harden: resolving image digests: 1/2 done ("),
+            "{lines:?}"
+        );
+        assert!(!lines[1].contains('\n'), "{lines:?}");
+        // Without a notice nothing is shown (and nothing is printed).
+        rt.block_on(async {
+            let p = Progress::start(1, None);
+            assert!(p.task.is_none());
+            p.finish();
+        });
+    }
+
+    #[test]
+    fn warnings_go_to_the_notice_unless_quiet() {
+        for quiet in [false, true] {
+            let r = Resolver::new(ResolverConfig {
+                quiet,
+                use_cache: false,
+                ..ResolverConfig::default()
+            })
+            .unwrap();
+            let (notice, lines) = recording();
+            r.inner.notify("before any notice");
+            r.set_notice(notice);
+            r.inner.notify("chart-harden: warning: x");
+            let want: &[&str] = if quiet {
+                &[]
+            } else {
+                &["chart-harden: warning: x"]
+            };
+            assert_eq!(*guard(&lines), want, "quiet: {quiet}");
+        }
+    }
 
     #[test]
     fn challenges() {

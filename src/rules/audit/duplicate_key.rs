@@ -34,7 +34,7 @@ impl Rule for DuplicateKey {
             let (Some(key), Some(o)) = (&d.duplicate_key, d.objects.first()) else {
                 continue;
             };
-            if crate::config::skipped_by_annotation(cx.value(o), None, &META) {
+            if crate::rules::skipped_object(cx.value(o), &META) {
                 continue;
             }
             let whole = if d.objects.len() > 1 {

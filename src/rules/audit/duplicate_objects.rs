@@ -94,7 +94,7 @@ impl Rule for DuplicateObjects {
                 .collect();
             for i in &idx[1..] {
                 let o = objs[*i];
-                if crate::config::skipped_by_annotation(cx.value(o), None, &META) {
+                if crate::rules::skipped_object(cx.value(o), &META) {
                     continue;
                 }
                 out.emit(

@@ -5,19 +5,18 @@
 //! namespace).
 //!
 //! The NetworkPolicy checks reuse the generator's inference
-//! ([`crate::rules::guards::netpol_infer`]) and the evaluator in [`netpol_eval`].
+//! ([`crate::inventory::traffic`]) and the evaluator in [`crate::inventory::netpol`].
 
 use serde_json::Value;
 
 use crate::document::Object;
-use crate::rules::guards::is_generated;
+use crate::inventory::is_generated;
 use crate::rules::{Context, Rule};
 use crate::yaml::view::ValueExt;
 
 mod dangling_refs;
 mod duplicate_key;
 mod duplicate_objects;
-pub mod netpol_eval;
 mod np_broad_peer;
 mod np_cut_traffic;
 mod np_dead_port;
@@ -68,7 +67,7 @@ pub(crate) fn chart_objects<'a>(
         .flatten()
         .filter(|o| {
             let v = cx.value(o);
-            !is_generated(v) && !crate::config::skipped_by_annotation(v, None, meta)
+            !is_generated(v) && !crate::rules::skipped_object(v, meta)
         })
         .collect()
 }

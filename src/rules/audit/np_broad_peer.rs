@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::chart_objects;
-use super::netpol_eval::selector_is_empty;
 use crate::finding::{Applicability, Severity};
+use crate::inventory::netpol::selector_is_empty;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
 

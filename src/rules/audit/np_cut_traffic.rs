@@ -3,7 +3,9 @@
 //! API server when its ServiceAccount has RBAC). Repaired with one supplementing policy per
 //! workload that allows exactly the missing traffic.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -12,16 +14,14 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
-use super::netpol_eval::{self, Direction, Pod};
 use crate::finding::{Applicability, Severity};
-use crate::inventory::{label_selector_matches, Inventory};
-use crate::rules::guards::netpol_infer::{self, PortRef, ResolvedPort};
+use crate::inventory::netpol::{self, Direction, Pod, Side};
+use crate::inventory::traffic::{self, PortRef, Reference, ResolvedPort};
+use crate::inventory::{is_generated, label_selector_matches, Inventory, Workload};
 use crate::rules::guards::network_policy::{
     self as np, api_called_services, np_port, peer_key, service_peer, show_ports, workload_peer,
 };
-use crate::rules::guards::{
-    generated_meta, is_generated, options, pod_selector, selector_value, wname,
-};
+use crate::rules::guards::{generated_meta, options, pod_selector, selector_value, wname};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
@@ -82,6 +82,19 @@ impl Acc {
 
     fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+
+    /// Every port of every rule (`none` when there is no rule), for the report.
+    fn shown_ports(&self) -> String {
+        let mut ports: BTreeSet<ResolvedPort> = BTreeSet::new();
+        for (_, ps) in self.by_peer.values() {
+            ports.extend(ps.iter().cloned());
+        }
+        if ports.is_empty() {
+            "none".to_string()
+        } else {
+            show_ports(&ports)
+        }
     }
 
     fn parts(
@@ -181,25 +194,109 @@ impl Rule for NpCutTraffic {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
-        let inv = cx.inv;
-        if !inv.by_kind.contains_key("NetworkPolicy") {
+        if !cx.inv.by_kind.contains_key("NetworkPolicy") {
             return;
         }
         let Some(opts) = options::<np::Options>(cx, &np::META, out) else {
             return;
         };
-        let policies = netpol_eval::policies(cx.docs, inv);
-        if policies.iter().all(|(_, v)| is_generated(v)) {
+        let Some(st) = Stream::new(cx, opts) else {
             return;
+        };
+        for (wi, w) in workloads_indexed(cx, &META) {
+            if st.skipped[wi] {
+                continue;
+            }
+            let Some(iso) = st.isolated_by_chart(wi) else {
+                continue;
+            };
+            let selector = st.selector_of(wi).clone();
+            let mut gap = Gap::default();
+            if iso.ingress {
+                st.missing_service_ports(wi, w, &iso, &mut gap);
+                st.missing_clients(wi, w, selector.as_ref(), &mut gap);
+            }
+            if iso.egress {
+                st.missing_dns(&iso, &mut gap);
+                st.missing_services(wi, w, &iso, &mut gap);
+                st.missing_api_server(w, &iso, &mut gap);
+            }
+            if gap.missing.is_empty() {
+                continue;
+            }
+            st.supplement(w, &iso.isolating, selector, gap, out);
+        }
+    }
+}
+
+/// The stream as CH603 sees it, read once per pass: the policies, the Service references and,
+/// per workload, its pods, the policies selecting them and whether it is left out.
+struct Stream<'a> {
+    cx: &'a Context<'a>,
+    inv: &'a Inventory,
+    opts: np::Options,
+    policies: Vec<(Arc<str>, &'a Value)>,
+    refs: &'a [Reference],
+    /// Which workloads each Service selects, once (not per workload × reference).
+    targets: Vec<Vec<usize>>,
+    /// References arriving at each workload (through a Service that selects it).
+    incoming: Vec<Vec<usize>>,
+    /// Services the API server calls.
+    api_called: BTreeSet<(String, String)>,
+    /// Per workload: left out (test hook, hostNetwork, no labels).
+    skipped: Vec<bool>,
+    /// Per workload: its pods.
+    pods: Vec<Pod<'a>>,
+    /// Per workload: which policies select its pods (every selector evaluated once).
+    selecting: Vec<Vec<usize>>,
+    /// Per policy (`policies` order): shipped by the chart (not generated).
+    from_chart: Vec<bool>,
+    /// Per policy: its name.
+    names: Vec<&'a str>,
+    /// Whether each workload is isolated (ingress, egress) by any policy: computed once,
+    /// when the first supplement is considered, not once per candidate × workload.
+    isolation: OnceCell<Vec<(bool, bool)>>,
+    /// Each workload's pod selector, read when first needed (clients are met once per
+    /// reference).
+    selectors: Vec<OnceCell<Option<LabelSelector>>>,
+}
+
+/// A workload the chart's own policies isolate.
+struct Isolation<'a> {
+    /// Isolated for ingress by a chart policy.
+    ingress: bool,
+    /// Isolated for egress by a chart policy.
+    egress: bool,
+    /// The names of the chart policies selecting it.
+    isolating: Vec<String>,
+    /// Its ingress side under every policy.
+    pod_in: Side<'a>,
+    /// Its egress side under every policy.
+    pod_eg: Side<'a>,
+}
+
+/// What no policy allows a workload, and the rules of a supplement that would.
+#[derive(Default)]
+struct Gap {
+    missing: Vec<String>,
+    ingress: Acc,
+    egress: Acc,
+}
+
+impl<'a> Stream<'a> {
+    /// `None` when every policy was generated by chart-harden (nothing of the chart's to audit).
+    fn new(cx: &'a Context<'a>, opts: np::Options) -> Option<Self> {
+        let inv = cx.inv;
+        let policies = netpol::policies(cx.docs, inv);
+        if policies.iter().all(|(_, v)| is_generated(v)) {
+            return None;
         }
         let refs = cx.references();
-        // Which workloads each Service selects, once (not per workload × reference).
         let targets: Vec<Vec<usize>> = inv
             .services
             .iter()
-            .map(|s| netpol_infer::selected_workloads(inv, s))
+            .map(|s| traffic::selected_workloads(inv, s))
             .collect();
-        // References arriving at each workload (through a Service that selects it).
         let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); inv.workloads.len()];
         for (ri, r) in refs.iter().enumerate() {
             for &t in &targets[r.service] {
@@ -207,22 +304,15 @@ impl Rule for NpCutTraffic {
             }
         }
         let api_called = api_called_services(cx);
-        // Per workload, once: skipped (test hook, hostNetwork, no labels) and its pods.
         let skipped: Vec<bool> = inv
             .workloads
             .iter()
-            .map(|w| {
-                netpol_eval::is_test_hook(w)
-                    || netpol_eval::host_network(cx.docs, w)
-                    || w.labels.is_empty()
-            })
+            .map(|w| w.is_test_hook() || netpol::host_network(cx.docs, w) || w.labels.is_empty())
             .collect();
-        let pods: Vec<Pod<'_>> = inv.workloads.iter().map(|w| Pod::of(cx.docs, w)).collect();
-        // Every selector evaluated once: which policies select each workload's pods, which
-        // policies the chart ships (not generated), and their names (`policies` order).
+        let pods: Vec<Pod<'a>> = inv.workloads.iter().map(|w| Pod::of(cx.docs, w)).collect();
         let selecting: Vec<Vec<usize>> = pods
             .iter()
-            .map(|p| netpol_eval::selecting(&policies, p))
+            .map(|p| netpol::selecting(&policies, p))
             .collect();
         let from_chart: Vec<bool> = policies.iter().map(|(_, v)| !is_generated(v)).collect();
         let names: Vec<&str> = inv
@@ -232,312 +322,365 @@ impl Rule for NpCutTraffic {
             .flatten()
             .map(|o| o.resource.name.as_str())
             .collect();
-        // Whether each workload is isolated (ingress, egress) by any policy: computed once,
-        // when the first supplement is considered, not once per candidate × workload.
-        let isolation: std::cell::OnceCell<Vec<(bool, bool)>> = std::cell::OnceCell::new();
-        // Each workload's pod selector, read when first needed (clients are met once per
-        // reference).
-        let selectors: Vec<std::cell::OnceCell<Option<LabelSelector>>> =
-            inv.workloads.iter().map(|_| Default::default()).collect();
-        let selector_of =
-            |i: usize| selectors[i].get_or_init(|| pod_selector(cx, &inv.workloads[i]));
-        for (wi, w) in workloads_indexed(cx, &META) {
-            if skipped[wi] {
-                continue;
-            }
-            let pod = &pods[wi];
-            let chart_sel: Vec<usize> = selecting[wi]
+        Some(Stream {
+            cx,
+            inv,
+            opts,
+            policies,
+            refs,
+            targets,
+            incoming,
+            api_called,
+            skipped,
+            pods,
+            selecting,
+            from_chart,
+            names,
+            isolation: OnceCell::new(),
+            selectors: inv.workloads.iter().map(|_| OnceCell::new()).collect(),
+        })
+    }
+
+    fn selector_of(&self, i: usize) -> &Option<LabelSelector> {
+        self.selectors[i].get_or_init(|| pod_selector(self.cx, &self.inv.workloads[i]))
+    }
+
+    fn side(&self, sel: &[usize], dir: Direction) -> Side<'a> {
+        Side::of_selecting(&self.policies, sel, dir)
+    }
+
+    /// How the chart's policies isolate workload `wi`; `None` when they do not.
+    fn isolated_by_chart(&self, wi: usize) -> Option<Isolation<'a>> {
+        let chart_sel: Vec<usize> = self.selecting[wi]
+            .iter()
+            .copied()
+            .filter(|&i| self.from_chart[i])
+            .collect();
+        let ingress = self.side(&chart_sel, Direction::Ingress).isolated();
+        let egress = self.side(&chart_sel, Direction::Egress).isolated();
+        if !ingress && !egress {
+            return None;
+        }
+        Some(Isolation {
+            ingress,
+            egress,
+            isolating: chart_sel
                 .iter()
-                .copied()
-                .filter(|&i| from_chart[i])
-                .collect();
-            let side = |sel: &[usize], dir| netpol_eval::Side::of_selecting(&policies, sel, dir);
-            let chart_ing = side(&chart_sel, Direction::Ingress).isolated();
-            let chart_eg = side(&chart_sel, Direction::Egress).isolated();
-            if !chart_ing && !chart_eg {
-                continue;
-            }
-            let isolating: Vec<String> = chart_sel
-                .iter()
-                .filter_map(|&i| names.get(i))
+                .filter_map(|&i| self.names.get(i))
                 .map(|n| n.to_string())
-                .collect();
-            // This pod's sides under every policy, found once for all the questions below.
-            let pod_in = side(&selecting[wi], Direction::Ingress);
-            let pod_eg = side(&selecting[wi], Direction::Egress);
-            let mut missing: Vec<String> = Vec::new();
-            let mut ingress = Acc::default();
-            let mut egress = Acc::default();
-            if chart_ing {
-                // Service ports.
-                for s in inv.services_for(w) {
-                    let sv = cx.value(&s.object);
-                    let stype = sv
-                        .ptr("/spec/type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("ClusterIP");
-                    let any = stype == "LoadBalancer"
-                        || stype == "NodePort"
-                        || api_called.iter().any(|(ns, n)| {
-                            *n == s.name && Inventory::same_namespace(ns, &s.namespace)
-                        });
-                    for (port, proto) in netpol_eval::target_ports(s, None, &pod.ports) {
-                        if pod_in.port_open(&pod.ports, port, &proto) {
-                            continue;
-                        }
-                        missing.push(format!(
-                            "ingress on {port}/{proto} (Service {} port){}",
-                            s.name,
-                            if any { " from any source" } else { "" }
-                        ));
-                        if any {
-                            ingress.add(None, rport(port, &proto));
-                        } else {
-                            for p in &opts.ingress_from {
-                                ingress.add(Some(p.clone()), rport(port, &proto));
-                            }
-                        }
-                    }
-                }
-            }
-            let selector = selector_of(wi).clone();
-            let ns_eff = w.namespace.clone();
-            if chart_ing {
-                // Inferred clients, judged with the Service-port rules found so far.
-                let draft = selector.clone().map(|sel| {
-                    crate::rules::guards::to_value(&build(
-                        Default::default(),
-                        sel,
-                        &ingress,
-                        &Acc::default(),
-                    ))
-                });
-                let mut with_draft = policies.clone();
-                if let Some(d) = &draft {
-                    if !ingress.is_empty() {
-                        with_draft.push((ns_eff.as_str().into(), d));
-                    }
-                }
-                let mut draft_sel = selecting[wi].clone();
-                if let Some((ns, d)) = with_draft.get(policies.len()) {
-                    if netpol_eval::policy_selects(ns, d, pod) {
-                        draft_sel.push(policies.len());
-                    }
-                }
-                let in_draft =
-                    netpol_eval::Side::of_selecting(&with_draft, &draft_sel, Direction::Ingress);
-                for r in incoming[wi].iter().map(|&ri| &refs[ri]) {
-                    let s = &inv.services[r.service];
-                    let client = &inv.workloads[r.from];
-                    if skipped[r.from] {
-                        continue;
-                    }
-                    let cpod = &pods[r.from];
-                    let Some(csel) = selector_of(r.from) else {
-                        continue;
-                    };
-                    for (port, proto) in netpol_eval::target_ports(s, r.port, &pod.ports) {
-                        if in_draft.allows(cpod, &pod.ports, port, &proto) {
-                            continue;
-                        }
-                        missing.push(format!(
-                            "ingress on {port}/{proto} from {} ({} names Service {})",
-                            wname(client),
-                            r.via,
-                            s.name
-                        ));
-                        ingress.add(
-                            Some(workload_peer(csel.clone(), &client.namespace, &w.namespace)),
-                            rport(port, &proto),
-                        );
-                    }
-                }
-            }
-            if chart_eg {
-                // DNS over UDP and TCP.
-                for proto in ["UDP", "TCP"] {
-                    let ok = opts.dns.iter().filter_map(dns_target).any(|t| match t {
-                        Err(cidr) => pod_eg.allows_cidr(&cidr, 53, proto),
-                        Ok((labels, ns)) => {
-                            let d = Pod {
-                                ns: &ns,
-                                labels: &labels,
-                                ports: vec![],
-                                foreign: true,
-                            };
-                            pod_eg.allows(&d, &d.ports, 53, proto)
-                        }
-                    });
-                    if !ok {
-                        missing.push(format!("DNS egress on 53/{proto}"));
-                        for p in &opts.dns {
-                            egress.add(Some(p.clone()), rport(53, proto));
-                        }
-                    }
-                }
-                // Inferred Services.
-                for r in refs.iter().filter(|r| r.from == wi) {
-                    let s = &inv.services[r.service];
-                    for &ti in &targets[r.service] {
-                        if skipped[ti] {
-                            continue;
-                        }
-                        let tpod = &pods[ti];
-                        for (port, proto) in netpol_eval::target_ports(s, r.port, &tpod.ports) {
-                            if pod_eg.allows(tpod, &tpod.ports, port, &proto) {
-                                continue;
-                            }
-                            missing.push(format!(
-                                "egress to Service {} on {port}/{proto} ({} names it)",
-                                s.name, r.via
-                            ));
-                            egress.add(Some(service_peer(s, &w.namespace)), rport(port, &proto));
-                        }
-                    }
-                }
-                // The API server.
-                if opts.api_server.enabled {
-                    if let Some(b) = inv.bindings_for(&w.namespace, &w.service_account).first() {
-                        for p in &opts.api_server.ports {
-                            let port = i64::from(*p);
-                            if pod_eg.allows_cidr(&opts.api_server.cidr, port, "TCP") {
-                                continue;
-                            }
-                            missing.push(format!(
-                                "egress to the API server on {port}/TCP (ServiceAccount {} is bound to {} {})",
-                                w.service_account, b.role_kind, b.role_name
-                            ));
-                            egress.add(
-                                Some(NetworkPolicyPeer {
-                                    ip_block: Some(IPBlock {
-                                        cidr: opts.api_server.cidr.clone(),
-                                        except: (!opts.api_server.except.is_empty())
-                                            .then(|| opts.api_server.except.clone()),
-                                    }),
-                                    ..Default::default()
-                                }),
-                                rport(port, "TCP"),
-                            );
-                        }
-                    }
-                }
-            }
-            if missing.is_empty() {
-                continue;
-            }
-            let mut seen = BTreeSet::new();
-            missing.retain(|m| seen.insert(m.clone()));
-            let name = format!("{}{SUPPLEMENT_SUFFIX}", w.object.resource.name);
-            let head = format!(
-                "{} is isolated by NetworkPolicy {} but no policy allows: {}",
-                wname(w),
-                isolating.join(", "),
-                missing.join("; ")
-            );
-            let exists = inv
-                .by_kind
-                .get("NetworkPolicy")
-                .into_iter()
-                .flatten()
-                .any(|o| {
-                    o.resource.name == name
-                        && Inventory::same_namespace(&inv.namespace_of(&o.resource), &w.namespace)
-                });
-            if exists {
-                let e = out.emit(
-                    &META,
-                    &w.object.resource,
-                    &Path::root(),
-                    format!("{head}; NetworkPolicy {name} exists and does not cover it"),
-                    None,
-                );
-                e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
-                continue;
-            }
-            // The supplement may only select pods already isolated in its directions.
-            let iso = isolation.get_or_init(|| {
-                selecting
+                .collect(),
+            // This pod's sides under every policy, found once for all the questions asked.
+            pod_in: self.side(&self.selecting[wi], Direction::Ingress),
+            pod_eg: self.side(&self.selecting[wi], Direction::Egress),
+        })
+    }
+
+    /// Ports of the Services selecting the workload that no ingress rule admits.
+    fn missing_service_ports(&self, wi: usize, w: &Workload, iso: &Isolation<'_>, gap: &mut Gap) {
+        let pod = &self.pods[wi];
+        for s in self.inv.services_for(w) {
+            let sv = self.cx.value(&s.object);
+            let stype = sv
+                .ptr("/spec/type")
+                .and_then(Value::as_str)
+                .unwrap_or("ClusterIP");
+            let any = stype == "LoadBalancer"
+                || stype == "NodePort"
+                || self
+                    .api_called
                     .iter()
-                    .map(|sel| {
-                        (
-                            netpol_eval::Side::of_selecting(&policies, sel, Direction::Ingress)
-                                .isolated(),
-                            netpol_eval::Side::of_selecting(&policies, sel, Direction::Egress)
-                                .isolated(),
-                        )
-                    })
-                    .collect()
-            });
-            let safe_for = |sel: &LabelSelector| {
-                let sv = selector_value(sel);
-                inv.workloads.iter().zip(iso).all(|(x, &(iso_in, iso_eg))| {
-                    if !Inventory::same_namespace(&x.namespace, &w.namespace)
-                        || !label_selector_matches(&sv, &x.labels)
-                    {
-                        return true;
+                    .any(|(ns, n)| *n == s.name && Inventory::same_namespace(ns, &s.namespace));
+            for (port, proto) in netpol::target_ports(s, None, &pod.ports) {
+                if iso.pod_in.port_open(&pod.ports, port, &proto) {
+                    continue;
+                }
+                gap.missing.push(format!(
+                    "ingress on {port}/{proto} (Service {} port){}",
+                    s.name,
+                    if any { " from any source" } else { "" }
+                ));
+                if any {
+                    gap.ingress.add(None, rport(port, &proto));
+                } else {
+                    for p in &self.opts.ingress_from {
+                        gap.ingress.add(Some(p.clone()), rport(port, &proto));
                     }
-                    (ingress.is_empty() || iso_in) && (egress.is_empty() || iso_eg)
-                })
-            };
-            let full = LabelSelector {
-                match_labels: Some(w.template_labels()),
-                match_expressions: None,
-            };
-            let chosen = match selector {
-                Some(s) if safe_for(&s) => Some(s),
-                _ if safe_for(&full) => Some(full),
-                _ => None,
-            };
-            let Some(sel) = chosen else {
-                let e = out.emit(
-                    &META,
-                    &w.object.resource,
-                    &Path::root(),
-                    format!("{head}; no supplement generated: a policy selecting these pods would also isolate pods the chart leaves open"),
-                    None,
-                );
-                e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
+                }
+            }
+        }
+    }
+
+    /// Inferred clients no ingress rule admits, judged with the Service-port rules found so
+    /// far (a draft supplement).
+    fn missing_clients(
+        &self,
+        wi: usize,
+        w: &Workload,
+        selector: Option<&LabelSelector>,
+        gap: &mut Gap,
+    ) {
+        let pod = &self.pods[wi];
+        let draft = selector.cloned().map(|sel| {
+            crate::rules::guards::to_value(&build(
+                Default::default(),
+                sel,
+                &gap.ingress,
+                &Acc::default(),
+            ))
+        });
+        let mut with_draft = self.policies.clone();
+        if let Some(d) = &draft {
+            if !gap.ingress.is_empty() {
+                with_draft.push((w.namespace.as_str().into(), d));
+            }
+        }
+        let mut draft_sel = self.selecting[wi].clone();
+        if let Some((ns, d)) = with_draft.get(self.policies.len()) {
+            if netpol::policy_selects(ns, d, pod) {
+                draft_sel.push(self.policies.len());
+            }
+        }
+        let in_draft = Side::of_selecting(&with_draft, &draft_sel, Direction::Ingress);
+        for r in self.incoming[wi].iter().map(|&ri| &self.refs[ri]) {
+            let s = &self.inv.services[r.service];
+            let client = &self.inv.workloads[r.from];
+            if self.skipped[r.from] {
+                continue;
+            }
+            let cpod = &self.pods[r.from];
+            let Some(csel) = self.selector_of(r.from) else {
                 continue;
             };
-            let mut md = generated_meta(
-                name.clone(),
-                w.object.resource.namespace.clone(),
-                cx.value(&w.object),
+            for (port, proto) in netpol::target_ports(s, r.port, &pod.ports) {
+                if in_draft.allows(cpod, &pod.ports, port, &proto) {
+                    continue;
+                }
+                gap.missing.push(format!(
+                    "ingress on {port}/{proto} from {} ({} names Service {})",
+                    wname(client),
+                    r.via,
+                    s.name
+                ));
+                gap.ingress.add(
+                    Some(workload_peer(csel.clone(), &client.namespace, &w.namespace)),
+                    rport(port, &proto),
+                );
+            }
+        }
+    }
+
+    /// DNS over UDP and TCP to the configured `dns` peers.
+    fn missing_dns(&self, iso: &Isolation<'_>, gap: &mut Gap) {
+        for proto in ["UDP", "TCP"] {
+            let ok = self
+                .opts
+                .dns
+                .iter()
+                .filter_map(dns_target)
+                .any(|t| match t {
+                    Err(cidr) => iso.pod_eg.allows_cidr(&cidr, 53, proto),
+                    Ok((labels, ns)) => {
+                        let d = Pod {
+                            ns: &ns,
+                            labels: &labels,
+                            ports: vec![],
+                            foreign: true,
+                        };
+                        iso.pod_eg.allows(&d, &d.ports, 53, proto)
+                    }
+                });
+            if !ok {
+                gap.missing.push(format!("DNS egress on 53/{proto}"));
+                for p in &self.opts.dns {
+                    gap.egress.add(Some(p.clone()), rport(53, proto));
+                }
+            }
+        }
+    }
+
+    /// Egress to the pods of the Services the workload names.
+    fn missing_services(&self, wi: usize, w: &Workload, iso: &Isolation<'_>, gap: &mut Gap) {
+        for r in self.refs.iter().filter(|r| r.from == wi) {
+            let s = &self.inv.services[r.service];
+            for &ti in &self.targets[r.service] {
+                if self.skipped[ti] {
+                    continue;
+                }
+                let tpod = &self.pods[ti];
+                for (port, proto) in netpol::target_ports(s, r.port, &tpod.ports) {
+                    if iso.pod_eg.allows(tpod, &tpod.ports, port, &proto) {
+                        continue;
+                    }
+                    gap.missing.push(format!(
+                        "egress to Service {} on {port}/{proto} ({} names it)",
+                        s.name, r.via
+                    ));
+                    gap.egress
+                        .add(Some(service_peer(s, &w.namespace)), rport(port, &proto));
+                }
+            }
+        }
+    }
+
+    /// Egress to the API server, when the workload's ServiceAccount is bound to a role.
+    fn missing_api_server(&self, w: &Workload, iso: &Isolation<'_>, gap: &mut Gap) {
+        let api = &self.opts.api_server;
+        if !api.enabled {
+            return;
+        }
+        let Some(b) = self
+            .inv
+            .bindings_for(&w.namespace, &w.service_account)
+            .first()
+            .copied()
+        else {
+            return;
+        };
+        for p in &api.ports {
+            let port = i64::from(*p);
+            if iso.pod_eg.allows_cidr(&api.cidr, port, "TCP") {
+                continue;
+            }
+            gap.missing.push(format!(
+                "egress to the API server on {port}/TCP (ServiceAccount {} is bound to {} {})",
+                w.service_account, b.role_kind, b.role_name
+            ));
+            gap.egress.add(
+                Some(NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: api.cidr.clone(),
+                        except: (!api.except.is_empty()).then(|| api.except.clone()),
+                    }),
+                    ..Default::default()
+                }),
+                rport(port, "TCP"),
             );
-            md.annotations = Some(BTreeMap::from([(
-                SUPPLEMENTS_ANNOTATION.to_string(),
-                isolating.join(", "),
-            )]));
-            let policy = build(md, sel, &ingress, &egress);
-            let mut ports_in: BTreeSet<ResolvedPort> = BTreeSet::new();
-            for (_, ps) in ingress.by_peer.values() {
-                ports_in.extend(ps.iter().cloned());
-            }
-            let mut ports_out: BTreeSet<ResolvedPort> = BTreeSet::new();
-            for (_, ps) in egress.by_peer.values() {
-                ports_out.extend(ps.iter().cloned());
-            }
+        }
+    }
+
+    /// Reports the gap and, when a policy can select the workload's pods without isolating
+    /// pods the chart leaves open, generates the supplement allowing exactly what is missing.
+    fn supplement(
+        &self,
+        w: &Workload,
+        isolating: &[String],
+        selector: Option<LabelSelector>,
+        mut gap: Gap,
+        out: &mut Sink,
+    ) {
+        let inv = self.inv;
+        let mut seen = BTreeSet::new();
+        gap.missing.retain(|m| seen.insert(m.clone()));
+        let name = format!("{}{SUPPLEMENT_SUFFIX}", w.object.resource.name);
+        let head = format!(
+            "{} is isolated by NetworkPolicy {} but no policy allows: {}",
+            wname(w),
+            isolating.join(", "),
+            gap.missing.join("; ")
+        );
+        let exists = inv
+            .by_kind
+            .get("NetworkPolicy")
+            .into_iter()
+            .flatten()
+            .any(|o| {
+                o.resource.name == name
+                    && Inventory::same_namespace(&inv.namespace_of(&o.resource), &w.namespace)
+            });
+        if exists {
             let e = out.emit(
                 &META,
                 &w.object.resource,
                 &Path::root(),
-                format!(
-                    "{head}: the chart cuts its own traffic; generate {name} allowing exactly that (ingress: {}; egress: {})",
-                    if ports_in.is_empty() { "none".to_string() } else { show_ports(&ports_in) },
-                    if ports_out.is_empty() { "none".to_string() } else { show_ports(&ports_out) },
-                ),
-                Some(Fix {
-                    applicability: Applicability::Safe,
-                    ops: Vec::new(),
-                    generated: vec![Generated {
-                        value: crate::rules::guards::to_value(&policy),
-                    }],
-                }),
+                format!("{head}; NetworkPolicy {name} exists and does not cover it"),
+                None,
             );
-            e.finding.suggestion = Some(format!(
-                "fix NetworkPolicy {} in the chart so that the supplement becomes unnecessary",
-                isolating.join(", ")
-            ));
+            e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
+            return;
+        }
+        let Some(sel) = self.supplement_selector(w, selector, &gap) else {
+            let e = out.emit(
+                &META,
+                &w.object.resource,
+                &Path::root(),
+                format!("{head}; no supplement generated: a policy selecting these pods would also isolate pods the chart leaves open"),
+                None,
+            );
+            e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
+            return;
+        };
+        let mut md = generated_meta(
+            name.clone(),
+            w.object.resource.namespace.clone(),
+            self.cx.value(&w.object),
+        );
+        md.annotations = Some(BTreeMap::from([(
+            SUPPLEMENTS_ANNOTATION.to_string(),
+            isolating.join(", "),
+        )]));
+        let policy = build(md, sel, &gap.ingress, &gap.egress);
+        let e = out.emit(
+            &META,
+            &w.object.resource,
+            &Path::root(),
+            format!(
+                "{head}: the chart cuts its own traffic; generate {name} allowing exactly that (ingress: {}; egress: {})",
+                gap.ingress.shown_ports(),
+                gap.egress.shown_ports(),
+            ),
+            Some(Fix {
+                applicability: Applicability::Safe,
+                ops: Vec::new(),
+                generated: vec![Generated {
+                    value: crate::rules::guards::to_value(&policy),
+                }],
+            }),
+        );
+        e.finding.suggestion = Some(format!(
+            "fix NetworkPolicy {} in the chart so that the supplement becomes unnecessary",
+            isolating.join(", ")
+        ));
+    }
+
+    /// The supplement's selector: the workload's own, else its full pod-template labels, as
+    /// long as it only selects pods already isolated in the supplement's directions.
+    fn supplement_selector(
+        &self,
+        w: &Workload,
+        selector: Option<LabelSelector>,
+        gap: &Gap,
+    ) -> Option<LabelSelector> {
+        let inv = self.inv;
+        let iso = self.isolation.get_or_init(|| {
+            self.selecting
+                .iter()
+                .map(|sel| {
+                    (
+                        self.side(sel, Direction::Ingress).isolated(),
+                        self.side(sel, Direction::Egress).isolated(),
+                    )
+                })
+                .collect()
+        });
+        let safe_for = |sel: &LabelSelector| {
+            let sv = selector_value(sel);
+            inv.workloads.iter().zip(iso).all(|(x, &(iso_in, iso_eg))| {
+                if !Inventory::same_namespace(&x.namespace, &w.namespace)
+                    || !label_selector_matches(&sv, &x.labels)
+                {
+                    return true;
+                }
+                (gap.ingress.is_empty() || iso_in) && (gap.egress.is_empty() || iso_eg)
+            })
+        };
+        let full = LabelSelector {
+            match_labels: Some(w.template_labels()),
+            match_expressions: None,
+        };
+        match selector {
+            Some(s) if safe_for(&s) => Some(s),
+            _ if safe_for(&full) => Some(full),
+            _ => None,
         }
     }
 }

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::{chart_objects, selected, wn};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::traffic;
 use crate::inventory::{label_selector_matches, Inventory};
-use crate::rules::guards::netpol_infer;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
 
@@ -35,10 +35,10 @@ type Port = (Option<String>, i64, String);
 /// the numeric target ports of Services selecting them (not deduplicated; see [`merged`]).
 fn workload_ports(cx: &Context<'_>, wi: usize) -> Vec<Port> {
     let w = &cx.inv.workloads[wi];
-    let mut out = netpol_infer::container_ports_of(cx.docs, w, |c| c.list == "containers");
+    let mut out = traffic::container_ports_of(cx.docs, w, |c| c.list == "containers");
     for s in cx.inv.services_for(w) {
-        for rp in netpol_infer::service_target_ports(cx.docs, cx.inv, s, None, &[wi]) {
-            if let netpol_infer::PortRef::Num(n) = rp.port {
+        for rp in traffic::service_target_ports(cx.docs, cx.inv, s, None, &[wi]) {
+            if let traffic::PortRef::Num(n) = rp.port {
                 out.push((None, n, rp.protocol));
             }
         }

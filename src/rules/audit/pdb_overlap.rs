@@ -2,7 +2,6 @@
 
 use super::wn;
 use crate::finding::{Applicability, Severity};
-use crate::rules::guards::selecting;
 use crate::rules::{workloads_indexed, Context, Rule, RuleMeta, Sink};
 use crate::yaml::Path;
 
@@ -33,7 +32,7 @@ impl Rule for PdbOverlap {
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for (i, w) in workloads_indexed(cx, &META) {
-            let pdbs = selecting(cx, "PodDisruptionBudget", "/spec/selector", w);
+            let pdbs = cx.selecting("PodDisruptionBudget", "/spec/selector", w);
             if pdbs.len() < 2 {
                 continue;
             }

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};
+use crate::inventory::is_generated;
 use crate::inventory::Inventory;
-use crate::rules::guards::is_generated;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
 

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};
-use crate::rules::guards::netpol_infer;
+use crate::inventory::traffic;
 use crate::rules::{Context, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
 
@@ -43,13 +43,13 @@ impl Rule for ServicePortName {
             else {
                 continue;
             };
-            let pods = netpol_infer::selected_workloads(cx.inv, s);
+            let pods = traffic::selected_workloads(cx.inv, s);
             if pods.is_empty() {
                 continue; // CH631
             }
             let names: Vec<String> = pods
                 .iter()
-                .flat_map(|i| netpol_infer::container_ports(cx.docs, &cx.inv.workloads[*i]))
+                .flat_map(|i| traffic::container_ports(cx.docs, &cx.inv.workloads[*i]))
                 .filter_map(|(n, _, _)| n)
                 .collect();
             let v = cx.value(o);

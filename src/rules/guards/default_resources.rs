@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{options, quantity};
+use super::options;
 use crate::finding::{Applicability, Severity};
+use crate::inventory::quantity;
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
 use crate::yaml::view::ValueExt;

@@ -8,9 +8,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::quantity;
 use super::{generated_meta, options};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::quantity;
 use crate::inventory::Inventory;
 use crate::rules::{Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -155,7 +155,7 @@ impl Rule for GenerateLimitRange {
                 .flatten()
                 .find(|o| Inventory::same_namespace(&inv.namespace_of(&o.resource), &ns));
             if let Some(lr) = existing {
-                if !super::is_generated(cx.value(lr)) {
+                if !crate::inventory::is_generated(cx.value(lr)) {
                     let e = out.emit(
                         &META,
                         &q.resource,

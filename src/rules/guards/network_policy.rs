@@ -1,7 +1,7 @@
 //! CH402 generate-network-policy: a default-deny NetworkPolicy per workload that allows what
 //! the release itself shows it needs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -12,13 +12,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::netpol_infer::{self, PortRef, Reference, ResolvedPort};
-use super::{
-    generated_meta, is_generated, is_test_hook, options, pod_selector, selecting, selector_value,
-    wname,
-};
+use super::{generated_meta, options, pod_selector, selector_value, wname};
 use crate::finding::{Applicability, Severity};
 use crate::inventory::facts::{OpenPort, PortSpec};
+use crate::inventory::is_generated;
+use crate::inventory::traffic::{self, PortRef, Reference, ResolvedPort};
 use crate::inventory::{label_selector_matches, Inventory, Service, Workload};
 use crate::rules::{workloads_indexed, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -334,6 +332,7 @@ impl Rules {
 /// CH402.
 pub struct GenerateNetworkPolicy;
 
+/// A line of the report explaining one allow rule of a generated policy.
 struct Edge {
     message: String,
 }
@@ -347,473 +346,546 @@ impl Rule for GenerateNetworkPolicy {
         let Some(opts) = options::<Options>(cx, &META, out) else {
             return;
         };
-        let inv = cx.inv;
-        let refs = cx.references();
-        // References by Service and by client, looked up per workload (not scanned).
-        let mut refs_to: std::collections::HashMap<usize, Vec<&Reference>> = Default::default();
-        let mut refs_from: std::collections::HashMap<usize, Vec<&Reference>> = Default::default();
-        for r in refs {
-            refs_to.entry(r.service).or_default().push(r);
-            refs_from.entry(r.from).or_default().push(r);
-        }
-        let api_called = api_called_services(cx);
-        let mut done: BTreeSet<usize> = BTreeSet::new();
-        let candidates: Vec<(usize, &Workload)> = workloads_indexed(cx, &META).collect();
-        for (wi, w) in candidates {
-            if done.contains(&wi) || is_test_hook(w) || (opts.skip_hooks && w.hook.is_some()) {
+        let st = Stream::new(cx, &opts);
+        for (wi, w) in workloads_indexed(cx, &META) {
+            if w.is_test_hook() || (opts.skip_hooks && w.hook.is_some()) {
                 continue;
             }
-            let spec = cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null);
-            if spec.key("hostNetwork").and_then(Value::as_bool) == Some(true) {
-                let e = out.emit(
-                    &META,
-                    &w.object.resource,
-                    &w.pod_spec.key("hostNetwork"),
-                    format!("{} uses hostNetwork: NetworkPolicies do not apply to its pods; nothing generated", wname(w)),
-                    None,
-                );
-                e.finding.severity = Severity::Info;
-                continue;
-            }
-            let existing = selecting(cx, "NetworkPolicy", "/spec/podSelector", w);
-            if existing.iter().any(|o| is_generated(cx.value(o))) {
-                continue;
-            }
-            if !existing.is_empty() {
-                let names: Vec<String> = existing.iter().map(|o| o.resource.name.clone()).collect();
-                let e = out.emit(
-                    &META,
-                    &w.object.resource,
-                    &Path::root(),
-                    format!(
-                        "{} is already selected by NetworkPolicy {}; nothing generated",
-                        wname(w),
-                        names.join(", ")
-                    ),
-                    None,
-                );
-                e.finding.severity = Severity::Info;
+            if !st.needs_policy(w, out) {
                 continue;
             }
             let Some(selector) = narrow_selector(cx, wi, w, out) else {
                 continue;
             };
-            // The policy selects exactly this workload's pods (see `narrow_selector`).
-            let group: Vec<usize> = vec![wi];
-            done.insert(wi);
             let mut edges: Vec<Edge> = Vec::new();
-            // Ingress.
-            let mut ingress = Rules::default();
-            let default_covers_same_ns = opts.ingress_from.iter().any(is_same_namespace_peer);
-            let ingress_from_configured = cx
+            let ingress = st.ingress_rules(wi, w, &mut edges);
+            let egress = st.egress_rules(wi, w, &mut edges);
+            st.emit_policy(w, selector, ingress, egress, edges, out);
+        }
+    }
+}
+
+/// What CH402 reads about the whole stream, once per pass.
+struct Stream<'a> {
+    cx: &'a Context<'a>,
+    opts: &'a Options,
+    /// References by Service, looked up per workload (not scanned).
+    refs_to: HashMap<usize, Vec<&'a Reference>>,
+    /// References by client.
+    refs_from: HashMap<usize, Vec<&'a Reference>>,
+    /// Services the API server calls.
+    api_called: BTreeSet<(String, String)>,
+    /// The `ingressFrom` peers admit the whole namespace.
+    default_covers_same_ns: bool,
+    /// `ingressFrom` is set in the config.
+    ingress_from_configured: bool,
+}
+
+impl<'a> Stream<'a> {
+    fn new(cx: &'a Context<'a>, opts: &'a Options) -> Self {
+        let mut refs_to: HashMap<usize, Vec<&Reference>> = HashMap::new();
+        let mut refs_from: HashMap<usize, Vec<&Reference>> = HashMap::new();
+        for r in cx.references() {
+            refs_to.entry(r.service).or_default().push(r);
+            refs_from.entry(r.from).or_default().push(r);
+        }
+        Stream {
+            cx,
+            opts,
+            refs_to,
+            refs_from,
+            api_called: api_called_services(cx),
+            default_covers_same_ns: opts.ingress_from.iter().any(is_same_namespace_peer),
+            ingress_from_configured: cx
                 .cfg
                 .generate
                 .get(META.name)
                 .and_then(|v| v.get("ingressFrom"))
-                .is_some();
-            // Only Services indexed under one of the group's label pairs can select it.
-            let mut svc_ix: Vec<usize> = group
-                .iter()
-                .flat_map(|g| inv.workloads[*g].labels.iter())
-                .flat_map(|(k, v)| inv.services_by_pair.get(&w.namespace, k, v))
-                .collect();
-            svc_ix.sort_unstable();
-            svc_ix.dedup();
-            for (si, s) in svc_ix.into_iter().map(|si| (si, &inv.services[si])) {
-                if s.selector.is_empty()
-                    || !group.iter().any(|g| {
-                        let x = &inv.workloads[*g];
-                        Inventory::same_namespace(&s.namespace, &x.namespace)
-                            && crate::inventory::selects(&s.selector, &x.labels)
-                    })
-                {
-                    continue;
-                }
-                let ports: BTreeSet<ResolvedPort> =
-                    netpol_infer::service_target_ports(cx.docs, inv, s, None, &group)
-                        .into_iter()
-                        .collect();
-                if ports.is_empty() {
-                    continue;
-                }
-                let sv = cx.value(&s.object);
-                let stype = sv
-                    .ptr("/spec/type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("ClusterIP");
-                let api = api_called
-                    .iter()
-                    .any(|(ns, n)| *n == s.name && Inventory::same_namespace(ns, &s.namespace));
-                if stype == "LoadBalancer" || stype == "NodePort" || api {
-                    let why = if api {
-                        "the API server calls it (webhook / aggregated API)".to_string()
-                    } else {
-                        format!("it is type {stype}")
-                    };
-                    ingress.add("any".into(), None, &ports);
-                    edges.push(Edge {
-                        message: format!(
-                            "ingress from any source to {} on {}: Service {} selects these pods and {why}",
-                            wname(w),
-                            show_ports(&ports),
-                            s.name
-                        ),
-                    });
-                } else if !ingress_from_configured && !refs_to.contains_key(&si) {
-                    // No workload of the release names this Service: its clients are outside
-                    // the release, in namespaces the chart does not name (a database, a
-                    // broker, an identity server used by other applications).
-                    let peer = NetworkPolicyPeer {
-                        namespace_selector: Some(LabelSelector::default()),
-                        ..Default::default()
-                    };
-                    ingress.add(peer_key(&peer), Some(peer), &ports);
-                    edges.push(Edge {
-                        message: format!(
-                            "ingress to {} on {} from pods of any namespace: Service {} selects these pods and no workload of the release names it, so its clients are elsewhere (name them with `generate.generate-network-policy.ingressFrom`)",
-                            wname(w),
-                            show_ports(&ports),
-                            s.name
-                        ),
-                    });
-                } else {
-                    for p in &opts.ingress_from {
-                        ingress.add(peer_key(p), Some(p.clone()), &ports);
-                    }
-                    edges.push(Edge {
-                        message: format!(
-                            "ingress to {} on {} from {}: Service {} selects these pods",
-                            wname(w),
-                            show_ports(&ports),
-                            if default_covers_same_ns && opts.ingress_from.len() == 1 {
-                                "the same namespace".to_string()
-                            } else {
-                                "the configured ingressFrom peers".to_string()
-                            },
-                            s.name
-                        ),
-                    });
-                }
-                // Clients the default peers do not already admit.
-                for r in refs_to.get(&si).into_iter().flatten().copied() {
-                    let client = &inv.workloads[r.from];
-                    if default_covers_same_ns
-                        && Inventory::same_namespace(&client.namespace, &w.namespace)
-                    {
-                        continue;
-                    }
-                    let Some(csel) = client_selector(cx, client) else {
-                        continue;
-                    };
-                    let ports: BTreeSet<ResolvedPort> =
-                        netpol_infer::service_target_ports(cx.docs, inv, s, r.port, &group)
-                            .into_iter()
-                            .collect();
-                    let peer = workload_peer(csel, &client.namespace, &w.namespace);
-                    ingress.add(peer_key(&peer), Some(peer), &ports);
-                    edges.push(Edge {
-                        message: format!(
-                            "ingress to {} on {} from {}: {} names Service {} ({})",
-                            wname(w),
-                            show_ports(&ports),
-                            wname(client),
-                            r.via,
-                            s.name,
-                            r.host
-                        ),
-                    });
-                }
-            }
-            // Ports reached from outside the namespace: from any source.
-            for op in &inv.facts.workloads[wi].open_ports {
-                let port = resolved(op);
-                ingress.add("any".into(), None, &BTreeSet::from([port.clone()]));
-                edges.push(Edge {
-                    message: format!(
-                        "ingress from any source to {} on {}: {}",
-                        wname(w),
-                        show_ports(&BTreeSet::from([port])),
-                        op.why
-                    ),
-                });
-            }
-            // Metrics ports: from pods of every namespace (the monitoring system's namespace
-            // is not in the chart).
-            for op in &inv.facts.workloads[wi].scrape_ports {
-                let port = resolved(op);
-                let peer = NetworkPolicyPeer {
-                    namespace_selector: Some(LabelSelector::default()),
-                    ..Default::default()
-                };
-                ingress.add(peer_key(&peer), Some(peer), &BTreeSet::from([port.clone()]));
-                edges.push(Edge {
-                    message: format!(
-                        "ingress from pods of any namespace to {} on {}: {}",
-                        wname(w),
-                        show_ports(&BTreeSet::from([port])),
-                        op.why
-                    ),
-                });
-            }
-            // Egress.
-            let mut egress = Rules::default();
-            let dns_ports: BTreeSet<ResolvedPort> = ["UDP", "TCP"]
-                .iter()
-                .map(|p| ResolvedPort {
-                    protocol: (*p).to_string(),
-                    port: PortRef::Num(53),
-                })
-                .collect();
-            for p in &opts.dns {
-                egress.add(format!("dns:{}", peer_key(p)), Some(p.clone()), &dns_ports);
-            }
-            let group_refs: Vec<&Reference> = group
-                .iter()
-                .filter_map(|g| refs_from.get(g))
-                .flatten()
-                .copied()
-                .collect();
-            for r in group_refs {
-                let s = &inv.services[r.service];
-                if s.selector.is_empty() {
-                    edges.push(Edge {
-                        message: format!(
-                            "{} names Service {} ({}) via {}, but that Service selects no pods: no egress generated for it",
-                            wname(&inv.workloads[r.from]),
-                            s.name,
-                            r.host,
-                            r.via
-                        ),
-                    });
-                    continue;
-                }
-                let targets = netpol_infer::selected_workloads(inv, s);
-                let ports: BTreeSet<ResolvedPort> =
-                    netpol_infer::service_target_ports(cx.docs, inv, s, r.port, &targets)
-                        .into_iter()
-                        .collect();
-                if ports.is_empty() {
-                    continue;
-                }
-                let peer = service_peer(s, &w.namespace);
-                egress.add(peer_key(&peer), Some(peer), &ports);
-                edges.push(Edge {
-                    message: format!(
-                        "egress from {} to the pods of Service {} on {}: {} names it ({})",
-                        wname(&inv.workloads[r.from]),
-                        s.name,
-                        show_ports(&ports),
-                        r.via,
-                        r.host
-                    ),
-                });
-            }
-            if opts.api_server.enabled {
-                let bound: Vec<String> = group
-                    .iter()
-                    .flat_map(|g| {
-                        let x = &inv.workloads[*g];
-                        inv.bindings_for(&x.namespace, &x.service_account)
-                            .into_iter()
-                            .map(move |b| {
-                                format!(
-                                    "ServiceAccount {} is bound to {} {} by {} {}",
-                                    x.service_account,
-                                    b.role_kind,
-                                    b.role_name,
-                                    b.object.resource.kind,
-                                    b.object.resource.name
-                                )
-                            })
-                    })
-                    .collect();
-                if let Some(first) = bound.first() {
-                    let peer = NetworkPolicyPeer {
-                        ip_block: Some(IPBlock {
-                            cidr: opts.api_server.cidr.clone(),
-                            except: (!opts.api_server.except.is_empty())
-                                .then(|| opts.api_server.except.clone()),
-                        }),
-                        ..Default::default()
-                    };
-                    let ports: BTreeSet<ResolvedPort> = opts
-                        .api_server
-                        .ports
-                        .iter()
-                        .map(|p| ResolvedPort {
-                            protocol: "TCP".into(),
-                            port: PortRef::Num(i64::from(*p)),
-                        })
-                        .collect();
-                    egress.add(peer_key(&peer), Some(peer), &ports);
-                    edges.push(Edge {
-                        message: format!(
-                            "egress from {} to the Kubernetes API server ({} on {}): {first}",
-                            wname(w),
-                            opts.api_server.cidr,
-                            show_ports(&ports)
-                        ),
-                    });
-                }
-            }
-            for (xi, x) in opts.extra_egress.iter().enumerate() {
-                if !x.workloads.is_empty()
-                    && !group.iter().any(|g| {
-                        x.workloads
-                            .contains(&inv.workloads[*g].object.resource.name)
-                    })
-                {
-                    continue;
-                }
-                let protocol = x.protocol.clone().unwrap_or_else(|| "TCP".into());
-                let ports: BTreeSet<ResolvedPort> = x
-                    .ports
-                    .iter()
-                    .map(|p| ResolvedPort {
-                        protocol: protocol.clone(),
-                        port: PortRef::Num(i64::from(*p)),
-                    })
-                    .collect();
-                let mut peers: Vec<NetworkPolicyPeer> = x.to.clone();
-                if let Some(c) = &x.cidr {
-                    peers.push(NetworkPolicyPeer {
-                        ip_block: Some(IPBlock {
-                            cidr: c.clone(),
-                            except: (!x.except.is_empty()).then(|| x.except.clone()),
-                        }),
-                        ..Default::default()
-                    });
-                }
-                let shown = if ports.is_empty() {
-                    "all ports".to_string()
-                } else {
-                    show_ports(&ports)
-                };
-                for p in peers {
-                    let key = format!("extra{xi}:{}", peer_key(&p));
-                    egress.add(key, Some(p), &ports);
-                }
-                if x.to.is_empty() && x.cidr.is_none() {
-                    egress.add(format!("extra{xi}:any"), None, &ports);
-                }
-                edges.push(Edge {
-                    message: format!(
-                        "egress from {} to {} on {shown}: extraEgress[{xi}] in the config",
-                        wname(w),
-                        x.cidr
-                            .clone()
-                            .unwrap_or_else(|| "the configured peers".into())
-                    ),
-                });
-            }
-            let ingress_rules: Vec<NetworkPolicyIngressRule> = ingress
-                .into_parts()
-                .into_iter()
-                .map(|(peer, ports)| NetworkPolicyIngressRule {
-                    from: peer.map(|p| vec![p]),
-                    ports: Some(ports),
-                })
-                .collect();
-            let mut egress_rules: Vec<NetworkPolicyEgressRule> = egress
-                .into_parts()
-                .into_iter()
-                .map(|(peer, ports)| NetworkPolicyEgressRule {
-                    to: peer.map(|p| vec![p]),
-                    ports: (!ports.is_empty()).then_some(ports),
-                })
-                .collect();
-            let strict_rules = egress_rules.len();
-            let egress_evidence = if opts.egress == EgressMode::Open {
-                let keep_metadata = metadata_needed(cx, wi, w);
-                let except: &[String] = if keep_metadata.is_some() {
-                    &[]
-                } else {
-                    &opts.metadata_cidrs
-                };
-                // The rules found stay (they document the evidence); one more admits the rest.
-                egress_rules.push(open_egress_rule(except));
-                match keep_metadata {
-                    Some(why) => format!(
-                        "egress from {} stays open ({why}): the chart cannot name every destination its pods are configured with at run time; set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress)",
-                        wname(w),
-                        strict_rules
-                    ),
-                    None => format!(
-                        "egress from {} is open except the cloud metadata endpoints {}: the chart cannot name every destination its pods are configured with at run time (auth providers, URLs in values or Secrets); set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress); a workload that authenticates with the node's cloud identity (instance metadata) needs `metadataCidrs: []`",
-                        wname(w),
-                        opts.metadata_cidrs.join(", "),
-                        strict_rules
-                    ),
-                }
-            } else {
-                format!(
-                    "egress from {} is limited to what the release shows (egress: strict): DNS, {} more destination rule(s); anything configured at run time (URLs in values or Secrets, external APIs) is cut unless listed in `extraEgress`",
-                    wname(w),
-                    egress_rules.len().saturating_sub(opts.dns.len())
-                )
-            };
-            edges.push(Edge {
-                message: egress_evidence,
-            });
-            let name = format!("{}{}", w.object.resource.name, super::NAME_SUFFIX);
-            let n_in = ingress_rules.len();
-            let n_out = egress_rules.len();
-            let np = NetworkPolicy {
-                metadata: generated_meta(
-                    name.clone(),
-                    w.object.resource.namespace.clone(),
-                    cx.value(&w.object),
-                ),
-                spec: Some(NetworkPolicySpec {
-                    pod_selector: Some(selector),
-                    policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-                    ingress: (!ingress_rules.is_empty()).then_some(ingress_rules),
-                    egress: (!egress_rules.is_empty()).then_some(egress_rules),
-                }),
-            };
+                .is_some(),
+        }
+    }
+
+    /// False (with an Info finding) when a policy would not apply to the workload's pods
+    /// (hostNetwork) or the chart already ships one selecting them; false without a finding
+    /// when chart-harden generated one earlier.
+    fn needs_policy(&self, w: &Workload, out: &mut Sink) -> bool {
+        let cx = self.cx;
+        let spec = cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null);
+        if spec.key("hostNetwork").and_then(Value::as_bool) == Some(true) {
+            let e = out.emit(
+                &META,
+                &w.object.resource,
+                &w.pod_spec.key("hostNetwork"),
+                format!("{} uses hostNetwork: NetworkPolicies do not apply to its pods; nothing generated", wname(w)),
+                None,
+            );
+            e.finding.severity = Severity::Info;
+            return false;
+        }
+        let existing = cx.selecting("NetworkPolicy", "/spec/podSelector", w);
+        if existing.iter().any(|o| is_generated(cx.value(o))) {
+            return false;
+        }
+        if !existing.is_empty() {
+            let names: Vec<String> = existing.iter().map(|o| o.resource.name.clone()).collect();
             let e = out.emit(
                 &META,
                 &w.object.resource,
                 &Path::root(),
                 format!(
-                    "{} has no NetworkPolicy: generate {name} (default deny; {n_in} ingress and {n_out} egress allow rules, {} inferred edges)",
+                    "{} is already selected by NetworkPolicy {}; nothing generated",
                     wname(w),
-                    edges.len()
+                    names.join(", ")
                 ),
-                Some(Fix {
-                    applicability: Applicability::Unsafe,
-                    ops: Vec::new(),
-                    // The object is written out only when the fix will be applied (it is
-                    // unsafe: by default it is reported, not applied).
-                    generated: if cx.cfg.fix_allowed(&META, Applicability::Unsafe).is_ok() {
-                        vec![Generated {
-                            value: super::to_value(&np),
-                        }]
-                    } else {
-                        Vec::new()
-                    },
-                }),
+                None,
             );
-            e.finding.suggestion = Some(
-                "review the inferred edges below; allow other clients with `ingressFrom` and external endpoints with `extraEgress`".into(),
-            );
-            if n_in == 0 {
-                let e = out.emit(
-                    &META,
-                    &w.object.resource,
-                    &Path::root(),
-                    format!(
-                        "{}: no Service selects its pods, so the policy allows no ingress",
-                        wname(w)
+            e.finding.severity = Severity::Info;
+            return false;
+        }
+        true
+    }
+
+    /// The ingress rules of workload `wi`'s policy: its Services' clients, then the ports the
+    /// workload facts open to any source and the metrics ports.
+    fn ingress_rules(
+        &self,
+        wi: usize,
+        w: &Workload,
+        edges: &mut Vec<Edge>,
+    ) -> Vec<NetworkPolicyIngressRule> {
+        let mut ingress = Rules::default();
+        self.service_ingress(wi, w, &mut ingress, edges);
+        self.fact_ingress(wi, w, &mut ingress, edges);
+        ingress
+            .into_parts()
+            .into_iter()
+            .map(|(peer, ports)| NetworkPolicyIngressRule {
+                from: peer.map(|p| vec![p]),
+                ports: Some(ports),
+            })
+            .collect()
+    }
+
+    /// Ingress to the ports of the Services selecting the workload's pods: from any source
+    /// (LoadBalancer, NodePort, called by the API server), from any namespace (a Service no
+    /// workload names), else from the `ingressFrom` peers plus the named clients.
+    fn service_ingress(&self, wi: usize, w: &Workload, ingress: &mut Rules, edges: &mut Vec<Edge>) {
+        let (cx, inv, opts) = (self.cx, self.cx.inv, self.opts);
+        // Only Services indexed under one of the workload's label pairs can select it.
+        let mut svc_ix: Vec<usize> = w
+            .labels
+            .iter()
+            .flat_map(|(k, v)| inv.services_by_pair.get(&w.namespace, k, v))
+            .collect();
+        svc_ix.sort_unstable();
+        svc_ix.dedup();
+        for (si, s) in svc_ix.into_iter().map(|si| (si, &inv.services[si])) {
+            if s.selector.is_empty()
+                || !(Inventory::same_namespace(&s.namespace, &w.namespace)
+                    && crate::inventory::selects(&s.selector, &w.labels))
+            {
+                continue;
+            }
+            let ports: BTreeSet<ResolvedPort> =
+                traffic::service_target_ports(cx.docs, inv, s, None, &[wi])
+                    .into_iter()
+                    .collect();
+            if ports.is_empty() {
+                continue;
+            }
+            let sv = cx.value(&s.object);
+            let stype = sv
+                .ptr("/spec/type")
+                .and_then(Value::as_str)
+                .unwrap_or("ClusterIP");
+            let api = self
+                .api_called
+                .iter()
+                .any(|(ns, n)| *n == s.name && Inventory::same_namespace(ns, &s.namespace));
+            if stype == "LoadBalancer" || stype == "NodePort" || api {
+                let why = if api {
+                    "the API server calls it (webhook / aggregated API)".to_string()
+                } else {
+                    format!("it is type {stype}")
+                };
+                ingress.add("any".into(), None, &ports);
+                edges.push(Edge {
+                    message: format!(
+                        "ingress from any source to {} on {}: Service {} selects these pods and {why}",
+                        wname(w),
+                        show_ports(&ports),
+                        s.name
                     ),
-                    None,
-                );
-                e.finding.severity = Severity::Info;
+                });
+            } else if !self.ingress_from_configured && !self.refs_to.contains_key(&si) {
+                // No workload of the release names this Service: its clients are outside
+                // the release, in namespaces the chart does not name (a database, a
+                // broker, an identity server used by other applications).
+                let peer = NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector::default()),
+                    ..Default::default()
+                };
+                ingress.add(peer_key(&peer), Some(peer), &ports);
+                edges.push(Edge {
+                    message: format!(
+                        "ingress to {} on {} from pods of any namespace: Service {} selects these pods and no workload of the release names it, so its clients are elsewhere (name them with `generate.generate-network-policy.ingressFrom`)",
+                        wname(w),
+                        show_ports(&ports),
+                        s.name
+                    ),
+                });
+            } else {
+                for p in &opts.ingress_from {
+                    ingress.add(peer_key(p), Some(p.clone()), &ports);
+                }
+                edges.push(Edge {
+                    message: format!(
+                        "ingress to {} on {} from {}: Service {} selects these pods",
+                        wname(w),
+                        show_ports(&ports),
+                        if self.default_covers_same_ns && opts.ingress_from.len() == 1 {
+                            "the same namespace".to_string()
+                        } else {
+                            "the configured ingressFrom peers".to_string()
+                        },
+                        s.name
+                    ),
+                });
             }
-            for edge in edges {
-                let e = out.emit(&META, &w.object.resource, &Path::root(), edge.message, None);
-                e.finding.severity = Severity::Info;
+            // Clients the default peers do not already admit.
+            for r in self.refs_to.get(&si).into_iter().flatten().copied() {
+                let client = &inv.workloads[r.from];
+                if self.default_covers_same_ns
+                    && Inventory::same_namespace(&client.namespace, &w.namespace)
+                {
+                    continue;
+                }
+                let Some(csel) = pod_selector(cx, client) else {
+                    continue;
+                };
+                let ports: BTreeSet<ResolvedPort> =
+                    traffic::service_target_ports(cx.docs, inv, s, r.port, &[wi])
+                        .into_iter()
+                        .collect();
+                let peer = workload_peer(csel, &client.namespace, &w.namespace);
+                ingress.add(peer_key(&peer), Some(peer), &ports);
+                edges.push(Edge {
+                    message: format!(
+                        "ingress to {} on {} from {}: {} names Service {} ({})",
+                        wname(w),
+                        show_ports(&ports),
+                        wname(client),
+                        r.via,
+                        s.name,
+                        r.host
+                    ),
+                });
             }
+        }
+    }
+
+    /// Ingress the workload facts call for: ports reached from outside the namespace (from
+    /// any source) and metrics ports (from pods of every namespace: the monitoring system's
+    /// namespace is not in the chart).
+    fn fact_ingress(&self, wi: usize, w: &Workload, ingress: &mut Rules, edges: &mut Vec<Edge>) {
+        let facts = &self.cx.inv.facts.workloads[wi];
+        for op in &facts.open_ports {
+            let port = resolved(op);
+            ingress.add("any".into(), None, &BTreeSet::from([port.clone()]));
+            edges.push(Edge {
+                message: format!(
+                    "ingress from any source to {} on {}: {}",
+                    wname(w),
+                    show_ports(&BTreeSet::from([port])),
+                    op.why
+                ),
+            });
+        }
+        for op in &facts.scrape_ports {
+            let port = resolved(op);
+            let peer = NetworkPolicyPeer {
+                namespace_selector: Some(LabelSelector::default()),
+                ..Default::default()
+            };
+            ingress.add(peer_key(&peer), Some(peer), &BTreeSet::from([port.clone()]));
+            edges.push(Edge {
+                message: format!(
+                    "ingress from pods of any namespace to {} on {}: {}",
+                    wname(w),
+                    show_ports(&BTreeSet::from([port])),
+                    op.why
+                ),
+            });
+        }
+    }
+
+    /// The egress rules of workload `wi`'s policy: DNS, the Services it names, the API server,
+    /// `extraEgress`, and (egress `open`) everything but the metadata endpoints. The last
+    /// edge says which egress mode applies.
+    fn egress_rules(
+        &self,
+        wi: usize,
+        w: &Workload,
+        edges: &mut Vec<Edge>,
+    ) -> Vec<NetworkPolicyEgressRule> {
+        let opts = self.opts;
+        let mut egress = Rules::default();
+        let dns_ports: BTreeSet<ResolvedPort> = ["UDP", "TCP"]
+            .iter()
+            .map(|p| ResolvedPort {
+                protocol: (*p).to_string(),
+                port: PortRef::Num(53),
+            })
+            .collect();
+        for p in &opts.dns {
+            egress.add(format!("dns:{}", peer_key(p)), Some(p.clone()), &dns_ports);
+        }
+        self.reference_egress(wi, w, &mut egress, edges);
+        if opts.api_server.enabled {
+            self.api_server_egress(w, &mut egress, edges);
+        }
+        self.extra_egress(w, &mut egress, edges);
+        let mut egress_rules: Vec<NetworkPolicyEgressRule> = egress
+            .into_parts()
+            .into_iter()
+            .map(|(peer, ports)| NetworkPolicyEgressRule {
+                to: peer.map(|p| vec![p]),
+                ports: (!ports.is_empty()).then_some(ports),
+            })
+            .collect();
+        let strict_rules = egress_rules.len();
+        let egress_evidence = if opts.egress == EgressMode::Open {
+            let keep_metadata = metadata_needed(self.cx, wi, w);
+            let except: &[String] = if keep_metadata.is_some() {
+                &[]
+            } else {
+                &opts.metadata_cidrs
+            };
+            // The rules found stay (they document the evidence); one more admits the rest.
+            egress_rules.push(open_egress_rule(except));
+            match keep_metadata {
+                Some(why) => format!(
+                    "egress from {} stays open ({why}): the chart cannot name every destination its pods are configured with at run time; set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress)",
+                    wname(w),
+                    strict_rules
+                ),
+                None => format!(
+                    "egress from {} is open except the cloud metadata endpoints {}: the chart cannot name every destination its pods are configured with at run time (auth providers, URLs in values or Secrets); set `generate.generate-network-policy.egress: strict` to allow only the {} destination rules found (DNS, the API server, Services it names, extraEgress); a workload that authenticates with the node's cloud identity (instance metadata) needs `metadataCidrs: []`",
+                    wname(w),
+                    opts.metadata_cidrs.join(", "),
+                    strict_rules
+                ),
+            }
+        } else {
+            format!(
+                "egress from {} is limited to what the release shows (egress: strict): DNS, {} more destination rule(s); anything configured at run time (URLs in values or Secrets, external APIs) is cut unless listed in `extraEgress`",
+                wname(w),
+                egress_rules.len().saturating_sub(opts.dns.len())
+            )
+        };
+        edges.push(Edge {
+            message: egress_evidence,
+        });
+        egress_rules
+    }
+
+    /// Egress to the pods of the Services workload `wi` names.
+    fn reference_egress(&self, wi: usize, w: &Workload, egress: &mut Rules, edges: &mut Vec<Edge>) {
+        let (cx, inv) = (self.cx, self.cx.inv);
+        for r in self.refs_from.get(&wi).into_iter().flatten().copied() {
+            let s = &inv.services[r.service];
+            if s.selector.is_empty() {
+                edges.push(Edge {
+                    message: format!(
+                        "{} names Service {} ({}) via {}, but that Service selects no pods: no egress generated for it",
+                        wname(&inv.workloads[r.from]),
+                        s.name,
+                        r.host,
+                        r.via
+                    ),
+                });
+                continue;
+            }
+            let targets = traffic::selected_workloads(inv, s);
+            let ports: BTreeSet<ResolvedPort> =
+                traffic::service_target_ports(cx.docs, inv, s, r.port, &targets)
+                    .into_iter()
+                    .collect();
+            if ports.is_empty() {
+                continue;
+            }
+            let peer = service_peer(s, &w.namespace);
+            egress.add(peer_key(&peer), Some(peer), &ports);
+            edges.push(Edge {
+                message: format!(
+                    "egress from {} to the pods of Service {} on {}: {} names it ({})",
+                    wname(&inv.workloads[r.from]),
+                    s.name,
+                    show_ports(&ports),
+                    r.via,
+                    r.host
+                ),
+            });
+        }
+    }
+
+    /// Egress to the API server when the workload's ServiceAccount is bound to a role.
+    fn api_server_egress(&self, w: &Workload, egress: &mut Rules, edges: &mut Vec<Edge>) {
+        let api = &self.opts.api_server;
+        let Some(b) = self
+            .cx
+            .inv
+            .bindings_for(&w.namespace, &w.service_account)
+            .into_iter()
+            .next()
+        else {
+            return;
+        };
+        let first = format!(
+            "ServiceAccount {} is bound to {} {} by {} {}",
+            w.service_account,
+            b.role_kind,
+            b.role_name,
+            b.object.resource.kind,
+            b.object.resource.name
+        );
+        let peer = NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: api.cidr.clone(),
+                except: (!api.except.is_empty()).then(|| api.except.clone()),
+            }),
+            ..Default::default()
+        };
+        let ports: BTreeSet<ResolvedPort> = api
+            .ports
+            .iter()
+            .map(|p| ResolvedPort {
+                protocol: "TCP".into(),
+                port: PortRef::Num(i64::from(*p)),
+            })
+            .collect();
+        egress.add(peer_key(&peer), Some(peer), &ports);
+        edges.push(Edge {
+            message: format!(
+                "egress from {} to the Kubernetes API server ({} on {}): {first}",
+                wname(w),
+                api.cidr,
+                show_ports(&ports)
+            ),
+        });
+    }
+
+    /// The configured `extraEgress` entries that apply to the workload.
+    fn extra_egress(&self, w: &Workload, egress: &mut Rules, edges: &mut Vec<Edge>) {
+        for (xi, x) in self.opts.extra_egress.iter().enumerate() {
+            if !x.workloads.is_empty() && !x.workloads.contains(&w.object.resource.name) {
+                continue;
+            }
+            let protocol = x.protocol.clone().unwrap_or_else(|| "TCP".into());
+            let ports: BTreeSet<ResolvedPort> = x
+                .ports
+                .iter()
+                .map(|p| ResolvedPort {
+                    protocol: protocol.clone(),
+                    port: PortRef::Num(i64::from(*p)),
+                })
+                .collect();
+            let mut peers: Vec<NetworkPolicyPeer> = x.to.clone();
+            if let Some(c) = &x.cidr {
+                peers.push(NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: c.clone(),
+                        except: (!x.except.is_empty()).then(|| x.except.clone()),
+                    }),
+                    ..Default::default()
+                });
+            }
+            let shown = if ports.is_empty() {
+                "all ports".to_string()
+            } else {
+                show_ports(&ports)
+            };
+            for p in peers {
+                let key = format!("extra{xi}:{}", peer_key(&p));
+                egress.add(key, Some(p), &ports);
+            }
+            if x.to.is_empty() && x.cidr.is_none() {
+                egress.add(format!("extra{xi}:any"), None, &ports);
+            }
+            edges.push(Edge {
+                message: format!(
+                    "egress from {} to {} on {shown}: extraEgress[{xi}] in the config",
+                    wname(w),
+                    x.cidr
+                        .clone()
+                        .unwrap_or_else(|| "the configured peers".into())
+                ),
+            });
+        }
+    }
+
+    /// Emits the finding with the generated policy as its fix, then the evidence.
+    fn emit_policy(
+        &self,
+        w: &Workload,
+        selector: LabelSelector,
+        ingress_rules: Vec<NetworkPolicyIngressRule>,
+        egress_rules: Vec<NetworkPolicyEgressRule>,
+        edges: Vec<Edge>,
+        out: &mut Sink,
+    ) {
+        let name = format!("{}{}", w.object.resource.name, super::NAME_SUFFIX);
+        let n_in = ingress_rules.len();
+        let n_out = egress_rules.len();
+        let np = NetworkPolicy {
+            metadata: generated_meta(
+                name.clone(),
+                w.object.resource.namespace.clone(),
+                self.cx.value(&w.object),
+            ),
+            spec: Some(NetworkPolicySpec {
+                pod_selector: Some(selector),
+                policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+                ingress: (!ingress_rules.is_empty()).then_some(ingress_rules),
+                egress: (!egress_rules.is_empty()).then_some(egress_rules),
+            }),
+        };
+        let e = out.emit(
+            &META,
+            &w.object.resource,
+            &Path::root(),
+            format!(
+                "{} has no NetworkPolicy: generate {name} (default deny; {n_in} ingress and {n_out} egress allow rules, {} inferred edges)",
+                wname(w),
+                edges.len()
+            ),
+            Some(Fix {
+                applicability: Applicability::Unsafe,
+                ops: Vec::new(),
+                generated: vec![Generated {
+                    value: super::to_value(&np),
+                }],
+            }),
+        );
+        e.finding.suggestion = Some(
+            "review the inferred edges below; allow other clients with `ingressFrom` and external endpoints with `extraEgress`".into(),
+        );
+        if n_in == 0 {
+            let e = out.emit(
+                &META,
+                &w.object.resource,
+                &Path::root(),
+                format!(
+                    "{}: no Service selects its pods, so the policy allows no ingress",
+                    wname(w)
+                ),
+                None,
+            );
+            e.finding.severity = Severity::Info;
+        }
+        for edge in edges {
+            let e = out.emit(&META, &w.object.resource, &Path::root(), edge.message, None);
+            e.finding.severity = Severity::Info;
         }
     }
 }
@@ -827,10 +899,6 @@ fn resolved(op: &OpenPort) -> ResolvedPort {
             PortSpec::Name(n) => PortRef::Name(n.clone()),
         },
     }
-}
-
-fn client_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelector> {
-    pod_selector(cx, w)
 }
 
 /// An egress rule admitting every destination (pods of every namespace, every address) but

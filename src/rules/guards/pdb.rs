@@ -5,8 +5,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{generated_meta, is_generated, is_test_hook, options, pod_selector, selecting, wname};
+use super::{generated_meta, options, pod_selector, wname};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::is_generated;
 use crate::inventory::Workload;
 use crate::rules::{workloads, Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -130,11 +131,11 @@ impl Rule for GeneratePdb {
         let threshold = opts.min_replicas.max(2);
         for w in workloads(cx, &META) {
             let kind = w.object.resource.kind.as_str();
-            if !matches!(kind, "Deployment" | "StatefulSet") || is_test_hook(w) || w.hook.is_some()
+            if !matches!(kind, "Deployment" | "StatefulSet") || w.is_test_hook() || w.hook.is_some()
             {
                 continue;
             }
-            let existing = selecting(cx, "PodDisruptionBudget", "/spec/selector", w);
+            let existing = cx.selecting("PodDisruptionBudget", "/spec/selector", w);
             if existing.iter().any(|o| is_generated(cx.value(o))) {
                 continue;
             }

@@ -8,8 +8,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{generated_meta, limit_range, options, quantity};
+use super::{generated_meta, limit_range, options};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::quantity;
 use crate::inventory::{Inventory, Workload};
 use crate::rules::{Context, Fix, Generated, Rule, RuleMeta, Sink};
 use crate::yaml::view::ValueExt;
@@ -191,7 +192,7 @@ impl Rule for GenerateResourceQuota {
                 .flatten()
                 .find(|o| Inventory::same_namespace(&inv.namespace_of(&o.resource), &ns));
             if let Some(q) = existing {
-                if !super::is_generated(cx.value(q)) {
+                if !crate::inventory::is_generated(cx.value(q)) {
                     let e = out.emit(
                         &META,
                         &q.resource,

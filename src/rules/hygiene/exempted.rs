@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::config::SKIP_ANNOTATION;
+use crate::exemptions::SKIP_ANNOTATION;
 use crate::finding::{Applicability, Severity};
 use crate::inventory::pod_template_path;
 use crate::rules::{Context, Rule, RuleMeta, Sink};

@@ -4,7 +4,8 @@ use crate::rules::Rule;
 
 mod pin_digest;
 
-pub use pin_digest::image_fields;
+// The old path, still used by the pipeline (another helper's file); the fact lives in inventory.
+pub use crate::inventory::images::image_fields;
 
 /// The rules of this group.
 pub fn rules() -> Vec<Box<dyn Rule>> {

@@ -1,14 +1,11 @@
 //! CH201 pin-image-digest.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::config::Config;
-use crate::document::Document;
-use crate::finding::{Applicability, ResourceRef, Severity};
-use crate::inventory::Inventory;
+use crate::finding::{Applicability, Severity};
+use crate::inventory::images::image_fields;
 use crate::rules::{Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
-use crate::yaml::Path;
 
 pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH201",
@@ -32,91 +29,6 @@ With a lockfile the digest is the locked one and no request is made.",
 /// CH201.
 pub struct PinDigest;
 
-/// An image field in a document: where it is and what it says.
-#[derive(Debug, Clone)]
-pub struct ImageField {
-    /// Document index.
-    pub doc: usize,
-    /// Resource.
-    pub resource: ResourceRef,
-    /// Path of the field to rewrite.
-    pub path: Path,
-    /// The full reference (for split fields: `repository:tag`).
-    pub reference: String,
-    /// For split fields: the tag as written (the field at `path` holds only the tag).
-    pub split_tag: Option<String>,
-    /// Container name, when the image belongs to a container.
-    pub container: Option<String>,
-}
-
-fn dotted(base: &Path, d: &str) -> Path {
-    base.join(&Path::keys(d))
-}
-
-/// Every image reference in the release: containers of every pod template plus configured
-/// extra paths.
-pub fn image_fields(docs: &[Document], inv: &Inventory, cfg: &Config) -> Vec<ImageField> {
-    let mut out = Vec::new();
-    for w in &inv.workloads {
-        for c in &w.containers {
-            if let Some(image) = &c.image {
-                out.push(ImageField {
-                    doc: w.object.doc,
-                    resource: w.object.resource.clone(),
-                    path: c.path.key("image"),
-                    reference: image.clone(),
-                    split_tag: None,
-                    container: Some(c.name.clone()),
-                });
-            }
-        }
-    }
-    for extra in &cfg.images.extra_paths {
-        for doc in docs {
-            for o in &doc.objects {
-                if extra.kind != "*" && extra.kind != o.resource.kind {
-                    continue;
-                }
-                let v = doc.object_value(o);
-                if let Some(ip) = &extra.image {
-                    let p = dotted(&Path::root(), ip);
-                    if let Some(Value::String(s)) = p.lookup(v) {
-                        out.push(ImageField {
-                            doc: doc.index,
-                            resource: o.resource.clone(),
-                            path: o.base.join(&p),
-                            reference: s.clone(),
-                            split_tag: None,
-                            container: None,
-                        });
-                    }
-                }
-                if let (Some(rp), Some(tp)) = (&extra.repository, &extra.tag) {
-                    let rpath = dotted(&Path::root(), rp);
-                    let tpath = dotted(&Path::root(), tp);
-                    let repo = rpath.lookup(v).and_then(Value::as_str);
-                    let tag = match tpath.lookup(v) {
-                        Some(Value::String(s)) => Some(s.clone()),
-                        Some(Value::Number(n)) => Some(n.to_string()),
-                        _ => None,
-                    };
-                    if let (Some(repo), Some(tag)) = (repo, tag) {
-                        out.push(ImageField {
-                            doc: doc.index,
-                            resource: o.resource.clone(),
-                            path: o.base.join(&tpath),
-                            reference: format!("{repo}:{tag}"),
-                            split_tag: Some(tag),
-                            container: None,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 impl Rule for PinDigest {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -132,9 +44,7 @@ impl Rule for PinDigest {
                 .objects
                 .iter()
                 .find(|o| o.resource == f.resource)
-                .is_some_and(|o| {
-                    crate::config::skipped_by_annotation(doc.object_value(o), None, &META)
-                });
+                .is_some_and(|o| crate::rules::skipped_object(doc.object_value(o), &META));
             if skip {
                 continue;
             }

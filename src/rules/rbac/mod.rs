@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::document::Object;
+use crate::inventory::rbac::PolicyRule;
 use crate::rules::{Context, Rule, RuleMeta};
 use crate::yaml::view::ValueExt;
-use crate::yaml::Path;
 
 mod cluster_scope;
 mod escalation_verbs;
@@ -23,31 +23,6 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(escalation_verbs::RbacEscalationVerbs),
         Box::new(cluster_scope::RbacClusterScope),
     ]
-}
-
-/// One `rules[i]` entry of a Role/ClusterRole.
-pub(crate) struct PolicyRule {
-    /// Index in `rules`.
-    pub index: usize,
-    /// Path of the entry in the document.
-    pub path: Path,
-    pub api_groups: Vec<String>,
-    pub resources: Vec<String>,
-    pub verbs: Vec<String>,
-    pub resource_names: Vec<String>,
-    pub non_resource_urls: Vec<String>,
-}
-
-fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.key(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A Role or ClusterRole of the release.
@@ -65,59 +40,18 @@ impl RoleObj<'_> {
 
 /// Roles and ClusterRoles (rbac.authorization.k8s.io), skipping those opted out for `meta`.
 pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<RoleObj<'a>> {
-    let all = cx.rbac_rules.get_or_init(|| role_rules(cx));
-    all.iter()
+    cx.role_rules()
+        .iter()
         .filter_map(|(kind, i, rules)| {
             let o = cx.inv.by_kind.get(*kind)?.get(*i)?;
             let v = cx.value(o);
-            (!crate::config::skipped_by_annotation(v, None, meta)).then_some(RoleObj {
+            (!crate::rules::skipped_object(v, meta)).then_some(RoleObj {
                 object: o,
                 value: v,
                 rules,
             })
         })
         .collect()
-}
-
-/// Every Role's and ClusterRole's (rbac.authorization.k8s.io) rules, with the role's kind and
-/// index among the objects of its kind: read once per pass for the RBAC rules.
-pub(crate) type RoleRules = Vec<(&'static str, usize, Vec<PolicyRule>)>;
-
-fn role_rules(cx: &Context<'_>) -> RoleRules {
-    let mut out = Vec::new();
-    for kind in ["Role", "ClusterRole"] {
-        for (i, o) in cx.inv.by_kind.get(kind).into_iter().flatten().enumerate() {
-            if !o
-                .resource
-                .api_version
-                .starts_with("rbac.authorization.k8s.io/")
-            {
-                continue;
-            }
-            let v = cx.value(o);
-            let rules = v
-                .key("rules")
-                .and_then(Value::as_array)
-                .map(|rs| {
-                    rs.iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.is_object())
-                        .map(|(i, r)| PolicyRule {
-                            index: i,
-                            path: o.base.key("rules").index(i),
-                            api_groups: strings(r, "apiGroups"),
-                            resources: strings(r, "resources"),
-                            verbs: strings(r, "verbs"),
-                            resource_names: strings(r, "resourceNames"),
-                            non_resource_urls: strings(r, "nonResourceURLs"),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push((kind, i, rules));
-        }
-    }
-    out
 }
 
 /// Bindings (kind, name, namespace) that reference this role.

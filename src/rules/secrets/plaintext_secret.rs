@@ -74,7 +74,7 @@ impl Rule for PlaintextSecret {
                 continue;
             }
             let v = cx.value(o);
-            if crate::config::skipped_by_annotation(v, None, &META) {
+            if crate::rules::skipped_object(v, &META) {
                 continue;
             }
             let ty = v.key("type").and_then(Value::as_str).unwrap_or("Opaque");

@@ -125,7 +125,7 @@ fn pss_labels_keep_the_charts_own_level() {
     };
     let cfg = config("CH406", &o, &cases_dir());
     let once = harden_checked("CH406 own level", input.as_bytes(), &cfg, &BTreeMap::new());
-    let out = String::from_utf8(once.output.clone()).unwrap();
+    let out = String::from_utf8(once.to_bytes()).unwrap();
     assert!(
         out.contains("pod-security.kubernetes.io/enforce: restricted\n"),
         "{out}"

@@ -74,7 +74,7 @@ pub(crate) fn harden(
     cfg: &Config,
     images: &BTreeMap<String, ImageFacts>,
 ) -> Result<Outcome, crate::error::Error> {
-    crate::pipeline::harden(input, cfg, images)
+    crate::run(input.to_vec(), cfg, images)
 }
 
 /// The repository root.
@@ -341,7 +341,7 @@ pub(crate) fn config(code: &str, o: &RunOptions, dir: &Path) -> Config {
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         Config::parse_file(&text, &p.display().to_string()).expect("config file parses")
     });
-    let mut cfg = Config::from_file(file).expect("config builds");
+    let mut cfg = Config::from_file(file, rules::find).expect("config builds");
     if let Some(p) = o.profile {
         cfg.set_profile(p);
     }
@@ -390,10 +390,10 @@ pub(crate) fn harden_checked(
 ) -> Outcome {
     let out = harden(input, cfg, images).unwrap_or_else(|e| panic!("{label}: {e}"));
     let again =
-        harden(&out.output, cfg, images).unwrap_or_else(|e| panic!("{label} (2nd run): {e}"));
+        harden(&out.to_bytes(), cfg, images).unwrap_or_else(|e| panic!("{label} (2nd run): {e}"));
     assert_eq!(
-        String::from_utf8_lossy(&again.output),
-        String::from_utf8_lossy(&out.output),
+        String::from_utf8_lossy(&again.to_bytes()),
+        String::from_utf8_lossy(&out.to_bytes()),
         "{label}: hardening is not idempotent"
     );
     assert!(
@@ -401,7 +401,7 @@ pub(crate) fn harden_checked(
         "{label}: the second run changed something"
     );
     let inp = crate::document::parse_stream(input).expect("fixture parses");
-    let outp = crate::document::parse_stream(&out.output).expect("output parses");
+    let outp = crate::document::parse_stream(&out.to_bytes()).expect("output parses");
     for d in &inp.docs {
         if !out.changes.iter().any(|c| c.doc == d.index) {
             assert_eq!(

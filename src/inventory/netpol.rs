@@ -16,8 +16,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::document::Document;
+use crate::inventory::traffic;
 use crate::inventory::{label_selector_matches, Inventory, Workload};
-use crate::rules::guards::netpol_infer;
 use crate::yaml::view::ValueExt;
 
 /// A pod as the evaluator sees it.
@@ -40,7 +40,7 @@ impl<'a> Pod<'a> {
         Pod {
             ns: &w.namespace,
             labels: &w.labels,
-            ports: netpol_infer::container_ports(docs, w),
+            ports: traffic::container_ports(docs, w),
             foreign: false,
         }
     }
@@ -478,15 +478,6 @@ pub fn egress_to_cidr_allowed(
     Side::of(policies, src, Direction::Egress).allows_cidr(cidr, port, proto)
 }
 
-/// True for Helm test hook pods.
-pub fn is_test_hook(w: &Workload) -> bool {
-    w.hook.as_deref().is_some_and(|h| {
-        h.split(',')
-            .map(str::trim)
-            .any(|h| h == "test" || h == "test-success" || h == "test-failure")
-    })
-}
-
 /// True for hostNetwork pods (NetworkPolicies do not apply to them).
 pub fn host_network(docs: &[Document], w: &Workload) -> bool {
     w.pod_spec
@@ -567,16 +558,16 @@ pub fn unallowed_references(
             .any(|(ns, v)| !is_generated(v) && policy_selects(ns, v, p))
     };
     let mut out = RefCheck::default();
-    for r in netpol_infer::references(docs, inv) {
+    for r in traffic::references(docs, inv) {
         let src = &inv.workloads[r.from];
         let svc = &inv.services[r.service];
-        if is_test_hook(src) || host_network(docs, src) {
+        if src.is_test_hook() || host_network(docs, src) {
             continue;
         }
         let s = Pod::of(docs, src);
-        for ti in netpol_infer::selected_workloads(inv, svc) {
+        for ti in traffic::selected_workloads(inv, svc) {
             let dst = &inv.workloads[ti];
-            if is_test_hook(dst) || host_network(docs, dst) {
+            if dst.is_test_hook() || host_network(docs, dst) {
                 continue;
             }
             let d = Pod::of(docs, dst);

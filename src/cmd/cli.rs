@@ -1,13 +1,15 @@
-//! Command-line arguments (clap derive) and their validation into a [`Config`].
+//! Command-line arguments (clap derive) and their validation into the run's [`Settings`].
+//! The clap types live here only: the library's enums get their command-line spelling from
+//! the value enums below, which map onto them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, ConfigFile, OnResolveError, Profile};
-use crate::error::Error;
-use crate::report::Format;
+use chart_harden::config::{ConfigFile, OnResolveError, Profile, ResolveSettings, Settings};
+use chart_harden::report::Format;
+use chart_harden::Error;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -62,9 +64,9 @@ pub enum Command {
     Check {
         /// Pod Security level.
         #[arg(long, value_enum, default_value = "restricted")]
-        level: crate::check::CheckLevel,
+        level: CheckLevel,
         /// Pod Security policy version: `latest` or `v1.N`.
-        #[arg(long, default_value = "latest", value_parser = crate::check::parse_version)]
+        #[arg(long, default_value = "latest", value_parser = parse_version)]
         pss_version: chart_harden_pss::Version,
         /// Evaluate the input as it is (findings still say what hardening would fix).
         #[arg(long)]
@@ -110,8 +112,95 @@ pub enum ExportTarget {
     },
 }
 
+/// Levels `check` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckLevel {
+    /// Baseline Pod Security Standard.
+    Baseline,
+    /// Restricted Pod Security Standard (baseline included).
+    Restricted,
+}
+
+impl From<CheckLevel> for chart_harden_pss::Level {
+    fn from(l: CheckLevel) -> chart_harden_pss::Level {
+        match l {
+            CheckLevel::Baseline => chart_harden_pss::Level::Baseline,
+            CheckLevel::Restricted => chart_harden_pss::Level::Restricted,
+        }
+    }
+}
+
+/// Parses `latest` / `v1.N`.
+fn parse_version(s: &str) -> Result<chart_harden_pss::Version, String> {
+    s.parse::<chart_harden_pss::Version>()
+        .map_err(|e| e.to_string())
+}
+
+/// `--profile` values ([`Profile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// Report only: nothing in the output changes.
+    Dev,
+    /// Safe fixes and generated guard objects; unsafe fixes reported (the default).
+    Staging,
+    /// Everything enforced: unsafe fixes applied.
+    Prod,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Dev => Profile::Dev,
+            ProfileArg::Staging => Profile::Staging,
+            ProfileArg::Prod => Profile::Prod,
+        }
+    }
+}
+
+/// `--on-resolve-error` values ([`OnResolveError`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnResolveErrorArg {
+    /// Fail the run: exit 3, nothing on stdout.
+    Fail,
+    /// Keep the tag, report a warning.
+    Warn,
+}
+
+impl From<OnResolveErrorArg> for OnResolveError {
+    fn from(p: OnResolveErrorArg) -> OnResolveError {
+        match p {
+            OnResolveErrorArg::Fail => OnResolveError::Fail,
+            OnResolveErrorArg::Warn => OnResolveError::Warn,
+        }
+    }
+}
+
+/// `--report-format` values ([`Format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Plain text for terminals.
+    Text,
+    /// Markdown for a pull-request comment.
+    Markdown,
+    /// JSON (versioned schema).
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Json => Format::Json,
+            FormatArg::Sarif => Format::Sarif,
+        }
+    }
+}
+
 /// Options for hardening.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args)]
 pub struct Opts {
     /// Input file (default: stdin).
     #[arg(global = false)]
@@ -121,7 +210,7 @@ pub struct Opts {
     pub config: Option<PathBuf>,
     /// Profile: dev (report only), staging (safe fixes; default), prod (unsafe fixes too).
     #[arg(long, global = true, value_enum)]
-    pub profile: Option<Profile>,
+    pub profile: Option<ProfileArg>,
     /// Apply unsafe fixes (choosing UIDs, read-only root filesystem, …).
     #[arg(long, global = true)]
     pub unsafe_fixes: bool,
@@ -137,7 +226,7 @@ pub struct Opts {
     pub report_file: Option<PathBuf>,
     /// Report format [default: from --report-file's extension, else text].
     #[arg(long = "report-format", global = true, value_enum)]
-    pub report_format_flag: Option<Format>,
+    pub report_format_flag: Option<FormatArg>,
     /// Do not print the report on stderr.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
@@ -157,7 +246,7 @@ pub struct Opts {
     pub update_lock: bool,
     /// What to do when a digest cannot be resolved (prod: fail).
     #[arg(long, global = true, value_enum)]
-    pub on_resolve_error: Option<OnResolveError>,
+    pub on_resolve_error: Option<OnResolveErrorArg>,
     /// A registry to reach over plain HTTP (loopback registries always are); repeatable.
     #[arg(long = "insecure-registry", global = true)]
     pub insecure_registries: Vec<String>,
@@ -178,38 +267,41 @@ pub struct Opts {
 impl Opts {
     /// The format of the report on stderr/stdout: `--report-format`, else text.
     pub fn report_format(&self) -> Format {
-        self.report_format_flag.unwrap_or_default()
+        self.report_format_flag
+            .map(Format::from)
+            .unwrap_or_default()
     }
 
     /// The format of `--report-file`: `--report-format`, else the one the file's extension
     /// names ([`Format::from_path`]), else text.
     pub fn report_file_format(&self) -> Format {
         self.report_format_flag
+            .map(Format::from)
             .or_else(|| self.report_file.as_deref().and_then(Format::from_path))
             .unwrap_or_default()
     }
 
-    /// Builds the effective configuration: config file, then flags.
-    pub fn config(&self) -> Result<Config, Error> {
+    /// Builds the run's settings: config file, then flags.
+    pub fn settings(&self) -> Result<Settings, Error> {
         let file = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|source| Error::Io {
                     path: p.display().to_string(),
                     source,
                 })?;
-                Some(Config::parse_file(&text, &p.display().to_string())?)
+                Some(Settings::parse_file(&text, &p.display().to_string())?)
             }
             None => None,
         };
-        self.config_with_file(file)
+        self.settings_with_file(file)
     }
 
-    /// Like [`Opts::config`], with the config file's content given (e.g. a KRM
+    /// Like [`Opts::settings`], with the config file's content given (e.g. a KRM
     /// functionConfig) instead of read from `--config`; flags still apply on top.
-    pub fn config_with_file(&self, file: Option<ConfigFile>) -> Result<Config, Error> {
-        let mut cfg = Config::from_file(file)?;
+    pub fn settings_with_file(&self, file: Option<ConfigFile>) -> Result<Settings, Error> {
+        let mut cfg = Settings::from_file(file, chart_harden::rules::find)?;
         if let Some(p) = self.profile {
-            cfg.set_profile(p);
+            cfg.set_profile(p.into());
         }
         if self.unsafe_fixes {
             cfg.unsafe_fixes = true;
@@ -224,22 +316,29 @@ impl Opts {
             cfg.images.pin = false;
         }
         if let Some(p) = self.on_resolve_error {
-            cfg.on_resolve_error = p;
+            cfg.on_resolve_error = p.into();
         }
         cfg.images
             .insecure_registries
             .extend(self.insecure_registries.iter().cloned());
         for id in &self.disable {
-            let m = crate::rules::find(id)
+            let m = chart_harden::rules::find(id)
                 .ok_or_else(|| Error::Config(format!("unknown rule id `{id}` in --disable")))?;
             cfg.disabled.insert(m.code);
         }
         for id in &self.enable {
-            let m = crate::rules::find(id)
+            let m = chart_harden::rules::find(id)
                 .ok_or_else(|| Error::Config(format!("unknown rule id `{id}` in --enable")))?;
             cfg.enabled.insert(m.code);
         }
         check_release_names(&cfg)?;
+        cfg.resolve = ResolveSettings {
+            lockfile: self.lockfile.clone(),
+            offline: self.offline,
+            update_lock: self.update_lock,
+            cache_dir: self.cache_dir.clone(),
+            no_cache: self.no_cache,
+        };
         Ok(cfg)
     }
 }
@@ -247,9 +346,9 @@ impl Opts {
 /// The namespace must be a DNS-1123 label (as Kubernetes requires of a Namespace's name)
 /// and the release name follow Helm's rule (a DNS-1123 subdomain of at most 53
 /// characters): both end up in generated names, labels and comments.
-fn check_release_names(cfg: &Config) -> Result<(), Error> {
-    use crate::names::{is_dns1123_label, is_release_name};
-    use crate::yaml::scalar::quote;
+fn check_release_names(cfg: &Settings) -> Result<(), Error> {
+    use chart_harden::names::{is_dns1123_label, is_release_name};
+    use chart_harden::yaml::scalar::quote;
     if let Some(ns) = &cfg.namespace {
         if !is_dns1123_label(ns) {
             return Err(Error::Config(format!(

@@ -1,0 +1,227 @@
+//! One step of the fix loop: run the rules, decide which fixes apply (the rule's declared
+//! safety, values the chart set explicitly, what the workload facts allow, nodes the patcher
+//! does not edit), keep every finding once, and hand the allowed edits to [`super::apply`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::report_hash::{report_hash, same_report};
+use crate::config::Config;
+use crate::document::{Document, Stream};
+use crate::error::Error;
+use crate::finding::{Applicability, Finding, FixState, ResourceRef};
+use crate::inventory::Inventory;
+use crate::rules::{self, Context, ImageFacts, Rule};
+use crate::yaml::edit::{self, Op};
+
+/// One rule step of the fix loop: what it needs, and the findings so far.
+pub(super) struct Fixer<'a> {
+    pub(super) cfg: &'a Config,
+    pub(super) images: &'a BTreeMap<String, ImageFacts>,
+    /// Run rules and patch documents on every core (large streams).
+    pub(super) parallel: bool,
+    /// Helm 4 stream: generated documents get Helm's filename annotation.
+    pub(super) helm4: bool,
+    /// CRLF stream: generated documents use CRLF too.
+    pub(super) crlf: bool,
+    pub(super) findings: Vec<Finding>,
+    /// The input text of every input document a fix changed (kept only for those).
+    pub(super) before: BTreeMap<usize, crate::document::Text>,
+    /// The findings reported, by the hash of their (rule, resource, path, message), so that a
+    /// later pass does not report them again (see [`same_report`]).
+    pub(super) seen: HashMap<u64, Vec<usize>>,
+    /// The inventory of the stream as it is now (dropped whenever a step changes it).
+    pub(super) inventory: Option<Inventory>,
+    /// Documents changed since the per-object rules last ran (`None`: they have not run).
+    pub(super) dirty: Option<BTreeSet<usize>>,
+    /// Run per-object rules on changed documents only (see [`super::run::harden`]).
+    pub(super) incremental: bool,
+}
+
+impl Fixer<'_> {
+    /// Runs `rules` on the stream and applies the fixes allowed; true when anything changed.
+    pub(super) fn step(&mut self, stream: &mut Stream, rules: &[&dyn Rule]) -> Result<bool, Error> {
+        if rules.is_empty() {
+            return Ok(false);
+        }
+        let inv = match self.inventory.take() {
+            Some(inv) => inv,
+            None => Inventory::build(&stream.docs, self.cfg.namespace.as_deref()),
+        };
+        // Per-object rules look again only at what changed since they last ran.
+        let only = if self.incremental && rules.iter().any(|r| r.per_object()) {
+            self.dirty.replace(BTreeSet::new())
+        } else {
+            None
+        };
+        let cx = Context::new(&stream.docs, &inv, self.cfg, self.images);
+        let changed_cx = only
+            .as_ref()
+            .map(|d| Context::new(&stream.docs, &inv, self.cfg, self.images).restricted_to(d));
+        let sinks = rules::run_all(rules, &cx, changed_cx.as_ref(), self.parallel);
+        drop(changed_cx);
+        drop(cx);
+        let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
+        let mut generated: Vec<Value> = Vec::new();
+        let mut last_meta: Option<&'static rules::RuleMeta> = None;
+        // Workloads by resource, built on the first unsafe fix of the step.
+        let mut workload_index: Option<HashMap<&ResourceRef, usize>> = None;
+        for em in sinks.into_iter().flat_map(|s| s.items) {
+            let mut f = em.finding;
+            // A sink's findings are nearly always its rule's: look the rule up once.
+            let meta = match last_meta {
+                Some(m) if m.code == f.rule => Some(m),
+                _ => rules::find(f.rule),
+            };
+            last_meta = meta;
+            if let (Some(mut fix), Some(meta)) = (em.fix, meta) {
+                // A rule's declared fix safety is the most its fixes may be: checked here on
+                // every fix it emits (tests fail on a rule that emits beyond it; a release
+                // build never applies more than the rule declares).
+                if !within_declared(meta.fix, fix.applicability) {
+                    debug_assert!(
+                        false,
+                        "{} declares fix safety {} but emitted a {} fix: {}",
+                        meta.code,
+                        meta.fix.as_str(),
+                        fix.applicability.as_str(),
+                        f.message
+                    );
+                    fix.applicability = meta.fix;
+                }
+                // No safe fix changes a value the chart set explicitly: such a fix is unsafe,
+                // and says so.
+                // (A digest pin names the same image: not a change of the chart's choice.)
+                if fix.applicability == Applicability::Safe && meta.group != "images" {
+                    if let Some(what) = changes_explicit_value(&stream.docs, &fix) {
+                        fix.applicability = Applicability::Unsafe;
+                        f.message.push_str(&format!(
+                            " (the fix changes {what}, which the chart set explicitly: unsafe)"
+                        ));
+                    }
+                }
+                let gate = (fix.applicability == Applicability::Unsafe)
+                    .then(|| {
+                        let ix = workload_index.get_or_insert_with(|| {
+                            inv.workloads
+                                .iter()
+                                .enumerate()
+                                .map(|(i, w)| (&w.object.resource, i))
+                                .collect()
+                        });
+                        withheld_for_workload(&inv, ix, meta, &f.resource, self.cfg)
+                    })
+                    .flatten();
+                let allowed = match gate {
+                    Some(reason) => Err(reason),
+                    None => self.cfg.fix_allowed(meta, fix.applicability),
+                };
+                // A fix that would edit a node carrying an anchor, alias or tag (shared with
+                // other nodes) is withheld, named, instead of failing the whole run.
+                let allowed = allowed.and_then(|()| match decorated_op(&stream.docs, &fix) {
+                    Some(path) => Err(format!(
+                        "cannot patch {path}: the node carries a YAML anchor, alias or tag \
+                         (shared with other nodes), which chart-harden does not edit; set the \
+                         field in the chart"
+                    )),
+                    None => Ok(()),
+                });
+                match allowed {
+                    Ok(()) => {
+                        f.fix = FixState::Applied {
+                            applicability: fix.applicability,
+                        };
+                        for (d, op) in fix.ops {
+                            ops.entry(d).or_default().push(op);
+                        }
+                        generated.extend(fix.generated.into_iter().map(|g| g.value));
+                    }
+                    Err(reason) => {
+                        f.fix = FixState::Skipped {
+                            applicability: fix.applicability,
+                            reason,
+                        };
+                    }
+                }
+            }
+            let earlier = self.seen.entry(report_hash(&f)).or_default();
+            if !earlier.iter().any(|&i| same_report(&self.findings[i], &f)) {
+                earlier.push(self.findings.len());
+                self.findings.push(f);
+            }
+        }
+        if ops.is_empty() && generated.is_empty() {
+            // Nothing changed: the next step reads the same stream, and its inventory.
+            self.inventory = Some(inv);
+            return Ok(false);
+        }
+        drop(inv);
+        self.apply(stream, ops, generated)?;
+        Ok(true)
+    }
+}
+
+/// The path of the first op of `fix` that edits a node carrying an anchor, alias or tag
+/// (see [`edit::decorated_ops`]); only documents the fast paths declined can hold one.
+fn decorated_op(docs: &[Document], fix: &rules::Fix) -> Option<String> {
+    let mut by_doc: BTreeMap<usize, Vec<&Op>> = BTreeMap::new();
+    for (d, op) in &fix.ops {
+        if docs.get(*d).is_some_and(|doc| !doc.plain) {
+            by_doc.entry(*d).or_default().push(op);
+        }
+    }
+    by_doc.into_iter().find_map(|(d, ops)| {
+        edit::decorated_ops(&docs[d].text, &ops)
+            .into_iter()
+            .next()
+            .map(|(_, e)| e.path)
+    })
+}
+
+/// True when a fix of `emitted` safety stays within a rule's declared `declared` safety (the
+/// most its fixes may be: a safe rule emits safe fixes, an unsafe one safe or unsafe ones, a
+/// report-only one none).
+pub fn within_declared(declared: Applicability, emitted: Applicability) -> bool {
+    matches!(
+        (declared, emitted),
+        (Applicability::Safe, Applicability::Safe)
+            | (
+                Applicability::Unsafe,
+                Applicability::Safe | Applicability::Unsafe
+            )
+    )
+}
+
+/// The first `Set` of a fix that replaces a scalar the document already has with another
+/// value (`path: old → new`), if any.
+fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) -> Option<String> {
+    fix.ops.iter().find_map(|(d, op)| {
+        let Op::Set(path, new) = op else { return None };
+        let old = path.lookup(&docs.get(*d)?.value)?;
+        (!old.is_null() && !old.is_object() && !old.is_array() && old != new)
+            .then(|| format!("{path} from {old} to {new}"))
+    })
+}
+
+/// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts: a pod that
+/// can never reach the restricted level (a node agent, a system component) gets no unsafe
+/// pod-security fix, whose only purpose is restricted, and no default memory limit (its
+/// memory follows the node's load). `podSecurity.hostAccessPods: restrict` applies them anyway.
+fn withheld_for_workload(
+    inv: &Inventory,
+    index: &HashMap<&ResourceRef, usize>,
+    meta: &rules::RuleMeta,
+    r: &ResourceRef,
+    cfg: &Config,
+) -> Option<String> {
+    if cfg.pod_security.host_access_pods || !(meta.group == "pod-security" || meta.code == "CH405")
+    {
+        return None;
+    }
+    let wi = *index.get(r)?;
+    let why = inv.facts.workloads.get(wi)?.unrestrictable.as_ref()?;
+    Some(format!(
+        "withheld: {why}, so the pod can never reach the restricted level and this fix would only risk breaking it (set `podSecurity.hostAccessPods: restrict` to apply it)"
+    ))
+}
