@@ -7,11 +7,10 @@ mod e2e;
 mod helm;
 #[path = "../crates/registry/tests/common/push.rs"]
 mod push;
+#[path = "../crates/registry/tests/common/server.rs"]
+mod server;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
 
 struct Registry {
     child: Child,
@@ -26,42 +25,15 @@ impl Drop for Registry {
     }
 }
 
-fn registry_bin() -> PathBuf {
-    let p = PathBuf::from("/usr/bin/docker-registry");
-    assert!(
-        p.exists(),
-        "docker-registry is required: run scripts/install-registry.sh (scripts/test.sh does)"
-    );
-    p
-}
-
+/// A real registry on 127.0.0.1, ready when it answers `/v2/`.
 fn start_registry() -> Registry {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
+    let (child, port) = server::spawn(&server::registry_binary(), dir.path(), |port| {
         format!(
             "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n",
             dir.path().join("data").display()
-        ),
-    )
-    .expect("write config");
-    let child = Command::new(registry_bin())
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start docker-registry");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        )
+    });
     Registry {
         child,
         port,

@@ -3,69 +3,19 @@
 #![allow(dead_code)]
 
 pub mod push;
+pub mod server;
 
 use std::collections::HashMap;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Child;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chart_harden_registry::ResolverConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub const INSTALL_HINT: &str =
-    "the `docker-registry` binary (CNCF distribution) is required by these tests: run `sudo scripts/install-registry.sh` from the repository root";
-
-fn registry_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("DOCKER_REGISTRY_BIN") {
-        return PathBuf::from(p);
-    }
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let p = Path::new(dir).join("docker-registry");
-        if p.is_file() {
-            return p;
-        }
-    }
-    let p = PathBuf::from("/usr/bin/docker-registry");
-    if p.is_file() {
-        return p;
-    }
-    panic!("{INSTALL_HINT}");
-}
-
-fn free_port() -> u16 {
-    match StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(a) => a.port(),
-        Err(e) => panic!("cannot get a free port: {e}"),
-    }
-}
-
-/// Answers `GET /v2/` with 200 or 401 (auth on)?
-fn ping(port: u16) -> bool {
-    let Ok(mut s) = StdStream::connect_timeout(
-        &SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 64];
-    match s.read(&mut buf) {
-        Ok(n) => {
-            let head = String::from_utf8_lossy(&buf[..n]);
-            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.1 401")
-        }
-        Err(_) => false,
-    }
-}
+use server::registry_binary;
 
 /// A running registry; killed on drop.
 pub struct Registry {
@@ -91,9 +41,6 @@ impl Registry {
 
     /// Starts `bin` as the registry (tests of the harness itself).
     pub fn start_using(bin: &Path, basic: Option<(&str, &str)>) -> Registry {
-        if !bin.is_file() {
-            panic!("{} not found: {INSTALL_HINT}", bin.display());
-        }
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let auth = match basic {
             Some((user, pass)) => {
@@ -107,49 +54,17 @@ impl Registry {
             }
             None => String::new(),
         };
-        for _ in 0..5 {
-            let port = free_port();
-            let config = format!(
+        let (child, port) = server::spawn(bin, dir.path(), |port| {
+            format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
                 dir.path().join("data").display()
-            );
-            let cfg_path = dir.path().join("config.yml");
-            std::fs::write(&cfg_path, config).unwrap_or_else(|e| panic!("{e}"));
-            let log = std::fs::File::create(dir.path().join("registry.log"))
-                .unwrap_or_else(|e| panic!("{e}"));
-            let log2 = log.try_clone().unwrap_or_else(|e| panic!("{e}"));
-            let mut child = Command::new(bin)
-                .arg("serve")
-                .arg(&cfg_path)
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log2)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}; {INSTALL_HINT}", bin.display()));
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                if ping(port) {
-                    return Registry {
-                        port,
-                        child: Some(child),
-                        dir,
-                    };
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // port taken? try another
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let log = std::fs::read_to_string(dir.path().join("registry.log"))
-                        .unwrap_or_default();
-                    panic!("registry did not answer /v2/ within 20s; log:\n{log}");
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            }
+            )
+        });
+        Registry {
+            port,
+            child: Some(child),
+            dir,
         }
-        let log = std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
-        panic!("registry failed to start; log:\n{log}");
     }
 
     /// Stops the registry now.
