@@ -28,13 +28,15 @@ pub struct Document {
     /// True when `value` leaves out a pruned path ([`Document::full_value`] has all of it).
     pub partial: bool,
     /// Kubernetes objects in this document: the document itself, or each item of a `kind: List`.
-    /// (A boxed slice: no spare capacity, and no allocation for an empty document.)
+    /// (A boxed slice, not a `Vec`: 16 bytes and one pointer on the heap for the common single
+    /// object, not 24 and a capacity of four.)
     pub objects: Box<[Object]>,
     /// Template file (Helm 4 annotation or Helm 3 `# Source:` comment).
     pub source: Option<Str>,
     /// A key some mapping of the document repeats (`` "app" (near line 7 of the document) ``): read like
-    /// Kubernetes reads it (the last value wins) and reported as a warning (CH636).
-    pub duplicate_key: Option<Box<str>>,
+    /// Kubernetes reads it (the last value wins) and reported as a warning (CH636). Rarely
+    /// set: one pointer wide (a `Document` is 152 bytes, not 160).
+    pub duplicate_key: Option<Box<String>>,
     /// The fast paths read the document: it holds no anchor, alias or tag, so no fix meets a
     /// node the patcher refuses to edit (false when not known).
     pub plain: bool,
@@ -84,15 +86,16 @@ impl std::ops::Deref for Marker {
 #[derive(Clone, Default)]
 pub struct Text(TextRepr);
 
+// `Box<str>`, not `String`: the text fits beside the shared range (24 bytes, not 32).
 #[derive(Clone)]
 enum TextRepr {
     Shared(Arc<String>, std::ops::Range<usize>),
-    Owned(String),
+    Owned(Box<str>),
 }
 
 impl Default for TextRepr {
     fn default() -> Self {
-        TextRepr::Owned(String::new())
+        TextRepr::Owned(Box::default())
     }
 }
 
@@ -122,13 +125,13 @@ impl std::ops::Deref for Text {
 
 impl From<String> for Text {
     fn from(s: String) -> Text {
-        Text(TextRepr::Owned(s))
+        Text(TextRepr::Owned(s.into_boxed_str()))
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
-        Text(TextRepr::Owned(s.to_string()))
+        Text(TextRepr::Owned(s.into()))
     }
 }
 
@@ -469,7 +472,7 @@ fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Documen
         message: view::redact_parse_message(&provisional.text, message),
     })?;
     let mut doc = assemble(provisional, value, reading.partial)?;
-    doc.duplicate_key = reading.duplicate_key.map(String::into_boxed_str);
+    doc.duplicate_key = reading.duplicate_key.map(Box::new);
     doc.plain = reading.plain;
     Ok(doc)
 }

@@ -64,8 +64,8 @@ pub enum FixState {
 ///
 /// Its strings are [`Str`]s: a `ResourceRef` is copied into every finding and every step of
 /// the fix loop, and the parser shares one copy of each apiVersion, kind, namespace and
-/// template file among the objects of a stream (200,000 ConfigMaps: see README), so a copy
-/// costs reference counts, not five allocations.
+/// template file among the objects of a stream, so a copy costs reference counts, not five
+/// allocations (with the `Document` layout, 200,000 ConfigMaps: peak RSS 382 -> 352 MiB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
 pub struct ResourceRef {
     /// 0-based index of the document in the input stream (generated documents get indexes after the input).
