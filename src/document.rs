@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::finding::ResourceRef;
+use crate::finding::{ResourceRef, Str};
 use crate::yaml::view::MapExt;
 use crate::yaml::view::ValueExt;
 use crate::yaml::{split, view, Path};
@@ -18,8 +18,8 @@ pub const HELM4_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-fil
 pub struct Document {
     /// 0-based position in the stream.
     pub index: usize,
-    /// The `---` marker bytes before the document (may be empty).
-    pub marker: String,
+    /// The `---` marker before the document, or none.
+    pub marker: Marker,
     /// The document's bytes after the marker.
     pub text: Text,
     /// The typed view (`Null` for an empty document). For the kinds in [`PRUNED`] it leaves
@@ -28,15 +28,56 @@ pub struct Document {
     /// True when `value` leaves out a pruned path ([`Document::full_value`] has all of it).
     pub partial: bool,
     /// Kubernetes objects in this document: the document itself, or each item of a `kind: List`.
-    pub objects: Vec<Object>,
+    /// (A boxed slice, not a `Vec`: 16 bytes and one pointer on the heap for the common single
+    /// object, not 24 and a capacity of four.)
+    pub objects: Box<[Object]>,
     /// Template file (Helm 4 annotation or Helm 3 `# Source:` comment).
-    pub source: Option<String>,
+    pub source: Option<Str>,
     /// A key some mapping of the document repeats (`` "app" (near line 7 of the document) ``): read like
-    /// Kubernetes reads it (the last value wins) and reported as a warning (CH636).
-    pub duplicate_key: Option<String>,
+    /// Kubernetes reads it (the last value wins) and reported as a warning (CH636). Rarely
+    /// set: one pointer wide (a `Document` is 152 bytes, not 160).
+    pub duplicate_key: Option<Box<String>>,
     /// The fast paths read the document: it holds no anchor, alias or tag, so no fix meets a
     /// node the patcher refuses to edit (false when not known).
     pub plain: bool,
+}
+
+/// The marker line start before a document: `---`, or nothing (the first document, or one
+/// after a `...` end marker). One byte, not a `String` per document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Marker {
+    /// No marker.
+    #[default]
+    None,
+    /// `---`.
+    Dashes,
+}
+
+impl Marker {
+    /// The marker written `s`: `""` or `---` (what [`split::split`] finds).
+    pub fn of(s: &str) -> Marker {
+        debug_assert!(s.is_empty() || s == "---", "{s:?}");
+        if s.is_empty() {
+            Marker::None
+        } else {
+            Marker::Dashes
+        }
+    }
+
+    /// The marker's bytes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Marker::None => "",
+            Marker::Dashes => "---",
+        }
+    }
+}
+
+impl std::ops::Deref for Marker {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
 }
 
 /// A document's bytes: a range of the input stream it was read from (shared with the other
@@ -45,15 +86,16 @@ pub struct Document {
 #[derive(Clone, Default)]
 pub struct Text(TextRepr);
 
+// `Box<str>`, not `String`: the text fits beside the shared range (24 bytes, not 32).
 #[derive(Clone)]
 enum TextRepr {
     Shared(Arc<String>, std::ops::Range<usize>),
-    Owned(String),
+    Owned(Box<str>),
 }
 
 impl Default for TextRepr {
     fn default() -> Self {
-        TextRepr::Owned(String::new())
+        TextRepr::Owned(Box::default())
     }
 }
 
@@ -83,13 +125,13 @@ impl std::ops::Deref for Text {
 
 impl From<String> for Text {
     fn from(s: String) -> Text {
-        Text(TextRepr::Owned(s))
+        Text(TextRepr::Owned(s.into_boxed_str()))
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
-        Text(TextRepr::Owned(s.to_string()))
+        Text(TextRepr::Owned(s.into()))
     }
 }
 
@@ -229,20 +271,41 @@ fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
     v.ptr(p).and_then(Value::as_str)
 }
 
-fn resource_of(doc: usize, v: &Value, source: &Option<String>) -> ResourceRef {
+fn resource_of(doc: usize, v: &Value, source: &Option<Str>) -> ResourceRef {
     ResourceRef {
         doc,
-        api_version: str_at(v, "/apiVersion").unwrap_or_default().to_string(),
-        kind: str_at(v, "/kind").unwrap_or_default().to_string(),
-        namespace: str_at(v, "/metadata/namespace").map(str::to_string),
-        name: str_at(v, "/metadata/name").unwrap_or_default().to_string(),
+        api_version: interned(str_at(v, "/apiVersion").unwrap_or_default()),
+        kind: interned(str_at(v, "/kind").unwrap_or_default()),
+        namespace: str_at(v, "/metadata/namespace").map(interned),
+        name: str_at(v, "/metadata/name").unwrap_or_default().into(),
         source: v
             .ptr("/metadata/annotations")
             .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
             .and_then(Value::as_str)
-            .map(str::to_string)
+            .map(interned)
             .or_else(|| source.clone()),
     }
+}
+
+/// One shared copy of a string that repeats across the objects of a stream (apiVersion, kind,
+/// namespace, template file), per parsing thread: the strings seen last, up to a bound.
+fn interned(s: &str) -> Str {
+    const MOST: usize = 1024;
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashSet<Str>> =
+            std::cell::RefCell::default();
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if let Some(x) = seen.get(s) {
+            return x.clone();
+        }
+        if seen.len() >= MOST {
+            seen.clear();
+        }
+        let x = Str::from(s);
+        seen.insert(x.clone());
+        x
+    })
 }
 
 fn check_object(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
@@ -409,7 +472,7 @@ fn build_document_text(index: usize, marker: &str, body: Text) -> Result<Documen
         message: view::redact_parse_message(&provisional.text, message),
     })?;
     let mut doc = assemble(provisional, value, reading.partial)?;
-    doc.duplicate_key = reading.duplicate_key;
+    doc.duplicate_key = reading.duplicate_key.map(Box::new);
     doc.plain = reading.plain;
     Ok(doc)
 }
@@ -428,12 +491,12 @@ pub fn build_document_with_value(
 fn provisional(index: usize, marker: &str, body: Text) -> Document {
     Document {
         index,
-        marker: marker.to_string(),
-        source: split::helm3_source(&body),
+        marker: Marker::of(marker),
+        source: split::helm3_source(&body).map(interned),
         text: body,
         value: Value::Null,
         partial: false,
-        objects: Vec::new(),
+        objects: Box::default(),
         duplicate_key: None,
         plain: false,
     }
@@ -469,7 +532,7 @@ fn assemble(provisional: Document, value: Value, partial: bool) -> Result<Docume
         0,
         &mut objects,
     )?;
-    doc.objects = objects;
+    doc.objects = objects.into_boxed_slice();
     Ok(doc)
 }
 
@@ -623,7 +686,7 @@ const MAX_LIST_DEPTH: usize = 8;
 fn collect_objects(
     label: &dyn Fn() -> String,
     index: usize,
-    source: &Option<String>,
+    source: &Option<Str>,
     v: &Value,
     base: Path,
     at: &str,

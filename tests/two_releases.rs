@@ -35,12 +35,13 @@ fn keys(bytes: &[u8]) -> BTreeSet<(String, String, String)> {
     for d in &stream.docs {
         for o in &d.objects {
             out.insert((
-                o.resource.kind.clone(),
+                o.resource.kind.to_string(),
                 o.resource
                     .namespace
-                    .clone()
-                    .unwrap_or_else(|| "shared".into()),
-                o.resource.name.clone(),
+                    .as_deref()
+                    .unwrap_or("shared")
+                    .to_string(),
+                o.resource.name.to_string(),
             ));
         }
     }

@@ -176,7 +176,7 @@ pub fn export(original: &Stream, outcome: &Outcome) -> Result<FluxExport, Error>
             pairs.push((
                 object_value(d, o, whole)?,
                 object_value(h, ho, whole)?,
-                o.resource.source.clone(),
+                o.resource.source.as_deref().map(String::from),
             ));
         }
     }

@@ -178,7 +178,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
                 String::new()
             };
             roles.insert(
-                (kind, ns, o.resource.name.clone()),
+                (kind, ns, o.resource.name.to_string()),
                 grants_of(docs[o.doc].object_value(o)),
             );
         }

@@ -355,7 +355,7 @@ impl Inventory {
         for doc in docs {
             for obj in &doc.objects {
                 let v = doc.object_value(obj);
-                let kind = obj.resource.kind.clone();
+                let kind = obj.resource.kind.to_string();
                 inv.by_kind
                     .entry(kind.clone())
                     .or_default()
@@ -393,7 +393,7 @@ impl Inventory {
                             .unwrap_or_default();
                         inv.services.push(Service {
                             object: obj.clone(),
-                            name: obj.resource.name.clone(),
+                            name: obj.resource.name.to_string(),
                             namespace: ns.clone(),
                             selector: labels_at(v, "/spec/selector"),
                             ports,
@@ -401,7 +401,7 @@ impl Inventory {
                     }
                     "ServiceAccount" => {
                         inv.service_accounts
-                            .insert((ns.clone(), obj.resource.name.clone()), obj.clone());
+                            .insert((ns.clone(), obj.resource.name.to_string()), obj.clone());
                     }
                     "RoleBinding" | "ClusterRoleBinding" => {
                         let subjects = v
@@ -481,7 +481,7 @@ impl Inventory {
                         for k in [JOB_NAME_LABEL, "job-name"] {
                             labels
                                 .entry(k.to_string())
-                                .or_insert_with(|| obj.resource.name.clone());
+                                .or_insert_with(|| obj.resource.name.to_string());
                         }
                     }
                     let selector = if kind == "Pod" {

@@ -145,10 +145,10 @@ pub fn known_namespaces(docs: &[Document], inv: &Inventory) -> BTreeSet<String> 
     for d in docs {
         for o in &d.objects {
             if let Some(ns) = &o.resource.namespace {
-                s.insert(ns.clone());
+                s.insert(ns.to_string());
             }
             if o.resource.kind == "Namespace" {
-                s.insert(o.resource.name.clone());
+                s.insert(o.resource.name.to_string());
             }
         }
     }

@@ -149,7 +149,7 @@ impl Builder {
         json!([{
             "physicalLocation": {"artifactLocation": {"uri": artifact_uri(r)}},
             "logicalLocations": [{
-                "name": if path.is_empty() { r.name.clone() } else { path.to_string() },
+                "name": if path.is_empty() { r.name.to_string() } else { path.to_string() },
                 "fullyQualifiedName": fully_qualified(r, path),
                 "kind": "resource",
             }],

@@ -83,14 +83,14 @@ fn marker_candidates(bytes: &[u8]) -> Vec<usize> {
 }
 
 /// Helm 3 writes `# Source: chart/templates/x.yaml` above each document.
-pub fn helm3_source(text: &str) -> Option<String> {
+pub fn helm3_source(text: &str) -> Option<&str> {
     for line in text.lines() {
         let t = line.trim();
         if t.is_empty() {
             continue;
         }
         if let Some(rest) = t.strip_prefix("# Source:") {
-            return Some(rest.trim().to_string());
+            return Some(rest.trim());
         }
         if !t.starts_with('#') {
             break;

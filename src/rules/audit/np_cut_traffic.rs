@@ -611,7 +611,7 @@ impl<'a> Stream<'a> {
         };
         let mut md = generated_meta(
             name.clone(),
-            w.object.resource.namespace.clone(),
+            w.object.resource.namespace.as_deref().map(String::from),
             self.cx.value(&w.object),
         );
         md.annotations = Some(BTreeMap::from([(

@@ -36,7 +36,7 @@ impl Rule for PdbOverlap {
             if pdbs.len() < 2 {
                 continue;
             }
-            let names: Vec<String> = pdbs.iter().map(|o| o.resource.name.clone()).collect();
+            let names: Vec<String> = pdbs.iter().map(|o| o.resource.name.to_string()).collect();
             out.emit(
                 &META,
                 &w.object.resource,

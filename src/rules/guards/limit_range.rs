@@ -177,7 +177,11 @@ impl Rule for GenerateLimitRange {
             };
             let name = format!("{base}{}", super::NAME_SUFFIX);
             let lr = LimitRange {
-                metadata: generated_meta(name.clone(), q.resource.namespace.clone(), v),
+                metadata: generated_meta(
+                    name.clone(),
+                    q.resource.namespace.as_deref().map(String::from),
+                    v,
+                ),
                 spec: Some(LimitRangeSpec {
                     limits: vec![LimitRangeItem {
                         type_: "Container".into(),

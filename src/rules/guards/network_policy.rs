@@ -427,7 +427,10 @@ impl<'a> Stream<'a> {
             return false;
         }
         if !existing.is_empty() {
-            let names: Vec<String> = existing.iter().map(|o| o.resource.name.clone()).collect();
+            let names: Vec<String> = existing
+                .iter()
+                .map(|o| o.resource.name.to_string())
+                .collect();
             let e = out.emit(
                 &META,
                 &w.object.resource,
@@ -778,7 +781,8 @@ impl<'a> Stream<'a> {
     /// The configured `extraEgress` entries that apply to the workload.
     fn extra_egress(&self, w: &Workload, egress: &mut Rules, edges: &mut Vec<Edge>) {
         for (xi, x) in self.opts.extra_egress.iter().enumerate() {
-            if !x.workloads.is_empty() && !x.workloads.contains(&w.object.resource.name) {
+            if !x.workloads.is_empty() && !x.workloads.iter().any(|n| *n == w.object.resource.name)
+            {
                 continue;
             }
             let protocol = x.protocol.clone().unwrap_or_else(|| "TCP".into());
@@ -840,7 +844,7 @@ impl<'a> Stream<'a> {
         let np = NetworkPolicy {
             metadata: generated_meta(
                 name.clone(),
-                w.object.resource.namespace.clone(),
+                w.object.resource.namespace.as_deref().map(String::from),
                 self.cx.value(&w.object),
             ),
             spec: Some(NetworkPolicySpec {
@@ -987,7 +991,7 @@ fn narrow_selector(
             .collect()
     };
     let job_name = if w.object.resource.kind == "Job" {
-        Some(w.object.resource.name.clone())
+        Some(w.object.resource.name.to_string())
     } else {
         None
     };

@@ -79,7 +79,7 @@ pub(crate) fn min_replicas(cx: &Context<'_>, w: &Workload) -> (i64, Option<Strin
                     .ptr("/spec/minReplicas")
                     .and_then(crate::yaml::view::as_int)
                     .unwrap_or(1);
-                return (min, Some(h.resource.name.clone()));
+                return (min, Some(h.resource.name.to_string()));
             }
         }
     }
@@ -196,7 +196,11 @@ impl Rule for GeneratePdb {
             let obj = cx.value(&w.object);
             let name = format!("{}{}", w.object.resource.name, super::NAME_SUFFIX);
             let pdb = PodDisruptionBudget {
-                metadata: generated_meta(name.clone(), w.object.resource.namespace.clone(), obj),
+                metadata: generated_meta(
+                    name.clone(),
+                    w.object.resource.namespace.as_deref().map(String::from),
+                    obj,
+                ),
                 spec: Some(PodDisruptionBudgetSpec {
                     max_unavailable: Some(budget.clone()),
                     selector: Some(selector),

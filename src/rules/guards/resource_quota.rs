@@ -338,7 +338,7 @@ impl Rule for GenerateResourceQuota {
             let first = ws[0];
             let explicit_ns = ws
                 .iter()
-                .find_map(|w| w.object.resource.namespace.clone())
+                .find_map(|w| w.object.resource.namespace.as_deref().map(String::from))
                 .filter(|n| *n == ns);
             let quota = ResourceQuota {
                 metadata: generated_meta(name.clone(), explicit_ns, cx.value(&first.object)),

@@ -83,7 +83,7 @@ pub(crate) fn grantees(cx: &Context<'_>, role: &RoleObj<'_>) -> String {
         for (ns, sa) in &b.subjects {
             let ns = ns
                 .clone()
-                .or_else(|| b.object.resource.namespace.clone())
+                .or_else(|| b.object.resource.namespace.as_deref().map(String::from))
                 .unwrap_or_default();
             let who = if ns.is_empty() {
                 sa.clone()
