@@ -416,20 +416,19 @@ fn apply_batched(text: &str, ops: &[Op]) -> Result<String, EditError> {
             batch.push(e);
         }
         pending = later;
-        batch.sort_by_key(|e| std::cmp::Reverse(e.start));
+        // The tree goes before the next text is made (edits own their text).
+        drop(root);
+        // The edits of a batch touch no common byte: in order, they make the next text.
+        batch.sort_by_key(|e| e.start);
         let mut out =
             String::with_capacity(cur.len() + batch.iter().map(|e| e.with.len()).sum::<usize>());
-        let mut pos = cur.len();
-        let mut pieces: Vec<&str> = Vec::with_capacity(batch.len() * 2 + 1);
+        let mut pos = 0;
         for e in &batch {
-            pieces.push(&cur[e.end..pos]);
-            pieces.push(&e.with);
-            pos = e.start;
+            out.push_str(&cur[pos..e.start]);
+            out.push_str(&e.with);
+            pos = e.end;
         }
-        pieces.push(&cur[..pos]);
-        for piece in pieces.iter().rev() {
-            out.push_str(piece);
-        }
+        out.push_str(&cur[pos..]);
         cur = out;
     }
     Ok(cur)
