@@ -120,6 +120,10 @@ struct PatchJob {
 /// Sets and appends in order; removals last, deepest and highest index first, so that
 /// earlier paths stay valid.
 fn order_ops(ops: Vec<Op>) -> Vec<Op> {
+    // Most steps remove nothing: their ops stay where they are (no copy of thousands of ops).
+    if !ops.iter().any(|o| matches!(o, Op::Remove(_))) {
+        return ops;
+    }
     let (mut removes, mut rest): (Vec<Op>, Vec<Op>) =
         ops.into_iter().partition(|o| matches!(o, Op::Remove(_)));
     // Drop edits under a path that is removed anyway.

@@ -305,7 +305,7 @@ impl<'a> StreamPositions<'a> {
             .or_insert_with(|| crate::yaml::tree::build(doc_text).ok().flatten());
         let mut offset = doc_text.len() - doc_text.trim_start().len();
         if let Some(root) = tree.as_ref() {
-            offset = root.start;
+            offset = root.start();
             let mut cur = root;
             for step in parse_path(path) {
                 match (&cur.kind, &step) {
@@ -316,10 +316,10 @@ impl<'a> StreamPositions<'a> {
                         match entries
                             .iter()
                             .rev()
-                            .find(|(key, _)| key.scalar() == Some(&**k))
+                            .find(|(key, _)| key.scalar(doc_text) == Some(&**k))
                         {
                             Some((key, value)) => {
-                                offset = key.start;
+                                offset = key.start();
                                 cur = value;
                             }
                             None => break,
@@ -330,7 +330,7 @@ impl<'a> StreamPositions<'a> {
                         crate::yaml::path::Seg::Index(i),
                     ) => match items.get(*i) {
                         Some(item) => {
-                            offset = item.start;
+                            offset = item.start();
                             cur = item;
                         }
                         None => break,

@@ -92,7 +92,7 @@ pub(super) fn span_tree(text: &str, root: Option<&Node>) {
                 describe(&reference, secret).to_string(),
             )
         }),
-        Some(n) => match tree_difference(n, &reference, &mut path, secret) {
+        Some(n) => match tree_difference(text, n, &reference, &mut path, secret) {
             Ok(d) => d,
             Err(Skip) => return,
         },
@@ -188,31 +188,33 @@ fn first_difference(
 /// The tree holds something the comparison does not resolve.
 struct Skip;
 
-/// Like [`first_difference`], for a span tree node and serde-saphyr's value.
+/// Like [`first_difference`], for a span tree node of `text` and serde-saphyr's value.
 fn tree_difference(
+    text: &str,
     n: &Node,
     v: &Value,
     path: &mut String,
     secret: bool,
 ) -> Result<Option<(String, String)>, Skip> {
-    if n.decorated {
+    if n.decorated() {
         return Err(Skip);
     }
     let differs = |ours: String| Ok(Some((ours, describe(v, secret))));
     match &n.kind {
         NodeKind::Alias => Err(Skip),
-        NodeKind::Scalar { value, style } => {
+        NodeKind::Scalar { style, .. } => {
+            let value = n.scalar(text).ok_or(Skip)?;
             let ok = match (style, resolve_plain(value)) {
                 (ScalarStyle::Plain, Some(Plain::Other(x))) => *v == x,
                 // A plain scalar the table is not sure of: serde-saphyr decides; a string
                 // reading must still be the scalar's text.
                 (ScalarStyle::Plain, None) => v.as_str().is_none_or(|s| s == value),
-                _ => v.as_str() == Some(value.as_str()),
+                _ => v.as_str() == Some(value),
             };
             if ok {
                 Ok(None)
             } else {
-                differs(describe(&Value::String(value.clone()), secret))
+                differs(describe(&Value::String(value.to_string()), secret))
             }
         }
         NodeKind::Seq { items, .. } => {
@@ -222,7 +224,7 @@ fn tree_difference(
             for (i, (item, w)) in items.iter().zip(list).enumerate() {
                 let len = path.len();
                 path.push_str(&format!("/{i}"));
-                if let Some(d) = tree_difference(item, w, path, secret)? {
+                if let Some(d) = tree_difference(text, item, w, path, secret)? {
                     return Ok(Some(d));
                 }
                 path.truncate(len);
@@ -233,16 +235,16 @@ fn tree_difference(
             // Repeated keys: the last one wins, as for serde-saphyr and Kubernetes.
             let mut keys: Vec<(&str, &Node)> = Vec::with_capacity(entries.len());
             for (k, val) in entries {
-                let NodeKind::Scalar { value: key, style } = &k.kind else {
+                let (NodeKind::Scalar { style, .. }, Some(key)) = (&k.kind, k.scalar(text)) else {
                     return Err(Skip);
                 };
-                if k.decorated
+                if k.decorated()
                     || *style == ScalarStyle::Plain
                         && (key == "<<" || resolve_plain(key) != Some(Plain::Str))
                 {
                     return Err(Skip);
                 }
-                match keys.iter_mut().find(|(seen, _)| *seen == key.as_str()) {
+                match keys.iter_mut().find(|(seen, _)| *seen == key) {
                     Some(slot) => slot.1 = val,
                     None => keys.push((key, val)),
                 }
@@ -254,9 +256,9 @@ fn tree_difference(
                 let len = path.len();
                 push_key(path, k);
                 let Some(w) = m.get(*k) else {
-                    return Ok(Some((describe_node(val), "no such key".to_string())));
+                    return Ok(Some((describe_node(text, val), "no such key".to_string())));
                 };
-                if let Some(d) = tree_difference(val, w, path, secret)? {
+                if let Some(d) = tree_difference(text, val, w, path, secret)? {
                     return Ok(Some(d));
                 }
                 path.truncate(len);
@@ -271,9 +273,12 @@ fn tree_difference(
 }
 
 /// A node's shape, for a message.
-fn describe_node(n: &Node) -> String {
+fn describe_node(text: &str, n: &Node) -> String {
     match &n.kind {
-        NodeKind::Scalar { value, .. } => format!("a scalar of {} chars", value.chars().count()),
+        NodeKind::Scalar { .. } => format!(
+            "a scalar of {} chars",
+            n.scalar(text).unwrap_or_default().chars().count()
+        ),
         NodeKind::Map { entries, .. } => format!("a mapping of {} keys", entries.len()),
         NodeKind::Seq { items, .. } => format!("a sequence of {} items", items.len()),
         NodeKind::Alias => "an alias".to_string(),
@@ -399,7 +404,7 @@ mod tests {
         let mut wrong = reference.clone();
         wrong["b"] = Value::String("x".into());
         assert_eq!(
-            tree_difference(tree.as_ref().unwrap(), &wrong, &mut path, false)
+            tree_difference(text, tree.as_ref().unwrap(), &wrong, &mut path, false)
                 .ok()
                 .flatten()
                 .map(|d| d.0),
@@ -411,6 +416,6 @@ mod tests {
         let tree = super::super::tree::build(text).unwrap().unwrap();
         let reference = super::super::view::reference(text).unwrap();
         let mut path = String::new();
-        assert!(tree_difference(&tree, &reference, &mut path, false).is_err());
+        assert!(tree_difference(text, &tree, &reference, &mut path, false).is_err());
     }
 }

@@ -62,32 +62,35 @@ struct Style {
 fn detect_style(text: &str, root: &Node) -> Style {
     let mut indent = None;
     let mut indentless = None;
-    fn walk(n: &Node, indent: &mut Option<usize>, indentless: &mut Option<bool>) {
+    fn walk(text: &str, n: &Node, indent: &mut Option<usize>, indentless: &mut Option<bool>) {
         if let NodeKind::Map {
             entries,
             flow: false,
+            ..
         } = &n.kind
         {
             for (k, v) in entries {
                 match &v.kind {
-                    NodeKind::Map { flow: false, .. } if indent.is_none() && v.col > k.col => {
-                        *indent = Some(v.col - k.col);
+                    NodeKind::Map { flow: false, .. }
+                        if indent.is_none() && v.col(text) > k.col(text) =>
+                    {
+                        *indent = Some(v.col(text) - k.col(text));
                     }
                     NodeKind::Seq { flow: false, .. } if indentless.is_none() => {
-                        *indentless = Some(v.col == k.col);
+                        *indentless = Some(v.col(text) == k.col(text));
                     }
                     _ => {}
                 }
-                walk(v, indent, indentless);
+                walk(text, v, indent, indentless);
             }
         }
         if let NodeKind::Seq { items, .. } = &n.kind {
             for i in items {
-                walk(i, indent, indentless);
+                walk(text, i, indent, indentless);
             }
         }
     }
-    walk(root, &mut indent, &mut indentless);
+    walk(text, root, &mut indent, &mut indentless);
     Style {
         indent: indent.unwrap_or(2).clamp(1, 8),
         indentless_seq: indentless.unwrap_or(false),
@@ -223,7 +226,7 @@ struct Located<'a> {
     key: Option<&'a Node>,
 }
 
-fn locate<'a>(root: &'a Node, path: &[Seg]) -> (usize, Located<'a>) {
+fn locate<'a>(text: &str, root: &'a Node, path: &[Seg]) -> (usize, Located<'a>) {
     let mut loc = Located {
         node: root,
         parent: None,
@@ -234,7 +237,7 @@ fn locate<'a>(root: &'a Node, path: &[Seg]) -> (usize, Located<'a>) {
             (NodeKind::Map { entries, .. }, Seg::Key(k)) => entries
                 .iter()
                 .rev() // duplicate keys: the last one wins, as in Kubernetes
-                .find(|(key, _)| key.scalar() == Some(&**k))
+                .find(|(key, _)| key.scalar(text) == Some(&**k))
                 .map(|(key, v)| (Some(key), v)),
             (NodeKind::Seq { items, .. }, Seg::Index(i)) => items.get(*i).map(|v| (None, v)),
             _ => None,
@@ -253,9 +256,9 @@ fn locate<'a>(root: &'a Node, path: &[Seg]) -> (usize, Located<'a>) {
     (path.len(), loc)
 }
 
-fn is_null_scalar(n: &Node) -> bool {
-    matches!(&n.kind, NodeKind::Scalar { value, style: granit_parser::ScalarStyle::Plain }
-        if super::scalar::is_null(value))
+fn is_null_scalar(text: &str, n: &Node) -> bool {
+    matches!(&n.kind, NodeKind::Scalar { style: granit_parser::ScalarStyle::Plain, .. }
+        if n.scalar(text).is_some_and(super::scalar::is_null))
 }
 
 /// One byte-range replacement of a document's text.
@@ -413,20 +416,19 @@ fn apply_batched(text: &str, ops: &[Op]) -> Result<String, EditError> {
             batch.push(e);
         }
         pending = later;
-        batch.sort_by_key(|e| std::cmp::Reverse(e.start));
+        // The tree goes before the next text is made (edits own their text).
+        drop(root);
+        // The edits of a batch touch no common byte: in order, they make the next text.
+        batch.sort_by_key(|e| e.start);
         let mut out =
             String::with_capacity(cur.len() + batch.iter().map(|e| e.with.len()).sum::<usize>());
-        let mut pos = cur.len();
-        let mut pieces: Vec<&str> = Vec::with_capacity(batch.len() * 2 + 1);
+        let mut pos = 0;
         for e in &batch {
-            pieces.push(&cur[e.end..pos]);
-            pieces.push(&e.with);
-            pos = e.start;
+            out.push_str(&cur[pos..e.start]);
+            out.push_str(&e.with);
+            pos = e.end;
         }
-        pieces.push(&cur[..pos]);
-        for piece in pieces.iter().rev() {
-            out.push_str(piece);
-        }
+        out.push_str(&cur[pos..]);
         cur = out;
     }
     Ok(cur)
@@ -449,9 +451,9 @@ fn nest(rest: &[Seg], v: &Value, p: &Path) -> Result<Value, EditError> {
 }
 
 fn set(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Edit, EditError> {
-    let (depth, loc) = locate(root, &p.0);
+    let (depth, loc) = locate(text, root, &p.0);
     let n = loc.node;
-    if n.decorated {
+    if n.decorated() {
         return Err(err(p, DECORATED));
     }
     if depth == p.0.len() {
@@ -481,18 +483,20 @@ fn insert_into_map(
         NodeKind::Map {
             entries,
             flow: false,
+            ..
         } => {
-            let last_end = entries.last().map_or(n.end, |(_, v)| v.end);
+            let last_end = entries.last().map_or(n.end(), |(_, v)| v.end());
             let at = after_line(text, last_end);
             let mut lines = String::new();
             for (k, v) in add {
-                lines.push_str(&render_entry(k, v, n.col, st));
+                lines.push_str(&render_entry(k, v, n.col(text), st));
             }
             Ok(insert_lines(text, at, &lines, st))
         }
         NodeKind::Map {
             entries,
             flow: true,
+            ..
         } => {
             if entries.is_empty() {
                 let mut merged = Map::new();
@@ -500,9 +504,9 @@ fn insert_into_map(
                 return replace_node(text, loc, &Value::Object(merged), st, p);
             }
             // `{a: b}` → `{a: b, c: d}`
-            let close = n.end.saturating_sub(1);
+            let close = n.end().saturating_sub(1);
             let mut at = close;
-            while at > n.start && text.as_bytes()[at - 1].is_ascii_whitespace() {
+            while at > n.start() && text.as_bytes()[at - 1].is_ascii_whitespace() {
                 at -= 1;
             }
             let mut s = String::new();
@@ -514,7 +518,7 @@ fn insert_into_map(
             }
             Ok(splice(at, at, &s))
         }
-        NodeKind::Scalar { .. } if is_null_scalar(n) => {
+        NodeKind::Scalar { .. } if is_null_scalar(text, n) => {
             replace_node(text, loc, &Value::Object(add.clone()), st, p)
         }
         _ => Err(err(p, "expected a mapping")),
@@ -530,7 +534,7 @@ fn replace_node(
     p: &Path,
 ) -> Result<Edit, EditError> {
     let n = loc.node;
-    if n.decorated {
+    if n.decorated() {
         return Err(err(p, DECORATED));
     }
     let is_collection = matches!(v, Value::Object(m) if !m.is_empty())
@@ -543,7 +547,7 @@ fn replace_node(
             (other, NodeKind::Scalar { style, .. }) => render_like(other, *style),
             (other, _) => render_scalar(other),
         };
-        let (start, end) = (n.start, n.end);
+        let (start, end) = (n.start(), n.end());
         if matches!(
             n.kind,
             NodeKind::Scalar {
@@ -556,8 +560,8 @@ fn replace_node(
         if n.is_block_collection() {
             // Put the scalar back on the key's line.
             if let Some(k) = loc.key {
-                let colon = colon_after(text, k.end).unwrap_or(k.end);
-                let at = after_line(text, n.end);
+                let colon = colon_after(text, k.end()).unwrap_or(k.end());
+                let at = after_line(text, n.end());
                 return Ok(splice(colon + 1, at, &format!(" {s}{}", st.nl())));
             }
         }
@@ -568,20 +572,20 @@ fn replace_node(
     let parent_block = loc.parent.is_some_and(Node::is_block_collection);
     if let (Some(k), true) = (loc.key, parent_block) {
         // `key: <anything>` → `key:\n  <block>`
-        let colon = colon_after(text, k.end).ok_or_else(|| err(p, "no ':' after key"))?;
+        let colon = colon_after(text, k.end()).ok_or_else(|| err(p, "no ':' after key"))?;
         let end = if n.is_block_collection() || is_block_scalar(n) {
-            after_line(text, n.end)
+            after_line(text, n.end())
         } else {
             // keep a trailing comment on the key's line after the flow node
-            n.end
+            n.end()
         };
-        let body = render_value_lines(v, k.col, st);
+        let body = render_value_lines(v, k.col(text), st);
         let trailing_same_line = !n.is_block_collection() && !is_block_scalar(n);
         let replacement = if trailing_same_line {
             // `key: {}  # c` → `key:  # c\n  a: b\n` would move the comment; keep it simple:
             // the rest of the line after the flow node stays after the new block.
-            let rest_end = after_line(text, n.end);
-            let rest = text[n.end..rest_end]
+            let rest_end = after_line(text, n.end());
+            let rest = text[n.end()..rest_end]
                 .trim_end_matches(['\r', '\n'])
                 .to_string();
             let rest = rest.trim().to_string();
@@ -602,12 +606,12 @@ fn replace_node(
     }
     if n.is_block_collection() && loc.key.is_none() {
         // A block collection that is a sequence item or the root: re-render in place.
-        let body = render_value_lines(v, n.col.saturating_sub(st.indent), st);
+        let body = render_value_lines(v, n.col(text).saturating_sub(st.indent), st);
         let body = body.trim_start_matches(' ').to_string();
-        let end = after_line(text, n.end);
-        return Ok(splice(n.start, end, &body));
+        let end = after_line(text, n.end());
+        return Ok(splice(n.start(), end, &body));
     }
-    Ok(splice(n.start, n.end, &render_flow(v)))
+    Ok(splice(n.start(), n.end(), &render_flow(v)))
 }
 
 fn is_block_scalar(n: &Node) -> bool {
@@ -630,33 +634,37 @@ fn colon_after(text: &str, key_end: usize) -> Option<usize> {
 }
 
 fn append(text: &str, root: &Node, p: &Path, v: &Value, st: &Style) -> Result<Edit, EditError> {
-    let (depth, loc) = locate(root, &p.0);
+    let (depth, loc) = locate(text, root, &p.0);
     if depth < p.0.len() {
         return set(text, root, p, &Value::Array(vec![v.clone()]), st);
     }
     let n = loc.node;
-    if n.decorated {
+    if n.decorated() {
         return Err(err(p, DECORATED));
     }
     match &n.kind {
-        NodeKind::Seq { items, flow: false } => {
-            let last_end = items.last().map_or(n.end, |i| i.end);
+        NodeKind::Seq {
+            items, flow: false, ..
+        } => {
+            let last_end = items.last().map_or(n.end(), |i| i.end());
             let at = after_line(text, last_end);
-            let lines = render_seq_lines(std::slice::from_ref(v), n.col, st);
+            let lines = render_seq_lines(std::slice::from_ref(v), n.col(text), st);
             Ok(insert_lines(text, at, &lines, st))
         }
-        NodeKind::Seq { items, flow: true } => {
+        NodeKind::Seq {
+            items, flow: true, ..
+        } => {
             if items.is_empty() {
                 return replace_node(text, &loc, &Value::Array(vec![v.clone()]), st, p);
             }
-            let close = n.end.saturating_sub(1);
+            let close = n.end().saturating_sub(1);
             let mut at = close;
-            while at > n.start && text.as_bytes()[at - 1].is_ascii_whitespace() {
+            while at > n.start() && text.as_bytes()[at - 1].is_ascii_whitespace() {
                 at -= 1;
             }
             Ok(splice(at, at, &format!(", {}", render_flow(v))))
         }
-        NodeKind::Scalar { .. } if is_null_scalar(n) => {
+        NodeKind::Scalar { .. } if is_null_scalar(text, n) => {
             replace_node(text, &loc, &Value::Array(vec![v.clone()]), st, p)
         }
         _ => Err(err(p, "expected a sequence")),
@@ -667,14 +675,17 @@ fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditErr
     let Some((last, parent_path)) = p.0.split_last() else {
         return Err(err(p, "cannot remove the root"));
     };
-    let (depth, ploc) = locate(root, parent_path);
+    let (depth, ploc) = locate(text, root, parent_path);
     if depth < parent_path.len() {
         return Err(err(p, "no such entry"));
     }
     let parent = ploc.node;
     match (&parent.kind, last) {
-        (NodeKind::Map { entries, flow }, Seg::Key(k)) => {
-            let Some(idx) = entries.iter().rposition(|(key, _)| key.scalar() == Some(k)) else {
+        (NodeKind::Map { entries, flow, .. }, Seg::Key(k)) => {
+            let Some(idx) = entries
+                .iter()
+                .rposition(|(key, _)| key.scalar(text) == Some(k))
+            else {
                 return Err(err(p, "no such key"));
             };
             if entries.len() == 1 {
@@ -682,22 +693,22 @@ fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditErr
             }
             let (key, val) = &entries[idx];
             if *flow {
-                return remove_flow_item(text, key.start, val.end, parent, idx, entries.len());
+                return remove_flow_item(text, key.start(), val.end(), parent, idx, entries.len());
             }
             if idx + 1 < entries.len() {
                 let next = &entries[idx + 1].0;
-                if only_space_before(text, key.start) {
-                    let ls = line_start(text, key.start);
-                    let ns = line_start(text, next.start);
+                if only_space_before(text, key.start()) {
+                    let ls = line_start(text, key.start());
+                    let ns = line_start(text, next.start());
                     return Ok(splice(ls, ns, ""));
                 }
-                return Ok(splice(key.start, next.start, ""));
+                return Ok(splice(key.start(), next.start(), ""));
             }
-            let ls = line_start(text, key.start);
-            let end = after_line(text, val.end);
+            let ls = line_start(text, key.start());
+            let end = after_line(text, val.end());
             Ok(splice(ls, end, ""))
         }
-        (NodeKind::Seq { items, flow }, Seg::Index(i)) => {
+        (NodeKind::Seq { items, flow, .. }, Seg::Index(i)) => {
             let Some(item) = items.get(*i) else {
                 return Err(err(p, "index out of range"));
             };
@@ -705,14 +716,14 @@ fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditErr
                 return replace_node(text, &ploc, &Value::Array(Vec::new()), st, p);
             }
             if *flow {
-                return remove_flow_item(text, item.start, item.end, parent, *i, items.len());
+                return remove_flow_item(text, item.start(), item.end(), parent, *i, items.len());
             }
             // The item starts at its dash: the first item at the sequence start, others at
             // the dash before their content.
             let dash = if *i == 0 {
-                parent.start
+                parent.start()
             } else {
-                let mut d = item.start;
+                let mut d = item.start();
                 let b = text.as_bytes();
                 while d > 0 && b[d - 1] != b'-' {
                     d -= 1;
@@ -726,7 +737,7 @@ fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditErr
             let end = if *i + 1 < items.len() {
                 line_start(text, {
                     let next = &items[*i + 1];
-                    let mut d = next.start;
+                    let mut d = next.start();
                     let b = text.as_bytes();
                     while d > 0 && b[d - 1] != b'-' {
                         d -= 1;
@@ -734,7 +745,7 @@ fn remove(text: &str, root: &Node, p: &Path, st: &Style) -> Result<Edit, EditErr
                     d.saturating_sub(1)
                 })
             } else {
-                after_line(text, item.end)
+                after_line(text, item.end())
             };
             Ok(splice(ls, end, ""))
         }

@@ -35,23 +35,26 @@ impl Path {
 
     /// This path with a key appended.
     pub fn key(&self, k: &str) -> Self {
-        let mut p = self.clone();
-        p.0.push(Seg::Key(k.into()));
-        p
+        self.with(std::iter::once(Seg::Key(k.into())), 1)
     }
 
     /// This path with an index appended.
     pub fn index(&self, i: usize) -> Self {
-        let mut p = self.clone();
-        p.0.push(Seg::Index(i));
-        p
+        self.with(std::iter::once(Seg::Index(i)), 1)
     }
 
     /// This path with another appended.
     pub fn join(&self, other: &Path) -> Self {
-        let mut p = self.clone();
-        p.0.extend(other.0.iter().cloned());
-        p
+        self.with(other.0.iter().cloned(), other.0.len())
+    }
+
+    /// This path with `n` more segments: allocated at its length (a clone and a push would
+    /// double it; a fix's ops hold thousands of paths).
+    fn with(&self, more: impl Iterator<Item = Seg>, n: usize) -> Self {
+        let mut p = Vec::with_capacity(self.0.len() + n);
+        p.extend(self.0.iter().cloned());
+        p.extend(more);
+        Path(p)
     }
 
     /// Looks the path up in a JSON view.

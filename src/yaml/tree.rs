@@ -28,73 +28,151 @@ pub struct TreeError {
 pub enum NodeKind {
     /// A scalar.
     Scalar {
-        /// Value after escape processing.
-        value: String,
+        /// Value after escape processing, kept only where it is not the node's source text
+        /// (without its quotes): escapes, folded lines, block scalars, `~` for an empty plain
+        /// scalar. Most scalars are their text, so a tree costs a few bytes per input byte
+        /// (read it with [`Node::scalar`]).
+        value: Option<Box<str>>,
         /// Source notation.
         style: ScalarStyle,
+        /// The scalar carries an anchor or a tag.
+        decorated: bool,
     },
     /// A mapping; entries in source order.
     Map {
         /// Key/value pairs.
-        entries: Vec<(Node, Node)>,
+        entries: Box<[(Node, Node)]>,
         /// `{...}` notation.
         flow: bool,
+        /// The mapping carries an anchor or a tag.
+        decorated: bool,
     },
     /// A sequence.
     Seq {
         /// Items.
-        items: Vec<Node>,
+        items: Box<[Node]>,
         /// `[...]` notation.
         flow: bool,
+        /// The sequence carries an anchor or a tag.
+        decorated: bool,
     },
     /// An alias (`*name`): read-only for the patcher.
     Alias,
 }
 
-/// A node with its byte range in the document text.
+/// A node with its byte range in the document text (32 bytes: offsets are `u32`, texts over
+/// 4 GiB get no tree; the column is read from the text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     /// Shape and children.
     pub kind: NodeKind,
-    /// Byte offset where the node's content starts (first key for a block mapping; the first
-    /// item's content for a block sequence; the bracket for flow collections).
-    pub start: usize,
-    /// Byte offset just after the node's content (for block scalars: the start of the line
-    /// after their last content line).
-    pub end: usize,
-    /// 0-based column of `start`.
-    pub col: usize,
-    /// The node carries an anchor or a tag: patch it only by replacing a scalar value.
-    pub decorated: bool,
+    /// See [`Node::start`].
+    start: u32,
+    /// See [`Node::end`].
+    end: u32,
+}
+
+/// The value a scalar of `style` spanning `start..end` of `text` has when it is its source
+/// text: the span without its quotes.
+fn source_value(text: &str, start: usize, end: usize, style: ScalarStyle) -> Option<&str> {
+    match style {
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+            text.get(start + 1..end.checked_sub(1)?)
+        }
+        _ => text.get(start..end),
+    }
+}
+
+/// A scalar node of `text` at `start..end` whose value is `value`.
+fn scalar(
+    text: &str,
+    value: &str,
+    style: ScalarStyle,
+    start: usize,
+    end: usize,
+    decorated: bool,
+) -> Node {
+    let value = (source_value(text, start, end, style) != Some(value)).then(|| value.into());
+    Node::new(
+        NodeKind::Scalar {
+            value,
+            style,
+            decorated,
+        },
+        start,
+        end,
+    )
 }
 
 impl Node {
-    /// Child lookup by one path segment.
-    pub fn child(&self, seg: &Seg) -> Option<&Node> {
+    /// A node spanning `start..end` (offsets fit in `u32`: [`build`] takes no larger text).
+    fn new(kind: NodeKind, start: usize, end: usize) -> Node {
+        Node {
+            kind,
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// Byte offset where the node's content starts (first key for a block mapping; the first
+    /// item's dash for a block sequence; the bracket for flow collections).
+    pub fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    /// Byte offset just after the node's content (for block scalars: the start of the line
+    /// after their last content line).
+    pub fn end(&self) -> usize {
+        self.end as usize
+    }
+
+    /// 0-based column (in bytes) of [`Node::start`] in `text`, the tree's document.
+    pub fn col(&self, text: &str) -> usize {
+        col_of(text, self.start())
+    }
+
+    /// The node carries an anchor or a tag (or is an alias): patch it only by replacing a
+    /// scalar value.
+    pub fn decorated(&self) -> bool {
+        match self.kind {
+            NodeKind::Scalar { decorated, .. }
+            | NodeKind::Map { decorated, .. }
+            | NodeKind::Seq { decorated, .. } => decorated,
+            NodeKind::Alias => true,
+        }
+    }
+
+    /// Child lookup by one path segment (`text`: the tree's document).
+    pub fn child(&self, text: &str, seg: &Seg) -> Option<&Node> {
         match (&self.kind, seg) {
             (NodeKind::Map { entries, .. }, Seg::Key(k)) => entries
                 .iter()
                 .rev() // duplicate keys: the last one wins, as in Kubernetes
-                .find(|(key, _)| key.scalar() == Some(&**k))
+                .find(|(key, _)| key.scalar(text) == Some(&**k))
                 .map(|(_, v)| v),
             (NodeKind::Seq { items, .. }, Seg::Index(i)) => items.get(*i),
             _ => None,
         }
     }
 
-    /// The scalar value, if this is a scalar.
-    pub fn scalar(&self) -> Option<&str> {
+    /// The scalar value, if this is a scalar (`text`: the tree's document).
+    pub fn scalar<'a>(&'a self, text: &'a str) -> Option<&'a str> {
         match &self.kind {
-            NodeKind::Scalar { value, .. } => Some(value),
+            NodeKind::Scalar {
+                value: Some(value), ..
+            } => Some(value),
+            NodeKind::Scalar {
+                value: None, style, ..
+            } => source_value(text, self.start(), self.end(), *style),
             _ => None,
         }
     }
 
-    /// Follows a path.
-    pub fn get(&self, path: &[Seg]) -> Option<&Node> {
+    /// Follows a path (`text`: the tree's document).
+    pub fn get(&self, text: &str, path: &[Seg]) -> Option<&Node> {
         let mut cur = self;
         for s in path {
-            cur = cur.child(s)?;
+            cur = cur.child(text, s)?;
         }
         Some(cur)
     }
@@ -111,7 +189,6 @@ impl Node {
 enum Frame {
     Map {
         start: usize,
-        col: usize,
         flow: bool,
         decorated: bool,
         entries: Vec<(Node, Node)>,
@@ -119,7 +196,6 @@ enum Frame {
     },
     Seq {
         start: usize,
-        col: usize,
         flow: bool,
         decorated: bool,
         items: Vec<Node>,
@@ -144,6 +220,9 @@ fn col_of(text: &str, off: usize) -> usize {
         None => off,
     }
 }
+
+/// Largest text a tree is built for: node offsets are `u32`.
+const MAX_TEXT: usize = u32::MAX as usize;
 
 /// Builds the span tree of a single-document text. Returns `Ok(None)` for a document with no
 /// content (only comments or white space).
@@ -176,6 +255,9 @@ const MAX_DEPTH: usize = 100;
 
 /// The span tree from the line reader, or `None` when it declines the document.
 fn from_lines(text: &str) -> Option<Option<Node>> {
+    if text.len() > MAX_TEXT {
+        return None;
+    }
     let sink = lines::run(
         text,
         LineTree {
@@ -203,11 +285,9 @@ impl<'a> lines::Sink<'a> for LineTree<'_> {
                     return None;
                 }
                 let flow = matches!(text.as_bytes()[at.start], b'{' | b'[');
-                let col = col_of(text, at.start);
                 self.stack.push(if matches!(ev, Ev::MapStart) {
                     Frame::Map {
                         start: at.start,
-                        col,
                         flow,
                         decorated: false,
                         entries: Vec::new(),
@@ -216,7 +296,6 @@ impl<'a> lines::Sink<'a> for LineTree<'_> {
                 } else {
                     Frame::Seq {
                         start: at.start,
-                        col,
                         flow,
                         decorated: false,
                         items: Vec::new(),
@@ -227,22 +306,26 @@ impl<'a> lines::Sink<'a> for LineTree<'_> {
             Ev::MapEnd => match self.stack.pop()? {
                 Frame::Map {
                     start,
-                    col,
                     flow,
                     entries,
                     pending_key: None,
                     ..
-                } => Node {
-                    end: if flow {
+                } => {
+                    let end = if flow {
                         at.end
                     } else {
-                        entries.last().map_or(start, |(_, v)| v.end)
-                    },
-                    kind: NodeKind::Map { entries, flow },
-                    start,
-                    col,
-                    decorated: false,
-                },
+                        last_end(start, &entries)
+                    };
+                    Node::new(
+                        NodeKind::Map {
+                            entries: entries.into_boxed_slice(),
+                            flow,
+                            decorated: false,
+                        },
+                        start,
+                        end,
+                    )
+                }
                 _ => return None,
             },
             Ev::SeqEnd => match self.stack.pop()? {
@@ -255,7 +338,7 @@ impl<'a> lines::Sink<'a> for LineTree<'_> {
                     items,
                     ..
                 } if items.first().is_some_and(|i| {
-                    !text.as_bytes()[start + 1..i.start]
+                    !text.as_bytes()[start + 1..i.start()]
                         .iter()
                         .all(|b| matches!(b, b' ' | b'\n' | b'\r'))
                 }) =>
@@ -263,22 +346,23 @@ impl<'a> lines::Sink<'a> for LineTree<'_> {
                     return None
                 }
                 Frame::Seq {
-                    start,
-                    col,
-                    flow,
-                    items,
-                    ..
-                } => Node {
-                    end: if flow {
+                    start, flow, items, ..
+                } => {
+                    let end = if flow {
                         at.end
                     } else {
-                        items.last().map_or(start, |v| v.end)
-                    },
-                    kind: NodeKind::Seq { items, flow },
-                    start,
-                    col,
-                    decorated: false,
-                },
+                        items.last().map_or(start, Node::end)
+                    };
+                    Node::new(
+                        NodeKind::Seq {
+                            items: items.into_boxed_slice(),
+                            flow,
+                            decorated: false,
+                        },
+                        start,
+                        end,
+                    )
+                }
                 _ => return None,
             },
             Ev::Scalar(..)
@@ -292,24 +376,27 @@ impl<'a> lines::Sink<'a> for LineTree<'_> {
                 // places it at its first text line, which this tree does not mimic.
                 return None;
             }
-            Ev::Scalar(value, _) => Node {
-                kind: NodeKind::Scalar {
-                    // An empty value reads as `~`, as granit-parser reports it.
-                    value: if value.is_empty() && at.style == ScalarStyle::Plain {
-                        "~".to_string()
-                    } else {
-                        value.into_owned()
-                    },
-                    style: at.style,
+            Ev::Scalar(value, _) => scalar(
+                text,
+                // An empty value reads as `~`, as granit-parser reports it.
+                if value.is_empty() && at.style == ScalarStyle::Plain {
+                    "~"
+                } else {
+                    &value
                 },
-                start: at.start,
-                end: at.end,
-                col: col_of(text, at.start),
-                decorated: false,
-            },
+                at.style,
+                at.start,
+                at.end,
+                false,
+            ),
         };
         attach(&mut self.stack, &mut self.root, node).then_some(())
     }
+}
+
+/// Where a block mapping starting at `start` ends: after its last value.
+fn last_end(start: usize, entries: &[(Node, Node)]) -> usize {
+    entries.last().map_or(start, |(_, v)| v.end())
 }
 
 /// Puts a finished node into the collection being built (as its next item, key or value), or
@@ -337,6 +424,9 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> bool {
 
 /// The span tree from granit-parser events.
 fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
+    if text.len() > MAX_TEXT {
+        return Err(err_at(text, 0, "document larger than 4 GiB"));
+    }
     let parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
@@ -370,13 +460,7 @@ fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
             }
             // Comments, anchor metadata and any future presentation events carry no data.
             Event::Anchor(..) => continue,
-            Event::Alias(_) | Event::UnresolvedAlias(_) => Node {
-                kind: NodeKind::Alias,
-                start: s,
-                end: e,
-                col: col_of(text, s),
-                decorated: true,
-            },
+            Event::Alias(_) | Event::UnresolvedAlias(_) => Node::new(NodeKind::Alias, s, e),
             Event::Scalar(value, style, anchor, tag) => {
                 // Block scalars' spans start at their content: move back to the indicator.
                 let s = match style {
@@ -411,21 +495,11 @@ fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
                     }
                     _ => e,
                 };
-                Node {
-                    kind: NodeKind::Scalar {
-                        value: value.into_owned(),
-                        style,
-                    },
-                    start: s,
-                    end,
-                    col: col_of(text, s),
-                    decorated: anchor != 0 || tag.is_some(),
-                }
+                scalar(text, &value, style, s, end, anchor != 0 || tag.is_some())
             }
             Event::MappingStart(style, anchor, tag) => {
                 stack.push(Frame::Map {
                     start: s,
-                    col: col_of(text, s),
                     flow: style == granit_parser::StructureStyle::Flow,
                     decorated: anchor != 0 || tag.is_some(),
                     entries: Vec::new(),
@@ -436,7 +510,6 @@ fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
             Event::SequenceStart(style, anchor, tag) => {
                 stack.push(Frame::Seq {
                     start: s,
-                    col: col_of(text, s),
                     flow: style == granit_parser::StructureStyle::Flow,
                     decorated: anchor != 0 || tag.is_some(),
                     items: Vec::new(),
@@ -446,7 +519,6 @@ fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map {
                     start,
-                    col,
                     flow,
                     decorated,
                     entries,
@@ -455,25 +527,22 @@ fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
                     if pending_key.is_some() {
                         return Err(err_at(text, s, "mapping key without value"));
                     }
-                    let end = if flow {
-                        e
-                    } else {
-                        entries.last().map_or(start, |(_, v)| v.end)
-                    };
-                    Node {
-                        kind: NodeKind::Map { entries, flow },
+                    let end = if flow { e } else { last_end(start, &entries) };
+                    Node::new(
+                        NodeKind::Map {
+                            entries: entries.into_boxed_slice(),
+                            flow,
+                            decorated,
+                        },
                         start,
                         end,
-                        col,
-                        decorated,
-                    }
+                    )
                 }
                 _ => return Err(err_at(text, s, "unbalanced mapping end")),
             },
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Seq {
                     start,
-                    col,
                     flow,
                     decorated,
                     items,
@@ -481,31 +550,33 @@ fn from_events(text: &str) -> Result<Option<Node>, TreeError> {
                     let end = if flow {
                         e
                     } else {
-                        items.last().map_or(start, |v| v.end)
+                        items.last().map_or(start, Node::end)
                     };
                     // A block sequence starts at its first dash, not at the first item.
-                    let (start, col) = if flow {
-                        (start, col)
+                    let start = if flow {
+                        start
                     } else {
-                        let first = items.first().map_or(start, |i| i.start);
+                        let first = items.first().map_or(start, Node::start);
                         let b = text.as_bytes();
                         let mut p = first;
                         while p > 0 && matches!(b[p - 1], b' ' | b'\t' | b'\n' | b'\r') {
                             p -= 1;
                         }
                         if p > 0 && b[p - 1] == b'-' {
-                            (p - 1, col_of(text, p - 1))
+                            p - 1
                         } else {
-                            (start, col)
+                            start
                         }
                     };
-                    Node {
-                        kind: NodeKind::Seq { items, flow },
+                    Node::new(
+                        NodeKind::Seq {
+                            items: items.into_boxed_slice(),
+                            flow,
+                            decorated,
+                        },
                         start,
                         end,
-                        col,
-                        decorated,
-                    }
+                    )
                 }
                 _ => return Err(err_at(text, s, "unbalanced sequence end")),
             },
@@ -530,18 +601,20 @@ mod tests {
         let t = "a: 1\nb:\n  c: \"x\"\n  d: [1, 2]\ne:\n- |\n  lit\n\n- z\n";
         let n = build(t).unwrap().unwrap();
         let c = n
-            .get(&[Seg::Key("b".into()), Seg::Key("c".into())])
+            .get(t, &[Seg::Key("b".into()), Seg::Key("c".into())])
             .unwrap();
-        assert_eq!(&t[c.start..c.end], "\"x\"");
+        assert_eq!(&t[c.start()..c.end()], "\"x\"");
+        assert_eq!(c.scalar(t), Some("x"));
         let d = n
-            .get(&[Seg::Key("b".into()), Seg::Key("d".into())])
+            .get(t, &[Seg::Key("b".into()), Seg::Key("d".into())])
             .unwrap();
-        assert_eq!(&t[d.start..d.end], "[1, 2]");
-        let b = n.child(&Seg::Key("b".into())).unwrap();
-        assert_eq!(b.col, 2);
-        assert_eq!(&t[b.start..b.end], "c: \"x\"\n  d: [1, 2]");
-        let lit = n.get(&[Seg::Key("e".into()), Seg::Index(0)]).unwrap();
-        assert_eq!(&t[lit.start..lit.end], "|\n  lit\n\n");
+        assert_eq!(&t[d.start()..d.end()], "[1, 2]");
+        let b = n.child(t, &Seg::Key("b".into())).unwrap();
+        assert_eq!(b.col(t), 2);
+        assert_eq!(&t[b.start()..b.end()], "c: \"x\"\n  d: [1, 2]");
+        let lit = n.get(t, &[Seg::Key("e".into()), Seg::Index(0)]).unwrap();
+        assert_eq!(&t[lit.start()..lit.end()], "|\n  lit\n\n");
+        assert_eq!(lit.scalar(t), Some("lit\n"));
     }
 
     /// The line reader's tree, when it takes the text, is granit-parser's.
@@ -622,6 +695,11 @@ mod tests {
             + "x: 1\n";
         assert!(from_lines(&deep).is_none());
         assert!(build(&deep).unwrap().is_some());
+    }
+
+    #[test]
+    fn nodes_are_small() {
+        assert_eq!(std::mem::size_of::<Node>(), 32);
     }
 
     #[test]
