@@ -41,6 +41,13 @@ pub(super) struct Fixer<'a> {
 }
 
 impl Fixer<'_> {
+    /// True when `f` reports what a kept finding reports.
+    fn known(&self, f: &Finding) -> bool {
+        self.seen
+            .get(&report_hash(f))
+            .is_some_and(|ix| ix.iter().any(|&i| same_report(&self.findings[i], f)))
+    }
+
     /// Runs `rules` on the stream and applies the fixes allowed; true when anything changed.
     pub(super) fn step(&mut self, stream: &mut Stream, rules: &[&dyn Rule]) -> Result<bool, Error> {
         if rules.is_empty() {
@@ -60,7 +67,15 @@ impl Fixer<'_> {
         let changed_cx = only
             .as_ref()
             .map(|d| Context::new(&stream.docs, &inv, self.cfg, self.images).restricted_to(d));
-        let sinks = rules::run_all(rules, &cx, changed_cx.as_ref(), self.parallel);
+        // A later pass re-reports what an earlier one reported: the sinks leave those out.
+        let known = |f: &Finding| self.known(f);
+        let sinks = rules::run_all(
+            rules,
+            &cx,
+            changed_cx.as_ref(),
+            self.parallel,
+            (!self.findings.is_empty()).then_some(&known as rules::Known<'_>),
+        );
         drop(changed_cx);
         drop(cx);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
@@ -68,7 +83,7 @@ impl Fixer<'_> {
         let mut last_meta: Option<&'static rules::RuleMeta> = None;
         // Workloads by resource, built on the first unsafe fix of the step.
         let mut workload_index: Option<HashMap<&ResourceRef, usize>> = None;
-        for em in sinks.into_iter().flat_map(|s| s.items) {
+        for em in sinks.into_iter().flatten() {
             let mut f = em.finding;
             // A sink's findings are nearly always its rule's: look the rule up once.
             let meta = match last_meta {

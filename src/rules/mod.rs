@@ -157,14 +157,29 @@ pub struct Emitted {
     pub fix: Option<Fix>,
 }
 
+/// Whether a report is one an earlier step of the fix loop already kept (see [`run_all`]).
+pub type Known<'a> = &'a (dyn Fn(&Finding) -> bool + Sync);
+
 /// Collects what a rule emits.
-#[derive(Debug, Default)]
-pub struct Sink {
+#[derive(Default)]
+pub struct Sink<'a> {
     /// Emitted findings.
     pub items: Vec<Emitted>,
+    /// Reports kept by an earlier step: emitted again without a fix, they are not collected
+    /// (a later pass re-reports nearly everything it reported before; at x16 this is the
+    /// second copy of every whole-stream rule's findings at the peak).
+    known: Option<Known<'a>>,
+    /// The last finding left out (what [`Sink::emit`] returns for it).
+    dropped: Option<Emitted>,
 }
 
-impl Sink {
+impl std::fmt::Debug for Sink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").field("items", &self.items).finish()
+    }
+}
+
+impl Sink<'_> {
     /// Emits a finding.
     pub fn emit(
         &mut self,
@@ -174,7 +189,7 @@ impl Sink {
         message: impl Into<String>,
         fix: Option<Fix>,
     ) -> &mut Emitted {
-        self.items.push(Emitted {
+        let e = Emitted {
             finding: Finding {
                 rule: meta.code,
                 rule_name: meta.name,
@@ -186,7 +201,13 @@ impl Sink {
                 fix: FixState::Unfixable,
             },
             fix,
-        });
+        };
+        // What a caller changes after `emit` (suggestion, severity) is not part of a report's
+        // identity, so the finding can be judged here.
+        if e.fix.is_none() && self.known.is_some_and(|k| k(&e.finding)) {
+            return self.dropped.insert(e);
+        }
+        self.items.push(e);
         let last = self.items.len() - 1;
         &mut self.items[last]
     }
@@ -242,15 +263,17 @@ pub fn find(id: &str) -> Option<&'static RuleMeta> {
     })
 }
 
-/// Runs `rules` on one pass's context and returns their sinks in rule order. With `parallel`
+/// Runs `rules` on one pass's context and returns what each emitted, in rule order. With `parallel`
 /// (the pipeline's large-stream decision) the rules run on several threads (they only read the context); the result is the
-/// same as running them one after another.
-pub fn run_all(
+/// same as running them one after another. Findings without a fix that `known` says were
+/// reported before are left out (the pipeline would drop them).
+pub fn run_all<'k>(
     rules: &[&dyn Rule],
     cx: &Context<'_>,
     changed: Option<&Context<'_>>,
     parallel: bool,
-) -> Vec<Sink> {
+    known: Option<Known<'k>>,
+) -> Vec<Vec<Emitted>> {
     // Scheduling only (results stay in rule order): the costliest rules start first so that
     // no thread is left with one of them at the end; CH402 computes the Service references
     // CH603 needs while the other thread takes the next heavy rules, so CH603 finds them
@@ -264,13 +287,16 @@ pub fn run_all(
     let mut order: Vec<usize> = (0..rules.len()).collect();
     order.sort_by_key(|&i| rank(i));
     crate::par::map(rules.len(), Some(&order), parallel, |i| {
-        let mut sink = Sink::default();
+        let mut sink = Sink {
+            known,
+            ..Sink::default()
+        };
         let cx = match changed {
             Some(c) if rules[i].per_object() => c,
             _ => cx,
         };
         rules[i].check(cx, &mut sink);
-        sink
+        sink.items
     })
 }
 
