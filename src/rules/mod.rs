@@ -102,9 +102,10 @@ impl<'a> Context<'a> {
             .selecting(self.docs, self.inv, kind, selector_ptr, w)
     }
 
-    /// Every Role's and ClusterRole's rules.
-    pub fn role_rules(&self) -> &RoleRules {
-        self.derived.role_rules(self.docs, self.inv)
+    /// Every Role's and ClusterRole's rules (read from the documents, not cached: they are
+    /// borrowed, and finding them costs a look at each role).
+    pub fn role_rules(&self) -> RoleRules<'a> {
+        crate::inventory::rbac::role_rules(self.docs, self.inv)
     }
 
     /// Facts for a container image, if known.
