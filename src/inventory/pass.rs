@@ -4,7 +4,6 @@
 use std::sync::OnceLock;
 
 use crate::document::{Document, Object};
-use crate::inventory::rbac::{self, RoleRules};
 use crate::inventory::selectors::SelectorIndexes;
 use crate::inventory::traffic::{self, Reference};
 use crate::inventory::{Inventory, Workload};
@@ -19,8 +18,6 @@ pub struct PassFacts {
     /// Per workload (inventory order): whether it carries any opt-out annotation (most carry
     /// none, and then no rule needs to read its annotations).
     opt_outs: OnceLock<Vec<bool>>,
-    /// Every Role's and ClusterRole's rules (four RBAC rules use them).
-    role_rules: OnceLock<RoleRules>,
 }
 
 impl PassFacts {
@@ -58,10 +55,5 @@ impl PassFacts {
                 })
                 .collect()
         })[wi]
-    }
-
-    /// Every Role's and ClusterRole's rules ([`rbac::role_rules`]).
-    pub fn role_rules(&self, docs: &[Document], inv: &Inventory) -> &RoleRules {
-        self.role_rules.get_or_init(|| rbac::role_rules(docs, inv))
     }
 }

@@ -102,9 +102,10 @@ impl<'a> Context<'a> {
             .selecting(self.docs, self.inv, kind, selector_ptr, w)
     }
 
-    /// Every Role's and ClusterRole's rules.
-    pub fn role_rules(&self) -> &RoleRules {
-        self.derived.role_rules(self.docs, self.inv)
+    /// Every Role's and ClusterRole's rules (read from the documents, not cached: they are
+    /// borrowed, and finding them costs a look at each role).
+    pub fn role_rules(&self) -> RoleRules<'a> {
+        crate::inventory::rbac::role_rules(self.docs, self.inv)
     }
 
     /// Facts for a container image, if known.
@@ -157,14 +158,29 @@ pub struct Emitted {
     pub fix: Option<Fix>,
 }
 
+/// Whether a report is one an earlier step of the fix loop already kept (see [`run_all`]).
+pub type Known<'a> = &'a (dyn Fn(&Finding) -> bool + Sync);
+
 /// Collects what a rule emits.
-#[derive(Debug, Default)]
-pub struct Sink {
+#[derive(Default)]
+pub struct Sink<'a> {
     /// Emitted findings.
     pub items: Vec<Emitted>,
+    /// Reports kept by an earlier step: emitted again without a fix, they are not collected
+    /// (a later pass re-reports nearly everything it reported before; at x16 this is the
+    /// second copy of every whole-stream rule's findings at the peak).
+    known: Option<Known<'a>>,
+    /// The last finding left out (what [`Sink::emit`] returns for it).
+    dropped: Option<Emitted>,
 }
 
-impl Sink {
+impl std::fmt::Debug for Sink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").field("items", &self.items).finish()
+    }
+}
+
+impl Sink<'_> {
     /// Emits a finding.
     pub fn emit(
         &mut self,
@@ -174,19 +190,25 @@ impl Sink {
         message: impl Into<String>,
         fix: Option<Fix>,
     ) -> &mut Emitted {
-        self.items.push(Emitted {
+        let e = Emitted {
             finding: Finding {
                 rule: meta.code,
                 rule_name: meta.name,
                 severity: meta.severity,
                 resource: resource.clone(),
-                path: path.to_string(),
-                message: message.into(),
+                path: compact(path.to_string()),
+                message: compact(message.into()),
                 suggestion: None,
                 fix: FixState::Unfixable,
             },
             fix,
-        });
+        };
+        // What a caller changes after `emit` (suggestion, severity) is not part of a report's
+        // identity, so the finding can be judged here.
+        if e.fix.is_none() && self.known.is_some_and(|k| k(&e.finding)) {
+            return self.dropped.insert(e);
+        }
+        self.items.push(e);
         let last = self.items.len() - 1;
         &mut self.items[last]
     }
@@ -242,15 +264,17 @@ pub fn find(id: &str) -> Option<&'static RuleMeta> {
     })
 }
 
-/// Runs `rules` on one pass's context and returns their sinks in rule order. With `parallel`
+/// Runs `rules` on one pass's context and returns what each emitted, in rule order. With `parallel`
 /// (the pipeline's large-stream decision) the rules run on several threads (they only read the context); the result is the
-/// same as running them one after another.
-pub fn run_all(
+/// same as running them one after another. Findings without a fix that `known` says were
+/// reported before are left out (the pipeline would drop them).
+pub fn run_all<'k>(
     rules: &[&dyn Rule],
     cx: &Context<'_>,
     changed: Option<&Context<'_>>,
     parallel: bool,
-) -> Vec<Sink> {
+    known: Option<Known<'k>>,
+) -> Vec<Vec<Emitted>> {
     // Scheduling only (results stay in rule order): the costliest rules start first so that
     // no thread is left with one of them at the end; CH402 computes the Service references
     // CH603 needs while the other thread takes the next heavy rules, so CH603 finds them
@@ -264,14 +288,41 @@ pub fn run_all(
     let mut order: Vec<usize> = (0..rules.len()).collect();
     order.sort_by_key(|&i| rank(i));
     crate::par::map(rules.len(), Some(&order), parallel, |i| {
-        let mut sink = Sink::default();
+        let mut sink = Sink {
+            known,
+            ..Sink::default()
+        };
         let cx = match changed {
             Some(c) if rules[i].per_object() => c,
             _ => cx,
         };
         rules[i].check(cx, &mut sink);
-        sink
+        // The list without the spare room of its doublings (all sinks of a pass are alive
+        // together, with their fixes, at the peak of the first pass).
+        exact(sink.items)
     })
+}
+
+/// `s` in an allocation of its length: a message built by `format!` has spare room, and
+/// findings are kept to the end of the run. (A copy: shrinking in place frees nothing when
+/// the allocator keeps a block that stays at least half used.)
+fn compact(s: String) -> String {
+    if s.capacity() > s.len() {
+        s.as_str().to_owned()
+    } else {
+        s
+    }
+}
+
+/// `v` in an allocation of its length (a copy, as in [`compact`]).
+fn exact<T>(v: Vec<T>) -> Vec<T> {
+    if v.capacity() > v.len() {
+        let mut out = Vec::with_capacity(v.len());
+        out.extend(v);
+        out
+    } else {
+        v
+    }
 }
 
 /// Rules measured to cost most on large streams (NetworkPolicy generation and audits), in the

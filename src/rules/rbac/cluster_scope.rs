@@ -71,14 +71,14 @@ impl Rule for RbacClusterScope {
             let mut cluster: BTreeSet<String> = BTreeSet::new();
             let mut writes = false;
             let mut non_resource = false;
-            for r in role.rules {
-                if !r.non_resource_urls.is_empty() {
+            for r in &role.rules {
+                if r.non_resource_urls().next().is_some() {
                     non_resource = true;
                 }
-                for g in &r.api_groups {
-                    for res in &r.resources {
+                for g in r.api_groups() {
+                    for res in r.resources() {
                         let label = if g.is_empty() {
-                            res.clone()
+                            res.to_string()
                         } else {
                             format!("{res}.{g}")
                         };
@@ -86,10 +86,7 @@ impl Rule for RbacClusterScope {
                             cluster.insert(label);
                         } else {
                             namespaced.insert(label);
-                            if r.verbs
-                                .iter()
-                                .any(|v| !matches!(v.as_str(), "get" | "list" | "watch"))
-                            {
+                            if r.verbs().any(|v| !matches!(v, "get" | "list" | "watch")) {
                                 writes = true;
                             }
                         }
@@ -170,7 +167,7 @@ impl Rule for RbacClusterScope {
                 "if the workload only works in its own namespace (or a known list), move the rules on namespaced resources to a Role bound by a RoleBinding in each of those namespaces{keep}; API groups involved: {}",
                 role.rules
                     .iter()
-                    .flat_map(|r| r.api_groups.iter().map(|g| group_name(g)))
+                    .flat_map(|r| r.api_groups().map(group_name))
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect::<Vec<_>>()

@@ -44,19 +44,15 @@ impl Rule for RbacEscalationVerbs {
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for role in roles(cx, &META) {
             let who = grantees(cx, &role);
-            for r in role.rules {
-                let mut bad: Vec<String> = r
-                    .verbs
-                    .iter()
-                    .filter(|v| matches!(v.as_str(), "escalate" | "bind" | "impersonate"))
-                    .cloned()
+            for r in &role.rules {
+                let mut bad: Vec<&str> = r
+                    .verbs()
+                    .filter(|v| matches!(*v, "escalate" | "bind" | "impersonate"))
                     .collect();
-                if r.verbs.iter().any(|v| v == "*")
-                    && r.resources
-                        .iter()
-                        .any(|x| RBAC_OR_IDENTITY.contains(&x.as_str()))
+                if r.verbs().any(|v| v == "*")
+                    && r.resources().any(|x| RBAC_OR_IDENTITY.contains(&x))
                 {
-                    bad.push("* (includes escalate, bind, impersonate)".into());
+                    bad.push("* (includes escalate, bind, impersonate)");
                 }
                 if bad.is_empty() {
                     continue;
@@ -64,16 +60,16 @@ impl Rule for RbacEscalationVerbs {
                 let e = out.emit(
                     &META,
                     &role.object.resource,
-                    &r.path.key("verbs"),
+                    &r.path(&role.object.base).key("verbs"),
                     format!(
                         "rule {} grants {} on {} to {who}",
                         r.index,
-                        super::list(&bad),
-                        super::list(&r.resources)
+                        super::list(bad),
+                        super::list(r.resources())
                     ),
                     None,
                 );
-                e.finding.suggestion = Some(if r.resource_names.is_empty() {
+                e.finding.suggestion = Some(if r.resource_names().next().is_none() {
                     "remove escalate/bind/impersonate unless the workload manages RBAC; if it must, restrict the rule with `resourceNames` to the Roles (or identities) it manages".into()
                 } else {
                     "already limited by resourceNames; keep the list to the Roles/identities it manages".into()

@@ -29,7 +29,7 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
 pub(crate) struct RoleObj<'a> {
     pub object: &'a Object,
     pub value: &'a Value,
-    pub rules: &'a [PolicyRule],
+    pub rules: Vec<PolicyRule<'a>>,
 }
 
 impl RoleObj<'_> {
@@ -41,9 +41,9 @@ impl RoleObj<'_> {
 /// Roles and ClusterRoles (rbac.authorization.k8s.io), skipping those opted out for `meta`.
 pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<RoleObj<'a>> {
     cx.role_rules()
-        .iter()
+        .into_iter()
         .filter_map(|(kind, i, rules)| {
-            let o = cx.inv.by_kind.get(*kind)?.get(*i)?;
+            let o = cx.inv.by_kind.get(kind)?.get(i)?;
             let v = cx.value(o);
             (!crate::rules::skipped_object(v, meta)).then_some(RoleObj {
                 object: o,
@@ -230,6 +230,6 @@ pub(crate) fn is_cluster_scoped(cx: &Context<'_>, group: &str, resource: &str) -
 }
 
 /// Joins for messages.
-pub(crate) fn list(v: &[String]) -> String {
-    v.join(", ")
+pub(crate) fn list<'s>(v: impl IntoIterator<Item = &'s str>) -> String {
+    v.into_iter().collect::<Vec<_>>().join(", ")
 }

@@ -34,21 +34,19 @@ impl Rule for RbacSecretsRead {
         for role in roles(cx, &META) {
             let wide = cluster_wide(cx, &role);
             let who = grantees(cx, &role);
-            for r in role.rules {
-                let core = r.api_groups.iter().any(|g| g.is_empty() || g == "*");
-                let secrets = r.resources.iter().any(|x| x == "secrets" || x == "*");
-                let read: Vec<String> = r
-                    .verbs
-                    .iter()
-                    .filter(|v| matches!(v.as_str(), "get" | "list" | "watch" | "*"))
-                    .cloned()
+            for r in &role.rules {
+                let core = r.api_groups().any(|g| g.is_empty() || g == "*");
+                let secrets = r.resources().any(|x| x == "secrets" || x == "*");
+                let read: Vec<&str> = r
+                    .verbs()
+                    .filter(|v| matches!(*v, "get" | "list" | "watch" | "*"))
                     .collect();
                 if !core || !secrets || read.is_empty() {
                     continue;
                 }
                 // `get` on named Secrets is the narrow form already.
-                let only_get = read.iter().all(|v| v == "get");
-                if only_get && !r.resource_names.is_empty() {
+                let only_get = read.iter().all(|v| *v == "get");
+                if only_get && r.resource_names().next().is_some() {
                     continue;
                 }
                 let scope = if wide {
@@ -61,11 +59,11 @@ impl Rule for RbacSecretsRead {
                 let e = out.emit(
                     &META,
                     &role.object.resource,
-                    &r.path.key("verbs"),
+                    &r.path(&role.object.base).key("verbs"),
                     format!(
                         "rule {} lets {who} read Secrets ({}) {scope}",
                         r.index,
-                        super::list(&read)
+                        super::list(read)
                     ),
                     None,
                 );

@@ -35,20 +35,20 @@ impl Rule for RbacWildcard {
         let own = chart_resources(cx);
         for role in roles(cx, &META) {
             let who = grantees(cx, &role);
-            for r in role.rules {
-                let star = |v: &[String]| v.iter().any(|x| x == "*");
-                if star(&r.verbs) {
+            for r in &role.rules {
+                let path = r.path(&role.object.base);
+                if r.verbs().any(|x| x == "*") {
                     let e = out.emit(
                         &META,
                         &role.object.resource,
-                        &r.path.key("verbs"),
+                        &path.key("verbs"),
                         format!(
                             "rule {} grants every verb (`*`) on {} (granted to {who})",
                             r.index,
-                            if r.resources.is_empty() {
+                            if r.resources().next().is_none() {
                                 "non-resource URLs".to_string()
                             } else {
-                                super::list(&r.resources)
+                                super::list(r.resources())
                             }
                         ),
                         None,
@@ -57,11 +57,10 @@ impl Rule for RbacWildcard {
                         "replace `*` verbs with the verbs the workload calls: get, list, watch for a reader; add create, update, patch, delete only where it writes (never escalate, bind, impersonate)".into(),
                     );
                 }
-                if star(&r.resources) {
-                    let groups: Vec<&String> = r.api_groups.iter().filter(|g| *g != "*").collect();
+                if r.resources().any(|x| x == "*") {
                     let mut concrete = Vec::new();
-                    for g in &groups {
-                        if let Some(rs) = own.get(g.as_str()) {
+                    for g in r.api_groups().filter(|g| *g != "*") {
+                        if let Some(rs) = own.get(g) {
                             concrete.push(format!(
                                 "{}: {}",
                                 group_name(g),
@@ -80,11 +79,11 @@ impl Rule for RbacWildcard {
                     let e = out.emit(
                         &META,
                         &role.object.resource,
-                        &r.path.key("resources"),
+                        &path.key("resources"),
                         format!(
                             "rule {} grants every resource (`*`) of API group(s) {} (granted to {who})",
                             r.index,
-                            r.api_groups.iter().map(|g| group_name(g)).collect::<Vec<_>>().join(", ")
+                            r.api_groups().map(group_name).collect::<Vec<_>>().join(", ")
                         ),
                         None,
                     );
@@ -92,13 +91,13 @@ impl Rule for RbacWildcard {
                         "replace `resources: [\"*\"]` with the concrete resources: {hint}"
                     ));
                 }
-                if star(&r.api_groups) {
+                if r.api_groups().any(|x| x == "*") {
                     let groups: Vec<String> =
                         own.keys().filter(|g| !g.is_empty()).cloned().collect();
                     let e = out.emit(
                         &META,
                         &role.object.resource,
-                        &r.path.key("apiGroups"),
+                        &path.key("apiGroups"),
                         format!(
                             "rule {} applies to every API group (`*`), including those of CRDs installed later (granted to {who})",
                             r.index
