@@ -199,6 +199,16 @@ impl ResourceRef {
             None => format!("{}/{}", self.kind, self.name),
         }
     }
+
+    /// What a report calls the resource: [`ResourceRef::display`], or `release` for a
+    /// finding about the release as a whole (no kind).
+    pub fn label(&self) -> String {
+        if self.kind.is_empty() {
+            "release".to_string()
+        } else {
+            self.display()
+        }
+    }
 }
 
 /// One finding of one rule on one field of one resource.

@@ -3,10 +3,10 @@
 
 use std::sync::OnceLock;
 
-use crate::document::{Document, Object};
+use crate::document::Document;
 use crate::inventory::selectors::SelectorIndexes;
 use crate::inventory::traffic::{self, Reference};
-use crate::inventory::{Inventory, Workload};
+use crate::inventory::Inventory;
 
 /// The lazily derived facts of one pass.
 #[derive(Debug, Default)]
@@ -14,7 +14,7 @@ pub struct PassFacts {
     /// Service references (CH402 and CH603 need them).
     references: OnceLock<Vec<Reference>>,
     /// Label-selector indexes by (kind, selector pointer).
-    selectors: SelectorIndexes,
+    pub selectors: SelectorIndexes,
     /// Per workload (inventory order): whether it carries any opt-out annotation (most carry
     /// none, and then no rule needs to read its annotations).
     opt_outs: OnceLock<Vec<bool>>,
@@ -25,19 +25,6 @@ impl PassFacts {
     pub fn references(&self, docs: &[Document], inv: &Inventory) -> &[Reference] {
         self.references
             .get_or_init(|| traffic::references(docs, inv))
-    }
-
-    /// Objects of `kind` whose label selector at `selector_ptr` selects the workload's pods
-    /// (see [`SelectorIndexes::selecting`]).
-    pub fn selecting<'a>(
-        &self,
-        docs: &'a [Document],
-        inv: &'a Inventory,
-        kind: &str,
-        selector_ptr: &str,
-        w: &Workload,
-    ) -> Vec<&'a Object> {
-        self.selectors.selecting(docs, inv, kind, selector_ptr, w)
     }
 
     /// True when workload `wi` (inventory order) carries an opt-out annotation

@@ -58,11 +58,7 @@ pub fn render(o: &Outcome) -> String {
         }
     }
     for (r, findings) in groups {
-        let name = if r.kind.is_empty() {
-            "release".to_string()
-        } else {
-            r.display()
-        };
+        let name = r.label();
         let _ = write!(out, "### {}", code(&name));
         if let Some(src) = r.source.as_deref().filter(|s| !s.is_empty()) {
             let _ = write!(out, " ({})", code(src));

@@ -99,11 +99,7 @@ pub fn render_wrapped(o: &Outcome, color: bool, wrap_at: Option<usize>) -> Strin
             .as_deref()
             .map(|s| format!(" [{s}]"))
             .unwrap_or_default();
-        let resource = if f.resource.kind.is_empty() {
-            "release".to_string()
-        } else {
-            f.resource.display()
-        };
+        let resource = f.resource.label();
         let path = if f.path.is_empty() {
             String::new()
         } else {

@@ -99,6 +99,7 @@ impl<'a> Context<'a> {
     /// (same namespace; a NetworkPolicy without `podSelector` selects all).
     pub fn selecting(&self, kind: &str, selector_ptr: &str, w: &Workload) -> Vec<&'a Object> {
         self.derived
+            .selectors
             .selecting(self.docs, self.inv, kind, selector_ptr, w)
     }
 

@@ -457,11 +457,7 @@ pub(crate) fn render(out: &Outcome) -> String {
             FixState::Skipped { reason, .. } => format!("skipped: {reason}"),
             FixState::Unfixable => "no fix".into(),
         };
-        let resource = if f.resource.kind.is_empty() {
-            "release".to_string()
-        } else {
-            f.resource.display()
-        };
+        let resource = f.resource.label();
         let path = if f.path.is_empty() {
             String::new()
         } else {
