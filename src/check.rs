@@ -13,8 +13,8 @@
 //! else is written there. Exit codes: 0 clean at the level, 1 violations remain, 2 input or
 //! usage error, 3 registry error.
 
+use crate::yaml::Value;
 use chart_harden_pss::{evaluate, Level, Version};
-use serde_json::Value;
 
 use crate::document::Stream;
 use crate::exemptions::SKIP_ANNOTATION;
@@ -196,7 +196,7 @@ pub fn evaluate_stream(stream: &Stream, findings: Vec<Finding>, opts: CheckOptio
             // Violation paths are relative to the object; make them document paths like
             // finding paths (List items live under `items[i]`).
             let prefix = o.base.to_string();
-            let found = evaluate(v, opts.level, opts.version);
+            let found = evaluate(&v.to_json(), opts.level, opts.version);
             if !found.is_empty() {
                 summary.failing += 1;
             }

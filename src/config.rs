@@ -330,7 +330,7 @@ impl Config {
         if v.is_null() {
             return Ok(ConfigFile::default());
         }
-        serde_json::from_value(v).map_err(|e| Error::Config(format!("{path}: {e}")))
+        serde_json::from_value(v.to_json()).map_err(|e| Error::Config(format!("{path}: {e}")))
     }
 
     /// Applies a profile chosen on the command line (overrides the file's).

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::error::Error;
 use crate::finding::{ResourceRef, Str};

@@ -18,7 +18,7 @@
 //! tool (never to rules the tool has no opinion about). Each exemption found is reported as
 //! an Info finding by rule CH530 so the user sees why a fix was skipped.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::yaml::view::ValueExt;
 
@@ -148,7 +148,7 @@ pub fn from_annotations(annotations: &Value) -> Vec<Exemption> {
             if truthy(value) {
                 out.push(Exemption {
                     tool: "polaris",
-                    annotation: key.clone(),
+                    annotation: key.to_string(),
                     check: "*".into(),
                     rules: all_of(POLARIS),
                 });
@@ -161,7 +161,7 @@ pub fn from_annotations(annotations: &Value) -> Vec<Exemption> {
             if truthy(value) && !rules.is_empty() {
                 out.push(Exemption {
                     tool: "polaris",
-                    annotation: key.clone(),
+                    annotation: key.to_string(),
                     check: check.to_string(),
                     rules,
                 });
@@ -169,7 +169,7 @@ pub fn from_annotations(annotations: &Value) -> Vec<Exemption> {
         } else if key == "kube-linter.io/ignore-all" {
             out.push(Exemption {
                 tool: "kube-linter",
-                annotation: key.clone(),
+                annotation: key.to_string(),
                 check: "*".into(),
                 rules: all_of(KUBE_LINTER),
             });
@@ -178,7 +178,7 @@ pub fn from_annotations(annotations: &Value) -> Vec<Exemption> {
             if !rules.is_empty() {
                 out.push(Exemption {
                     tool: "kube-linter",
-                    annotation: key.clone(),
+                    annotation: key.to_string(),
                     check: check.to_string(),
                     rules,
                 });
@@ -192,7 +192,7 @@ pub fn from_annotations(annotations: &Value) -> Vec<Exemption> {
                 if !rules.is_empty() {
                     out.push(Exemption {
                         tool: "checkov",
-                        annotation: key.clone(),
+                        annotation: key.to_string(),
                         check: check.to_string(),
                         rules,
                     });
@@ -252,11 +252,10 @@ pub fn skipped(obj: &Value, template: Option<&Value>, code: &str, name: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn maps_each_tool() {
-        let a = json!({
+        let a = view!({
             "polaris.fairwinds.com/runAsRootAllowed-exempt": "true",
             "polaris.fairwinds.com/hostNetworkSet-exempt": "false",
             "ignore-check.kube-linter.io/no-read-only-root-fs": "needs /var/cache",
@@ -281,10 +280,10 @@ mod tests {
 
     #[test]
     fn exempt_all_covers_only_mapped_rules() {
-        let obj = json!({"metadata": {"annotations": {"polaris.fairwinds.com/exempt": "true"}}});
+        let obj = view!({"metadata": {"annotations": {"polaris.fairwinds.com/exempt": "true"}}});
         assert!(exempts(&obj, None, "CH110"));
         assert!(!exempts(&obj, None, "CH501"));
-        let tpl = json!({"metadata": {"annotations": {"kube-linter.io/ignore-all": "vendor"}}});
-        assert!(exempts(&json!({}), Some(&tpl), "CH511"));
+        let tpl = view!({"metadata": {"annotations": {"kube-linter.io/ignore-all": "vendor"}}});
+        assert!(exempts(&view!({}), Some(&tpl), "CH511"));
     }
 }

@@ -30,7 +30,6 @@ use crate::config::{ConfigFile, Settings};
 use crate::error::Error;
 use crate::finding::{Finding, FixState, Severity};
 use crate::resolve::DigestSource;
-use crate::yaml::view::ValueExt;
 
 /// `apiVersion` of the ResourceList this function writes.
 pub const RESOURCE_LIST_API_VERSION: &str = "config.kubernetes.io/v1";
@@ -79,12 +78,12 @@ fn function_options(fc: &Value) -> Result<FnOptions, Error> {
     if fc.is_null() || fc.as_object().is_some_and(Map::is_empty) {
         return Ok(FnOptions::default());
     }
-    let kind = fc.key("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = fc.get("kind").and_then(Value::as_str).unwrap_or_default();
     match kind {
         "ConfigMap" => {
             let mut file = Map::new();
             let mut out = FnOptions::default();
-            let data = match fc.key("data") {
+            let data = match fc.get("data") {
                 None | Some(Value::Null) => Map::new(),
                 Some(Value::Object(m)) => m.clone(),
                 Some(_) => {
@@ -129,7 +128,7 @@ fn function_options(fc: &Value) -> Result<FnOptions, Error> {
             Ok(out)
         }
         "ChartHarden" => {
-            let mut spec = match fc.key("spec") {
+            let mut spec = match fc.get("spec") {
                 None | Some(Value::Null) => Map::new(),
                 Some(Value::Object(m)) => m.clone(),
                 Some(_) => {
@@ -172,7 +171,7 @@ fn function_options(fc: &Value) -> Result<FnOptions, Error> {
 }
 
 fn annotation<'a>(item: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    let ann = item.ptr("/metadata/annotations")?;
+    let ann = item.pointer("/metadata/annotations")?;
     keys.iter()
         .find_map(|k| ann.get(*k).and_then(Value::as_str))
 }
@@ -274,30 +273,32 @@ fn parse_input(input: &[u8]) -> Result<Input, Error> {
         offset: e.valid_up_to(),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let v = crate::yaml::view::parse(text).map_err(|message| Error::Yaml {
-        doc: "ResourceList".into(),
-        message: crate::yaml::view::redact_parse_message(text, message),
-    })?;
+    let v = crate::yaml::view::parse(text)
+        .map_err(|message| Error::Yaml {
+            doc: "ResourceList".into(),
+            message: crate::yaml::view::redact_parse_message(text, message),
+        })?
+        .to_json();
     let bad = |m: &str| Error::NotAnObject {
         doc: "ResourceList".into(),
         message: m.to_string(),
     };
-    let kind = v.key("kind").and_then(Value::as_str);
-    let api = v.key("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = v.get("kind").and_then(Value::as_str);
+    let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     if kind != Some("ResourceList") || !api.starts_with("config.kubernetes.io/") {
         return Err(bad(&format!(
             "input must be a ResourceList (apiVersion config.kubernetes.io/v1), got apiVersion `{api}` kind `{}`",
             kind.unwrap_or("")
         )));
     }
-    let items = match v.key("items") {
+    let items = match v.get("items") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.clone(),
         Some(_) => return Err(bad("`items` must be a list")),
     };
     Ok(Input {
         items,
-        function_config: v.key("functionConfig").cloned().unwrap_or(Value::Null),
+        function_config: v.get("functionConfig").cloned().unwrap_or(Value::Null),
     })
 }
 
@@ -359,7 +360,7 @@ pub fn process(
             .docs
             .iter()
             .filter(|d| !d.value.is_null())
-            .map(|d| d.full_value().map(std::borrow::Cow::into_owned))
+            .map(|d| d.full_value().map(|v| v.to_json()))
             .collect::<Result<_, _>>()?;
         let results = outcome
             .findings

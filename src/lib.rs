@@ -24,6 +24,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// A typed-view value written like `serde_json::json!` (tests).
+#[cfg(test)]
+macro_rules! view {
+    ($($t:tt)+) => {
+        $crate::yaml::Value::from(serde_json::json!($($t)+))
+    };
+}
+
 pub mod atomic;
 pub mod check;
 pub mod config;

@@ -18,7 +18,7 @@ use chart_harden::inventory::netpol::{
 use chart_harden::inventory::GENERATED_LABEL;
 use chart_harden::inventory::{label_selector_matches, Inventory, Workload};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
-use serde_json::Value;
+use chart_harden::yaml::Value;
 
 fn shared() -> PathBuf {
     e2e::shared_dir()

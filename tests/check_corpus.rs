@@ -6,7 +6,7 @@ mod e2e;
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use chart_harden::yaml::Value;
 
 fn shared() -> PathBuf {
     e2e::shared_dir()

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use chart_harden::document::parse_stream;
 use chart_harden::inventory::netpol::{policies, Direction, Pod, Side};
 use chart_harden::inventory::{Inventory, Workload};
+use chart_harden::yaml::Value;
 use serde::Deserialize;
-use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 struct Flows {

@@ -13,10 +13,10 @@ use chart_harden::inventory::netpol::{host_network, unallowed_references};
 use chart_harden::inventory::GENERATED_LABEL;
 use chart_harden::inventory::{label_selector_matches, Inventory};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
+use chart_harden::yaml::Value;
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use serde_json::Value;
 
 fn shared() -> PathBuf {
     e2e::shared_dir()
@@ -62,16 +62,17 @@ fn schema_check(v: &Value) -> Result<(), String> {
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
     let want = strip_generated_markers(v.clone());
     let back = match kind {
-        "NetworkPolicy" => serde_json::from_value::<NetworkPolicy>(want.clone())
+        "NetworkPolicy" => serde_json::from_value::<NetworkPolicy>(want.to_json())
             .map(|o| serde_json::to_value(o).unwrap()),
-        "PodDisruptionBudget" => serde_json::from_value::<PodDisruptionBudget>(want.clone())
+        "PodDisruptionBudget" => serde_json::from_value::<PodDisruptionBudget>(want.to_json())
             .map(|o| serde_json::to_value(o).unwrap()),
-        "LimitRange" => serde_json::from_value::<LimitRange>(want.clone())
+        "LimitRange" => serde_json::from_value::<LimitRange>(want.to_json())
             .map(|o| serde_json::to_value(o).unwrap()),
-        "ResourceQuota" => serde_json::from_value::<ResourceQuota>(want.clone())
+        "ResourceQuota" => serde_json::from_value::<ResourceQuota>(want.to_json())
             .map(|o| serde_json::to_value(o).unwrap()),
         other => return Err(format!("unexpected generated kind {other}")),
     }
+    .map(Value::from)
     .map_err(|e| format!("{kind}: {e}"))?;
     if back != want {
         return Err(format!(

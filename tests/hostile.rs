@@ -12,7 +12,7 @@ mod e2e;
 use std::path::PathBuf;
 
 use chart_harden::yaml::view;
-use serde_json::Value;
+use chart_harden::yaml::Value;
 
 struct Run {
     code: Option<i32>,

@@ -17,7 +17,7 @@ fn kustomize_items(rendered: &[u8], path: &str) -> Vec<Value> {
     let mut items = Vec::new();
     for d in e2e::docs(rendered).docs {
         for o in &d.objects {
-            let mut v = d.object_value(o).clone();
+            let mut v = d.object_value(o).to_json();
             let i = items.len().to_string();
             let md = v
                 .as_object_mut()
@@ -90,7 +90,7 @@ fn krm(input: &str, args: &[&str]) -> (Value, std::process::Output) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (v, out)
+    (v.to_json(), out)
 }
 
 fn strip_fn_annotations(v: &Value) -> Value {
@@ -138,7 +138,7 @@ fn check_chart(name: &str, profile: &str) {
     let plain_objects: Vec<Value> = plain_docs
         .docs
         .iter()
-        .flat_map(|d| d.objects.iter().map(|o| d.object_value(o).clone()))
+        .flat_map(|d| d.objects.iter().map(|o| d.object_value(o).to_json()))
         .collect();
     assert_eq!(plain_objects.len(), out_items.len(), "{name}: item count");
     let mut changed = 0;
@@ -363,7 +363,9 @@ fn kustomize_example_runs_through_its_exec_wrapper() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     e2e::ok(&out, "examples/kustomize/chart-harden-krm");
-    let v = chart_harden::yaml::view::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let v = chart_harden::yaml::view::parse(&String::from_utf8_lossy(&out.stdout))
+        .unwrap()
+        .to_json();
     // profile prod from the example's ConfigMap: unsafe fixes applied.
     assert!(v["results"]
         .as_array()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chart_harden::document::parse_stream;
 use chart_harden::inventory::netpol::{policies, Direction, Pod, Side};
 use chart_harden::inventory::Inventory;
-use serde_json::Value;
+use chart_harden::yaml::Value;
 
 fn harden(input: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec!["--no-pin", "--namespace", "app"];

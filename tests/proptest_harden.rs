@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chart_harden::config::{Config, Profile};
 use chart_harden::document::parse_stream;
 use chart_harden::finding::FixState;
+use chart_harden::yaml::Value;
 use proptest::prelude::*;
-use serde_json::Value;
 
 // ------------------------------------------------------------------------------------------
 // A tiny YAML writer with random presentation

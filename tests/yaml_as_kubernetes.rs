@@ -409,7 +409,7 @@ fn an_anchor_near_a_patch_point_fails_only_that_fix() {
         "{text}"
     );
     assert!(text.contains("labels: *labels"), "{text}");
-    let v = &e2e::docs(text.as_bytes()).docs[0].value;
+    let v = &e2e::docs(text.as_bytes()).docs[0].value.to_json();
     assert_eq!(
         v.pointer("/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation"),
         Some(&Value::Bool(false)),

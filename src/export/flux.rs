@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::json_patch;
 use crate::document::{Document, Object, Stream};
@@ -49,7 +49,7 @@ pub struct Patch {
     /// Which object.
     pub target: Target,
     /// RFC 6902 operations.
-    pub ops: Vec<Value>,
+    pub ops: Vec<serde_json::Value>,
     /// Template file, for a comment.
     pub source: Option<String>,
 }
@@ -221,7 +221,7 @@ pub fn export(original: &Stream, outcome: &Outcome) -> Result<FluxExport, Error>
             .filter(|(j, _, name)| *j == i && matches!(by_name.get(name), Some(Some(_))))
             .map(|(_, p, _)| p.as_str())
             .collect();
-        let ops: Vec<Value> = json_patch::diff(before, after)
+        let ops: Vec<serde_json::Value> = json_patch::diff(&before.to_json(), &after.to_json())
             .into_iter()
             .filter(|op| {
                 !(op["op"] == "replace"
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn container_images_finds_nested_pod_templates() {
-        let v = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        let v = view!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
             "initContainers": [{"name": "i", "image": "busybox:1"}],
             "containers": [{"name": "c", "image": "nginx:1"}]}}}}}});
         let mut out = Vec::new();

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::rbac::strings;
 use super::{Inventory, Workload};

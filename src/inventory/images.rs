@@ -1,7 +1,7 @@
 //! Image facts: where the release writes image references ([`image_fields`]) and what the
 //! registry or the lockfile says about each ([`ImageFacts`]).
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::config::Config;
 use crate::document::Document;

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::document::{Document, Object};
 use crate::finding::ResourceRef;
@@ -283,9 +283,9 @@ pub(crate) fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
         .map(|m| {
             m.iter()
                 .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k.clone(), s.clone())),
-                    Value::Number(n) => Some((k.clone(), n.to_string())),
-                    Value::Bool(b) => Some((k.clone(), b.to_string())),
+                    Value::String(s) => Some((k.to_string(), s.clone())),
+                    Value::Number(n) => Some((k.to_string(), n.to_string())),
+                    Value::Bool(b) => Some((k.to_string(), b.to_string())),
                     _ => None,
                 })
                 .collect()
@@ -305,7 +305,7 @@ pub fn label_selector_matches(sel: &Value, labels: &BTreeMap<String, String>) ->
     }
     if let Some(ml) = sel.key("matchLabels").and_then(Value::as_object) {
         for (k, v) in ml {
-            let have = labels.get(k).map(String::as_str);
+            let have = labels.get(k.as_str()).map(String::as_str);
             let ok = match v {
                 Value::String(s) => have == Some(s.as_str()),
                 Value::Number(n) => have == Some(n.to_string().as_str()),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::document::Document;
 use crate::inventory::traffic;
@@ -632,7 +632,7 @@ mod tests {
 
     #[test]
     fn evaluator_denies_and_allows() {
-        let policy = serde_json::json!({
+        let policy = view!({
             "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "p"},
             "spec": {"podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Ingress", "Egress"],
@@ -689,8 +689,8 @@ mod tests {
             ports: vec![],
             foreign: true,
         };
-        let same_ns = serde_json::json!({"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}});
-        let any_ns = serde_json::json!({"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}});
+        let same_ns = view!({"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}});
+        let any_ns = view!({"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}});
         assert!(!peer_matches(&same_ns, "", &pd));
         assert!(peer_matches(&any_ns, "", &pd));
     }

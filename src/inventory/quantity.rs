@@ -1,6 +1,6 @@
 //! Kubernetes resource quantities: parse to base units (cores, bytes) and format back.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 /// Parses a quantity (`"100m"`, `"0.5"`, `2`, `"128Mi"`, `"1G"`, `"1e3"`) to base units.
 pub(crate) fn parse(v: &Value) -> Option<f64> {
@@ -61,15 +61,14 @@ pub(crate) fn memory(bytes: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn parses_and_formats() {
-        assert_eq!(parse(&json!("100m")), Some(0.1));
-        assert_eq!(parse(&json!(2)), Some(2.0));
-        assert_eq!(parse(&json!("128Mi")), Some(134_217_728.0));
-        assert_eq!(parse(&json!("1G")), Some(1e9));
-        assert_eq!(parse(&json!("x")), None);
+        assert_eq!(parse(&view!("100m")), Some(0.1));
+        assert_eq!(parse(&view!(2)), Some(2.0));
+        assert_eq!(parse(&view!("128Mi")), Some(134_217_728.0));
+        assert_eq!(parse(&view!("1G")), Some(1e9));
+        assert_eq!(parse(&view!("x")), None);
         assert_eq!(cpu(0.25), "250m");
         assert_eq!(cpu(2.0), "2");
         assert_eq!(memory(134_217_728.0), "128Mi");

@@ -1,6 +1,6 @@
 //! RBAC facts: the rules of every Role and ClusterRole of the stream.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::document::Document;
 use crate::inventory::Inventory;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::document::{Document, Object};
 use crate::inventory::{label_selector_matches, Inventory, Workload};
@@ -33,7 +33,7 @@ impl SelectorIndex {
                 .and_then(|s| s.key("matchLabels"))
                 .and_then(Value::as_object)
                 .and_then(|m| m.iter().next())
-                .and_then(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())));
+                .and_then(|(k, v)| v.as_str().map(|v| (k.to_string(), v.to_string())));
             match first {
                 Some((k, v)) => ix
                     .by_pair

@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::document::Document;
 use crate::inventory::{Inventory, Service, Workload};
@@ -160,7 +160,7 @@ fn configmap_data<'a>(
     inv: &Inventory,
     name: &str,
     namespace: &str,
-) -> Option<&'a serde_json::Map<String, Value>> {
+) -> Option<&'a crate::yaml::Map> {
     let objs = inv.by_kind.get("ConfigMap")?;
     let o = objs.iter().find(|o| {
         o.resource.name == name
@@ -195,14 +195,14 @@ fn secret_data(
                 .and_then(base64_decode)
                 .and_then(|b| String::from_utf8(b).ok())
             {
-                out.push((k.clone(), text));
+                out.push((k.to_string(), text));
             }
         }
     }
     if let Some(d) = v.key("stringData").and_then(Value::as_object) {
         for (k, x) in d {
             if let Some(t) = x.as_str() {
-                out.push((k.clone(), t.to_string()));
+                out.push((k.to_string(), t.to_string()));
             }
         }
     }

@@ -2,7 +2,7 @@
 //! directories their processes write at run time (each with its source), and the paths a
 //! container's env names.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::yaml::view::ValueExt;
 
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn env_paths_are_absolute_directories() {
-        let c = serde_json::json!({"env": [
+        let c = view!({"env": [
             {"name": "PGDATA", "value": "/var/lib/pg/data/"},
             {"name": "HOME", "value": "relative"},
             {"name": "OTHER", "value": "/x"},

@@ -12,7 +12,6 @@ use crate::document::{
 use crate::error::Error;
 use crate::inventory::GENERATED_LABEL;
 use crate::yaml::edit::{self, Op};
-use crate::yaml::view::ValueExt;
 
 impl Fixer<'_> {
     /// Patches the documents `ops` edit and appends the `generated` objects to the stream.
@@ -114,7 +113,7 @@ struct PatchJob {
     /// Its label (for an error).
     label: String,
     /// Its view, moved out of the document (`None` for a pruned view).
-    view: std::sync::Mutex<Option<Value>>,
+    view: std::sync::Mutex<Option<crate::yaml::Value>>,
 }
 
 /// Sets and appends in order; removals last, deepest and highest index first, so that
@@ -141,12 +140,12 @@ fn order_ops(ops: Vec<Op>) -> Vec<Op> {
 /// Helm's filename annotation.
 fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
     let kind = v
-        .key("kind")
+        .get("kind")
         .and_then(Value::as_str)
         .unwrap_or("Object")
         .to_string();
     let name = v
-        .ptr("/metadata/name")
+        .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("unnamed")
         .to_string();

@@ -21,25 +21,25 @@ pub fn unified(c: &DocChange) -> String {
 
 /// The values of every Secret in a document's typed view (`data` and `stringData`), Secrets
 /// inside `kind: List` items (nested Lists too) included.
-pub fn secret_values(v: &serde_json::Value) -> Vec<String> {
-    fn walk(v: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
+pub fn secret_values(v: &crate::yaml::Value) -> Vec<String> {
+    fn walk(v: &crate::yaml::Value, depth: usize, out: &mut Vec<String>) {
         if depth > 16 {
             return;
         }
-        if v.get("kind").and_then(serde_json::Value::as_str) == Some("Secret") {
+        if v.get("kind").and_then(crate::yaml::Value::as_str) == Some("Secret") {
             for field in ["data", "stringData"] {
-                if let Some(m) = v.get(field).and_then(serde_json::Value::as_object) {
+                if let Some(m) = v.get(field).and_then(crate::yaml::Value::as_object) {
                     for x in m.values() {
                         match x {
-                            serde_json::Value::String(s) => out.push(s.clone()),
-                            serde_json::Value::Null => {}
+                            crate::yaml::Value::String(s) => out.push(s.clone()),
+                            crate::yaml::Value::Null => {}
                             other => out.push(other.to_string()),
                         }
                     }
                 }
             }
         }
-        if let Some(items) = v.get("items").and_then(serde_json::Value::as_array) {
+        if let Some(items) = v.get("items").and_then(crate::yaml::Value::as_array) {
             for i in items {
                 walk(i, depth + 1, out);
             }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::config::Config;
 use crate::document::{Document, Object};
@@ -125,7 +125,7 @@ impl<'a> Context<'a> {
 #[derive(Debug, Clone)]
 pub struct Generated {
     /// The object (apiVersion, kind, metadata, …).
-    pub value: Value,
+    pub value: serde_json::Value,
 }
 
 /// A fix: edits and/or generated documents.

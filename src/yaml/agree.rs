@@ -16,8 +16,8 @@
 //! and a span tree is only compared where its scalars resolve for sure (trees also hold
 //! aliases, tags and documents the typed view refuses, such as `.inf`; those are skipped).
 
+use crate::yaml::Value;
 use granit_parser::ScalarStyle;
-use serde_json::Value;
 
 use super::scalar::{resolve_plain, Plain};
 use super::tree::{Node, NodeKind};
@@ -124,8 +124,8 @@ fn remove_at(v: &mut Value, prune: &[&str]) -> bool {
         return false;
     };
     match v {
-        Value::Object(m) if rest.is_empty() => m.shift_remove(*step).is_some(),
-        Value::Object(m) => m.get_mut(*step).is_some_and(|c| remove_at(c, rest)),
+        Value::Object(m) if rest.is_empty() => m.shift_remove(step).is_some(),
+        Value::Object(m) => m.get_mut(step).is_some_and(|c| remove_at(c, rest)),
         Value::Array(items) if *step == "*" && !rest.is_empty() => {
             let mut any = false;
             for item in items {
@@ -164,7 +164,7 @@ fn first_difference(
                 }
                 path.truncate(len);
             }
-            y.keys().find(|k| !x.contains_key(*k)).map(|k| {
+            y.keys().find(|k| !x.contains_key(k)).map(|k| {
                 push_key(path, k);
                 ("no such key".to_string(), describe(&y[k], secret))
             })
@@ -255,7 +255,7 @@ fn tree_difference(
             for (k, val) in &keys {
                 let len = path.len();
                 push_key(path, k);
-                let Some(w) = m.get(*k) else {
+                let Some(w) = m.get(k) else {
                     return Ok(Some((describe_node(text, val), "no such key".to_string())));
                 };
                 if let Some(d) = tree_difference(text, val, w, path, secret)? {
@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn differences_are_found_and_described() {
-        let a = serde_json::json!({"a": {"b": [1, "x"]}, "c": true});
+        let a = view!({"a": {"b": [1, "x"]}, "c": true});
         let mut b = a.clone();
         let mut path = String::new();
         assert_eq!(first_difference(&a, &b, &mut path, false), None);
@@ -356,7 +356,7 @@ mod tests {
             ("a string of 1 chars".into(), "a string of 60 chars".into())
         );
         let mut c = a.clone();
-        c.as_object_mut().unwrap().insert("d/e".into(), Value::Null);
+        c.as_object_mut().unwrap().insert("d/e", Value::Null);
         path.clear();
         assert_eq!(
             first_difference(&a, &c, &mut path, false),
@@ -367,19 +367,16 @@ mod tests {
 
     #[test]
     fn pruned_paths_are_removed() {
-        let mut v = serde_json::json!({"spec": {"versions": [{"schema": 1, "n": 1}, {"n": 2}]}});
+        let mut v = view!({"spec": {"versions": [{"schema": 1, "n": 1}, {"n": 2}]}});
         assert!(remove_at(&mut v, &["spec", "versions", "*", "schema"]));
-        assert_eq!(
-            v,
-            serde_json::json!({"spec": {"versions": [{"n": 1}, {"n": 2}]}})
-        );
+        assert_eq!(v, view!({"spec": {"versions": [{"n": 1}, {"n": 2}]}}));
         assert!(!remove_at(&mut v, &["spec", "versions", "*", "schema"]));
     }
 
     #[test]
     #[should_panic(expected = "YAML readers disagree on the typed view at \"/a\"")]
     fn a_disagreement_panics() {
-        fast_value("a: 1\n", &serde_json::json!({"a": 2}), &[], false);
+        fast_value("a: 1\n", &view!({"a": 2}), &[], false);
     }
 
     #[test]
@@ -388,7 +385,7 @@ mod tests {
         let text = "kind: Secret\nstringData:\n  password: x\n";
         fast_value(
             text,
-            &serde_json::json!({"kind": "Secret", "stringData": {"password": "y"}}),
+            &view!({"kind": "Secret", "stringData": {"password": "y"}}),
             &[],
             false,
         );

@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::yaml::value::{self as vv, Value as View};
+
 use super::path::{Path, Seg};
 use super::scalar::{render_like, render_scalar, render_str};
 use super::tree::{self, Node, NodeKind};
@@ -109,17 +111,17 @@ impl Style {
 }
 
 /// Applies ops to a JSON value (the expected result of the byte patch).
-pub fn apply_json(v: &mut Value, op: &Op) -> Result<(), EditError> {
+pub fn apply_json(v: &mut View, op: &Op) -> Result<(), EditError> {
     match op {
         Op::Set(p, new) => {
             let slot = json_slot(v, p, true)?;
-            *slot = new.clone();
+            *slot = View::from(new);
         }
         Op::Append(p, item) => {
             let slot = json_slot(v, p, true)?;
             match slot {
-                Value::Null => *slot = Value::Array(vec![item.clone()]),
-                Value::Array(a) => a.push(item.clone()),
+                View::Null => *slot = View::Array(vec![View::from(item)]),
+                View::Array(a) => a.push(View::from(item)),
                 _ => return Err(err(p, "not a sequence")),
             }
         }
@@ -130,10 +132,10 @@ pub fn apply_json(v: &mut Value, op: &Op) -> Result<(), EditError> {
             };
             let parent = json_slot(v, &Path(parent.to_vec()), false)?;
             match (parent, last) {
-                (Value::Object(m), Seg::Key(k)) => {
-                    m.shift_remove(&**k);
+                (View::Object(m), Seg::Key(k)) => {
+                    m.shift_remove(k);
                 }
-                (Value::Array(a), Seg::Index(i)) if *i < a.len() => {
+                (View::Array(a), Seg::Index(i)) if *i < a.len() => {
                     a.remove(*i);
                 }
                 _ => return Err(err(p, "no such entry")),
@@ -143,29 +145,29 @@ pub fn apply_json(v: &mut Value, op: &Op) -> Result<(), EditError> {
     Ok(())
 }
 
-fn json_slot<'a>(v: &'a mut Value, p: &Path, create: bool) -> Result<&'a mut Value, EditError> {
+fn json_slot<'a>(v: &'a mut View, p: &Path, create: bool) -> Result<&'a mut View, EditError> {
     let mut cur = v;
     for s in &p.0 {
         cur = match s {
             Seg::Key(k) => {
                 if cur.is_null() && create {
-                    *cur = Value::Object(Map::new());
+                    *cur = View::Object(vv::Map::new());
                 }
                 match cur {
-                    Value::Object(m) => {
-                        if !m.contains_key(&**k) {
+                    View::Object(m) => {
+                        if !m.contains_key(k) {
                             if !create {
                                 return Err(err(p, "no such key"));
                             }
-                            m.insert(k.to_string(), Value::Null);
+                            m.insert(vv::key(k), View::Null);
                         }
-                        m.get_mut(&**k).ok_or_else(|| err(p, "no such key"))?
+                        m.get_mut(k).ok_or_else(|| err(p, "no such key"))?
                     }
                     _ => return Err(err(p, "not a mapping")),
                 }
             }
             Seg::Index(i) => match cur {
-                Value::Array(a) => a.get_mut(*i).ok_or_else(|| err(p, "index out of range"))?,
+                View::Array(a) => a.get_mut(*i).ok_or_else(|| err(p, "index out of range"))?,
                 _ => return Err(err(p, "not a sequence")),
             },
         };
@@ -175,7 +177,7 @@ fn json_slot<'a>(v: &'a mut Value, p: &Path, create: bool) -> Result<&'a mut Val
 
 /// Applies `ops` to `text` (one document) and checks that the result reads back as
 /// `original` with the same ops applied. Returns the new text and its value.
-pub fn patch(text: &str, original: Value, ops: &[Op]) -> Result<(String, Value), EditError> {
+pub fn patch(text: &str, original: View, ops: &[Op]) -> Result<(String, View), EditError> {
     let mut expected = original;
     for op in ops {
         apply_json(&mut expected, op)?;

@@ -18,8 +18,9 @@
 
 use std::borrow::Cow;
 
+use crate::finding::Str;
+use crate::yaml::{Map, Value};
 use granit_parser::{Event, Parser, ScalarStyle};
-use serde_json::{Map, Value};
 
 use super::scalar::{resolve_plain as plain, Plain};
 
@@ -108,7 +109,7 @@ pub(super) struct Builder<'p> {
     /// it ends, at its final size (no growing maps and vectors on the way).
     values: Vec<Value>,
     /// The keys of every open mapping's children (one per value of a mapping).
-    keys: Vec<String>,
+    keys: Vec<Str>,
     root: Option<Value>,
     nodes: usize,
     /// Inside a pruned subtree: one entry per open collection, (is a mapping, expects a key).
@@ -210,7 +211,7 @@ impl<'p> Builder<'p> {
                     if s == "<<" || is_plain && !plain(&s)?.is_string() {
                         return None;
                     }
-                    *key = Some(s.into_owned());
+                    *key = Some(super::value::key(&s));
                     return Some(());
                 }
                 let v = if is_plain {
@@ -274,13 +275,15 @@ impl<'p> Builder<'p> {
                     keys,
                     ..
                 } => {
-                    let mut m = Map::with_capacity(self.values.len() - values);
-                    for (k, v) in self.keys.drain(keys..).zip(self.values.drain(values..)) {
-                        if m.insert(k, v).is_some() {
-                            return None; // duplicate keys: serde-saphyr's policy decides
-                        }
+                    let entries: Vec<(Str, Value)> = self
+                        .keys
+                        .drain(keys..)
+                        .zip(self.values.drain(values..))
+                        .collect();
+                    if super::value::has_repeated_key(&entries) {
+                        return None; // duplicate keys: serde-saphyr's policy decides
                     }
-                    Value::Object(m)
+                    Value::Object(Map::from_unique(entries))
                 }
                 _ => return None,
             },
@@ -332,12 +335,12 @@ struct Frame {
 enum Kind {
     Seq,
     /// A mapping, with the key waiting for its value.
-    Map(Option<String>),
+    Map(Option<Str>),
 }
 
 impl Frame {
     /// Drops the key waiting for its value (a pruned node); `None` if there is none.
-    fn take_key(&mut self) -> Option<String> {
+    fn take_key(&mut self) -> Option<Str> {
         match &mut self.kind {
             Kind::Map(key) => key.take(),
             Kind::Seq => None,
@@ -352,7 +355,7 @@ fn child_match(stack: &[Frame], prune: &[&str]) -> Option<usize> {
     let step = *prune.get(n)?;
     let hit = match &top.kind {
         Kind::Seq => step == "*",
-        Kind::Map(Some(k)) => step == k,
+        Kind::Map(Some(k)) => step == k.as_str(),
         Kind::Map(None) => false,
     };
     hit.then_some(n + 1)
@@ -462,7 +465,7 @@ spec:
         // Nothing at the path: nothing left out.
         assert_eq!(
             parse_pruned("a: 1\n", PRUNE),
-            Some((serde_json::json!({"a": 1}), false))
+            Some((view!({"a": 1}), false))
         );
     }
 

@@ -21,8 +21,8 @@
 
 use std::borrow::Cow;
 
+use crate::yaml::Value;
 use granit_parser::ScalarStyle;
-use serde_json::Value;
 
 use super::fast::{Builder, Ev};
 

@@ -17,6 +17,8 @@ pub mod path;
 pub mod scalar;
 pub mod split;
 pub mod tree;
+pub mod value;
 pub mod view;
 
 pub use path::{Path, Seg};
+pub use value::{Map, Value};

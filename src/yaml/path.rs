@@ -58,11 +58,11 @@ impl Path {
     }
 
     /// Looks the path up in a JSON view.
-    pub fn lookup<'a>(&self, v: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+    pub fn lookup<'a>(&self, v: &'a super::Value) -> Option<&'a super::Value> {
         let mut cur = v;
         for s in &self.0 {
             cur = match s {
-                Seg::Key(k) => super::view::get_key(cur.as_object()?, k)?,
+                Seg::Key(k) => cur.as_object()?.get(k)?,
                 Seg::Index(i) => cur.as_array()?.get(*i)?,
             };
         }

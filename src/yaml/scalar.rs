@@ -12,8 +12,11 @@
 //! `off` are booleans, `0755` is octal, `1_000` is an integer, `1e3` a float, `~` null, and
 //! timestamps are special.
 
-use crate::yaml::view::MapExt;
-use serde_json::{Number, Value};
+use crate::yaml::Value;
+use serde_json::Number;
+
+/// A fix's value, as written.
+type Json = serde_json::Value;
 
 /// How a plain scalar reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,12 +246,12 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Renders a JSON scalar (string, number, bool, null) as YAML.
-pub fn render_scalar(v: &Value) -> String {
+pub fn render_scalar(v: &Json) -> String {
     match v {
-        Value::String(s) => render_str(s),
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
+        Json::String(s) => render_str(s),
+        Json::Null => "null".to_string(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
         // Collections are rendered by the patcher; flow JSON is valid YAML as a fallback.
         other => serde_json::to_string(other).unwrap_or_default(),
     }
@@ -323,7 +326,7 @@ pub fn plain_roundtrips(s: &str) -> bool {
     }
     matches!(
         super::view::parse(&format!("k: {s}\n")),
-        Ok(serde_json::Value::Object(m)) if m.key("k") == Some(&Value::String(s.to_string()))
+        Ok(Value::Object(m)) if m.get("k").and_then(Value::as_str) == Some(s)
     )
 }
 
@@ -334,14 +337,14 @@ pub fn looks_like_timestamp(s: &str) -> bool {
 }
 
 /// Renders a replacement for an existing scalar in the same style where that is faithful.
-pub fn render_like(v: &Value, style: granit_parser::ScalarStyle) -> String {
+pub fn render_like(v: &Json, style: granit_parser::ScalarStyle) -> String {
     use granit_parser::ScalarStyle;
     match (v, style) {
-        (Value::String(s), ScalarStyle::DoubleQuoted) => quote(s),
-        (Value::String(s), ScalarStyle::SingleQuoted) if !s.contains(['\n', '\r']) => {
+        (Json::String(s), ScalarStyle::DoubleQuoted) => quote(s),
+        (Json::String(s), ScalarStyle::SingleQuoted) if !s.contains(['\n', '\r']) => {
             format!("'{}'", s.replace('\'', "''"))
         }
-        (Value::String(s), ScalarStyle::Plain) if plain_roundtrips(s) => s.clone(),
+        (Json::String(s), ScalarStyle::Plain) if plain_roundtrips(s) => s.clone(),
         _ => render_scalar(v),
     }
 }
@@ -359,7 +362,7 @@ mod roundtrip_tests {
         }
         assert_eq!(
             render_like(
-                &Value::String("it's".into()),
+                &serde_json::Value::String("it's".into()),
                 granit_parser::ScalarStyle::SingleQuoted
             ),
             "'it''s'"
@@ -379,7 +382,7 @@ mod table_tests {
             let read = resolve_plain(s);
             prop_assert!(read.is_none() || read == Some(Plain::Str), "{:?}", s);
             let back = super::super::view::reference(&format!("k: {s}\n"));
-            prop_assert_eq!(back, Ok(serde_json::json!({ "k": s })), "{:?}", s);
+            prop_assert_eq!(back, Ok(view!({ "k": s })), "{:?}", s);
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The typed, read-only view of a document: what the Kubernetes API server would read.
 
-use serde_json::{Map, Value};
+use crate::yaml::{Map, Value};
 
 /// Parse options matching Kubernetes' YAML 1.1 reading (octal `0755`, `yes`/`on` booleans),
 /// duplicate keys resolved like Kubernetes (the last wins), and bounded alias expansion.
@@ -296,28 +296,21 @@ pub trait ValueExt {
     fn key(&self, key: &str) -> Option<&Value>;
 }
 
-/// Mapping lookups without hashing.
+/// Mapping lookups by key.
 pub trait MapExt {
     /// The value of `key`, like `Map::get` (see [`get_key`]).
     fn key(&self, key: &str) -> Option<&Value>;
 }
 
-impl MapExt for Map<String, Value> {
+impl MapExt for Map {
     fn key(&self, key: &str) -> Option<&Value> {
         get_key(self, key)
     }
 }
 
-/// `map.get(key)`: mappings of up to [`SMALL_MAP`] keys (a manifest's mappings nearly all
-/// are) are searched in order, which is cheaper than hashing the key with the map's SipHash;
-/// larger ones by hash. Rules look up fixed keys (`metadata`, `spec`, `containers`) on every
-/// object in every pass.
-pub fn get_key<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if map.len() <= SMALL_MAP {
-        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        map.get(key)
-    }
+/// `map.get(key)` (kept for the callers that name it).
+pub fn get_key<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
+    map.get(key)
 }
 
 impl ValueExt for Value {
@@ -348,7 +341,7 @@ impl ValueExt for Value {
             };
             target = match target {
                 Value::Object(map) => get_key(map, token)?,
-                Value::Array(list) => list.get(array_index(token)?)?,
+                Value::Array(list) => list.get(super::value::array_index(token)?)?,
                 _ => return None,
             };
             if end == b.len() {
@@ -365,18 +358,6 @@ impl ValueExt for Value {
             _ => None,
         }
     }
-}
-
-/// Mappings up to this size are searched by comparing keys rather than by hash (a container
-/// has about a dozen keys; comparing that many short keys costs less than one SipHash).
-const SMALL_MAP: usize = 16;
-
-/// An array index as RFC 6901 (and serde_json) accept it: digits, no sign, no leading zero.
-fn array_index(token: &str) -> Option<usize> {
-    if token.starts_with('+') || token.len() > 1 && token.starts_with('0') {
-        return None;
-    }
-    token.parse().ok()
 }
 
 fn one_line(s: &str) -> String {
@@ -397,19 +378,19 @@ mod tests {
         let v = parse("a: on\nb: yes\nc: 0755\nd: \"on\"\ne: 1e3\nf: ~\n").unwrap();
         assert_eq!(v["a"], Value::Bool(true));
         assert_eq!(v["b"], Value::Bool(true));
-        assert_eq!(v["c"], serde_json::json!(493));
+        assert_eq!(v["c"], view!(493));
         assert_eq!(v["d"], Value::String("on".into()));
         assert_eq!(v["f"], Value::Null);
     }
 
     #[test]
     fn duplicate_keys_last_wins_like_kubernetes() {
-        assert_eq!(parse("a: 1\na: 2\n").unwrap()["a"], serde_json::json!(2));
+        assert_eq!(parse("a: 1\na: 2\n").unwrap()["a"], view!(2));
     }
 
     #[test]
     fn ptr_reads_like_pointer() {
-        let v: Value = serde_json::json!({
+        let v: Value = view!({
             "a": {"b/c": [1, {"d~e": true}], "": 2, "01": 3},
         });
         for p in [
@@ -452,9 +433,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v["a"], "8e4561");
-        assert_eq!(v["b"], serde_json::json!(["1e999", "-2E+400"]));
+        assert_eq!(v["b"], view!(["1e999", "-2E+400"]));
         assert_eq!(v["c"]["d"], "9.5e9999");
-        assert_eq!(v["e"], serde_json::json!(1000.0));
+        assert_eq!(v["e"], view!(1000.0));
         assert_eq!(v["8e999"], "k");
         assert_eq!(v["f"], "x");
         // Non-finite spellings are still errors (go-yaml reads them as floats JSON cannot hold).
@@ -472,7 +453,7 @@ mod tests {
     fn duplicate_keys_are_named() {
         let (v, r) = parse_noting_duplicates("a: 1\nb:\n  c: 1\n  c: 2\n", None).unwrap();
         let dup = r.duplicate_key;
-        assert_eq!(v["b"]["c"], serde_json::json!(2));
+        assert_eq!(v["b"]["c"], view!(2));
         assert_eq!(dup.as_deref(), Some("\"c\" (near line 4 of the document)"));
         let (_, r) = parse_noting_duplicates("a: 1\n", None).unwrap();
         assert_eq!(r.duplicate_key, None);

@@ -135,12 +135,12 @@ fn rules_for_check(check: &str) -> &'static [&'static str] {
 }
 
 /// `Kind/name` of an object.
-pub fn kind_name(v: &Value) -> String {
+pub fn kind_name(v: &chart_harden::yaml::Value) -> String {
     format!(
         "{}/{}",
-        v.get("kind").and_then(Value::as_str).unwrap_or(""),
+        v.get("kind").and_then(|k| k.as_str()).unwrap_or(""),
         v.pointer("/metadata/name")
-            .and_then(Value::as_str)
+            .and_then(|n| n.as_str())
             .unwrap_or("")
     )
 }
@@ -156,8 +156,8 @@ pub fn unexplained_violations(output: &[u8], report: &Value) -> (Vec<String>, us
     let mut seen = 0;
     for d in &stream.docs {
         for o in &d.objects {
-            let v = d.object_value(o);
-            let kn = kind_name(v);
+            let kn = kind_name(d.object_value(o));
+            let v = &d.object_value(o).to_json();
             for viol in chart_harden_pss::evaluate(
                 v,
                 chart_harden_pss::Level::Restricted,
@@ -256,7 +256,7 @@ pub fn container_images(stream: &[u8]) -> Vec<String> {
     }
     let mut out = Vec::new();
     for d in docs(stream).docs {
-        walk(&d.value, &mut out);
+        walk(&d.value.to_json(), &mut out);
     }
     out.retain(|i| !i.contains('@'));
     out.sort();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::inventory::Inventory;
@@ -50,7 +50,7 @@ fn keys_of(cx: &Context<'_>, kind: &str, name: &str, ns: &str) -> Option<Option<
         let keys = fields
             .iter()
             .filter_map(|f| v.get(*f).and_then(Value::as_object))
-            .flat_map(|m| m.keys().cloned())
+            .flat_map(|m| m.keys().map(|k| k.to_string()))
             .collect();
         return Some(Some(keys));
     }

@@ -7,8 +7,6 @@
 //! The NetworkPolicy checks reuse the generator's inference
 //! ([`crate::inventory::traffic`]) and the evaluator in [`crate::inventory::netpol`].
 
-use serde_json::Value;
-
 use crate::document::Object;
 use crate::inventory::is_generated;
 use crate::rules::{Context, Rule};
@@ -107,7 +105,7 @@ pub(crate) fn wn(cx: &Context<'_>, i: usize) -> String {
 }
 
 /// A label map shown as `k: v, k: v`.
-pub(crate) fn show_labels(m: &serde_json::Map<String, Value>) -> String {
+pub(crate) fn show_labels(m: &crate::yaml::Map) -> String {
     m.iter()
         .map(|(k, v)| {
             format!(

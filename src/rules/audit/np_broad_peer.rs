@@ -1,6 +1,6 @@
 //! CH604 netpol-broad-peer: a NetworkPolicy peer that matches far more than intended.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};

@@ -7,12 +7,12 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::yaml::Value;
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use serde_json::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::inventory::netpol::{self, Direction, Pod, Side};
@@ -421,12 +421,12 @@ impl<'a> Stream<'a> {
     ) {
         let pod = &self.pods[wi];
         let draft = selector.cloned().map(|sel| {
-            crate::rules::guards::to_value(&build(
+            Value::from(crate::rules::guards::to_value(&build(
                 Default::default(),
                 sel,
                 &gap.ingress,
                 &Acc::default(),
-            ))
+            )))
         });
         let mut with_draft = self.policies.clone();
         if let Some(d) = &draft {

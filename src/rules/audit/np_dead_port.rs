@@ -1,7 +1,7 @@
 //! CH602 netpol-dead-port: a NetworkPolicy rule allows a port that no container of the pods
 //! it concerns listens on.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::{chart_objects, selected, wn};
 use crate::finding::{Applicability, Severity};

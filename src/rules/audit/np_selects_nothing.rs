@@ -1,7 +1,7 @@
 //! CH601 netpol-selects-nothing: a chart NetworkPolicy whose podSelector matches no pod of the
 //! release.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::{chart_objects, selected, show_labels};
 use crate::finding::{Applicability, Severity};
@@ -61,7 +61,9 @@ impl Rule for NpSelectsNothing {
                 .map(|w| {
                     let same = ml
                         .iter()
-                        .filter(|(k, val)| w.labels.get(*k).map(String::as_str) == val.as_str())
+                        .filter(|(k, val)| {
+                            w.labels.get(k.as_str()).map(String::as_str) == val.as_str()
+                        })
                         .count();
                     (same, w)
                 })
@@ -114,8 +116,8 @@ impl Rule for NpSelectsNothing {
             if let Some((_, w)) = best {
                 let diff: Vec<String> = ml
                     .iter()
-                    .filter(|(k, val)| w.labels.get(*k).map(String::as_str) != val.as_str())
-                    .map(|(k, val)| match w.labels.get(k) {
+                    .filter(|(k, val)| w.labels.get(k.as_str()).map(String::as_str) != val.as_str())
+                    .map(|(k, val)| match w.labels.get(k.as_str()) {
                         Some(have) => format!(
                             "{k}: {} (pods carry {k}: {have})",
                             val.as_str().unwrap_or_default()

@@ -1,6 +1,7 @@
 //! CH611 pdb-blocks-drain: a PodDisruptionBudget that can never allow an eviction.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{chart_objects, selected, wn};
 use crate::finding::{Applicability, Severity};

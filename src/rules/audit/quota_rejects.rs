@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};
@@ -32,7 +32,7 @@ the containers that depend on them.",
 };
 
 /// Resource fields a quota's `hard` keys constrain: (`requests`|`limits`, `cpu`|`memory`).
-fn constrained(hard: &serde_json::Map<String, Value>) -> Vec<(&'static str, &'static str)> {
+fn constrained(hard: &crate::yaml::Map) -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
     for res in ["cpu", "memory"] {
         if hard.contains_key(res) || hard.contains_key(&format!("requests.{res}")) {
@@ -70,10 +70,10 @@ fn chart_defaults(cx: &Context<'_>, ns: &str) -> BTreeSet<(&'static str, String)
                     .flatten()
                     .map(|(k, _)| k)
                 {
-                    out.insert((kind, k.clone()));
+                    out.insert((kind, k.to_string()));
                     if kind == "limits" {
                         // A default limit also defaults the request.
-                        out.insert(("requests", k.clone()));
+                        out.insert(("requests", k.to_string()));
                     }
                 }
             }

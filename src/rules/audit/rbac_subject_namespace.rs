@@ -1,7 +1,7 @@
 //! CH635 rbac-subject-namespace: a binding grants to a ServiceAccount in a namespace other
 //! than the release's.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};

@@ -1,6 +1,6 @@
 //! CH632 service-port-name: a Service `targetPort` name that no selected container declares.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::chart_objects;
 use crate::finding::{Applicability, Severity};

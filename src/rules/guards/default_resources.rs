@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::yaml::Value;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::options;
 use crate::finding::{Applicability, Severity};
@@ -142,7 +142,7 @@ impl Rule for DefaultResources {
                         added.push(format!("{kind}.{res}: {q}"));
                         ops.push(Op::Set(
                             c.path.key("resources").key(kind).key(res),
-                            Value::String(q),
+                            serde_json::Value::String(q),
                         ));
                     }
                 }

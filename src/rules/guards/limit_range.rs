@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::yaml::Value;
 use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{generated_meta, options};
 use crate::finding::{Applicability, Severity};
@@ -193,7 +193,7 @@ impl Rule for GenerateLimitRange {
             };
             let constrained: Vec<&str> = hard
                 .keys()
-                .map(String::as_str)
+                .map(|k| k.as_str())
                 .filter(|k| k.contains("cpu") || k.contains("memory"))
                 .collect();
             out.emit(

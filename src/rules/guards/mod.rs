@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::yaml::Value;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
@@ -96,7 +96,7 @@ pub(crate) fn pod_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelect
     let obj = cx.value(&w.object);
     if w.object.resource.kind != "Pod" {
         if let Some(sel) = obj.ptr("/spec/selector") {
-            if let Ok(ls) = serde_json::from_value::<LabelSelector>(sel.clone()) {
+            if let Ok(ls) = serde_json::from_value::<LabelSelector>(sel.to_json()) {
                 let has_labels = ls.match_labels.as_ref().is_some_and(|m| !m.is_empty());
                 let has_exprs = ls.match_expressions.as_ref().is_some_and(|m| !m.is_empty());
                 if has_labels || has_exprs {
@@ -117,7 +117,7 @@ pub(crate) fn pod_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelect
 
 /// `selector` as a JSON value (for [`label_selector_matches`]).
 pub(crate) fn selector_value(sel: &LabelSelector) -> Value {
-    serde_json::to_value(sel).unwrap_or(Value::Null)
+    serde_json::to_value(sel).map_or(Value::Null, Value::from)
 }
 
 /// Metadata for a generated object: name, the workload's own namespace (omitted when the
@@ -126,7 +126,7 @@ pub(crate) fn generated_meta(name: String, namespace: Option<String>, from: &Val
     let mut labels = BTreeMap::new();
     if let Some(l) = from.ptr("/metadata/labels").and_then(Value::as_object) {
         for k in RELEASE_LABELS {
-            if let Some(Value::String(v)) = l.get(*k) {
+            if let Some(Value::String(v)) = l.get(k) {
                 labels.insert((*k).to_string(), v.clone());
             }
         }
@@ -147,10 +147,12 @@ pub(crate) fn generated_meta(name: String, namespace: Option<String>, from: &Val
 /// (k8s-openapi sorts them alphabetically): `apiVersion, kind, metadata, spec`;
 /// `name, namespace, labels` in metadata; `podSelector, policyTypes, ingress, egress` in a
 /// NetworkPolicy spec.
-pub(crate) fn to_value<T: serde::Serialize>(o: &T) -> Value {
-    let v = serde_json::to_value(o).unwrap_or(Value::Null);
+pub(crate) fn to_value<T: serde::Serialize>(o: &T) -> serde_json::Value {
+    let v = serde_json::to_value(o).unwrap_or(serde_json::Value::Null);
     let v = reorder(v, &["apiVersion", "kind", "metadata", "spec"]);
-    let Value::Object(mut m) = v else { return v };
+    let serde_json::Value::Object(mut m) = v else {
+        return v;
+    };
     if let Some(md) = m.get_mut("metadata") {
         *md = reorder(md.take(), &["name", "namespace", "labels", "annotations"]);
     }
@@ -160,11 +162,13 @@ pub(crate) fn to_value<T: serde::Serialize>(o: &T) -> Value {
             &["podSelector", "policyTypes", "ingress", "egress"],
         );
     }
-    Value::Object(m)
+    serde_json::Value::Object(m)
 }
 
-fn reorder(v: Value, first: &[&str]) -> Value {
-    let Value::Object(mut m) = v else { return v };
+fn reorder(v: serde_json::Value, first: &[&str]) -> serde_json::Value {
+    let serde_json::Value::Object(mut m) = v else {
+        return v;
+    };
     let mut out = serde_json::Map::new();
     for k in first {
         if let Some(x) = m.shift_remove(*k) {
@@ -172,7 +176,7 @@ fn reorder(v: Value, first: &[&str]) -> Value {
         }
     }
     out.extend(m);
-    Value::Object(out)
+    serde_json::Value::Object(out)
 }
 
 /// The workload's display name (`Deployment/web`).

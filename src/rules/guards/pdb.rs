@@ -1,9 +1,9 @@
 //! CH401 generate-pdb: a drain-safe PodDisruptionBudget for replicated workloads.
 
+use crate::yaml::Value;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{generated_meta, options, pod_selector, wname};
 use crate::finding::{Applicability, Severity};
@@ -39,13 +39,13 @@ the PDB audit for drain-blocking ones).",
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Options {
     #[serde(default = "default_max_unavailable")]
-    max_unavailable: Value,
+    max_unavailable: serde_json::Value,
     #[serde(default = "default_min_replicas")]
     min_replicas: i64,
 }
 
-fn default_max_unavailable() -> Value {
-    Value::from(1)
+fn default_max_unavailable() -> serde_json::Value {
+    serde_json::Value::from(1)
 }
 
 fn default_min_replicas() -> i64 {
@@ -114,7 +114,7 @@ impl Rule for GeneratePdb {
         let Some(opts) = options::<Options>(cx, &META, out) else {
             return;
         };
-        let Some(budget) = parse_budget(&opts.max_unavailable) else {
+        let Some(budget) = parse_budget(&Value::from(&opts.max_unavailable)) else {
             let e = out.emit(
                 &META,
                 &Default::default(),

@@ -1,7 +1,7 @@
 //! CH406 namespace-pss-labels: Pod Security Admission labels on the release's Namespace.
 
+use crate::yaml::Value;
 use chart_harden_pss::{evaluate, Level, Version};
-use serde_json::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::inventory::Inventory;
@@ -64,12 +64,12 @@ fn level_for(cx: &Context<'_>, ns: &str) -> (Level, Vec<String>) {
             continue;
         }
         let v = cx.value(&w.object);
-        if !evaluate(v, Level::Restricted, Version::Latest).is_empty() {
+        if !evaluate(&v.to_json(), Level::Restricted, Version::Latest).is_empty() {
             held.push(format!(
                 "{}/{}",
                 w.object.resource.kind, w.object.resource.name
             ));
-            let l = if evaluate(v, Level::Baseline, Version::Latest).is_empty() {
+            let l = if evaluate(&v.to_json(), Level::Baseline, Version::Latest).is_empty() {
                 Level::Baseline
             } else {
                 Level::Privileged
@@ -157,7 +157,7 @@ impl Rule for NamespacePssLabels {
                 }
                 ops.push(Op::Set(
                     base.key("labels").key(&key),
-                    Value::String(val.to_string()),
+                    serde_json::Value::String(val.to_string()),
                 ));
                 set.push(mode);
             }
@@ -177,7 +177,7 @@ impl Rule for NamespacePssLabels {
                 };
                 ops.push(Op::Set(
                     base.key("annotations").key(MARK),
-                    Value::String(mark),
+                    serde_json::Value::String(mark),
                 ));
             }
             let held_msg = if held.is_empty() {

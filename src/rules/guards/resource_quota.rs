@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::yaml::Value;
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{generated_meta, limit_range, options};
 use crate::finding::{Applicability, Severity};

@@ -1,6 +1,6 @@
 //! CH530 exempted-by-annotation.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::exemptions::SKIP_ANNOTATION;
 use crate::finding::{Applicability, Severity};

@@ -1,6 +1,6 @@
 //! CH521 missing-probes.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Rule, RuleMeta, Sink};

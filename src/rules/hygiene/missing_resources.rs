@@ -1,6 +1,6 @@
 //! CH522 missing-resources.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Rule, RuleMeta, Sink};

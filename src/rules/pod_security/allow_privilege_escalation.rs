@@ -1,6 +1,7 @@
 //! CH103 no-privilege-escalation.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{containers, csc, is_privileged, is_windows, pod_spec};
 use crate::finding::{Applicability, Severity};

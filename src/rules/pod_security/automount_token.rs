@@ -1,6 +1,7 @@
 //! CH109 no-unused-service-account-token.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::pod_spec;
 use crate::finding::{Applicability, Severity};

@@ -1,6 +1,7 @@
 //! CH104 drop-all-capabilities.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{containers, csc, effective_uid, is_privileged, is_windows, pod_spec};
 use crate::finding::{Applicability, Severity};

@@ -1,6 +1,6 @@
 //! CH110 host-access.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::pod_spec;
 use crate::finding::{Applicability, Severity};

@@ -1,6 +1,7 @@
 //! CH108 init-chown-to-fsgroup.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{csc, pod_spec, psc};
 use crate::finding::{Applicability, Severity};

@@ -4,7 +4,7 @@
 //! non-zero (from its securityContext, the pod's, or the image config read from the registry)
 //! loses nothing by `runAsNonRoot: true` or by dropping all capabilities.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::inventory::{Container, Workload};
 use crate::rules::{Context, Rule};

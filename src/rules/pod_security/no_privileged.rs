@@ -2,6 +2,8 @@
 
 use serde_json::json;
 
+use crate::yaml::Value;
+
 use super::{containers, is_privileged, pod_spec};
 use crate::finding::{Applicability, Severity};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
@@ -43,10 +45,10 @@ impl Rule for NoPrivileged {
             let spec = pod_spec(cx, w);
             let node_agent = ["hostNetwork", "hostPID", "hostIPC"]
                 .iter()
-                .any(|f| spec.get(*f).and_then(serde_json::Value::as_bool) == Some(true))
+                .any(|f| spec.get(*f).and_then(Value::as_bool) == Some(true))
                 || spec
                     .key("volumes")
-                    .and_then(serde_json::Value::as_array)
+                    .and_then(Value::as_array)
                     .is_some_and(|vs| vs.iter().any(|v| v.key("hostPath").is_some()));
             for c in containers(w) {
                 let cv = super::container(cx, w, c);

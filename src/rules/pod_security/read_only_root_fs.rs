@@ -1,6 +1,7 @@
 //! CH107 read-only-root-filesystem.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{containers, csc, is_windows, pod_spec};
 use crate::finding::{Applicability, Severity};

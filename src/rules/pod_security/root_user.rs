@@ -1,6 +1,7 @@
 //! CH102 no-root-user.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{containers, csc, init_chown, pod_spec, psc};
 use crate::finding::{Applicability, Severity};

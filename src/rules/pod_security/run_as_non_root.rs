@@ -1,6 +1,7 @@
 //! CH101 run-as-non-root.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{containers, csc, effective_uid, explicit_root, init_chown, pod_spec, psc};
 use crate::finding::{Applicability, Severity};

@@ -1,6 +1,7 @@
 //! CH105 seccomp-runtime-default.
 
-use serde_json::{json, Value};
+use crate::yaml::Value;
+use serde_json::json;
 
 use super::{containers, csc, is_windows, pod_spec, psc};
 use crate::finding::{Applicability, Severity};

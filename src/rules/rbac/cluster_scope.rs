@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::{bindings_of, cluster_wide, grantees, group_name, is_cluster_scoped, roles};
 use crate::finding::{Applicability, Severity};

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::document::Object;
 use crate::inventory::rbac::PolicyRule;

@@ -1,6 +1,6 @@
 //! CH501 plaintext-secret.
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use crate::finding::{Applicability, Severity};
 use crate::rules::{Context, Rule, RuleMeta, Sink};
@@ -42,8 +42,8 @@ struct Store {
 fn store(cx: &Context<'_>) -> Store {
     let c = cx.cfg.generate.get(META.name);
     let s = |p: &str, d: &str| {
-        c.and_then(|c| c.ptr(p))
-            .and_then(Value::as_str)
+        c.and_then(|c| c.pointer(p))
+            .and_then(serde_json::Value::as_str)
             .filter(|s| !s.is_empty())
             .unwrap_or(d)
             .to_string()
@@ -58,7 +58,7 @@ fn store(cx: &Context<'_>) -> Store {
 fn keys(v: &Value, field: &str) -> Vec<String> {
     v.get(field)
         .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
+        .map(|m| m.keys().map(|k| k.to_string()).collect())
         .unwrap_or_default()
 }
 
