@@ -86,16 +86,17 @@ impl std::ops::Deref for Marker {
 #[derive(Clone, Default)]
 pub struct Text(TextRepr);
 
-// `Box<str>`, not `String`: the text fits beside the shared range (24 bytes, not 32).
+// `Arc<str>`, not `String`: the text fits beside the shared range (24 bytes, not 32), and a
+// copy (a diff's after-text) is a reference count.
 #[derive(Clone)]
 enum TextRepr {
     Shared(Arc<String>, std::ops::Range<usize>),
-    Owned(Box<str>),
+    Owned(Arc<str>),
 }
 
 impl Default for TextRepr {
     fn default() -> Self {
-        TextRepr::Owned(Box::default())
+        TextRepr::Owned(Arc::from(""))
     }
 }
 
@@ -125,7 +126,7 @@ impl std::ops::Deref for Text {
 
 impl From<String> for Text {
     fn from(s: String) -> Text {
-        Text(TextRepr::Owned(s.into_boxed_str()))
+        Text(TextRepr::Owned(s.into()))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use crate::yaml::{Map, Value};
 
 use super::fixer::Fixer;
 use crate::document::{
@@ -113,7 +113,7 @@ struct PatchJob {
     /// Its label (for an error).
     label: String,
     /// Its view, moved out of the document (`None` for a pruned view).
-    view: std::sync::Mutex<Option<crate::yaml::Value>>,
+    view: std::sync::Mutex<Option<Value>>,
 }
 
 /// Sets and appends in order; removals last, deepest and highest index first, so that
@@ -150,19 +150,19 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
         .unwrap_or("unnamed")
         .to_string();
     if let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        let labels = md
-            .entry("labels")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(l) = labels.as_object_mut() {
-            l.insert(GENERATED_LABEL.to_string(), Value::String("true".into()));
+        if !md.contains_key("labels") {
+            md.insert("labels", Value::Object(Map::new()));
+        }
+        if let Some(l) = md.get_mut("labels").and_then(Value::as_object_mut) {
+            l.insert(GENERATED_LABEL, Value::String("true".into()));
         }
         if helm4 {
-            let ann = md
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Some(a) = ann.as_object_mut() {
+            if !md.contains_key("annotations") {
+                md.insert("annotations", Value::Object(Map::new()));
+            }
+            if let Some(a) = md.get_mut("annotations").and_then(Value::as_object_mut) {
                 a.insert(
-                    HELM4_FILENAME_ANNOTATION.to_string(),
+                    HELM4_FILENAME_ANNOTATION,
                     Value::String(format!(
                         "chart-harden/generated/{}-{}.yaml",
                         kind.to_ascii_lowercase(),
@@ -197,7 +197,7 @@ mod comment_tests {
     /// name cannot end the comment and add YAML lines or a document.
     #[test]
     fn generated_source_comments_never_carry_input_lines() {
-        let v = serde_json::json!({
+        let v = view!({
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": {"name": "web\n---\nkind: Injected\r\n# x"},
@@ -226,7 +226,7 @@ mod comment_tests {
         assert!(e.contains("metadata.name"), "{e}");
         assert!(!e.contains('\n') && !e.contains('\r'), "{e}");
         // An ordinary name is written as it is.
-        let v = serde_json::json!({
+        let v = view!({
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": {"name": "web-chart-harden"},

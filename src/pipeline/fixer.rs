@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::Value;
+use crate::yaml::Value;
 
 use super::report_hash::{report_hash, same_report};
 use crate::config::Config;

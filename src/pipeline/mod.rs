@@ -32,9 +32,9 @@ pub struct DocChange {
     /// Label (`document 3 (Deployment/web, templates/web.yaml)`).
     pub label: String,
     /// Text before (empty for added documents).
-    pub before: String,
-    /// Text after.
-    pub after: String,
+    pub before: crate::document::Text,
+    /// Text after (the output document's own text unless a Secret value was redacted).
+    pub after: crate::document::Text,
     /// True for a generated document.
     pub added: bool,
 }

@@ -6,7 +6,7 @@ use super::fixer::Fixer;
 use super::DocChange;
 use super::Outcome;
 use crate::config::{Config, Settings};
-use crate::document::{Document, Stream, HELM4_FILENAME_ANNOTATION};
+use crate::document::{Document, Stream, Text, HELM4_FILENAME_ANNOTATION};
 use crate::error::Error;
 use crate::inventory::images::{image_fields, ImageFacts};
 use crate::inventory::Inventory;
@@ -154,11 +154,18 @@ pub(super) fn harden(
                 // Diff context must not show a Secret's values (a List holding a Secret and a
                 // changed workload).
                 let secrets = crate::report::diff::secret_values(&d.value);
+                let redact = |t: Text| {
+                    if secrets.is_empty() {
+                        t
+                    } else {
+                        Text::from(crate::report::diff::redact_secret_values(&t, &secrets))
+                    }
+                };
                 changes.push(DocChange {
                     doc: d.index,
                     label: d.label(),
-                    before: crate::report::diff::redact_secret_values(&before, &secrets),
-                    after: crate::report::diff::redact_secret_values(&d.text, &secrets),
+                    before: redact(before),
+                    after: redact(d.text.clone()),
                     added: false,
                 });
             }
@@ -166,8 +173,8 @@ pub(super) fn harden(
             changes.push(DocChange {
                 doc: d.index,
                 label: d.label(),
-                before: String::new(),
-                after: d.text.to_string(),
+                before: Text::default(),
+                after: d.text.clone(),
                 added: true,
             });
         }

@@ -12,7 +12,7 @@ pub fn unified(c: &DocChange) -> String {
         format!("a/{}", c.label)
     };
     let new = format!("b/{}", c.label);
-    TextDiff::from_lines(&c.before, &c.after)
+    TextDiff::from_lines(c.before.as_str(), c.after.as_str())
         .unified_diff()
         .context_radius(3)
         .header(&old, &new)

@@ -125,7 +125,7 @@ impl<'a> Context<'a> {
 #[derive(Debug, Clone)]
 pub struct Generated {
     /// The object (apiVersion, kind, metadata, …).
-    pub value: serde_json::Value,
+    pub value: Value,
 }
 
 /// A fix: edits and/or generated documents.

@@ -421,12 +421,12 @@ impl<'a> Stream<'a> {
     ) {
         let pod = &self.pods[wi];
         let draft = selector.cloned().map(|sel| {
-            Value::from(crate::rules::guards::to_value(&build(
+            crate::rules::guards::to_value(&build(
                 Default::default(),
                 sel,
                 &gap.ingress,
                 &Acc::default(),
-            )))
+            ))
         });
         let mut with_draft = self.policies.clone();
         if let Some(d) = &draft {

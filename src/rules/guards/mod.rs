@@ -143,16 +143,15 @@ pub(crate) fn generated_meta(name: String, namespace: Option<String>, from: &Val
     }
 }
 
-/// Serializes a k8s-openapi object to JSON, with keys in the order people write them
+/// Serializes a k8s-openapi object to a value, with keys in the order people write them
 /// (k8s-openapi sorts them alphabetically): `apiVersion, kind, metadata, spec`;
 /// `name, namespace, labels` in metadata; `podSelector, policyTypes, ingress, egress` in a
-/// NetworkPolicy spec.
-pub(crate) fn to_value<T: serde::Serialize>(o: &T) -> serde_json::Value {
-    let v = serde_json::to_value(o).unwrap_or(serde_json::Value::Null);
+/// NetworkPolicy spec. (A compact value, not JSON: a generated object is held until the
+/// step applies it, 800 NetworkPolicies and PDBs at once for a List of 800 Deployments.)
+pub(crate) fn to_value<T: serde::Serialize>(o: &T) -> Value {
+    let v = serde_json::to_value(o).map_or(Value::Null, Value::from);
     let v = reorder(v, &["apiVersion", "kind", "metadata", "spec"]);
-    let serde_json::Value::Object(mut m) = v else {
-        return v;
-    };
+    let Value::Object(mut m) = v else { return v };
     if let Some(md) = m.get_mut("metadata") {
         *md = reorder(md.take(), &["name", "namespace", "labels", "annotations"]);
     }
@@ -162,21 +161,21 @@ pub(crate) fn to_value<T: serde::Serialize>(o: &T) -> serde_json::Value {
             &["podSelector", "policyTypes", "ingress", "egress"],
         );
     }
-    serde_json::Value::Object(m)
+    Value::Object(m)
 }
 
-fn reorder(v: serde_json::Value, first: &[&str]) -> serde_json::Value {
-    let serde_json::Value::Object(mut m) = v else {
-        return v;
-    };
-    let mut out = serde_json::Map::new();
+fn reorder(v: Value, first: &[&str]) -> Value {
+    let Value::Object(mut m) = v else { return v };
+    let mut out = crate::yaml::Map::with_capacity(m.len());
     for k in first {
-        if let Some(x) = m.shift_remove(*k) {
-            out.insert((*k).to_string(), x);
+        if let Some(x) = m.shift_remove(k) {
+            out.insert(crate::yaml::value::key(k), x);
         }
     }
-    out.extend(m);
-    serde_json::Value::Object(out)
+    for (k, x) in m {
+        out.insert(k, x);
+    }
+    Value::Object(out)
 }
 
 /// The workload's display name (`Deployment/web`).

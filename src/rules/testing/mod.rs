@@ -443,7 +443,7 @@ pub(crate) fn render(out: &Outcome) -> String {
         } else {
             let _ = writeln!(s, "=== changed {}", c.label);
             s.push_str(
-                &similar::TextDiff::from_lines(&c.before, &c.after)
+                &similar::TextDiff::from_lines(c.before.as_str(), c.after.as_str())
                     .unified_diff()
                     .context_radius(3)
                     .to_string(),
