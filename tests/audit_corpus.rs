@@ -18,7 +18,8 @@ use chart_harden::inventory::netpol::{
 use chart_harden::inventory::GENERATED_LABEL;
 use chart_harden::inventory::{label_selector_matches, Inventory, Workload};
 use chart_harden::rules::audit::SUPPLEMENT_SUFFIX;
-use chart_harden::yaml::Value;
+use chart_harden::yaml::Value as View;
+use serde_json::Value;
 
 fn shared() -> PathBuf {
     e2e::shared_dir()
@@ -46,7 +47,7 @@ fn harden(input: &[u8], report: &Path) -> (Vec<u8>, Value) {
     (out.stdout, rep)
 }
 
-fn is_generated(v: &Value) -> bool {
+fn is_generated(v: &View) -> bool {
     v.pointer("/metadata/labels")
         .and_then(|l| l.get(GENERATED_LABEL))
         .is_some()
@@ -66,15 +67,15 @@ fn min_replicas(docs: &[Document], inv: &Inventory, w: &Workload) -> i64 {
     {
         let v = docs[h.doc].object_value(h);
         if v.pointer("/spec/scaleTargetRef/kind")
-            .and_then(Value::as_str)
+            .and_then(View::as_str)
             == Some(w.object.resource.kind.as_str())
             && v.pointer("/spec/scaleTargetRef/name")
-                .and_then(Value::as_str)
+                .and_then(View::as_str)
                 == Some(w.object.resource.name.as_str())
         {
             return v
                 .pointer("/spec/minReplicas")
-                .and_then(Value::as_i64)
+                .and_then(View::as_i64)
                 .unwrap_or(1);
         }
     }
@@ -161,7 +162,7 @@ fn corpus_audit() {
             .iter()
             .filter(|(_, v)| {
                 v.pointer("/metadata/name")
-                    .and_then(Value::as_str)
+                    .and_then(View::as_str)
                     .is_some_and(|n| n.ends_with(SUPPLEMENT_SUFFIX))
             })
             .count();
@@ -242,7 +243,7 @@ fn corpus_audit() {
                 })
                 .map(|w| min_replicas(docs, &inv, w))
                 .sum();
-            if n > 0 && blocks(v, n) {
+            if n > 0 && blocks(&v.to_json(), n) {
                 failures.push(format!(
                     "{name}: PodDisruptionBudget {} blocks drains over {n} pod(s)",
                     o.resource.name
@@ -255,7 +256,7 @@ fn corpus_audit() {
             let v = docs[q.doc].object_value(q);
             let constrains = v
                 .pointer("/spec/hard")
-                .and_then(Value::as_object)
+                .and_then(View::as_object)
                 .is_some_and(|h| h.keys().any(|k| k.contains("cpu") || k.contains("memory")));
             let ns = inv.namespace_of(&q.resource);
             let has_lr = inv

@@ -187,7 +187,7 @@ fn pods_of<'a>(ep: &Endpoint, inv: &'a Inventory, release_ns: &str) -> Pods<'a> 
 fn ports_of(f: &Flow) -> Vec<i64> {
     match &f.port {
         Value::Number(n) => vec![n.as_i64().expect("port number")],
-        Value::String(s) if s == "any" => ANY_PORTS.to_vec(),
+        Value::String(s) if &**s == "any" => ANY_PORTS.to_vec(),
         Value::String(s) => vec![s.parse().expect("port")],
         other => panic!("bad port {other}"),
     }

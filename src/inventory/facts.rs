@@ -410,7 +410,7 @@ fn port_spec(v: &Value) -> Option<PortSpec> {
         Value::Number(n) => crate::yaml::view::number_as_int(n).map(PortSpec::Num),
         Value::String(s) => Some(match s.parse::<i64>() {
             Ok(n) => PortSpec::Num(n),
-            Err(_) => PortSpec::Name(s.clone()),
+            Err(_) => PortSpec::Name(s.to_string()),
         }),
         _ => None,
     }
@@ -622,7 +622,7 @@ fn monitored_ports(docs: &[Document], inv: &Inventory) -> Vec<Vec<String>> {
             for sp in &s.ports {
                 if sp.name.as_deref().is_some_and(|n| ports.contains(&n)) {
                     if let Value::String(t) = &sp.target {
-                        by_service[si].push(t.clone());
+                        by_service[si].push(t.to_string());
                     }
                 }
             }

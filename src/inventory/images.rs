@@ -88,7 +88,7 @@ pub fn image_fields(docs: &[Document], inv: &Inventory, cfg: &Config) -> Vec<Ima
                             doc: doc.index,
                             resource: o.resource.clone(),
                             path: o.base.join(&p),
-                            reference: s.clone(),
+                            reference: s.to_string(),
                             split_tag: None,
                             container: None,
                         });
@@ -99,7 +99,7 @@ pub fn image_fields(docs: &[Document], inv: &Inventory, cfg: &Config) -> Vec<Ima
                     let tpath = dotted(&Path::root(), tp);
                     let repo = rpath.lookup(v).and_then(Value::as_str);
                     let tag = match tpath.lookup(v) {
-                        Some(Value::String(s)) => Some(s.clone()),
+                        Some(Value::String(s)) => Some(s.to_string()),
                         Some(Value::Number(n)) => Some(n.to_string()),
                         _ => None,
                     };

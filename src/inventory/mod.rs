@@ -283,7 +283,7 @@ pub(crate) fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
         .map(|m| {
             m.iter()
                 .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k.to_string(), s.clone())),
+                    Value::String(s) => Some((k.to_string(), s.to_string())),
                     Value::Number(n) => Some((k.to_string(), n.to_string())),
                     Value::Bool(b) => Some((k.to_string(), b.to_string())),
                     _ => None,
@@ -307,7 +307,7 @@ pub fn label_selector_matches(sel: &Value, labels: &BTreeMap<String, String>) ->
         for (k, v) in ml {
             let have = labels.get(k.as_str()).map(String::as_str);
             let ok = match v {
-                Value::String(s) => have == Some(s.as_str()),
+                Value::String(s) => have == Some(&**s),
                 Value::Number(n) => have == Some(n.to_string().as_str()),
                 Value::Bool(b) => have == Some(if *b { "true" } else { "false" }),
                 _ => true,

@@ -260,7 +260,7 @@ pub fn isolated(policies: &[(Arc<str>, &Value)], pod: &Pod<'_>, dir: Direction) 
     rules_for(policies, pod, dir).is_some()
 }
 
-fn peers_of(rule: &Value, dir: Direction) -> Option<&Vec<Value>> {
+fn peers_of(rule: &Value, dir: Direction) -> Option<&[Value]> {
     let key = match dir {
         Direction::Ingress => "from",
         Direction::Egress => "to",
@@ -540,7 +540,7 @@ pub fn target_ports(
                 out.extend(
                     dst_ports
                         .iter()
-                        .filter(|(n, _, _)| n.as_deref() == Some(name.as_str()))
+                        .filter(|(n, _, _)| n.as_deref() == Some(&**name))
                         .map(|(_, num, pr)| (*num, pr.clone())),
                 );
             }

@@ -699,7 +699,7 @@ pub fn service_target_ports(
                 if !found {
                     out.insert(ResolvedPort {
                         protocol: sp.protocol.clone(),
-                        port: PortRef::Name(name.clone()),
+                        port: PortRef::Name(name.to_string()),
                     });
                 }
             }

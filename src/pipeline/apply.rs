@@ -163,7 +163,7 @@ fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
             if let Some(a) = md.get_mut("annotations").and_then(Value::as_object_mut) {
                 a.insert(
                     HELM4_FILENAME_ANNOTATION,
-                    Value::String(format!(
+                    Value::from(format!(
                         "chart-harden/generated/{}-{}.yaml",
                         kind.to_ascii_lowercase(),
                         name

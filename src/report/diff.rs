@@ -31,7 +31,7 @@ pub fn secret_values(v: &crate::yaml::Value) -> Vec<String> {
                 if let Some(m) = v.get(field).and_then(crate::yaml::Value::as_object) {
                     for x in m.values() {
                         match x {
-                            crate::yaml::Value::String(s) => out.push(s.clone()),
+                            crate::yaml::Value::String(s) => out.push(s.to_string()),
                             crate::yaml::Value::Null => {}
                             other => out.push(other.to_string()),
                         }

@@ -214,7 +214,7 @@ fn tree_difference(
             if ok {
                 Ok(None)
             } else {
-                differs(describe(&Value::String(value.to_string()), secret))
+                differs(describe(&Value::String(value.into()), secret))
             }
         }
         NodeKind::Seq { items, .. } => {
@@ -344,7 +344,7 @@ mod tests {
         let mut b = a.clone();
         let mut path = String::new();
         assert_eq!(first_difference(&a, &b, &mut path, false), None);
-        b["a"]["b"][1] = Value::String("y".repeat(60));
+        b["a"]["b"][1] = Value::from("y".repeat(60));
         let d = first_difference(&a, &b, &mut path, false).unwrap();
         assert_eq!(path, "/a/b/1");
         assert_eq!(d.0, "\"x\"");

@@ -120,8 +120,12 @@ pub fn apply_json(v: &mut View, op: &Op) -> Result<(), EditError> {
         Op::Append(p, item) => {
             let slot = json_slot(v, p, true)?;
             match slot {
-                View::Null => *slot = View::Array(vec![View::from(item)]),
-                View::Array(a) => a.push(View::from(item)),
+                View::Null => *slot = View::from(vec![View::from(item)]),
+                View::Array(a) => {
+                    let mut items = std::mem::take(a).into_vec();
+                    items.push(View::from(item));
+                    *a = items.into();
+                }
                 _ => return Err(err(p, "not a sequence")),
             }
         }
@@ -136,7 +140,9 @@ pub fn apply_json(v: &mut View, op: &Op) -> Result<(), EditError> {
                     m.shift_remove(k);
                 }
                 (View::Array(a), Seg::Index(i)) if *i < a.len() => {
-                    a.remove(*i);
+                    let mut items = std::mem::take(a).into_vec();
+                    items.remove(*i);
+                    *a = items.into();
                 }
                 _ => return Err(err(p, "no such entry")),
             }

@@ -216,11 +216,11 @@ impl<'p> Builder<'p> {
                 }
                 let v = if is_plain {
                     match plain(&s)? {
-                        Plain::Str => Value::String(s.into_owned()),
+                        Plain::Str => Value::String(s.into()),
                         Plain::Other(v) => v,
                     }
                 } else {
-                    Value::String(s.into_owned())
+                    Value::String(s.into())
                 };
                 if child_match(stack, prune) == Some(prune.len()) {
                     self.pruned = true;

@@ -127,7 +127,7 @@ pub(crate) fn generated_meta(name: String, namespace: Option<String>, from: &Val
     if let Some(l) = from.ptr("/metadata/labels").and_then(Value::as_object) {
         for k in RELEASE_LABELS {
             if let Some(Value::String(v)) = l.get(k) {
-                labels.insert((*k).to_string(), v.clone());
+                labels.insert((*k).to_string(), v.to_string());
             }
         }
     }

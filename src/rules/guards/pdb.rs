@@ -96,7 +96,7 @@ fn parse_budget(v: &Value) -> Option<IntOrString> {
             let p = s.strip_suffix('%')?.parse::<u32>().ok()?;
             (1..=100)
                 .contains(&p)
-                .then(|| IntOrString::String(s.clone()))
+                .then(|| IntOrString::String(s.to_string()))
         }
         _ => None,
     }

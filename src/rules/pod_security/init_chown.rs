@@ -188,7 +188,7 @@ impl Rule for InitChownToFsGroup {
             let all_init = spec
                 .key("initContainers")
                 .and_then(Value::as_array)
-                .map_or(0, Vec::len);
+                .map_or(0, <[Value]>::len);
             if idx.len() == all_init {
                 ops.push(Op::Remove(w.pod_spec.key("initContainers")));
             } else {
