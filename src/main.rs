@@ -21,6 +21,21 @@ use cmd::cli::{Cli, Command, ExportTarget};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `purge_delay` option (v3's `mi_option_e`; libmimalloc-sys names no constant for
+/// it): how long freed memory stays with the process before it is returned to the OS.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the OS after 20 ms instead of mimalloc's default 1 s: a run lasts
+/// milliseconds to seconds, so nothing was returned and peak RSS was the sum of every phase.
+/// Same run, release build, medians of 7 (x16) and 3: corpus x16 prod 155 -> 145 MiB at
+/// 0.79 -> 0.82 s, x32 prod 304 -> 287 MiB, a List of 800 Deployments 43.7 -> 34.5 MiB. (0 ms
+/// saved 2 MiB more at x16 for 11 % more time; 20 ms costs 4 %.)
+fn return_freed_memory_soon() {
+    // SAFETY: called first thing in `main`, before any other thread exists (mimalloc's option
+    // setters are not thread-safe); it stores an integer in mimalloc's option table.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 20) };
+}
+
 /// Ends a failed run: the message on stderr, in the report file when one was asked for,
 /// and under the Helm 4 plugin wrapper as a document Helm shows ([`helm_plugin`]).
 fn fail(report_file: Option<&std::path::Path>, message: &str, code: u8) -> ExitCode {
@@ -51,6 +66,7 @@ fn fail(report_file: Option<&std::path::Path>, message: &str, code: u8) -> ExitC
 }
 
 fn main() -> ExitCode {
+    return_freed_memory_soon();
     // `--post-renderer-args="--profile prod"` arrives as one argument: split it as meant.
     let (args, notes) = cmd::cli::split_spaced_args(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(&args) {
@@ -99,5 +115,18 @@ fn main() -> ExitCode {
             &format!("chart-harden: error: {e}"),
             e.exit_code(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod allocator_tests {
+    /// The option index is mimalloc's purge delay: its default is v3's 1000 ms.
+    #[test]
+    fn purge_delay_option_is_the_one_set() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            // SAFETY: reads an integer from mimalloc's option table.
+            let ms = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+            assert_eq!(ms, 1000);
+        }
     }
 }
