@@ -284,33 +284,28 @@ pub fn number_as_int(n: &serde_json::Number) -> Option<i64> {
 
 /// JSON Pointer lookups without allocating.
 ///
-/// `serde_json::Value::pointer` allocates two strings per path segment (for `~1`/`~0`
-/// unescaping); rules look up fixed paths such as `/metadata/annotations` on every object in
-/// every pass, so that showed in profiles. [`ValueExt::ptr`] reads the same RFC 6901 pointers
-/// and only unescapes segments that contain `~`.
+/// Rules look up fixed paths such as `/metadata/annotations` on every object in every pass;
+/// [`ValueExt::ptr`] reads RFC 6901 pointers and only unescapes segments that contain `~`
+/// (`serde_json::Value::pointer` allocated two strings per segment, which showed in
+/// profiles). [`Value::pointer`] is this lookup.
 pub trait ValueExt {
     /// The value at a JSON Pointer (`""` is the value itself), like `Value::pointer`.
     fn ptr(&self, pointer: &str) -> Option<&Value>;
 
-    /// The value of a mapping's key, like `Value::get` with a `&str` (see [`get_key`]).
+    /// The value of a mapping's key, like `Value::get` with a `&str`.
     fn key(&self, key: &str) -> Option<&Value>;
 }
 
 /// Mapping lookups by key.
 pub trait MapExt {
-    /// The value of `key`, like `Map::get` (see [`get_key`]).
+    /// The value of `key`, like `Map::get`.
     fn key(&self, key: &str) -> Option<&Value>;
 }
 
 impl MapExt for Map {
     fn key(&self, key: &str) -> Option<&Value> {
-        get_key(self, key)
+        self.get(key)
     }
-}
-
-/// `map.get(key)` (kept for the callers that name it).
-pub fn get_key<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
-    map.get(key)
 }
 
 impl ValueExt for Value {
@@ -340,7 +335,7 @@ impl ValueExt for Value {
                 token
             };
             target = match target {
-                Value::Object(map) => get_key(map, token)?,
+                Value::Object(map) => map.get(token)?,
                 Value::Array(list) => list.get(super::value::array_index(token)?)?,
                 _ => return None,
             };
@@ -354,7 +349,7 @@ impl ValueExt for Value {
 
     fn key(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Object(map) => get_key(map, key),
+            Value::Object(map) => map.get(key),
             _ => None,
         }
     }
