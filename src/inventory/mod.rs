@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use crate::yaml::Value;
 
 use crate::document::{Document, Object};
-use crate::finding::ResourceRef;
+use crate::finding::{ResourceRef, Str};
 use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
 
@@ -213,7 +213,17 @@ pub struct Inventory {
     /// Bindings by the name of each ServiceAccount subject (a prefilter for
     /// [`Self::bindings_for`]: a release has as many bindings as workloads).
     pub bindings_by_subject: std::collections::HashMap<String, Vec<usize>>,
+    /// Bindings by the (kind, name) of the role they reference, in stream order (see
+    /// [`Self::bindings_to`]: every role looked at all bindings, quadratic over a stream of
+    /// many releases).
+    pub bindings_by_role: std::collections::HashMap<(String, String), Vec<usize>>,
+    /// ConfigMaps and Secrets by (kind, name), indexes into [`Self::by_kind`]'s list, built on
+    /// first use (see [`Self::config_named`]).
+    config_by_name: std::sync::OnceLock<ByName>,
 }
+
+/// Kind → name → indexes into [`Inventory::by_kind`]'s list of the kind.
+type ByName = std::collections::HashMap<Str, std::collections::HashMap<Str, Vec<usize>>>;
 
 /// Indexes by namespace and label pair: namespace → key → value → indexes (looked up without
 /// building a pair). Partitioned by namespace so that one release's objects are never
@@ -545,6 +555,10 @@ impl Inventory {
             }
         }
         for (i, b) in inv.bindings.iter().enumerate() {
+            inv.bindings_by_role
+                .entry((b.role_kind.clone(), b.role_name.clone()))
+                .or_default()
+                .push(i);
             for (_, name) in &b.subjects {
                 let ix = inv.bindings_by_subject.entry(name.clone()).or_default();
                 if ix.last() != Some(&i) {
@@ -604,6 +618,38 @@ impl Inventory {
     /// Two namespaces are the same, where `""` (release namespace, unknown) matches any.
     pub fn same_namespace(a: &str, b: &str) -> bool {
         a.is_empty() || b.is_empty() || a == b
+    }
+
+    /// The ConfigMaps or Secrets (`kind`) named `name`, in stream order (any namespace): a
+    /// lookup, not a scan of every object of the kind per reference (quadratic over a stream
+    /// of many releases).
+    pub fn config_named<'a>(&'a self, kind: &str, name: &str) -> impl Iterator<Item = &'a Object> {
+        let ix = self.config_by_name.get_or_init(|| {
+            let mut ix = ByName::default();
+            for k in ["ConfigMap", "Secret"] {
+                for (i, o) in self.by_kind.get(k).into_iter().flatten().enumerate() {
+                    let r = &o.resource;
+                    let by_name = ix.entry(r.kind.clone()).or_default();
+                    by_name.entry(r.name.clone()).or_default().push(i);
+                }
+            }
+            ix
+        });
+        let list = self.by_kind.get(kind);
+        ix.get(kind)
+            .and_then(|by_name| by_name.get(name))
+            .into_iter()
+            .flatten()
+            .filter_map(move |&i| list.and_then(|l| l.get(i)))
+    }
+
+    /// Bindings that reference the role `kind`/`name` (any namespace), in stream order.
+    pub fn bindings_to<'a>(&'a self, kind: &str, name: &str) -> impl Iterator<Item = &'a Binding> {
+        self.bindings_by_role
+            .get(&(kind.to_string(), name.to_string()))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.bindings[i])
     }
 
     /// Bindings whose subjects include this ServiceAccount.

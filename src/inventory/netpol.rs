@@ -213,10 +213,33 @@ fn rules_for<'v>(
     )
 }
 
-/// Indexes of the policies that select the pod.
-pub fn selecting(policies: &[(Arc<str>, &Value)], pod: &Pod<'_>) -> Vec<usize> {
-    (0..policies.len())
-        .filter(|&i| policy_selects(&policies[i].0, policies[i].1, pod))
+/// Indexes of the policies that select each pod, each pod matched only against the policies of its namespace
+/// (and those whose namespace is unknown): every pod against every policy was quadratic over a
+/// stream of many releases.
+pub fn selecting_each(policies: &[(Arc<str>, &Value)], pods: &[Pod<'_>]) -> Vec<Vec<usize>> {
+    let mut by_ns: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, (ns, _)) in policies.iter().enumerate() {
+        by_ns.entry(ns).or_default().push(i);
+    }
+    let of = |ns: &str| by_ns.get(ns).map_or(&[][..], Vec::as_slice);
+    pods.iter()
+        .map(|pod| {
+            // A superset of the policies `same_ns` admits, ascending.
+            let candidates: Vec<usize> = match (pod.foreign, pod.ns.is_empty()) {
+                (true, true) => Vec::new(),
+                (true, false) => of(pod.ns).to_vec(),
+                (false, true) => (0..policies.len()).collect(),
+                (false, false) => {
+                    let mut c = [of(pod.ns), of("")].concat();
+                    c.sort_unstable();
+                    c
+                }
+            };
+            candidates
+                .into_iter()
+                .filter(|&i| policy_selects(&policies[i].0, policies[i].1, pod))
+                .collect()
+        })
         .collect()
 }
 

@@ -1,12 +1,14 @@
 //! Facts several rules need, derived from one pass's stream on first use and then shared by
 //! the rules of that pass (the stream does not change within a pass; a new pass starts empty).
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::document::Document;
+use crate::document::{Document, Object};
 use crate::inventory::selectors::SelectorIndexes;
 use crate::inventory::traffic::{self, Reference};
 use crate::inventory::Inventory;
+use crate::yaml::view::ValueExt;
 
 /// The lazily derived facts of one pass.
 #[derive(Debug, Default)]
@@ -18,6 +20,22 @@ pub struct PassFacts {
     /// Per workload (inventory order): whether it carries any opt-out annotation (most carry
     /// none, and then no rule needs to read its annotations).
     opt_outs: OnceLock<Vec<bool>>,
+    /// HorizontalPodAutoscalers by the workload they scale.
+    hpas: OnceLock<HpaIndex>,
+    /// `scope: Cluster` of the CustomResourceDefinitions, by (group, plural).
+    crd_scopes: OnceLock<HashMap<(String, String), bool>>,
+}
+
+/// HorizontalPodAutoscalers (indexes into the inventory's list of them) by the
+/// (kind, name) of their `scaleTargetRef`: a lookup per workload instead of a scan of every
+/// HPA (quadratic over a stream of many charts).
+#[derive(Debug, Default)]
+struct HpaIndex {
+    /// By (namespace, kind, name): the first HPA of that namespace.
+    by_namespace: HashMap<(String, String, String), usize>,
+    /// By (kind, name): the first HPA of any namespace, and the first without one.
+    any: HashMap<(String, String), usize>,
+    unnamespaced: HashMap<(String, String), usize>,
 }
 
 impl PassFacts {
@@ -42,5 +60,88 @@ impl PassFacts {
                 })
                 .collect()
         })[wi]
+    }
+
+    /// The HorizontalPodAutoscaler scaling workload `(namespace, kind, name)`: the first in
+    /// stream order whose target is that kind and name in the same namespace (`""`, the release
+    /// namespace, matches any).
+    pub fn hpa_for<'a>(
+        &self,
+        docs: &[Document],
+        inv: &'a Inventory,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+    ) -> Option<&'a Object> {
+        let hpas = inv.by_kind.get("HorizontalPodAutoscaler")?;
+        let ix = self.hpas.get_or_init(|| {
+            let mut ix = HpaIndex::default();
+            for (i, h) in hpas.iter().enumerate() {
+                let v = docs[h.doc].object_value(h);
+                let target = |p: &str| v.ptr(p).and_then(|x| x.as_str()).map(str::to_string);
+                let (Some(kind), Some(name)) = (
+                    target("/spec/scaleTargetRef/kind"),
+                    target("/spec/scaleTargetRef/name"),
+                ) else {
+                    continue;
+                };
+                let ns = inv.namespace_str(&h.resource);
+                let key = (kind, name);
+                ix.any.entry(key.clone()).or_insert(i);
+                if ns.is_empty() {
+                    ix.unnamespaced.entry(key).or_insert(i);
+                } else {
+                    ix.by_namespace
+                        .entry((ns.to_string(), key.0, key.1))
+                        .or_insert(i);
+                }
+            }
+            ix
+        });
+        let key = (kind.to_string(), name.to_string());
+        let i = if namespace.is_empty() {
+            ix.any.get(&key).copied()
+        } else {
+            let own = ix
+                .by_namespace
+                .get(&(namespace.to_string(), key.0.clone(), key.1.clone()))
+                .copied();
+            own.into_iter()
+                .chain(ix.unnamespaced.get(&key).copied())
+                .min()
+        };
+        i.map(|i| &hpas[i])
+    }
+
+    /// Whether the custom resource `plural` of API group `group` is cluster-scoped, as the
+    /// first CustomResourceDefinition in the stream that defines it says (`None`: no CRD does).
+    pub fn crd_cluster_scoped(
+        &self,
+        docs: &[Document],
+        inv: &Inventory,
+        group: &str,
+        plural: &str,
+    ) -> Option<bool> {
+        let scopes = self.crd_scopes.get_or_init(|| {
+            let mut scopes = HashMap::new();
+            for o in inv
+                .by_kind
+                .get("CustomResourceDefinition")
+                .into_iter()
+                .flatten()
+            {
+                let v = docs[o.doc].object_value(o);
+                let s = |p: &str| v.ptr(p).and_then(|x| x.as_str());
+                if let (Some(g), Some(p)) = (s("/spec/group"), s("/spec/names/plural")) {
+                    scopes
+                        .entry((g.to_string(), p.to_string()))
+                        .or_insert(s("/spec/scope") == Some("Cluster"));
+                }
+            }
+            scopes
+        });
+        scopes
+            .get(&(group.to_string(), plural.to_string()))
+            .copied()
     }
 }

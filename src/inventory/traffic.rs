@@ -161,11 +161,9 @@ fn configmap_data<'a>(
     name: &str,
     namespace: &str,
 ) -> Option<&'a crate::yaml::Map> {
-    let objs = inv.by_kind.get("ConfigMap")?;
-    let o = objs.iter().find(|o| {
-        o.resource.name == name
-            && Inventory::same_namespace(&inv.namespace_of(&o.resource), namespace)
-    })?;
+    let o = inv
+        .config_named("ConfigMap", name)
+        .find(|o| Inventory::same_namespace(inv.namespace_str(&o.resource), namespace))?;
     docs[o.doc].object_value(o).key("data")?.as_object()
 }
 
@@ -178,12 +176,10 @@ fn secret_data(
     name: &str,
     namespace: &str,
 ) -> Vec<(String, String)> {
-    let Some(o) = inv.by_kind.get("Secret").and_then(|objs| {
-        objs.iter().find(|o| {
-            o.resource.name == name
-                && Inventory::same_namespace(&inv.namespace_of(&o.resource), namespace)
-        })
-    }) else {
+    let Some(o) = inv
+        .config_named("Secret", name)
+        .find(|o| Inventory::same_namespace(inv.namespace_str(&o.resource), namespace))
+    else {
         return Vec::new();
     };
     let v = docs[o.doc].object_value(o);
@@ -488,11 +484,21 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
     // Services by lower-case name: a host names a Service only through its first or second
     // label, so each token is checked against a handful of candidates, not every Service.
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    // And by namespace: a name in a stream of many releases names a Service in each, and
+    // only those in the namespaces the token can mean are candidates (`names_service`).
+    let mut by_name_ns: std::collections::HashMap<
+        String,
+        std::collections::HashMap<&str, Vec<usize>>,
+    > = Default::default();
     for (si, s) in inv.services.iter().enumerate() {
-        by_name
-            .entry(s.name.to_ascii_lowercase())
+        let name = s.name.to_ascii_lowercase();
+        by_name_ns
+            .entry(name.clone())
+            .or_default()
+            .entry(s.namespace.as_str())
             .or_default()
             .push(si);
+        by_name.entry(name).or_default().push(si);
     }
     // Bit n set: some Service name is n bytes long (DNS labels are at most 63).
     let name_lengths: u64 = by_name
@@ -517,7 +523,8 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                     (first_end + 1, first_end + 1 + end)
                 });
                 candidates.clear();
-                for (ls, le) in std::iter::once((0, first_end)).chain(second) {
+                let mut labels: Option<Vec<String>> = None;
+                for (i, (ls, le)) in std::iter::once((0, first_end)).chain(second).enumerate() {
                     let len = le - ls;
                     // Most tokens are not Service names: a label whose length no Service name
                     // has is skipped without hashing it.
@@ -525,12 +532,41 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
                         continue;
                     }
                     let l = &token[ls..le];
-                    let hit = if l.bytes().any(|c| c.is_ascii_uppercase()) {
-                        by_name.get(&l.to_ascii_lowercase())
+                    let lower;
+                    let l = if l.bytes().any(|c| c.is_ascii_uppercase()) {
+                        lower = l.to_ascii_lowercase();
+                        lower.as_str()
                     } else {
-                        by_name.get(l)
+                        l
                     };
-                    candidates.extend(hit.into_iter().flatten());
+                    let Some(all) = by_name.get(l) else {
+                        continue;
+                    };
+                    // The namespaces a Service so named must be in to be named here: its
+                    // namespace unknown (`""`), or the client's for a bare name, or the
+                    // label after the name.
+                    let labels = labels.get_or_insert_with(|| {
+                        token
+                            .to_ascii_lowercase()
+                            .split('.')
+                            .take(3)
+                            .map(str::to_string)
+                            .collect()
+                    });
+                    let ns = match (i, labels.get(i + 1)) {
+                        (_, Some(next)) => next.as_str(),
+                        (0, None) if w.namespace.is_empty() => {
+                            candidates.extend(all);
+                            continue;
+                        }
+                        (0, None) => w.namespace.as_str(),
+                        _ => continue,
+                    };
+                    if let Some(by_ns) = by_name_ns.get(l) {
+                        for n in ["", ns] {
+                            candidates.extend(by_ns.get(n).into_iter().flatten());
+                        }
+                    }
                 }
                 if candidates.is_empty() {
                     continue;

@@ -90,6 +90,19 @@ impl<'a> Context<'a> {
         p.lookup(&self.docs[doc].value)
     }
 
+    /// The HorizontalPodAutoscaler that scales workload `w`, if the stream has one.
+    pub fn hpa_for(&self, w: &Workload) -> Option<&'a Object> {
+        let r = &w.object.resource;
+        self.derived
+            .hpa_for(self.docs, self.inv, &w.namespace, &r.kind, &r.name)
+    }
+
+    /// Whether a CustomResourceDefinition in the stream makes `plural.group` cluster-scoped.
+    pub fn crd_cluster_scoped(&self, group: &str, plural: &str) -> Option<bool> {
+        self.derived
+            .crd_cluster_scoped(self.docs, self.inv, group, plural)
+    }
+
     /// Workload → Service references found in env, args and ConfigMaps (computed once).
     pub fn references(&self) -> &[Reference] {
         self.derived.references(self.docs, self.inv)

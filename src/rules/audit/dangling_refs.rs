@@ -38,9 +38,11 @@ fn keys_of(cx: &Context<'_>, kind: &str, name: &str, ns: &str) -> Option<Option<
     if kind == "ConfigMap" && BUILTIN_CONFIGMAPS.contains(&name) {
         return Some(None);
     }
-    if let Some(o) = cx.inv.by_kind.get(kind).into_iter().flatten().find(|o| {
-        o.resource.name == name && Inventory::same_namespace(&cx.inv.namespace_of(&o.resource), ns)
-    }) {
+    if let Some(o) = cx
+        .inv
+        .config_named(kind, name)
+        .find(|o| Inventory::same_namespace(cx.inv.namespace_str(&o.resource), ns))
+    {
         let v = cx.value(o);
         let fields: &[&str] = if kind == "Secret" {
             &["data", "stringData"]

@@ -241,6 +241,8 @@ struct Stream<'a> {
     targets: Vec<Vec<usize>>,
     /// References arriving at each workload (through a Service that selects it).
     incoming: Vec<Vec<usize>>,
+    /// References each workload makes (not a scan of every reference per workload).
+    outgoing: Vec<Vec<usize>>,
     /// Services the API server calls.
     api_called: BTreeSet<(String, String)>,
     /// Per workload: left out (test hook, hostNetwork, no labels).
@@ -298,9 +300,13 @@ impl<'a> Stream<'a> {
             .map(|s| traffic::selected_workloads(inv, s))
             .collect();
         let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); inv.workloads.len()];
+        let mut outgoing: Vec<Vec<usize>> = vec![Vec::new(); inv.workloads.len()];
         for (ri, r) in refs.iter().enumerate() {
             for &t in &targets[r.service] {
                 incoming[t].push(ri);
+            }
+            if let Some(o) = outgoing.get_mut(r.from) {
+                o.push(ri);
             }
         }
         let api_called = api_called_services(cx);
@@ -310,10 +316,7 @@ impl<'a> Stream<'a> {
             .map(|w| w.is_test_hook() || netpol::host_network(cx.docs, w) || w.labels.is_empty())
             .collect();
         let pods: Vec<Pod<'a>> = inv.workloads.iter().map(|w| Pod::of(cx.docs, w)).collect();
-        let selecting: Vec<Vec<usize>> = pods
-            .iter()
-            .map(|p| netpol::selecting(&policies, p))
-            .collect();
+        let selecting = netpol::selecting_each(&policies, &pods);
         let from_chart: Vec<bool> = policies.iter().map(|(_, v)| !is_generated(v)).collect();
         let names: Vec<&str> = inv
             .by_kind
@@ -330,6 +333,7 @@ impl<'a> Stream<'a> {
             refs,
             targets,
             incoming,
+            outgoing,
             api_called,
             skipped,
             pods,
@@ -500,7 +504,7 @@ impl<'a> Stream<'a> {
 
     /// Egress to the pods of the Services the workload names.
     fn missing_services(&self, wi: usize, w: &Workload, iso: &Isolation<'_>, gap: &mut Gap) {
-        for r in self.refs.iter().filter(|r| r.from == wi) {
+        for r in self.outgoing[wi].iter().map(|&ri| &self.refs[ri]) {
             let s = &self.inv.services[r.service];
             for &ti in &self.targets[r.service] {
                 if self.skipped[ti] {

@@ -64,24 +64,13 @@ impl Default for Options {
 /// The smallest replica count of a workload: its HPA's `minReplicas` (default 1) when an HPA in
 /// the stream targets it, else `spec.replicas`. Returns (count, HPA name).
 pub(crate) fn min_replicas(cx: &Context<'_>, w: &Workload) -> (i64, Option<String>) {
-    let r = &w.object.resource;
-    if let Some(hpas) = cx.inv.by_kind.get("HorizontalPodAutoscaler") {
-        for h in hpas {
-            let v = cx.value(h);
-            let kind = v.ptr("/spec/scaleTargetRef/kind").and_then(Value::as_str);
-            let name = v.ptr("/spec/scaleTargetRef/name").and_then(Value::as_str);
-            let ns = cx.inv.namespace_of(&h.resource);
-            if kind == Some(r.kind.as_str())
-                && name == Some(r.name.as_str())
-                && crate::inventory::Inventory::same_namespace(&ns, &w.namespace)
-            {
-                let min = v
-                    .ptr("/spec/minReplicas")
-                    .and_then(crate::yaml::view::as_int)
-                    .unwrap_or(1);
-                return (min, Some(h.resource.name.to_string()));
-            }
-        }
+    if let Some(h) = cx.hpa_for(w) {
+        let min = cx
+            .value(h)
+            .ptr("/spec/minReplicas")
+            .and_then(crate::yaml::view::as_int)
+            .unwrap_or(1);
+        return (min, Some(h.resource.name.to_string()));
     }
     (w.replicas.unwrap_or(1), None)
 }

@@ -58,9 +58,7 @@ pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<Rol
 pub(crate) fn bindings_of<'a>(cx: &'a Context<'a>, role: &RoleObj<'_>) -> Vec<&'a Object> {
     let kind = &role.object.resource.kind;
     cx.inv
-        .bindings
-        .iter()
-        .filter(|b| &b.role_kind == kind && b.role_name == role.object.resource.name)
+        .bindings_to(kind, &role.object.resource.name)
         .filter(|b| {
             // A Role is only referenced by RoleBindings in its own namespace.
             kind == "ClusterRole"
@@ -76,10 +74,8 @@ pub(crate) fn bindings_of<'a>(cx: &'a Context<'a>, role: &RoleObj<'_>) -> Vec<&'
 /// Who gets the role: `ServiceAccount ns/name via ClusterRoleBinding x`, for messages.
 pub(crate) fn grantees(cx: &Context<'_>, role: &RoleObj<'_>) -> String {
     let mut parts = Vec::new();
-    for b in &cx.inv.bindings {
-        if b.role_kind != role.object.resource.kind || b.role_name != role.object.resource.name {
-            continue;
-        }
+    let r = &role.object.resource;
+    for b in cx.inv.bindings_to(&r.kind, &r.name) {
         for (ns, sa) in &b.subjects {
             let ns = ns
                 .clone()
@@ -212,19 +208,8 @@ pub(crate) fn is_cluster_scoped(cx: &Context<'_>, group: &str, resource: &str) -
     if CLUSTER_SCOPED.contains(&resource) || CLUSTER_SCOPED.contains(&base) {
         return true;
     }
-    for o in cx
-        .inv
-        .by_kind
-        .get("CustomResourceDefinition")
-        .into_iter()
-        .flatten()
-    {
-        let v = cx.value(o);
-        if v.ptr("/spec/group").and_then(Value::as_str) == Some(group)
-            && v.ptr("/spec/names/plural").and_then(Value::as_str) == Some(base)
-        {
-            return v.ptr("/spec/scope").and_then(Value::as_str) == Some("Cluster");
-        }
+    if let Some(cluster) = cx.crd_cluster_scoped(group, base) {
+        return cluster;
     }
     !group.is_empty() && base.starts_with("cluster")
 }

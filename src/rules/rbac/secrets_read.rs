@@ -33,7 +33,9 @@ impl Rule for RbacSecretsRead {
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for role in roles(cx, &META) {
             let wide = cluster_wide(cx, &role);
-            let who = grantees(cx, &role);
+            // Listed only when a finding names them (a role bound from many releases lists
+            // every binding).
+            let who_lazy = std::cell::LazyCell::new(|| grantees(cx, &role));
             for r in &role.rules {
                 let core = r.api_groups().any(|g| g.is_empty() || g == "*");
                 let secrets = r.resources().any(|x| x == "secrets" || x == "*");
@@ -56,6 +58,7 @@ impl Rule for RbacSecretsRead {
                 } else {
                     "in its namespace"
                 };
+                let who = &*who_lazy;
                 let e = out.emit(
                     &META,
                     &role.object.resource,

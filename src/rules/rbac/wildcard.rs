@@ -34,10 +34,13 @@ impl Rule for RbacWildcard {
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         let own = chart_resources(cx);
         for role in roles(cx, &META) {
-            let who = grantees(cx, &role);
+            // Listed only when a finding names them (a role bound from many releases lists
+            // every binding).
+            let who_lazy = std::cell::LazyCell::new(|| grantees(cx, &role));
             for r in &role.rules {
                 let path = r.path(&role.object.base);
                 if r.verbs().any(|x| x == "*") {
+                    let who = &*who_lazy;
                     let e = out.emit(
                         &META,
                         &role.object.resource,
@@ -76,6 +79,7 @@ impl Rule for RbacWildcard {
                             concrete.join("; ")
                         )
                     };
+                    let who = &*who_lazy;
                     let e = out.emit(
                         &META,
                         &role.object.resource,
@@ -94,6 +98,7 @@ impl Rule for RbacWildcard {
                 if r.api_groups().any(|x| x == "*") {
                     let groups: Vec<String> =
                         own.keys().filter(|g| !g.is_empty()).cloned().collect();
+                    let who = &*who_lazy;
                     let e = out.emit(
                         &META,
                         &role.object.resource,
