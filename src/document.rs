@@ -6,6 +6,7 @@ use crate::yaml::Value;
 
 use crate::error::Error;
 use crate::finding::{ResourceRef, Str};
+use crate::yaml::value::intern;
 use crate::yaml::view::MapExt;
 use crate::yaml::view::ValueExt;
 use crate::yaml::{split, view, Path};
@@ -275,38 +276,17 @@ fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
 fn resource_of(doc: usize, v: &Value, source: &Option<Str>) -> ResourceRef {
     ResourceRef {
         doc,
-        api_version: interned(str_at(v, "/apiVersion").unwrap_or_default()),
-        kind: interned(str_at(v, "/kind").unwrap_or_default()),
-        namespace: str_at(v, "/metadata/namespace").map(interned),
+        api_version: intern(str_at(v, "/apiVersion").unwrap_or_default()),
+        kind: intern(str_at(v, "/kind").unwrap_or_default()),
+        namespace: str_at(v, "/metadata/namespace").map(intern),
         name: str_at(v, "/metadata/name").unwrap_or_default().into(),
         source: v
             .ptr("/metadata/annotations")
             .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
             .and_then(Value::as_str)
-            .map(interned)
+            .map(intern)
             .or_else(|| source.clone()),
     }
-}
-
-/// One shared copy of a string that repeats across the objects of a stream (apiVersion, kind,
-/// namespace, template file), per parsing thread: the strings seen last, up to a bound.
-fn interned(s: &str) -> Str {
-    const MOST: usize = 1024;
-    thread_local! {
-        static SEEN: std::cell::RefCell<std::collections::HashSet<Str>> =
-            std::cell::RefCell::default();
-    }
-    SEEN.with_borrow_mut(|seen| {
-        if let Some(x) = seen.get(s) {
-            return x.clone();
-        }
-        if seen.len() >= MOST {
-            seen.clear();
-        }
-        let x = Str::from(s);
-        seen.insert(x.clone());
-        x
-    })
 }
 
 fn check_object(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
@@ -493,7 +473,7 @@ fn provisional(index: usize, marker: &str, body: Text) -> Document {
     Document {
         index,
         marker: Marker::of(marker),
-        source: split::helm3_source(&body).map(interned),
+        source: split::helm3_source(&body).map(intern),
         text: body,
         value: Value::Null,
         partial: false,

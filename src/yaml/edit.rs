@@ -165,7 +165,7 @@ fn json_slot<'a>(v: &'a mut View, p: &Path, create: bool) -> Result<&'a mut View
                             if !create {
                                 return Err(err(p, "no such key"));
                             }
-                            m.insert(vv::key(k), View::Null);
+                            m.insert(vv::intern(k), View::Null);
                         }
                         m.get_mut(k).ok_or_else(|| err(p, "no such key"))?
                     }

@@ -211,7 +211,7 @@ impl<'p> Builder<'p> {
                     if s == "<<" || is_plain && !plain(&s)?.is_string() {
                         return None;
                     }
-                    *key = Some(super::value::key(&s));
+                    *key = Some(super::value::intern(&s));
                     return Some(());
                 }
                 let v = if is_plain {

@@ -39,9 +39,10 @@ pub struct Map {
     entries: Vec<(Str, Value)>,
 }
 
-/// A mapping key: shared with every equal key read on this thread (a bounded table of the
-/// keys seen last; a manifest repeats a few hundred keys).
-pub fn key(s: &str) -> Str {
+/// One shared copy of a string that repeats across a stream (mapping keys; an object's
+/// apiVersion, kind, namespace and template file), per parsing thread: a bounded table of the
+/// strings seen last (a manifest repeats a few hundred keys).
+pub fn intern(s: &str) -> Str {
     const MOST: usize = 4096;
     thread_local! {
         static SEEN: std::cell::RefCell<std::collections::HashSet<Str>> =
@@ -338,7 +339,7 @@ impl std::ops::IndexMut<&str> for Value {
             panic!("cannot index a non-mapping with {k:?}")
         };
         if !m.contains_key(k) {
-            m.insert(key(k), Value::Null);
+            m.insert(intern(k), Value::Null);
         }
         m.get_mut(k).unwrap_or_else(|| unreachable!())
     }
@@ -542,7 +543,7 @@ impl From<&serde_json::Value> for Value {
             serde_json::Value::String(s) => Value::String(s.as_str().into()),
             serde_json::Value::Array(a) => Value::Array(a.iter().map(Value::from).collect()),
             serde_json::Value::Object(m) => Value::Object(Map::from_unique(
-                m.iter().map(|(k, v)| (key(k), Value::from(v))).collect(),
+                m.iter().map(|(k, v)| (intern(k), Value::from(v))).collect(),
             )),
         }
     }
@@ -558,7 +559,7 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
             serde_json::Value::Object(m) => Value::Object(Map::from_unique(
                 m.into_iter()
-                    .map(|(k, v)| (key(&k), Value::from(v)))
+                    .map(|(k, v)| (intern(&k), Value::from(v)))
                     .collect(),
             )),
         }
@@ -762,7 +763,7 @@ impl<'de> serde::de::Visitor<'de> for Visitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
         while let Some((k, v)) = map.next_entry::<std::borrow::Cow<'de, str>, Value>()? {
-            out.push((key(&k), v));
+            out.push((intern(&k), v));
         }
         Ok(Value::Object(Map::last_wins(out)))
     }
@@ -813,11 +814,11 @@ mod tests {
         n.insert("a", Value::from(8i64));
         assert_ne!(Value::Object(m), Value::Object(n));
         let many: Vec<(Str, Value)> = (0..40)
-            .map(|i| (key(&format!("k{i}")), Value::Null))
+            .map(|i| (intern(&format!("k{i}")), Value::Null))
             .collect();
         assert!(!has_repeated_key(&many));
         let mut dup = many.clone();
-        dup.push((key("k7"), Value::Null));
+        dup.push((intern("k7"), Value::Null));
         assert!(has_repeated_key(&dup));
         let rev: Map = many.iter().rev().cloned().collect();
         assert_eq!(Map::from_unique(many), rev);

@@ -169,7 +169,7 @@ fn reorder(v: Value, first: &[&str]) -> Value {
     let mut out = crate::yaml::Map::with_capacity(m.len());
     for k in first {
         if let Some(x) = m.shift_remove(k) {
-            out.insert(crate::yaml::value::key(k), x);
+            out.insert(crate::yaml::value::intern(k), x);
         }
     }
     for (k, x) in m {
