@@ -303,6 +303,16 @@ pub(crate) fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// A label value as a selector's `matchLabels` compares it (see [`label_selector_matches`]).
+pub(crate) fn label_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(n.to_string().into()),
+        Value::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
+        _ => None,
+    }
+}
+
 /// True when every selector label is in `labels` (an empty selector selects everything).
 pub fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
@@ -582,6 +592,40 @@ impl Inventory {
             Some((k, v)) => self.workloads_by_pair.get(ns, k, v),
             None => (0..self.workloads.len()).collect(),
         }
+    }
+
+    /// Indexes of the workloads in namespace `ns` (`""`: any; see [`Self::same_namespace`])
+    /// whose pods the label selector `sel` (a `LabelSelector` value) selects; a missing or
+    /// non-mapping selector selects all of them when `empty_selects_all` (NetworkPolicy), none
+    /// otherwise (PDB). Ascending. Only the workloads carrying the first `matchLabels` pair are
+    /// evaluated (a scan of every workload per selector was quadratic in one namespace).
+    pub fn workloads_matching(
+        &self,
+        ns: &str,
+        sel: Option<&Value>,
+        empty_selects_all: bool,
+    ) -> Vec<usize> {
+        let sel = sel.filter(|s| s.is_object());
+        if sel.is_none() && !empty_selects_all {
+            return Vec::new();
+        }
+        let first = sel
+            .and_then(|s| s.key("matchLabels"))
+            .and_then(Value::as_object)
+            .and_then(|m| m.iter().next())
+            .and_then(|(k, v)| label_text(v).map(|t| (k, t)));
+        let candidates = match first {
+            Some((k, v)) => self.workloads_by_pair.get(ns, k, &v),
+            None => (0..self.workloads.len()).collect(),
+        };
+        candidates
+            .into_iter()
+            .filter(|&i| {
+                let w = &self.workloads[i];
+                Self::same_namespace(ns, &w.namespace)
+                    && sel.is_none_or(|s| label_selector_matches(s, &w.labels))
+            })
+            .collect()
     }
 
     /// Indexes of the workloads that may be in namespace `ns` (`""`: any) whose pod labels

@@ -213,34 +213,38 @@ fn rules_for<'v>(
     )
 }
 
-/// Indexes of the policies that select each pod, each pod matched only against the policies of its namespace
-/// (and those whose namespace is unknown): every pod against every policy was quadratic over a
-/// stream of many releases.
-pub fn selecting_each(policies: &[(Arc<str>, &Value)], pods: &[Pod<'_>]) -> Vec<Vec<usize>> {
-    let mut by_ns: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for (i, (ns, _)) in policies.iter().enumerate() {
-        by_ns.entry(ns).or_default().push(i);
+/// Indexes of the policies that select each workload's pods (`pods[i]` is workload `i` of
+/// `inv`), ascending. Each policy is evaluated only against the workloads of its namespace that
+/// carry the first pair of its `podSelector.matchLabels` ([`Inventory::workload_candidates`]'s
+/// index): every pod against every policy was quadratic, over a stream of many releases and
+/// within one namespace.
+pub fn selecting_each(
+    policies: &[(Arc<str>, &Value)],
+    pods: &[Pod<'_>],
+    inv: &Inventory,
+) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); pods.len()];
+    for (i, (ns, v)) in policies.iter().enumerate() {
+        let first = v
+            .ptr("/spec/podSelector")
+            .filter(|s| s.is_object())
+            .and_then(|s| s.key("matchLabels"))
+            .and_then(Value::as_object)
+            .and_then(|m| m.iter().next())
+            .and_then(|(k, v)| crate::inventory::label_text(v).map(|t| (k, t)));
+        let candidates = match first {
+            Some((k, val)) if pods.len() == inv.workloads.len() => {
+                inv.workloads_by_pair.get(ns, k, &val)
+            }
+            _ => (0..pods.len()).collect(),
+        };
+        for p in candidates {
+            if policy_selects(ns, v, &pods[p]) {
+                out[p].push(i);
+            }
+        }
     }
-    let of = |ns: &str| by_ns.get(ns).map_or(&[][..], Vec::as_slice);
-    pods.iter()
-        .map(|pod| {
-            // A superset of the policies `same_ns` admits, ascending.
-            let candidates: Vec<usize> = match (pod.foreign, pod.ns.is_empty()) {
-                (true, true) => Vec::new(),
-                (true, false) => of(pod.ns).to_vec(),
-                (false, true) => (0..policies.len()).collect(),
-                (false, false) => {
-                    let mut c = [of(pod.ns), of("")].concat();
-                    c.sort_unstable();
-                    c
-                }
-            };
-            candidates
-                .into_iter()
-                .filter(|&i| policy_selects(&policies[i].0, policies[i].1, pod))
-                .collect()
-        })
-        .collect()
+    out
 }
 
 /// The rules for `dir` of the given (selecting) policies; `None` when none of them isolates

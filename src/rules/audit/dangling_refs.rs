@@ -223,8 +223,17 @@ impl Rule for DanglingRefs {
                     }
                 }
             }
+            // Each object's keys read once per workload, not once per reference (a pod of
+            // many containers reading one large ConfigMap).
+            let mut seen: std::collections::HashMap<
+                (&str, String),
+                Option<Option<BTreeSet<String>>>,
+            > = std::collections::HashMap::new();
             for r in refs {
-                match keys_of(cx, r.kind, &r.name, &w.namespace) {
+                let found = seen
+                    .entry((r.kind, r.name.clone()))
+                    .or_insert_with(|| keys_of(cx, r.kind, &r.name, &w.namespace));
+                match found {
                     None => {
                         let e = out.emit(
                             &META,

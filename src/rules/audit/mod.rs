@@ -79,24 +79,9 @@ pub(crate) fn selected(
     ptr: &str,
     empty_selects_all: bool,
 ) -> Vec<usize> {
-    let v = cx.value(obj);
-    let ns = cx.inv.namespace_of(&obj.resource);
-    let sel = v.ptr(ptr);
+    let ns = cx.inv.namespace_str(&obj.resource);
     cx.inv
-        .workloads
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| {
-            crate::inventory::Inventory::same_namespace(&ns, &w.namespace)
-                && match sel {
-                    Some(s) if s.is_object() => {
-                        crate::inventory::label_selector_matches(s, &w.labels)
-                    }
-                    _ => empty_selects_all,
-                }
-        })
-        .map(|(i, _)| i)
-        .collect()
+        .workloads_matching(ns, cx.value(obj).ptr(ptr), empty_selects_all)
 }
 
 /// `Kind/name` of a workload by index.

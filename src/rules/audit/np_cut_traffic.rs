@@ -316,7 +316,7 @@ impl<'a> Stream<'a> {
             .map(|w| w.is_test_hook() || netpol::host_network(cx.docs, w) || w.labels.is_empty())
             .collect();
         let pods: Vec<Pod<'a>> = inv.workloads.iter().map(|w| Pod::of(cx.docs, w)).collect();
-        let selecting = netpol::selecting_each(&policies, &pods);
+        let selecting = netpol::selecting_each(&policies, &pods, inv);
         let from_chart: Vec<bool> = policies.iter().map(|(_, v)| !is_generated(v)).collect();
         let names: Vec<&str> = inv
             .by_kind
@@ -668,14 +668,19 @@ impl<'a> Stream<'a> {
         });
         let safe_for = |sel: &LabelSelector| {
             let sv = selector_value(sel);
-            inv.workloads.iter().zip(iso).all(|(x, &(iso_in, iso_eg))| {
-                if !Inventory::same_namespace(&x.namespace, &w.namespace)
-                    || !label_selector_matches(&sv, &x.labels)
-                {
-                    return true;
-                }
-                (gap.ingress.is_empty() || iso_in) && (gap.egress.is_empty() || iso_eg)
-            })
+            // The workloads carrying its first pair, not every workload.
+            inv.workload_candidates(&w.namespace, sel.match_labels.as_ref())
+                .into_iter()
+                .all(|xi| {
+                    let x = &inv.workloads[xi];
+                    let (iso_in, iso_eg) = iso[xi];
+                    if !Inventory::same_namespace(&x.namespace, &w.namespace)
+                        || !label_selector_matches(&sv, &x.labels)
+                    {
+                        return true;
+                    }
+                    (gap.ingress.is_empty() || iso_in) && (gap.egress.is_empty() || iso_eg)
+                })
         };
         let full = LabelSelector {
             match_labels: Some(w.template_labels()),
