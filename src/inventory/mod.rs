@@ -36,6 +36,9 @@ pub mod selectors;
 pub mod traffic;
 pub mod writable;
 
+#[cfg(test)]
+mod index_tests;
+
 /// Label put on every object chart-harden generates.
 pub const GENERATED_LABEL: &str = "app.kubernetes.io/managed-by-chart-harden";
 
