@@ -4,7 +4,9 @@
 #     (unique names), in the staging and prod profiles;
 #   * a `kind: List` of 800 Deployments (each with a Service and a peer reference) in prod;
 #   * one Pod with 2,000 containers in prod;
-#   * 200,000 small ConfigMaps.
+#   * 200,000 small ConfigMaps;
+#   * many releases in one namespace: 250 and 1,000 times a Deployment with its Service,
+#     ConfigMap, NetworkPolicy, HPA, ServiceAccount, Role and RoleBinding, in prod.
 # Each row: median wall time of RUNS runs, MB/s, peak RSS against the bound 3x input + 20 MiB.
 # Targets: 4x more input costs at most 5x the time; throughput at x16 at least half of x1.
 #
@@ -72,6 +74,66 @@ with open(os.path.join(work, "pod2000.yaml"), "w") as out:
     out.write("apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  labels: {app: big}\nspec:\n  containers:\n")
     for i in range(2000):
         out.write(f"  - name: c{i}\n    image: example.com/x:1\n")
+for n in (250, 1000):
+    with open(os.path.join(work, f"ns{n}.yaml"), "w") as out:
+        for i in range(n):
+            out.write(f"""---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app{i}, namespace: one, labels: {{app: app{i}}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: app{i}}}}}
+  template:
+    metadata: {{labels: {{app: app{i}, tier: web}}}}
+    spec:
+      serviceAccountName: sa{i}
+      containers:
+      - name: main
+        image: example.com/app{i}:1
+        ports: [{{containerPort: 8080, name: http}}]
+        env: [{{name: PEER, value: "http://svc{(i + 1) % n}:80"}}, {{name: C, valueFrom: {{configMapKeyRef: {{name: cm{i}, key: k}}}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: svc{i}, namespace: one}}
+spec:
+  selector: {{app: app{i}}}
+  ports: [{{port: 80, targetPort: http}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cm{i}, namespace: one}}
+data: {{k: "svc{(i + 7) % n}.one.svc.cluster.local:80"}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: np{i}, namespace: one}}
+spec:
+  podSelector: {{matchLabels: {{app: app{i}}}}}
+  policyTypes: [Ingress]
+  ingress: [{{from: [{{podSelector: {{matchLabels: {{app: app{(i + n - 1) % n}}}}}}}], ports: [{{port: 8080}}]}}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: hpa{i}, namespace: one}}
+spec: {{scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: app{i}}}, minReplicas: 2, maxReplicas: 4}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: sa{i}, namespace: one}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: role{i}, namespace: one}}
+rules: [{{apiGroups: [""], resources: [configmaps, secrets], verbs: [get, list, watch]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: rb{i}, namespace: one}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: role{i}}}
+subjects: [{{kind: ServiceAccount, name: sa{i}, namespace: one}}]
+""")
 with open(os.path.join(work, "cm200k.yaml"), "w") as out:
     for i in range(200000):
         out.write(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm{i}\ndata:\n  k: v\n")
@@ -120,6 +182,8 @@ done
 row "List 800 Deployments prod" "$WORK/list800.yaml" --profile prod --no-pin -q --namespace bench
 row "Pod 2000 containers prod" "$WORK/pod2000.yaml" --profile prod --no-pin -q --namespace bench
 row "200k ConfigMaps" "$WORK/cm200k.yaml" --no-pin -q
+row "one namespace x250 prod" "$WORK/ns250.yaml" --profile prod --no-pin -q
+row "one namespace x1000 prod" "$WORK/ns1000.yaml" --profile prod --no-pin -q
 for p in staging prod; do
     awk -v a="${MS[corpus x4 $p]}" -v b="${MS[corpus x16 $p]}" -v c="${MS[corpus x1 $p]}" -v p="$p" 'BEGIN {
         r = b / a; t = (c * 16) / b
@@ -127,3 +191,7 @@ for p in staging prod; do
             p, r, (r <= 5) ? "ok" : "MISSED", t, (t >= 0.5) ? "ok" : "MISSED"
     }'
 done
+awk -v a="${MS[one namespace x250 prod]}" -v b="${MS[one namespace x1000 prod]}" 'BEGIN {
+    r = b / a
+    printf "one namespace: x1000/x250 time ratio %.2f (target <= 5: %s)\n", r, (r <= 5) ? "ok" : "MISSED"
+}'
