@@ -7,12 +7,16 @@
 #   * ratio to a `kubectl kustomize` post-renderer applying equivalent strategic-merge
 #     patches (the same securityContext fields on every Deployment/StatefulSet/DaemonSet/Job);
 #   * scaling: the corpus twice over (ideal: 2x the time of once);
-#   * digest cold/warm figures from scripts/bench-digests.sh when its tools are installed.
+#   * digest cold/warm figures from scripts/bench-digests.sh when its tools are installed;
+#   * the scaling table of scripts/bench-scale.sh (stream x1/x4/x16/x32, the 800-Deployment
+#     List, the 2,000-container pod, 200k small documents, many releases in one namespace),
+#     on the same binary, after the summary.
 # Times are medians of RUNS runs (default 5), measured with `date +%s%N` (hyperfine is used
 # instead when installed).
 #
 # Usage: scripts/bench.sh [RUNS]
-# Env:   CHART_HARDEN_SHARED (default <repo>/../shared), BENCH_DIGESTS=0 to skip digests.
+# Env:   CHART_HARDEN_SHARED (default <repo>/../shared), BENCH_DIGESTS=0 to skip digests,
+#        BENCH_SCALE=0 to skip the scaling table.
 set -euo pipefail
 
 RUNS="${1:-5}"
@@ -278,3 +282,11 @@ echo
 echo "== results ($(uname -m), $(nproc) CPUs, median of $RUNS runs)"
 printf '%-38s %-36s %-16s %s\n' metric measured target status
 for r in "${ROWS[@]}"; do echo "$r"; done
+
+# --- scaling -------------------------------------------------------------------------------------
+
+if [[ "${BENCH_SCALE:-1}" != 0 ]]; then
+    echo
+    echo "== scaling (scripts/bench-scale.sh $RUNS, the same binary)"
+    BIN="$BIN" "$ROOT/scripts/bench-scale.sh" "$RUNS"
+fi
