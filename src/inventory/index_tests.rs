@@ -181,6 +181,22 @@ fn check(name: &str, docs: &[Document], inv: &Inventory) {
             }
         }
     }
+    // The workloads of each namespace.
+    let mut namespaces: Vec<&str> = vec!["", "no-such-namespace"];
+    namespaces.extend(inv.workloads.iter().map(|w| w.namespace.as_str()));
+    for ns in namespaces {
+        let scan: Vec<String> = inv
+            .workloads
+            .iter()
+            .filter(|w| Inventory::same_namespace(ns, &w.namespace))
+            .map(|w| w.object.resource.display())
+            .collect();
+        let found: Vec<String> = inv
+            .workloads_in(ns)
+            .map(|w| w.object.resource.display())
+            .collect();
+        assert_eq!(found, scan, "{name}: workloads of {ns:?}");
+    }
     // Each workload's NetworkPolicies.
     let policies = netpol::policies(docs, inv);
     let pods: Vec<Pod<'_>> = inv.workloads.iter().map(|w| Pod::of(docs, w)).collect();

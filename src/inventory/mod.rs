@@ -223,6 +223,8 @@ pub struct Inventory {
     /// ConfigMaps and Secrets by (kind, name), indexes into [`Self::by_kind`]'s list, built on
     /// first use (see [`Self::config_named`]).
     config_by_name: std::sync::OnceLock<ByName>,
+    /// Workload indexes by namespace, built on first use (see [`Self::workloads_in`]).
+    workloads_by_namespace: std::sync::OnceLock<std::collections::HashMap<String, Vec<usize>>>,
 }
 
 /// Kind → name → indexes into [`Inventory::by_kind`]'s list of the kind.
@@ -665,6 +667,28 @@ impl Inventory {
     /// Two namespaces are the same, where `""` (release namespace, unknown) matches any.
     pub fn same_namespace(a: &str, b: &str) -> bool {
         a.is_empty() || b.is_empty() || a == b
+    }
+
+    /// The workloads that may be in namespace `ns` ([`Self::same_namespace`]: those of `ns` and
+    /// those whose namespace is unknown; every one for `""`), in inventory order: a lookup, not
+    /// a scan of every workload per namespace (quadratic over a stream of many releases).
+    pub fn workloads_in<'a>(&'a self, ns: &str) -> impl Iterator<Item = &'a Workload> {
+        let ix = self.workloads_by_namespace.get_or_init(|| {
+            let mut ix: std::collections::HashMap<String, Vec<usize>> = Default::default();
+            for (i, w) in self.workloads.iter().enumerate() {
+                ix.entry(w.namespace.clone()).or_default().push(i);
+            }
+            ix
+        });
+        let of = |n: &str| ix.get(n).map_or(&[][..], Vec::as_slice);
+        let idx: Vec<usize> = if ns.is_empty() {
+            (0..self.workloads.len()).collect()
+        } else {
+            let mut idx = [of(ns), of("")].concat();
+            idx.sort_unstable();
+            idx
+        };
+        idx.into_iter().map(move |i| &self.workloads[i])
     }
 
     /// The ConfigMaps or Secrets (`kind`) named `name`, in stream order (any namespace): a

@@ -87,11 +87,7 @@ impl Rule for NpSelectsNothing {
                 let mut cands: Vec<(usize, String)> = Vec::new();
                 for (k, val) in &ml {
                     let val = val.as_str().unwrap_or_default();
-                    for w in
-                        cx.inv.workloads.iter().filter(|w| {
-                            crate::inventory::Inventory::same_namespace(&ns, &w.namespace)
-                        })
-                    {
+                    for w in cx.inv.workloads_in(&ns) {
                         for (pk, pv) in w.labels.iter().filter(|(pk, _)| {
                             short(pk) == short(k) && !crate::inventory::is_controller_label(pk)
                         }) {

@@ -121,7 +121,7 @@ impl Rule for QuotaRejects {
                 continue;
             }
             let mut rejected: Vec<String> = Vec::new();
-            for w in &cx.inv.workloads {
+            for w in cx.inv.workloads_in(&ns) {
                 if !Inventory::same_namespace(&w.namespace, &ns) {
                     continue;
                 }

@@ -74,7 +74,7 @@ impl Default for Options {
 /// no limit for it.
 fn max_unlimited_request(cx: &Context<'_>, ns: &str, res: &str) -> f64 {
     let mut max: f64 = 0.0;
-    for w in &cx.inv.workloads {
+    for w in cx.inv.workloads_in(ns) {
         if !Inventory::same_namespace(&w.namespace, ns) {
             continue;
         }

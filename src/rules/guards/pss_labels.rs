@@ -59,7 +59,7 @@ fn label_key(mode: &str) -> String {
 fn level_for(cx: &Context<'_>, ns: &str) -> (Level, Vec<String>) {
     let mut level = Level::Restricted;
     let mut held = Vec::new();
-    for w in &cx.inv.workloads {
+    for w in cx.inv.workloads_in(ns) {
         if !Inventory::same_namespace(&w.namespace, ns) {
             continue;
         }
