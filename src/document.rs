@@ -234,7 +234,7 @@ impl Document {
             })
     }
 
-    /// The object's JSON value.
+    /// The object's typed view.
     pub fn object_value<'a>(&'a self, o: &Object) -> &'a Value {
         o.base.lookup(&self.value).unwrap_or(&Value::Null)
     }

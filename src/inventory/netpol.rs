@@ -356,7 +356,7 @@ impl<'v> Side<'v> {
     }
 
     /// Like [`Side::of`] when the policies selecting the pod are already known (indexes into
-    /// `policies`, as [`selecting`] returns them): the pod's side without evaluating any
+    /// `policies`, as [`selecting_each`] returns them): the pod's side without evaluating any
     /// selector again.
     pub fn of_selecting(
         policies: &[(Arc<str>, &'v Value)],

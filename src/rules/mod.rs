@@ -80,7 +80,7 @@ impl<'a> Context<'a> {
         self.derived.has_opt_outs(self.docs, self.inv, wi)
     }
 
-    /// The JSON value of an object.
+    /// The typed view of an object.
     pub fn value(&self, o: &Object) -> &Value {
         self.docs[o.doc].object_value(o)
     }

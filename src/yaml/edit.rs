@@ -110,7 +110,7 @@ impl Style {
     }
 }
 
-/// Applies ops to a JSON value (the expected result of the byte patch).
+/// Applies ops to a typed view (the expected result of the byte patch).
 pub fn apply_json(v: &mut View, op: &Op) -> Result<(), EditError> {
     match op {
         Op::Set(p, new) => {

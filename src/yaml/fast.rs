@@ -1,4 +1,4 @@
-//! The typed view's fast path: the JSON value built straight from parse events, for the plain
+//! The typed view's fast path: the value built straight from parse events, for the plain
 //! shape rendered manifests have. Events come from the line reader (`super::lines`) when it
 //! accepts the document, else from `granit-parser`; one builder turns either into the value.
 //!
@@ -101,7 +101,7 @@ pub(super) enum Ev<'a> {
     Scalar(Cow<'a, str>, bool),
 }
 
-/// Builds the JSON value from events; every method returns `None` to decline the document.
+/// Builds the value from events; every method returns `None` to decline the document.
 pub(super) struct Builder<'p> {
     prune: &'p [&'p str],
     stack: Vec<Frame>,

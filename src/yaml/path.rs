@@ -57,7 +57,7 @@ impl Path {
         Path(p)
     }
 
-    /// Looks the path up in a JSON view.
+    /// Looks the path up in a typed view.
     pub fn lookup<'a>(&self, v: &'a super::Value) -> Option<&'a super::Value> {
         let mut cur = v;
         for s in &self.0 {

@@ -16,7 +16,7 @@ pub fn options() -> serde_saphyr::Options {
     o
 }
 
-/// Parses one document's text into a JSON value (`Value::Null` for an empty document).
+/// Parses one document's text into a typed view value (`Value::Null` for an empty document).
 ///
 /// Plain documents are read by the fast paths ([`super::fast`], which first tries the line
 /// reader of `super::lines`); they agree with serde-saphyr on everything they accept (debug

@@ -115,7 +115,7 @@ pub(crate) fn pod_selector(cx: &Context<'_>, w: &Workload) -> Option<LabelSelect
     })
 }
 
-/// `selector` as a JSON value (for [`label_selector_matches`]).
+/// `selector` as a typed-view value (for [`label_selector_matches`]).
 pub(crate) fn selector_value(sel: &LabelSelector) -> Value {
     serde_json::to_value(sel).map_or(Value::Null, Value::from)
 }
