@@ -54,6 +54,9 @@ pub mod rule_meta;
 pub mod rules;
 pub mod yaml;
 
+#[cfg(test)]
+mod test_inputs;
+
 pub use config::Settings;
 pub use error::Error;
 pub use pipeline::{run, Outcome};

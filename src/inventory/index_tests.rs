@@ -4,8 +4,6 @@
 //! (objects without a namespace, HPAs and bindings in other namespaces, number and boolean
 //! label values, selectors without `matchLabels`).
 
-use std::path::Path;
-
 use super::netpol::{self, policy_selects, Pod};
 use super::pass::PassFacts;
 use super::{label_selector_matches, Inventory};
@@ -126,17 +124,12 @@ spec: {group: example.com, scope: Namespaced, names: {plural: widgets, kind: Wid
 
 fn streams() -> Vec<(String, Vec<u8>)> {
     let mut out = vec![("edge cases".to_string(), EDGES.as_bytes().to_vec())];
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     let mut all = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(&corpus) {
-        let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-        dirs.sort();
-        for d in dirs {
-            if let Ok(text) = std::fs::read(d.join("rendered.yaml")) {
-                all.extend_from_slice(b"\n---\n");
-                all.extend_from_slice(&text);
-                out.push((d.display().to_string(), text));
-            }
+    for chart in crate::test_inputs::corpus_charts() {
+        if let Ok(text) = std::fs::read(&chart) {
+            all.extend_from_slice(b"\n---\n");
+            all.extend_from_slice(&text);
+            out.push((chart.display().to_string(), text));
         }
     }
     // The corpus as one stream, twice, the second copy in its own namespaces.

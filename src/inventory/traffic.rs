@@ -824,14 +824,11 @@ spec:
         let mut inputs = vec![EDGES.as_bytes().to_vec()];
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         inputs.push(std::fs::read(root.join("testdata/demo-chart.helm4-stream.yaml")).unwrap());
-        if let Ok(rd) = std::fs::read_dir(root.join("../shared/corpus")) {
-            let mut charts: Vec<_> = rd
-                .flatten()
-                .map(|e| e.path().join("rendered.yaml"))
-                .collect();
-            charts.sort();
-            inputs.extend(charts.iter().filter_map(|p| std::fs::read(p).ok()));
-        }
+        inputs.extend(
+            crate::test_inputs::corpus_charts()
+                .iter()
+                .filter_map(|p| std::fs::read(p).ok()),
+        );
         let mut found = 0;
         for input in &inputs {
             let stream = crate::document::parse_stream(input).unwrap();

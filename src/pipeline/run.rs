@@ -200,18 +200,10 @@ mod incremental_tests {
     /// running every rule on every document does.
     #[test]
     fn incremental_steps_match_full_steps() {
-        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
         let mut inputs: Vec<std::path::PathBuf> =
             vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("testdata/demo-chart.helm4-stream.yaml")];
-        if let Ok(rd) = std::fs::read_dir(&shared) {
-            let mut charts: Vec<_> = rd
-                .flatten()
-                .map(|e| e.path().join("rendered.yaml"))
-                .collect();
-            charts.sort();
-            inputs.extend(charts.into_iter().filter(|p| p.exists()));
-        }
+        inputs.extend(crate::test_inputs::corpus_charts());
         let images = BTreeMap::new();
         for profile in [
             crate::config::Profile::Staging,
@@ -264,10 +256,7 @@ mod outcome_tests {
                 }
             }
         }
-        if let Ok(rd) = std::fs::read_dir(root.join("../shared/corpus")) {
-            out.extend(rd.flatten().map(|e| e.path().join("rendered.yaml")));
-        }
-        out.retain(|p| p.exists());
+        out.extend(crate::test_inputs::corpus_charts());
         out.sort();
         out
     }

@@ -142,19 +142,9 @@ impl Map {
         Some(self.entries.remove(i).1)
     }
 
-    /// Keeps the entries `keep` accepts, in order.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Str, &mut Value) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
-    }
-
     /// The entries, in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Str, &Value)> + ExactSizeIterator {
         self.entries.iter().map(|(k, v)| (k, v))
-    }
-
-    /// The entries, in order, values to change.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Str, &mut Value)> {
-        self.entries.iter_mut().map(|(k, v)| (&*k, v))
     }
 
     /// The keys, in order.
@@ -165,11 +155,6 @@ impl Map {
     /// The values, in order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
         self.entries.iter().map(|(_, v)| v)
-    }
-
-    /// The values, in order, to change.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        self.entries.iter_mut().map(|(_, v)| v)
     }
 }
 
@@ -446,11 +431,6 @@ impl Value {
         matches!(self, Value::Bool(_))
     }
 
-    /// True for a number.
-    pub fn is_number(&self) -> bool {
-        matches!(self, Value::Number(_))
-    }
-
     /// True for a string.
     pub fn is_string(&self) -> bool {
         matches!(self, Value::String(_))
@@ -466,21 +446,6 @@ impl Value {
         matches!(self, Value::Object(_))
     }
 
-    /// True for a number that fits a `u64`.
-    pub fn is_u64(&self) -> bool {
-        self.as_number().is_some_and(Number::is_u64)
-    }
-
-    /// True for a number that fits an `i64`.
-    pub fn is_i64(&self) -> bool {
-        self.as_number().is_some_and(Number::is_i64)
-    }
-
-    /// True for a float.
-    pub fn is_f64(&self) -> bool {
-        self.as_number().is_some_and(Number::is_f64)
-    }
-
     /// Takes the value, leaving `Null`.
     pub fn take(&mut self) -> Value {
         std::mem::take(self)
@@ -489,24 +454,6 @@ impl Value {
     /// The value at a JSON Pointer (RFC 6901), like `serde_json::Value::pointer`.
     pub fn pointer(&self, pointer: &str) -> Option<&Value> {
         crate::yaml::view::ValueExt::ptr(self, pointer)
-    }
-
-    /// Like [`Value::pointer`], mutable.
-    pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        let mut target = self;
-        for token in rest.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            target = match target {
-                Value::Object(m) => m.get_mut(&token)?,
-                Value::Array(a) => a.get_mut(array_index(&token)?)?,
-                _ => return None,
-            };
-        }
-        Some(target)
     }
 
     /// The same value as a `serde_json::Value` (for fixes, reports and typed conversions).
