@@ -184,8 +184,6 @@ pub struct Object(Arc<ObjectData>);
 /// What an [`Object`] is.
 #[derive(Debug)]
 pub struct ObjectData {
-    /// Index of the document that holds it.
-    pub doc: usize,
     /// Path of the object inside the document (root, or `items[i]` of a List).
     pub base: Path,
     /// Identity for reports.
@@ -194,12 +192,16 @@ pub struct ObjectData {
 
 impl Object {
     /// The object at `base` of document `doc`.
-    pub fn new(doc: usize, base: Path, resource: ResourceRef) -> Object {
-        Object(Arc::new(ObjectData {
-            doc,
-            base,
-            resource,
-        }))
+    pub fn new(base: Path, resource: ResourceRef) -> Object {
+        Object(Arc::new(ObjectData { base, resource }))
+    }
+}
+
+impl ObjectData {
+    /// Index of the document that holds it (its resource's: kept once, so that an object
+    /// is 128 bytes, not 136 in a 160-byte block: 200,000 ConfigMaps, 6 MB).
+    pub fn doc(&self) -> usize {
+        self.resource.doc
     }
 }
 
@@ -677,7 +679,7 @@ fn collect_objects(
     if !is_list(v) {
         check_name(label, v, at)?;
         check_shapes(label, v, at)?;
-        objects.push(Object::new(index, base, resource_of(index, v, source)));
+        objects.push(Object::new(base, resource_of(index, v, source)));
         return Ok(());
     }
     match v.key("items") {

@@ -65,7 +65,7 @@ fn min_replicas(docs: &[Document], inv: &Inventory, w: &Workload) -> i64 {
         .into_iter()
         .flatten()
     {
-        let v = docs[h.doc].object_value(h);
+        let v = docs[h.doc()].object_value(h);
         if v.pointer("/spec/scaleTargetRef/kind")
             .and_then(View::as_str)
             == Some(w.object.resource.kind.as_str())
@@ -225,7 +225,7 @@ fn corpus_audit() {
         // PDBs: none blocks a drain.
         for o in inv.by_kind.get("PodDisruptionBudget").into_iter().flatten() {
             f.pdbs += 1;
-            let v = docs[o.doc].object_value(o);
+            let v = docs[o.doc()].object_value(o);
             let ns = inv.namespace_of(&o.resource);
             let Some(sel) = v.pointer("/spec/selector").filter(|s| s.is_object()) else {
                 continue;
@@ -253,7 +253,7 @@ fn corpus_audit() {
         // Quotas: none constraining cpu/memory without a LimitRange beside it.
         for q in inv.by_kind.get("ResourceQuota").into_iter().flatten() {
             f.quotas += 1;
-            let v = docs[q.doc].object_value(q);
+            let v = docs[q.doc()].object_value(q);
             let constrains = v
                 .pointer("/spec/hard")
                 .and_then(View::as_object)

@@ -140,7 +140,7 @@ fn corpus_guards() {
             .into_iter()
             .flatten()
             .map(|o| {
-                let v = stream.docs[o.doc].object_value(o);
+                let v = stream.docs[o.doc()].object_value(o);
                 (inv.namespace_of(&o.resource), v, is_generated(v))
             })
             .filter(|(_, v, _)| !is_supplement(v))

@@ -179,7 +179,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
             };
             roles.insert(
                 (kind, ns, o.resource.name.to_string()),
-                grants_of(docs[o.doc].object_value(o)),
+                grants_of(docs[o.doc()].object_value(o)),
             );
         }
     }
@@ -216,7 +216,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
     let monitored = monitored_ports(docs, inv);
     for (wi, w) in inv.workloads.iter().enumerate() {
         let mut f = WorkloadFacts::default();
-        let spec = w.pod_spec.lookup(&docs[w.object.doc].value);
+        let spec = w.pod_spec.lookup(&docs[w.object.doc()].value);
         let spec = spec.unwrap_or(&Value::Null);
         let ports = container_ports(spec);
         f.unrestrictable = unrestrictable(spec);
@@ -257,7 +257,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
         }
         // Services selecting the workload that outside callers reach.
         for s in inv.services_for(w) {
-            let sv = docs[s.object.doc].object_value(&s.object);
+            let sv = docs[s.object.doc()].object_value(&s.object);
             let stype = sv
                 .ptr("/spec/type")
                 .and_then(Value::as_str)
@@ -305,7 +305,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
         // Metrics ports named by the pod's annotations or by monitors of the stream.
         let tpl = w
             .template
-            .lookup(&docs[w.object.doc].value)
+            .lookup(&docs[w.object.doc()].value)
             .unwrap_or(&Value::Null);
         if let Some(port) = tpl
             .ptr("/metadata/annotations")
@@ -597,13 +597,13 @@ fn monitored_ports(docs: &[Document], inv: &Inventory) -> Vec<Vec<String>> {
         .iter()
         .map(|s| {
             super::labels_at(
-                docs[s.object.doc].object_value(&s.object),
+                docs[s.object.doc()].object_value(&s.object),
                 "/metadata/labels",
             )
         })
         .collect();
     for o in sms.into_iter().flatten() {
-        let v = docs[o.doc].object_value(o);
+        let v = docs[o.doc()].object_value(o);
         let sel = v.ptr("/spec/selector").unwrap_or(&Value::Null);
         let scope = monitor_namespaces(inv, o, v);
         let ports: Vec<&str> = v
@@ -636,7 +636,7 @@ fn monitored_ports(docs: &[Document], inv: &Inventory) -> Vec<Vec<String>> {
         }
     }
     for o in pms.into_iter().flatten() {
-        let v = docs[o.doc].object_value(o);
+        let v = docs[o.doc()].object_value(o);
         let sel = v.ptr("/spec/selector").unwrap_or(&Value::Null);
         let scope = monitor_namespaces(inv, o, v);
         let ports: Vec<String> = v
@@ -698,7 +698,7 @@ fn in_stream_api_services(docs: &[Document], inv: &Inventory) -> Vec<((String, S
     };
     for (kind, objs) in &inv.by_kind {
         for o in objs {
-            let v = docs[o.doc].object_value(o);
+            let v = docs[o.doc()].object_value(o);
             let what = format!("{kind} {}", o.resource.name);
             match kind.as_str() {
                 "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
@@ -726,7 +726,7 @@ fn in_stream_api_services(docs: &[Document], inv: &Inventory) -> Vec<((String, S
 fn backend_services(docs: &[Document], inv: &Inventory) -> Vec<((String, String), String)> {
     let mut out = Vec::new();
     for o in inv.by_kind.get("Ingress").into_iter().flatten() {
-        let v = docs[o.doc].object_value(o);
+        let v = docs[o.doc()].object_value(o);
         let ns = inv.namespace_of(&o.resource);
         let what = format!("Ingress {}", o.resource.name);
         if let Some(n) = v
@@ -755,7 +755,7 @@ fn backend_services(docs: &[Document], inv: &Inventory) -> Vec<((String, String)
     }
     for kind in ["HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"] {
         for o in inv.by_kind.get(kind).into_iter().flatten() {
-            let v = docs[o.doc].object_value(o);
+            let v = docs[o.doc()].object_value(o);
             let ns = inv.namespace_of(&o.resource);
             let what = format!("{kind} {}", o.resource.name);
             for r in v

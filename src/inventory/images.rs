@@ -5,7 +5,6 @@ use crate::yaml::Value;
 
 use crate::config::Config;
 use crate::document::Document;
-use crate::finding::ResourceRef;
 use crate::inventory::Inventory;
 use crate::yaml::Path;
 
@@ -41,7 +40,7 @@ pub struct ImageField {
     /// Document index.
     pub doc: usize,
     /// Resource.
-    pub resource: ResourceRef,
+    pub resource: crate::finding::Resource,
     /// Path of the field to rewrite.
     pub path: Path,
     /// The full reference (for split fields: `repository:tag`).
@@ -64,8 +63,8 @@ pub fn image_fields(docs: &[Document], inv: &Inventory, cfg: &Config) -> Vec<Ima
         for c in &w.containers {
             if let Some(image) = &c.image {
                 out.push(ImageField {
-                    doc: w.object.doc,
-                    resource: w.object.resource.clone(),
+                    doc: w.object.doc(),
+                    resource: (&w.object).into(),
                     path: c.path.key("image"),
                     reference: image.clone(),
                     split_tag: None,
@@ -86,7 +85,7 @@ pub fn image_fields(docs: &[Document], inv: &Inventory, cfg: &Config) -> Vec<Ima
                     if let Some(Value::String(s)) = p.lookup(v) {
                         out.push(ImageField {
                             doc: doc.index,
-                            resource: o.resource.clone(),
+                            resource: o.into(),
                             path: o.base.join(&p),
                             reference: s.to_string(),
                             split_tag: None,
@@ -106,7 +105,7 @@ pub fn image_fields(docs: &[Document], inv: &Inventory, cfg: &Config) -> Vec<Ima
                     if let (Some(repo), Some(tag)) = (repo, tag) {
                         out.push(ImageField {
                             doc: doc.index,
-                            resource: o.resource.clone(),
+                            resource: o.into(),
                             path: o.base.join(&tpath),
                             reference: format!("{repo}:{tag}"),
                             split_tag: Some(tag),

@@ -144,7 +144,7 @@ fn streams() -> Vec<(String, Vec<u8>)> {
 
 fn check(name: &str, docs: &[Document], inv: &Inventory) {
     let facts = PassFacts::default();
-    let value = |o: &crate::document::Object| docs[o.doc].object_value(o);
+    let value = |o: &crate::document::Object| docs[o.doc()].object_value(o);
     // Selectors, from every object that has one, in both empty-selector readings.
     for objs in inv.by_kind.values() {
         for o in objs {

@@ -55,7 +55,7 @@ pub fn policies<'a>(docs: &'a [Document], inv: &Inventory) -> Vec<(Arc<str>, &'a
         .map(|o| {
             (
                 inv.namespace_of(&o.resource).into(),
-                docs[o.doc].object_value(o),
+                docs[o.doc()].object_value(o),
             )
         })
         .collect()
@@ -528,7 +528,7 @@ pub fn egress_to_cidr_allowed(
 /// True for hostNetwork pods (NetworkPolicies do not apply to them).
 pub fn host_network(docs: &[Document], w: &Workload) -> bool {
     w.pod_spec
-        .lookup(&docs[w.object.doc].value)
+        .lookup(&docs[w.object.doc()].value)
         .and_then(|s| s.key("hostNetwork"))
         .and_then(Value::as_bool)
         == Some(true)

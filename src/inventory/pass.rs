@@ -52,7 +52,7 @@ impl PassFacts {
             inv.workloads
                 .iter()
                 .map(|w| {
-                    let doc = &docs[w.object.doc];
+                    let doc = &docs[w.object.doc()];
                     crate::exemptions::has_opt_outs(
                         doc.object_value(&w.object),
                         w.template.lookup(&doc.value),
@@ -77,7 +77,7 @@ impl PassFacts {
         let ix = self.hpas.get_or_init(|| {
             let mut ix = HpaIndex::default();
             for (i, h) in hpas.iter().enumerate() {
-                let v = docs[h.doc].object_value(h);
+                let v = docs[h.doc()].object_value(h);
                 let target = |p: &str| v.ptr(p).and_then(|x| x.as_str()).map(str::to_string);
                 let (Some(kind), Some(name)) = (
                     target("/spec/scaleTargetRef/kind"),
@@ -130,7 +130,7 @@ impl PassFacts {
                 .into_iter()
                 .flatten()
             {
-                let v = docs[o.doc].object_value(o);
+                let v = docs[o.doc()].object_value(o);
                 let s = |p: &str| v.ptr(p).and_then(|x| x.as_str());
                 if let (Some(g), Some(p)) = (s("/spec/group"), s("/spec/names/plural")) {
                     scopes

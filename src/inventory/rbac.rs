@@ -88,7 +88,7 @@ pub fn role_rules<'a>(docs: &'a [Document], inv: &Inventory) -> RoleRules<'a> {
             {
                 continue;
             }
-            let v = docs[o.doc].object_value(o);
+            let v = docs[o.doc()].object_value(o);
             let rules = v
                 .key("rules")
                 .and_then(Value::as_array)

@@ -100,7 +100,7 @@ impl SelectorIndexes {
             selector_ptr
                 .split('/')
                 .filter(|k| !k.is_empty())
-                .try_fold(docs[o.doc].object_value(o), |cur, k| cur.key(k))
+                .try_fold(docs[o.doc()].object_value(o), |cur, k| cur.key(k))
         };
         let index = {
             let key = (kind.to_string(), selector_ptr.to_string());

@@ -164,7 +164,7 @@ fn configmap_data<'a>(
     let o = inv
         .config_named("ConfigMap", name)
         .find(|o| Inventory::same_namespace(inv.namespace_str(&o.resource), namespace))?;
-    docs[o.doc].object_value(o).key("data")?.as_object()
+    docs[o.doc()].object_value(o).key("data")?.as_object()
 }
 
 /// A Secret's values by key (`data` decoded from base64, then `stringData`), for reading
@@ -182,7 +182,7 @@ fn secret_data(
     else {
         return Vec::new();
     };
-    let v = docs[o.doc].object_value(o);
+    let v = docs[o.doc()].object_value(o);
     let mut out = Vec::new();
     if let Some(d) = v.key("data").and_then(Value::as_object) {
         for (k, x) in d {
@@ -312,7 +312,7 @@ pub fn workload_texts<'a>(
     w: &'a Workload,
 ) -> Vec<(Via<'a>, Cow<'a, str>)> {
     let mut out: Vec<(Via<'a>, Cow<'a, str>)> = Vec::new();
-    let root = &docs[w.object.doc].value;
+    let root = &docs[w.object.doc()].value;
     let spec = w.pod_spec.lookup(root).unwrap_or(&Value::Null);
     let mut cms: BTreeMap<&'a str, Vec<String>> = BTreeMap::new();
     // Secrets the pods read: name → (one key or all, how).
@@ -627,7 +627,7 @@ pub fn container_ports_of(
     w: &Workload,
     keep: impl Fn(&crate::inventory::Container) -> bool,
 ) -> Vec<(Option<String>, i64, String)> {
-    let root = &docs[w.object.doc].value;
+    let root = &docs[w.object.doc()].value;
     let mut out = Vec::new();
     for c in w.containers.iter().filter(|c| keep(c)) {
         if let Some(ps) = c
@@ -660,7 +660,7 @@ fn named_container_ports<'a>(
     w: &'a Workload,
     name: &'a str,
 ) -> impl Iterator<Item = (i64, &'a str)> + 'a {
-    let root = &docs[w.object.doc].value;
+    let root = &docs[w.object.doc()].value;
     w.containers
         .iter()
         .filter_map(move |c| {

@@ -182,6 +182,15 @@ impl Fixer<'_> {
                 self.findings.push(f);
             }
         }
+        // Each document's ops at their length: they live through the patch, the step's peak
+        // (a pod with 2,000 containers: 16,000 ops).
+        for o in ops.values_mut() {
+            if o.capacity() > o.len() {
+                let mut exact = Vec::with_capacity(o.len());
+                exact.extend(std::mem::take(o));
+                *o = exact;
+            }
+        }
         if ops.is_empty() && generated.is_empty() {
             // Nothing changed: the next step reads the same stream, and its inventory.
             self.inventory = Some(inv);

@@ -50,7 +50,7 @@ pub fn render(o: &Outcome) -> String {
     }
     out.push_str("\n\n");
     // Group by resource, keeping the order of first mention.
-    let mut groups: Vec<(&crate::finding::ResourceRef, Vec<&crate::finding::Finding>)> = Vec::new();
+    let mut groups: Vec<(&crate::finding::Resource, Vec<&crate::finding::Finding>)> = Vec::new();
     for f in &o.findings {
         match groups.iter_mut().find(|(r, _)| **r == f.resource) {
             Some((_, v)) => v.push(f),

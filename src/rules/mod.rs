@@ -11,7 +11,7 @@ use crate::yaml::Value;
 
 use crate::config::Config;
 use crate::document::{Document, Object};
-use crate::finding::{Applicability, Finding, FixState, ResourceRef};
+use crate::finding::{Applicability, Finding, FixState, Resource};
 use crate::inventory::images::ImageFacts;
 use crate::inventory::pass::PassFacts;
 use crate::inventory::rbac::RoleRules;
@@ -82,7 +82,7 @@ impl<'a> Context<'a> {
 
     /// The typed view of an object.
     pub fn value(&self, o: &Object) -> &Value {
-        self.docs[o.doc].object_value(o)
+        self.docs[o.doc()].object_value(o)
     }
 
     /// The value at a document path.
@@ -168,8 +168,9 @@ impl Fix {
 pub struct Emitted {
     /// The finding (its `fix` state is set by the pipeline).
     pub finding: Finding,
-    /// The fix, if any.
-    pub fix: Option<Fix>,
+    /// The fix, if any (boxed: most findings have none, and every finding of a pass is
+    /// held in the sinks together).
+    pub fix: Option<Box<Fix>>,
 }
 
 /// Whether a report is one an earlier step of the fix loop already kept (see [`run_all`]).
@@ -199,7 +200,7 @@ impl Sink<'_> {
     pub fn emit(
         &mut self,
         meta: &'static RuleMeta,
-        resource: &ResourceRef,
+        resource: impl Into<Resource>,
         path: &Path,
         message: impl Into<String>,
         fix: Option<Fix>,
@@ -209,13 +210,13 @@ impl Sink<'_> {
                 rule: meta.code,
                 rule_name: meta.name,
                 severity: meta.severity,
-                resource: resource.clone(),
+                resource: resource.into(),
                 path: compact(path.to_string()),
                 message: compact(message.into()),
                 suggestion: None,
                 fix: FixState::Unfixable,
             },
-            fix,
+            fix: fix.map(Box::new),
         };
         // What a caller changes after `emit` (suggestion, severity) is not part of a report's
         // identity, so the finding can be judged here.
@@ -362,14 +363,14 @@ pub fn workloads_indexed<'a>(
         .workloads
         .iter()
         .enumerate()
-        .filter(move |(_, w)| cx.only.is_none_or(|d| d.contains(&w.object.doc)))
+        .filter(move |(_, w)| cx.only.is_none_or(|d| d.contains(&w.object.doc())))
         .filter(move |(i, w)| !cx.has_opt_outs(*i) || !skipped(cx, meta, w))
 }
 
 /// True when the workload opts out of the rule (chart-harden's or another tool's annotation).
 pub fn skipped(cx: &Context<'_>, meta: &'static RuleMeta, w: &Workload) -> bool {
     let obj = cx.value(&w.object);
-    let tpl = cx.at(w.object.doc, &w.template);
+    let tpl = cx.at(w.object.doc(), &w.template);
     crate::exemptions::skipped(obj, tpl, meta.code, meta.name)
 }
 

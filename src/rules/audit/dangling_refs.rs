@@ -111,7 +111,7 @@ impl Rule for DanglingRefs {
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for w in workloads(cx, &META) {
-            let root = &cx.docs[w.object.doc].value;
+            let root = &cx.docs[w.object.doc()].value;
             let mut refs: Vec<Ref> = Vec::new();
             for c in &w.containers {
                 let Some(cv) = c.path.lookup(root) else {
@@ -237,7 +237,7 @@ impl Rule for DanglingRefs {
                     None => {
                         let e = out.emit(
                             &META,
-                            &w.object.resource,
+                            &w.object,
                             &r.path,
                             format!(
                                 "{} of {}/{} reads {} {:?}, which the chart does not render: unless it already exists in the cluster the pods never start",
@@ -258,7 +258,7 @@ impl Rule for DanglingRefs {
                             }
                             let e = out.emit(
                                 &META,
-                                &w.object.resource,
+                                &w.object,
                                 &p,
                                 format!(
                                     "{} of {}/{} reads key {k:?} of {} {:?}, which the chart renders without that key (keys: {}): the pods never start",

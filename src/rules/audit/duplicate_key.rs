@@ -44,7 +44,7 @@ impl Rule for DuplicateKey {
             };
             out.emit(
                 &META,
-                &o.resource,
+                o,
                 &o.base,
                 format!(
                     "{whole} repeats the key {key} in one mapping: Kubernetes reads the last \

@@ -123,7 +123,7 @@ impl Rule for DuplicateObjects {
                 }
                 out.emit(
                     &META,
-                    &o.resource,
+                    o,
                     &o.base,
                     format!(
                         "{} is rendered {} times ({}): Helm fails the install, and with kubectl apply the last copy silently wins",

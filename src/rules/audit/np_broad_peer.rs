@@ -102,7 +102,7 @@ impl Rule for NpBroadPeer {
                         } else {
                             continue;
                         };
-                        let e = out.emit(&META, &o.resource, &path, msg, None);
+                        let e = out.emit(&META, o, &path, msg, None);
                         e.finding.suggestion = Some(
                             "use an ipBlock for the API server / external endpoints, or a namespaceSelector with matchLabels (kubernetes.io/metadata.name) plus a podSelector for pods".into(),
                         );

@@ -594,7 +594,7 @@ impl<'a> Stream<'a> {
         if exists {
             let e = out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &Path::root(),
                 format!("{head}; NetworkPolicy {name} exists and does not cover it"),
                 None,
@@ -605,7 +605,7 @@ impl<'a> Stream<'a> {
         let Some(sel) = self.supplement_selector(w, selector, &gap) else {
             let e = out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &Path::root(),
                 format!("{head}; no supplement generated: a policy selecting these pods would also isolate pods the chart leaves open"),
                 None,
@@ -625,7 +625,7 @@ impl<'a> Stream<'a> {
         let policy = build(md, sel, &gap.ingress, &gap.egress);
         let e = out.emit(
             &META,
-            &w.object.resource,
+            &w.object,
             &Path::root(),
             format!(
                 "{head}: the chart cuts its own traffic; generate {name} allowing exactly that (ingress: {}; egress: {})",

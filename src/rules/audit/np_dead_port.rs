@@ -153,7 +153,7 @@ impl Rule for NpDeadPort {
                     for (j, shown) in dead_ports(r, &own) {
                         out.emit(
                             &META,
-                            &o.resource,
+                            o,
                             &spec.key("ingress").index(i).key("ports").index(j).key("port"),
                             format!(
                                 "NetworkPolicy {} allows ingress on {shown}, but no container of the pods it selects ({}) listens on it (they serve {}): the rule is dead and clients of the real port are cut",
@@ -215,7 +215,7 @@ impl Rule for NpDeadPort {
                 for (j, shown) in dead_ports(r, &theirs) {
                     out.emit(
                         &META,
-                        &o.resource,
+                        o,
                         &spec.key("egress").index(i).key("ports").index(j).key("port"),
                         format!(
                             "NetworkPolicy {} allows egress on {shown} to {}, but none of their containers listens on it (they serve {}): the rule is dead",

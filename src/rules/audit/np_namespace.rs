@@ -52,7 +52,7 @@ impl Rule for NpNamespace {
                 .count();
             out.emit(
                 &META,
-                &o.resource,
+                o,
                 &o.base.key("metadata").key("namespace"),
                 format!(
                     "NetworkPolicy {} lives in namespace {ns} but the release is installed into {release}: it selects none of the release's pods there{}",

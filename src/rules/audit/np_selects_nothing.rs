@@ -131,7 +131,7 @@ impl Rule for NpSelectsNothing {
             }
             let e = out.emit(
                 &META,
-                &o.resource,
+                o,
                 &o.base.key("spec").key("podSelector"),
                 format!(
                     "NetworkPolicy {} selects no pod of the release (podSelector {{{}}}): it protects and allows nothing, and any default-deny beside it cuts the traffic it was meant to allow{hint}",

@@ -117,7 +117,7 @@ impl Rule for PdbBlocksDrain {
             ops.push(Op::Set(spec.key("maxUnavailable"), json!(1)));
             let e = out.emit(
                 &META,
-                &o.resource,
+                o,
                 // The fix touches both budget fields: the finding is on `spec`.
                 &spec,
                 format!(
@@ -125,7 +125,7 @@ impl Rule for PdbBlocksDrain {
                     o.resource.name,
                     counts.join(", ")
                 ),
-                Some(Fix::edits(Applicability::Unsafe, o.doc, ops)),
+                Some(Fix::edits(Applicability::Unsafe, o.doc(), ops)),
             );
             e.finding.suggestion =
                 Some("use maxUnavailable: 1 (or run more replicas than minAvailable)".into());

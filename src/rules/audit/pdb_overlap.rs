@@ -39,7 +39,7 @@ impl Rule for PdbOverlap {
             let names: Vec<String> = pdbs.iter().map(|o| o.resource.name.to_string()).collect();
             out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &Path::root(),
                 format!(
                     "the pods of {} are selected by {} PodDisruptionBudgets ({}): the eviction API refuses to evict them, so drains fail",

@@ -43,7 +43,7 @@ impl Rule for PdbSelectsNothing {
                 .is_some_and(|s| s.is_object());
             out.emit(
                 &META,
-                &o.resource,
+                o,
                 &o.base.key("spec").key("selector"),
                 format!(
                     "PodDisruptionBudget {} selects no pod of the release{}: it protects nothing",

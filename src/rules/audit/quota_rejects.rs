@@ -130,7 +130,7 @@ impl Rule for QuotaRejects {
                     .iter()
                     .filter(|c| c.list != "ephemeralContainers")
                 {
-                    let Some(cv) = cx.at(w.object.doc, &c.path) else {
+                    let Some(cv) = cx.at(w.object.doc(), &c.path) else {
                         continue;
                     };
                     let has = |kind: &str, res: &str| {
@@ -165,7 +165,7 @@ impl Rule for QuotaRejects {
             }
             let e = out.emit(
                 &META,
-                &q.resource,
+                q,
                 &q.base.key("spec").key("hard"),
                 format!(
                     "ResourceQuota {} constrains {} and the chart ships no LimitRange defaulting them: the API server would reject pods for {} container(s): {}",

@@ -74,7 +74,7 @@ impl Rule for RbacSubjectNamespace {
                             .any(|w| w.service_account == name && w.namespace == release);
                     let e = out.emit(
                         &META,
-                        &o.resource,
+                        o,
                         &o.base.key("subjects").index(j).key("namespace"),
                         if ours {
                             format!(

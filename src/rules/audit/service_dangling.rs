@@ -37,7 +37,7 @@ impl Rule for ServiceSelectsNothing {
                 .inv
                 .services
                 .iter()
-                .find(|s| s.object.doc == o.doc && s.object.base == o.base)
+                .find(|s| s.object.doc() == o.doc() && s.object.base == o.base)
             else {
                 continue;
             };
@@ -59,7 +59,7 @@ impl Rule for ServiceSelectsNothing {
                 .collect();
             out.emit(
                 &META,
-                &o.resource,
+                o,
                 &o.base.key("spec").key("selector"),
                 format!(
                     "Service {} selects no pod of the release (selector {{{}}}): it has no endpoints and its clients fail",

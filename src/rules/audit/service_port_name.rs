@@ -39,7 +39,7 @@ impl Rule for ServicePortName {
                 .inv
                 .services
                 .iter()
-                .find(|s| s.object.doc == o.doc && s.object.base == o.base)
+                .find(|s| s.object.doc() == o.doc() && s.object.base == o.base)
             else {
                 continue;
             };
@@ -73,7 +73,7 @@ impl Rule for ServicePortName {
                 known.dedup();
                 out.emit(
                     &META,
-                    &o.resource,
+                    o,
                     &o.base.key("spec").key("ports").index(i).key("targetPort"),
                     format!(
                         "Service {} port {} targets the port name {name:?}, which no container of {} declares ({}): the port has no endpoints",

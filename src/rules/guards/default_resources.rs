@@ -93,7 +93,7 @@ impl Rule for DefaultResources {
                 if c.list == "ephemeralContainers" {
                     continue; // ephemeral containers cannot set resources
                 }
-                let Some(cv) = cx.at(w.object.doc, &c.path) else {
+                let Some(cv) = cx.at(w.object.doc(), &c.path) else {
                     continue;
                 };
                 let res_v = cv.key("resources").unwrap_or(&Value::Null);
@@ -149,7 +149,7 @@ impl Rule for DefaultResources {
                 if let Some(why) = withheld {
                     let e = out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &c.path.key("resources").key("limits").key("memory"),
                         format!(
                             "container {:?} sets no memory limit; none added: {why}, so a default limit could OOM-kill it",
@@ -167,7 +167,7 @@ impl Rule for DefaultResources {
                 }
                 out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &c.path.key("resources"),
                     format!(
                         "container {:?} sets no {}: default {}",
@@ -181,7 +181,7 @@ impl Rule for DefaultResources {
                     ) + &sized_from
                         .map(|w| format!(" (memory limit sized from {w})"))
                         .unwrap_or_default(),
-                    Some(Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+                    Some(Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
                 );
             }
         }

@@ -79,7 +79,7 @@ fn max_unlimited_request(cx: &Context<'_>, ns: &str, res: &str) -> f64 {
             continue;
         }
         for c in &w.containers {
-            let Some(cv) = cx.at(w.object.doc, &c.path) else {
+            let Some(cv) = cx.at(w.object.doc(), &c.path) else {
                 continue;
             };
             let req = cv
@@ -158,7 +158,7 @@ impl Rule for GenerateLimitRange {
                 if !crate::inventory::is_generated(cx.value(lr)) {
                     let e = out.emit(
                         &META,
-                        &q.resource,
+                        q,
                         &Path::root(),
                         format!(
                             "ResourceQuota {} has LimitRange {} beside it; nothing generated",
@@ -198,7 +198,7 @@ impl Rule for GenerateLimitRange {
                 .collect();
             out.emit(
                 &META,
-                &q.resource,
+                q,
                 &Path::keys("spec.hard"),
                 format!(
                     "ResourceQuota {} constrains {} but no LimitRange gives defaults: pods whose containers set none are rejected; generate {name}",

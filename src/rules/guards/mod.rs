@@ -74,7 +74,7 @@ pub(crate) fn options<T: DeserializeOwned + Default>(
         Err(e) => {
             let e = out.emit(
                 meta,
-                &Default::default(),
+                crate::finding::ResourceRef::default(),
                 &Path::root(),
                 format!(
                     "invalid config `generate.{}`: {e}; nothing generated",

@@ -410,11 +410,11 @@ impl<'a> Stream<'a> {
     /// when chart-harden generated one earlier.
     fn needs_policy(&self, w: &Workload, out: &mut Sink) -> bool {
         let cx = self.cx;
-        let spec = cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null);
+        let spec = cx.at(w.object.doc(), &w.pod_spec).unwrap_or(&Value::Null);
         if spec.key("hostNetwork").and_then(Value::as_bool) == Some(true) {
             let e = out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &w.pod_spec.key("hostNetwork"),
                 format!("{} uses hostNetwork: NetworkPolicies do not apply to its pods; nothing generated", wname(w)),
                 None,
@@ -433,7 +433,7 @@ impl<'a> Stream<'a> {
                 .collect();
             let e = out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &Path::root(),
                 format!(
                     "{} is already selected by NetworkPolicy {}; nothing generated",
@@ -856,7 +856,7 @@ impl<'a> Stream<'a> {
         };
         let e = out.emit(
             &META,
-            &w.object.resource,
+            &w.object,
             &Path::root(),
             format!(
                 "{} has no NetworkPolicy: generate {name} (default deny; {n_in} ingress and {n_out} egress allow rules, {} inferred edges)",
@@ -877,7 +877,7 @@ impl<'a> Stream<'a> {
         if n_in == 0 {
             let e = out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &Path::root(),
                 format!(
                     "{}: no Service selects its pods, so the policy allows no ingress",
@@ -888,7 +888,7 @@ impl<'a> Stream<'a> {
             e.finding.severity = Severity::Info;
         }
         for edge in edges {
-            let e = out.emit(&META, &w.object.resource, &Path::root(), edge.message, None);
+            let e = out.emit(&META, &w.object, &Path::root(), edge.message, None);
             e.finding.severity = Severity::Info;
         }
     }
@@ -967,7 +967,7 @@ fn narrow_selector(
     let Some(base) = pod_selector(cx, w) else {
         let e = out.emit(
             &META,
-            &w.object.resource,
+            &w.object,
             &w.template.key("metadata").key("labels"),
             format!(
                 "{} has no selector and no pod labels: a policy could only select the whole namespace; nothing generated",
@@ -1044,7 +1044,7 @@ fn narrow_selector(
         .collect();
     let e = out.emit(
         &META,
-        &w.object.resource,
+        &w.object,
         &w.template.key("metadata").key("labels"),
         format!(
             "{}: no label selector selects only its pods (its pod labels also match {}); nothing generated, so no other pod is isolated by a policy made for this one",

@@ -106,7 +106,7 @@ impl Rule for GeneratePdb {
         let Some(budget) = parse_budget(&Value::from(&opts.max_unavailable)) else {
             let e = out.emit(
                 &META,
-                &Default::default(),
+                crate::finding::ResourceRef::default(),
                 &Path::root(),
                 format!(
                     "invalid config `generate.generate-pdb.maxUnavailable`: {} (expected an integer ≥ 1 or a percentage like \"25%\"); nothing generated",
@@ -144,7 +144,7 @@ impl Rule for GeneratePdb {
                     .collect();
                 let e = out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &Path::root(),
                     format!(
                         "{} is already covered by PodDisruptionBudget {}; nothing generated",
@@ -164,7 +164,7 @@ impl Rule for GeneratePdb {
             if min < threshold {
                 let e = out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &Path::root(),
                     format!(
                         "no PodDisruptionBudget for {} ({why_count}): a budget on a single replica either allows its eviction anyway or (minAvailable: 1) blocks node drains forever",
@@ -203,7 +203,7 @@ impl Rule for GeneratePdb {
             };
             out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &Path::root(),
                 format!(
                     "{} ({why_count}) has no PodDisruptionBudget: generate {name} with maxUnavailable: {shown}",

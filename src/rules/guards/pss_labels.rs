@@ -102,7 +102,7 @@ impl Rule for NamespacePssLabels {
             // (`chart-harden check` reports the level of the final output).
             let e = out.emit(
                 &META,
-                &Default::default(),
+                crate::finding::ResourceRef::default(),
                 &Path::root(),
                 "the stream has no Namespace object, so no Pod Security Admission labels were added (inventing one would clash with `helm install --create-namespace`); label the release namespace yourself: pod-security.kubernetes.io/enforce=restricted if `chart-harden check --level restricted` passes on the output, else baseline; audit=restricted, warn=restricted",
                 None,
@@ -194,7 +194,7 @@ impl Rule for NamespacePssLabels {
             if let Some(why) = spawning {
                 out.emit(
                     &META,
-                    &n.resource,
+                    &n,
                     &base.key("labels"),
                     format!(
                         "Namespace {}: set {} but enforce no level: {why}, and the pods it creates at run time are not in the stream, so no level is known to admit them (every pod of the release passes {}){kept_msg}",
@@ -202,13 +202,13 @@ impl Rule for NamespacePssLabels {
                         shown.join(", "),
                         level.as_str()
                     ),
-                    Some(Fix::edits(Applicability::Safe, n.doc, ops)),
+                    Some(Fix::edits(Applicability::Safe, n.doc(), ops)),
                 );
                 continue;
             }
             out.emit(
                 &META,
-                &n.resource,
+                &n,
                 &base.key("labels"),
                 if !managed.is_empty() {
                     format!(
@@ -230,7 +230,7 @@ impl Rule for NamespacePssLabels {
                         level.as_str()
                     )
                 },
-                Some(Fix::edits(Applicability::Safe, n.doc, ops)),
+                Some(Fix::edits(Applicability::Safe, n.doc(), ops)),
             );
         }
     }

@@ -140,7 +140,7 @@ impl Rule for GenerateResourceQuota {
         if by_ns.contains_key("") {
             let e = out.emit(
                 &META,
-                &Default::default(),
+                crate::finding::ResourceRef::default(),
                 &Path::root(),
                 "the release namespace is unknown: no ResourceQuota generated for objects without metadata.namespace (pass --namespace)",
                 None,
@@ -195,7 +195,7 @@ impl Rule for GenerateResourceQuota {
                 if !crate::inventory::is_generated(cx.value(q)) {
                     let e = out.emit(
                         &META,
-                        &q.resource,
+                        q,
                         &Path::root(),
                         format!(
                             "namespace {ns} already has ResourceQuota {}; nothing generated",
@@ -241,7 +241,7 @@ impl Rule for GenerateResourceQuota {
                 let mut pod_sum: BTreeMap<&str, f64> = BTreeMap::new();
                 let mut init_max: BTreeMap<&str, f64> = BTreeMap::new();
                 for c in &w.containers {
-                    let cv = cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null);
+                    let cv = cx.at(w.object.doc(), &c.path).unwrap_or(&Value::Null);
                     for (key, kind, res) in [
                         ("requests.cpu", "requests", "cpu"),
                         ("requests.memory", "requests", "memory"),
@@ -295,7 +295,7 @@ impl Rule for GenerateResourceQuota {
                 .filter(|(_, x)| x.namespace == ns)
                 .find_map(|(wi, w)| {
                     w.containers.iter().find_map(|c| {
-                        let cv = cx.at(w.object.doc, &c.path)?;
+                        let cv = cx.at(w.object.doc(), &c.path)?;
                         if cv.ptr("/resources/limits/memory").is_some() {
                             return None;
                         }
@@ -351,7 +351,7 @@ impl Rule for GenerateResourceQuota {
             let shown: Vec<String> = hard.iter().map(|(k, v)| format!("{k}={}", v.0)).collect();
             out.emit(
                 &META,
-                &first.object.resource,
+                &first.object,
                 &Path::root(),
                 format!(
                     "namespace {ns} has no ResourceQuota: generate {name} ({}; {} workloads, headroom ×{headroom})",

@@ -50,7 +50,7 @@ impl Rule for ExemptedByAnnotation {
                     if let Some(s) = ann.get(SKIP_ANNOTATION).and_then(Value::as_str) {
                         out.emit(
                             &META,
-                            &o.resource,
+                            o,
                             &at(SKIP_ANNOTATION),
                             format!(
                                 "chart-harden rules skipped here by annotation: {}",
@@ -67,7 +67,7 @@ impl Rule for ExemptedByAnnotation {
                         };
                         out.emit(
                             &META,
-                            &o.resource,
+                            o,
                             &at(&e.annotation),
                             format!(
                                 "{what} is exempted here; chart-harden skips the equivalent rule(s) {}",

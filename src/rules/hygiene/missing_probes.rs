@@ -50,7 +50,7 @@ impl Rule for MissingProbes {
                 continue;
             }
             for c in w.containers.iter().filter(|c| c.list == "containers") {
-                let cv = cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null);
+                let cv = cx.at(w.object.doc(), &c.path).unwrap_or(&Value::Null);
                 let missing: Vec<&str> = ["readinessProbe", "livenessProbe"]
                     .into_iter()
                     .filter(|p| cv.get(*p).is_none_or(Value::is_null))
@@ -60,7 +60,7 @@ impl Rule for MissingProbes {
                 }
                 let e = out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &c.path.key(missing[0]),
                     format!("container {:?} has no {}", c.name, missing.join(" and no ")),
                     None,

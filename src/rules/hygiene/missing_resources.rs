@@ -82,7 +82,7 @@ impl Rule for MissingResources {
                 .iter()
                 .filter(|c| c.list != "ephemeralContainers")
             {
-                let cv = cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null);
+                let cv = cx.at(w.object.doc(), &c.path).unwrap_or(&Value::Null);
                 let res = cv.key("resources").unwrap_or(&Value::Null);
                 let missing: Vec<&str> = [
                     ("/requests/cpu", "requests.cpu"),
@@ -98,7 +98,7 @@ impl Rule for MissingResources {
                 }
                 let e = out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &c.path.key("resources"),
                     format!(
                         "{} {:?} sets no {}",

@@ -43,7 +43,7 @@ impl Rule for PinDigest {
             let skip = doc
                 .objects
                 .iter()
-                .find(|o| o.resource == f.resource)
+                .find(|o| o.resource == *f.resource)
                 .is_some_and(|o| crate::rules::skipped_object(doc.object_value(o), &META));
             if skip {
                 continue;

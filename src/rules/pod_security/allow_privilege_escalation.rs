@@ -66,7 +66,7 @@ impl Rule for AllowPrivilegeEscalation {
                 if is_privileged(cv) || sys_admin {
                     let e = out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &p,
                         format!(
                             "container {:?} allows privilege escalation and is {}; allowPrivilegeEscalation cannot be false there",
@@ -95,7 +95,7 @@ impl Rule for AllowPrivilegeEscalation {
                     // set it on purpose.
                     let e = out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &p,
                         format!(
                             "container {:?} sets allowPrivilegeEscalation: true and adds capabilities {}: a non-root process gets them through file capabilities, which needs privilege escalation; not changed",
@@ -110,7 +110,7 @@ impl Rule for AllowPrivilegeEscalation {
                 if explicit_true {
                     out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &p,
                         format!(
                             "container {:?} sets allowPrivilegeEscalation: true explicitly; the fix sets it to false (unsafe: the chart chose it, and a setuid or file-capability binary would stop working)",
@@ -118,7 +118,7 @@ impl Rule for AllowPrivilegeEscalation {
                         ),
                         Some(Fix::edits(
                             Applicability::Unsafe,
-                            w.object.doc,
+                            w.object.doc(),
                             vec![Op::Set(p.clone(), json!(false))],
                         )),
                     );
@@ -126,7 +126,7 @@ impl Rule for AllowPrivilegeEscalation {
                 }
                 out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &p,
                     format!(
                         "container {:?} does not set allowPrivilegeEscalation: false",
@@ -134,7 +134,7 @@ impl Rule for AllowPrivilegeEscalation {
                     ),
                     Some(Fix::edits(
                         Applicability::Safe,
-                        w.object.doc,
+                        w.object.doc(),
                         vec![Op::Set(p.clone(), json!(false))],
                     )),
                 );

@@ -78,14 +78,14 @@ impl Rule for AutomountToken {
                 // fix (the chart chose it; a workload may authenticate elsewhere with it).
                 let e = out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &p,
                     format!(
                         "{msg}; the chart's ServiceAccount sets automountServiceAccountToken: true, but no Role or ClusterRole binding in the release gives the token a permission: the fix turns it off for the pod (unsafe: the chart chose it, and the workload may use the token to authenticate elsewhere, e.g. Vault's Kubernetes auth)"
                     ),
                     Some(Fix::edits(
                         Applicability::Unsafe,
-                        w.object.doc,
+                        w.object.doc(),
                         vec![Op::Set(p.clone(), json!(false))],
                     )),
                 );
@@ -95,7 +95,7 @@ impl Rule for AutomountToken {
                 continue;
             }
             if explicit {
-                let e = out.emit(&META, &w.object.resource, &p, msg, None);
+                let e = out.emit(&META, &w.object, &p, msg, None);
                 e.finding.suggestion = Some(
                     "the chart asks for the token explicitly; set automountServiceAccountToken: false unless the workload authenticates with it (e.g. Vault's Kubernetes auth)".into(),
                 );
@@ -108,12 +108,12 @@ impl Rule for AutomountToken {
             };
             out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &p,
                 msg,
                 Some(Fix::edits(
                     a,
-                    w.object.doc,
+                    w.object.doc(),
                     vec![Op::Set(p.clone(), json!(false))],
                 )),
             );

@@ -98,7 +98,7 @@ impl Rule for DropAllCapabilities {
                     }
                     out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &caps_path.key("drop"),
                         if let Some(p) = keep_bind {
                             format!(
@@ -115,7 +115,7 @@ impl Rule for DropAllCapabilities {
                         },
                         Some(Fix::edits(
                             if nonroot { Applicability::Safe } else { Applicability::Unsafe },
-                            w.object.doc,
+                            w.object.doc(),
                             ops,
                         )),
                     );
@@ -147,13 +147,13 @@ impl Rule for DropAllCapabilities {
                         .collect();
                     let e = out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &caps_path.key("add"),
                         format!(
                             "container {:?} adds capabilities {names:?}; restricted allows only NET_BIND_SERVICE",
                             c.name
                         ),
-                        Some(Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+                        Some(Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
                     );
                     e.finding.suggestion =
                         Some("remove the added capabilities, or exempt this workload".into());

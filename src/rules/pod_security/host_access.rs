@@ -43,7 +43,7 @@ impl Rule for HostAccess {
                 if spec.get(f).and_then(Value::as_bool) == Some(true) {
                     let e = out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &w.pod_spec.key(f),
                         format!("the pod uses the node's {} namespace ({f}: true)", &f[4..]),
                         None,
@@ -59,7 +59,7 @@ impl Rule for HostAccess {
                         let path = hp.key("path").and_then(Value::as_str).unwrap_or("?");
                         let e = out.emit(
                             &META,
-                            &w.object.resource,
+                            &w.object,
                             &w.pod_spec.key("volumes").index(i).key("hostPath"),
                             format!(
                                 "volume {:?} mounts the node's {path:?}",
@@ -82,7 +82,7 @@ impl Rule for HostAccess {
                         if hp != 0 {
                             let e = out.emit(
                                 &META,
-                                &w.object.resource,
+                                &w.object,
                                 &c.path.key("ports").index(i).key("hostPort"),
                                 format!("container {:?} binds node port {hp} (hostPort)", c.name),
                                 None,

@@ -199,12 +199,12 @@ impl Rule for InitChownToFsGroup {
             let names: Vec<&str> = chowners.iter().map(|c| c.name.as_str()).collect();
             let e = out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &chowners[0].path,
                 format!(
                     "init containers {names:?} run as root only to chown/chmod volumes; fsGroup {gid} with fsGroupChangePolicy: OnRootMismatch does this without root"
                 ),
-                (!host_path).then(|| Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+                (!host_path).then(|| Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
             );
             if let Some(why) = withheld {
                 e.finding.suggestion = Some(why);

@@ -39,12 +39,12 @@ pub fn rules() -> Vec<Box<dyn Rule>> {
 
 /// The pod spec value of a workload.
 pub(crate) fn pod_spec<'a>(cx: &'a Context<'_>, w: &Workload) -> &'a Value {
-    cx.at(w.object.doc, &w.pod_spec).unwrap_or(&Value::Null)
+    cx.at(w.object.doc(), &w.pod_spec).unwrap_or(&Value::Null)
 }
 
 /// The container's value.
 pub(crate) fn container<'a>(cx: &'a Context<'_>, w: &Workload, c: &Container) -> &'a Value {
-    cx.at(w.object.doc, &c.path).unwrap_or(&Value::Null)
+    cx.at(w.object.doc(), &c.path).unwrap_or(&Value::Null)
 }
 
 /// `securityContext.<field>` of a container.

@@ -59,13 +59,13 @@ impl Rule for NoPrivileged {
                 let fix = (!node_agent).then(|| {
                     Fix::edits(
                         Applicability::Unsafe,
-                        w.object.doc,
+                        w.object.doc(),
                         vec![Op::Set(p.clone(), json!(false))],
                     )
                 });
                 let e = out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &p,
                     format!("container {:?} is privileged", c.name),
                     fix,

@@ -118,7 +118,7 @@ impl Rule for ReadOnlyRootFilesystem {
                 {
                     let e = out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &c.path.key("securityContext").key("readOnlyRootFilesystem"),
                         format!(
                             "container {:?} has a writable root filesystem; fix withheld: where it writes is unknown (no image config was read and its image is not in the table of well-known images){}",
@@ -176,7 +176,7 @@ impl Rule for ReadOnlyRootFilesystem {
                 }
                 out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &c.path.key("securityContext").key("readOnlyRootFilesystem"),
                     if writable.is_empty() {
                         format!("container {:?} has a writable root filesystem", c.name)
@@ -186,7 +186,7 @@ impl Rule for ReadOnlyRootFilesystem {
                             c.name
                         )
                     },
-                    Some(Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+                    Some(Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
                 );
             }
         }

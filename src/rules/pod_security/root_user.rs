@@ -47,12 +47,12 @@ impl Rule for RootUser {
                 let p = w.pod_spec.key("securityContext").key("runAsUser");
                 out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &p,
                     "the pod sets runAsUser: 0 (root) for every container",
                     Some(Fix::edits(
                         Applicability::Unsafe,
-                        w.object.doc,
+                        w.object.doc(),
                         vec![Op::Set(p.clone(), json!(uid))],
                     )),
                 );
@@ -72,10 +72,10 @@ impl Rule for RootUser {
                 }
                 out.emit(
                     &META,
-                    &w.object.resource,
+                    &w.object,
                     &sc.key("runAsUser"),
                     format!("container {:?} runs as root (runAsUser: 0)", c.name),
-                    Some(Fix::edits(Applicability::Unsafe, w.object.doc, ops)),
+                    Some(Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
                 );
             }
         }

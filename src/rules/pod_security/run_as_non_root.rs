@@ -123,10 +123,10 @@ impl Rule for RunAsNonRoot {
             };
             out.emit(
                 &META,
-                &w.object.resource,
+                &w.object,
                 &path,
                 msg,
-                Some(Fix::edits(applicability, w.object.doc, ops)),
+                Some(Fix::edits(applicability, w.object.doc(), ops)),
             );
         }
     }

@@ -68,12 +68,12 @@ impl Rule for SeccompRuntimeDefault {
                     if !all_own {
                         out.emit(
                             &META,
-                            &w.object.resource,
+                            &w.object,
                             &pod_type,
                             "the pod sets no seccomp profile",
                             Some(Fix::edits(
                                 Applicability::Safe,
-                                w.object.doc,
+                                w.object.doc(),
                                 vec![Op::Set(pod_type.clone(), json!("RuntimeDefault"))],
                             )),
                         );
@@ -82,12 +82,12 @@ impl Rule for SeccompRuntimeDefault {
                 Some(false) => {
                     out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &pod_type,
                         "the pod's seccomp profile is Unconfined",
                         Some(Fix::edits(
                             Applicability::Unsafe,
-                            w.object.doc,
+                            w.object.doc(),
                             vec![Op::Set(pod_type.clone(), json!("RuntimeDefault"))],
                         )),
                     );
@@ -103,12 +103,12 @@ impl Rule for SeccompRuntimeDefault {
                         .key("type");
                     out.emit(
                         &META,
-                        &w.object.resource,
+                        &w.object,
                         &p,
                         format!("container {:?} sets seccomp profile Unconfined", c.name),
                         Some(Fix::edits(
                             Applicability::Unsafe,
-                            w.object.doc,
+                            w.object.doc(),
                             vec![Op::Set(p.clone(), json!("RuntimeDefault"))],
                         )),
                     );

@@ -114,7 +114,7 @@ impl Rule for RbacClusterScope {
                     .collect();
                 let e = out.emit(
                     &META,
-                    &role.object.resource,
+                    role.object,
                     &role.object.base.key("kind"),
                     format!(
                         "ClusterRole {:?} is bound only by RoleBindings and grants only namespaced resources ({}); granted to {who}",
@@ -135,7 +135,7 @@ impl Rule for RbacClusterScope {
                 .collect();
             let e = out.emit(
                 &META,
-                &role.object.resource,
+                role.object,
                 &role.object.base.key("rules"),
                 format!(
                     "ClusterRole {:?} grants namespaced resources in every namespace through a ClusterRoleBinding ({}){}; granted to {who}",

@@ -62,7 +62,7 @@ impl Rule for RbacEscalationVerbs {
                 let who = &*who_lazy;
                 let e = out.emit(
                     &META,
-                    &role.object.resource,
+                    role.object,
                     &r.path(&role.object.base).key("verbs"),
                     format!(
                         "rule {} grants {} on {} to {who}",

@@ -61,7 +61,7 @@ impl Rule for RbacSecretsRead {
                 let who = &*who_lazy;
                 let e = out.emit(
                     &META,
-                    &role.object.resource,
+                    role.object,
                     &r.path(&role.object.base).key("verbs"),
                     format!(
                         "rule {} lets {who} read Secrets ({}) {scope}",

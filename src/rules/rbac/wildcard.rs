@@ -43,7 +43,7 @@ impl Rule for RbacWildcard {
                     let who = &*who_lazy;
                     let e = out.emit(
                         &META,
-                        &role.object.resource,
+                        role.object,
                         &path.key("verbs"),
                         format!(
                             "rule {} grants every verb (`*`) on {} (granted to {who})",
@@ -82,7 +82,7 @@ impl Rule for RbacWildcard {
                     let who = &*who_lazy;
                     let e = out.emit(
                         &META,
-                        &role.object.resource,
+                        role.object,
                         &path.key("resources"),
                         format!(
                             "rule {} grants every resource (`*`) of API group(s) {} (granted to {who})",
@@ -101,7 +101,7 @@ impl Rule for RbacWildcard {
                     let who = &*who_lazy;
                     let e = out.emit(
                         &META,
-                        &role.object.resource,
+                        role.object,
                         &path.key("apiGroups"),
                         format!(
                             "rule {} applies to every API group (`*`), including those of CRDs installed later (granted to {who})",

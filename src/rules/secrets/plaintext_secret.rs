@@ -102,7 +102,7 @@ impl Rule for PlaintextSecret {
             let ns = cx.inv.namespace_of(&o.resource);
             let e = out.emit(
                 &META,
-                &o.resource,
+                o,
                 &path,
                 format!(
                     "Secret {name:?} ({ty}) is rendered with {} value(s) in plaintext ({})",
