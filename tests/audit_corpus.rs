@@ -166,7 +166,10 @@ fn corpus_audit() {
                     .is_some_and(|n| n.ends_with(SUPPLEMENT_SUFFIX))
             })
             .count();
-        let dns_labels = BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]);
+        let dns_labels = chart_harden::inventory::Labels::from(BTreeMap::from([(
+            "k8s-app".to_string(),
+            "kube-dns".to_string(),
+        )]));
         let dns = Pod {
             ns: "kube-system",
             labels: &dns_labels,

@@ -113,7 +113,7 @@ const ANY_PORTS: [i64; 3] = [80, 8080, 31337];
 
 struct Synthetic {
     ns: String,
-    labels: BTreeMap<String, String>,
+    labels: chart_harden::inventory::Labels,
     foreign: bool,
 }
 
@@ -144,7 +144,7 @@ fn pods_of<'a>(ep: &Endpoint, inv: &'a Inventory, release_ns: &str) -> Pods<'a> 
     if ep.dns {
         return Pods::Synthetic(Synthetic {
             ns: "kube-system".into(),
-            labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]),
+            labels: BTreeMap::from([("k8s-app".into(), "kube-dns".into())]).into(),
             foreign: true,
         });
     }
@@ -163,7 +163,7 @@ fn pods_of<'a>(ep: &Endpoint, inv: &'a Inventory, release_ns: &str) -> Pods<'a> 
         };
         return Pods::Synthetic(Synthetic {
             ns,
-            labels,
+            labels: labels.into(),
             foreign,
         });
     }
@@ -219,7 +219,7 @@ fn ends<'p>(
             })
             .collect(),
         Pods::Synthetic(s) => vec![(
-            format!("pods {:?} in {}", s.labels, s.ns),
+            format!("pods {:?} in {}", s.labels.to_btree(), s.ns),
             End::Pod(Pod {
                 ns: &s.ns,
                 labels: &s.labels,

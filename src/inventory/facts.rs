@@ -592,7 +592,7 @@ fn monitored_ports(docs: &[Document], inv: &Inventory) -> Vec<Vec<String>> {
     };
     // Service → the port names monitors scrape on it.
     let mut by_service: Vec<Vec<String>> = vec![Vec::new(); inv.services.len()];
-    let service_labels: Vec<BTreeMap<String, String>> = inv
+    let service_labels: Vec<super::Labels> = inv
         .services
         .iter()
         .map(|s| {

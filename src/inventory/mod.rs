@@ -25,9 +25,11 @@ use crate::document::{Document, Object};
 use crate::finding::{ResourceRef, Str};
 use crate::yaml::view::ValueExt;
 use crate::yaml::Path;
+pub use labels::Labels;
 
 pub mod facts;
 pub mod images;
+pub mod labels;
 pub mod netpol;
 pub mod pass;
 pub mod quantity;
@@ -116,9 +118,9 @@ pub struct Workload {
     /// Effective namespace (`metadata.namespace`, or the release namespace).
     pub namespace: String,
     /// Pod template labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// The workload's `spec.selector.matchLabels` (or the pod labels for bare Pods).
-    pub selector: BTreeMap<String, String>,
+    pub selector: Labels,
     /// `spec.replicas` where the kind has it (default 1 for Deployments/StatefulSets/RS).
     pub replicas: Option<i64>,
     /// ServiceAccount name (`default` when unset).
@@ -173,7 +175,7 @@ pub struct Service {
     /// Namespace.
     pub namespace: String,
     /// Selector (empty = selects nothing by itself).
-    pub selector: BTreeMap<String, String>,
+    pub selector: Labels,
     /// Ports.
     pub ports: Vec<ServicePort>,
 }
@@ -292,7 +294,7 @@ impl PairIndex {
     }
 }
 
-pub(crate) fn labels_at(v: &Value, p: &str) -> BTreeMap<String, String> {
+pub(crate) fn labels_at(v: &Value, p: &str) -> Labels {
     v.ptr(p)
         .and_then(Value::as_object)
         .map(|m| {
@@ -319,12 +321,12 @@ pub(crate) fn label_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 /// True when every selector label is in `labels` (an empty selector selects everything).
-pub fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+pub fn selects(selector: &Labels, labels: &Labels) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// Evaluates a `LabelSelector` (matchLabels + matchExpressions) against labels.
-pub fn label_selector_matches(sel: &Value, labels: &BTreeMap<String, String>) -> bool {
+pub fn label_selector_matches(sel: &Value, labels: &Labels) -> bool {
     if sel.is_null() {
         return true;
     }
@@ -500,13 +502,11 @@ impl Inventory {
                     }
                     let mut labels = labels_at(tv, "/metadata/labels");
                     if let Some(k) = controller_label(&kind) {
-                        labels.entry(k.to_string()).or_default();
+                        labels.insert_if_absent(k, String::new);
                     }
                     if kind == "Job" && !obj.resource.name.is_empty() {
                         for k in [JOB_NAME_LABEL, "job-name"] {
-                            labels
-                                .entry(k.to_string())
-                                .or_insert_with(|| obj.resource.name.to_string());
+                            labels.insert_if_absent(k, || obj.resource.name.to_string());
                         }
                     }
                     let selector = if kind == "Pod" {
@@ -635,11 +635,7 @@ impl Inventory {
 
     /// Indexes of the workloads that may be in namespace `ns` (`""`: any) whose pod labels
     /// include every pair of `selector` (an empty selector selects nothing here), ascending.
-    pub fn workloads_selected_by(
-        &self,
-        ns: &str,
-        selector: &BTreeMap<String, String>,
-    ) -> Vec<usize> {
+    pub fn workloads_selected_by(&self, ns: &str, selector: &Labels) -> Vec<usize> {
         let Some((k, v)) = selector.iter().next() else {
             return Vec::new();
         };

@@ -9,7 +9,6 @@
 //!
 //! Used by the NetworkPolicy audit (CH601–CH605) and by the corpus tests.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use crate::yaml::Value;
 
 use crate::document::Document;
 use crate::inventory::traffic;
-use crate::inventory::{label_selector_matches, Inventory, Workload};
+use crate::inventory::{label_selector_matches, Inventory, Labels, Workload};
 use crate::yaml::view::ValueExt;
 
 /// A pod as the evaluator sees it.
@@ -26,7 +25,7 @@ pub struct Pod<'a> {
     /// Namespace (`""` = the release namespace, when unknown).
     pub ns: &'a str,
     /// Pod labels.
-    pub labels: &'a BTreeMap<String, String>,
+    pub labels: &'a Labels,
     /// Container ports: (name, number, protocol).
     pub ports: Vec<(Option<String>, i64, String)>,
     /// True for a pod known to live outside the release namespace (cluster DNS): a peer
@@ -61,8 +60,10 @@ pub fn policies<'a>(docs: &'a [Document], inv: &Inventory) -> Vec<(Arc<str>, &'a
         .collect()
 }
 
-fn ns_labels(ns: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([("kubernetes.io/metadata.name".to_string(), ns.to_string())])
+fn ns_labels(ns: &str) -> Labels {
+    [("kubernetes.io/metadata.name".to_string(), ns.to_string())]
+        .into_iter()
+        .collect()
 }
 
 fn same_ns(policy_ns: &str, pod: &Pod<'_>) -> bool {
@@ -645,6 +646,7 @@ pub fn unallowed_references(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn cidrs() {
@@ -667,8 +669,8 @@ mod tests {
                                 {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}], "ports": [{"port": 443}]}]}
         });
         let policies = vec![(Arc::from(""), &policy)];
-        let a = BTreeMap::from([("app".to_string(), "a".to_string())]);
-        let b = BTreeMap::from([("app".to_string(), "b".to_string())]);
+        let a = Labels::from(BTreeMap::from([("app".to_string(), "a".to_string())]));
+        let b = Labels::from(BTreeMap::from([("app".to_string(), "b".to_string())]));
         let pa = Pod {
             ns: "",
             labels: &a,
@@ -709,7 +711,10 @@ mod tests {
             "TCP"
         ));
         // A DNS pod in kube-system is not matched by a same-namespace peer.
-        let dns = BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]);
+        let dns = Labels::from(BTreeMap::from([(
+            "k8s-app".to_string(),
+            "kube-dns".to_string(),
+        )]));
         let pd = Pod {
             ns: "kube-system",
             labels: &dns,

@@ -51,7 +51,7 @@ impl SelectorIndex {
     }
 
     /// Indexes of the objects that may select `labels` of a pod in namespace `ns`, ascending.
-    pub fn candidates(&self, ns: &str, labels: &BTreeMap<String, String>) -> Vec<usize> {
+    pub fn candidates(&self, ns: &str, labels: &crate::inventory::Labels) -> Vec<usize> {
         let mut out = self.always.clone();
         let mut scan = |by_key: &HashMap<String, HashMap<String, Vec<usize>>>| {
             for (k, v) in labels {

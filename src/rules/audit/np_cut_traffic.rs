@@ -486,7 +486,7 @@ impl<'a> Stream<'a> {
                     Ok((labels, ns)) => {
                         let d = Pod {
                             ns: &ns,
-                            labels: &labels,
+                            labels: &labels.into(),
                             ports: vec![],
                             foreign: true,
                         };

@@ -271,7 +271,7 @@ pub(crate) fn api_called_services(cx: &Context<'_>) -> BTreeSet<(String, String)
 pub(crate) fn service_peer(svc: &Service, from_ns: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(LabelSelector {
-            match_labels: Some(svc.selector.clone()),
+            match_labels: Some(svc.selector.to_btree()),
             match_expressions: None,
         }),
         namespace_selector: (!svc.namespace.is_empty()
