@@ -36,7 +36,7 @@ pub struct Document {
     pub source: Option<Str>,
     /// A key some mapping of the document repeats (`` "app" (near line 7 of the document) ``): read like
     /// Kubernetes reads it (the last value wins) and reported as a warning (CH636). Rarely
-    /// set: one pointer wide (a `Document` is 152 bytes, not 160).
+    /// set: one pointer wide (a `Document` is 104 bytes).
     pub duplicate_key: Option<Box<String>>,
     /// The fast paths read the document: it holds no anchor, alias or tag, so no fix meets a
     /// node the patcher refuses to edit (false when not known).
@@ -177,7 +177,8 @@ impl std::fmt::Display for Text {
 
 /// One Kubernetes object inside a document. Shared: the inventory lists every object under
 /// its kind and again as a workload, Service or ServiceAccount, in every step of the fix
-/// loop, so a copy is a reference count, not five strings and a path.
+/// loop, and every finding about it holds it ([`crate::finding::Resource`]), so a copy is a
+/// reference count, not five strings and a path.
 #[derive(Debug, Clone)]
 pub struct Object(Arc<ObjectData>);
 
@@ -728,6 +729,23 @@ fn dotted(at: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sizes the memory figures of the README rely on (64-bit targets): an object in the
+    /// allocator's 128-byte class with its reference counts, a document in 104 bytes, a
+    /// finding's resource one pointer.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn layout_sizes() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<ObjectData>() + 16 <= 128,
+            "{}",
+            size_of::<ObjectData>()
+        );
+        assert_eq!(size_of::<Document>(), 104);
+        assert_eq!(size_of::<crate::finding::Resource>(), 8);
+        assert_eq!(size_of::<crate::inventory::Labels>(), 24);
+    }
 
     const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

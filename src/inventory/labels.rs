@@ -86,17 +86,6 @@ impl FromIterator<(String, String)> for Labels {
     }
 }
 
-impl<'a> IntoIterator for &'a Labels {
-    type Item = (&'a String, &'a String);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
-    >;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-}
-
 impl IntoIterator for Labels {
     type Item = (String, String);
     type IntoIter = std::vec::IntoIter<(String, String)>;

@@ -565,7 +565,7 @@ impl Inventory {
             }
         }
         for (i, w) in inv.workloads.iter().enumerate() {
-            for (k, v) in &w.labels {
+            for (k, v) in w.labels.iter() {
                 inv.workloads_by_pair.push(&w.namespace, k, v, i);
             }
         }

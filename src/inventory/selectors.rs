@@ -54,7 +54,7 @@ impl SelectorIndex {
     pub fn candidates(&self, ns: &str, labels: &crate::inventory::Labels) -> Vec<usize> {
         let mut out = self.always.clone();
         let mut scan = |by_key: &HashMap<String, HashMap<String, Vec<usize>>>| {
-            for (k, v) in labels {
+            for (k, v) in labels.iter() {
                 if let Some(ix) = by_key.get(k).and_then(|by_value| by_value.get(v)) {
                     out.extend_from_slice(ix);
                 }
