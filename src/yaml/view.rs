@@ -41,7 +41,7 @@ pub fn parse_pruned(text: &str, prune: &[&str]) -> Result<(Value, bool), String>
     reference(text).map(|v| (v, false))
 }
 
-/// Like [`reference`], but a key repeated in one mapping is an error naming the key (for
+/// Like [`reference()`], but a key repeated in one mapping is an error naming the key (for
 /// files people write, such as the config file, where "the last wins" hides a mistake).
 pub fn parse_unique_keys(text: &str) -> Result<Value, String> {
     let mut o = options();
