@@ -131,6 +131,12 @@ impl From<&String> for Str {
     }
 }
 
+impl From<Str> for std::sync::Arc<str> {
+    fn from(s: Str) -> std::sync::Arc<str> {
+        s.0
+    }
+}
+
 impl From<Str> for String {
     fn from(s: Str) -> String {
         s.0.to_string()
