@@ -323,3 +323,56 @@ pub struct Finding {
     /// Fix state.
     pub fix: FixState,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(kind: &str, ns: Option<&str>, name: &str) -> ResourceRef {
+        ResourceRef {
+            doc: 3,
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: ns.map(Str::from),
+            name: name.into(),
+            source: Some("templates/x.yaml".into()),
+        }
+    }
+
+    /// A shared resource reads, compares, orders, hashes, prints and serializes as the
+    /// `ResourceRef` it holds, whether it came from an object or from a `ResourceRef`.
+    #[test]
+    fn a_shared_resource_is_its_resource_ref() {
+        let hash = |x: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            x(&mut h);
+            std::hash::Hasher::finish(&h)
+        };
+        let refs = [
+            resource("Service", Some("a"), "web"),
+            resource("Service", None, "web"),
+            resource("Deployment", Some("a"), "web"),
+        ];
+        for r in &refs {
+            let object = crate::document::Object::new(crate::yaml::Path::root(), r.clone());
+            for shared in [Resource::from(&object), Resource::from(r)] {
+                assert_eq!(shared.as_ref(), r);
+                assert_eq!(shared.display(), r.display());
+                assert_eq!(format!("{shared:?}"), format!("{r:?}"));
+                assert_eq!(
+                    serde_json::to_string(&shared).unwrap(),
+                    serde_json::to_string(r).unwrap()
+                );
+                assert_eq!(
+                    hash(&|h| std::hash::Hash::hash(&shared, h)),
+                    hash(&|h| std::hash::Hash::hash(r, h))
+                );
+                for other in &refs {
+                    let o = Resource::from(other);
+                    assert_eq!(shared == o, r == other);
+                    assert_eq!(shared.cmp(&o), r.cmp(other));
+                }
+            }
+        }
+    }
+}
