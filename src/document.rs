@@ -192,7 +192,7 @@ pub struct ObjectData {
 }
 
 impl Object {
-    /// The object at `base` of document `doc`.
+    /// The object at `base` of document `resource.doc`.
     pub fn new(base: Path, resource: ResourceRef) -> Object {
         Object(Arc::new(ObjectData { base, resource }))
     }
