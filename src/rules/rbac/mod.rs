@@ -54,42 +54,53 @@ pub(crate) fn roles<'a>(cx: &'a Context<'a>, meta: &'static RuleMeta) -> Vec<Rol
         .collect()
 }
 
-/// Bindings (kind, name, namespace) that reference this role.
-pub(crate) fn bindings_of<'a>(cx: &'a Context<'a>, role: &RoleObj<'_>) -> Vec<&'a Object> {
+/// Bindings that reference this role: a ClusterRole's from anywhere, a Role's only from its
+/// own namespace (Kubernetes resolves a RoleBinding's `roleRef` to a Role in the binding's
+/// namespace).
+fn bindings_to_role<'a>(
+    cx: &'a Context<'a>,
+    role: &'a RoleObj<'_>,
+) -> impl Iterator<Item = &'a crate::inventory::Binding> + 'a {
     let kind = &role.object.resource.kind;
     cx.inv
         .bindings_to(kind, &role.object.resource.name)
-        .filter(|b| {
-            // A Role is only referenced by RoleBindings in its own namespace.
+        .filter(move |b| {
             kind == "ClusterRole"
                 || crate::inventory::Inventory::same_namespace(
-                    &cx.inv.namespace_of(&b.object.resource),
-                    &cx.inv.namespace_of(&role.object.resource),
+                    cx.inv.namespace_str(&b.object.resource),
+                    cx.inv.namespace_str(&role.object.resource),
                 )
         })
-        .map(|b| &b.object)
-        .collect()
 }
 
-/// Who gets the role: `ServiceAccount ns/name via ClusterRoleBinding x`, for messages.
+/// Bindings (kind, name, namespace) that reference this role.
+pub(crate) fn bindings_of<'a>(cx: &'a Context<'a>, role: &'a RoleObj<'_>) -> Vec<&'a Object> {
+    bindings_to_role(cx, role).map(|b| &b.object).collect()
+}
+
+/// Who gets the role: `ServiceAccount ns/name via ClusterRoleBinding x`, for messages. Each
+/// grant once (a role the stream repeats is bound once), and only through bindings that
+/// reference this role ([`bindings_of`]: a RoleBinding of another namespace names another
+/// Role).
 pub(crate) fn grantees(cx: &Context<'_>, role: &RoleObj<'_>) -> String {
-    let mut parts = Vec::new();
-    let r = &role.object.resource;
-    for b in cx.inv.bindings_to(&r.kind, &r.name) {
+    let mut parts: Vec<String> = Vec::new();
+    for b in bindings_to_role(cx, role) {
         for (ns, sa) in &b.subjects {
             let ns = ns
-                .clone()
-                .or_else(|| b.object.resource.namespace.as_deref().map(String::from))
-                .unwrap_or_default();
+                .as_deref()
+                .unwrap_or_else(|| cx.inv.namespace_str(&b.object.resource));
             let who = if ns.is_empty() {
                 sa.clone()
             } else {
                 format!("{ns}/{sa}")
             };
-            parts.push(format!(
+            let part = format!(
                 "ServiceAccount {who} via {} {}",
                 b.object.resource.kind, b.object.resource.name
-            ));
+            );
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
         }
     }
     if parts.is_empty() {
