@@ -164,7 +164,7 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
     // Roles by (kind, namespace, name).
     let mut roles: BTreeMap<(&str, String, String), Vec<Grant>> = BTreeMap::new();
     for kind in ["Role", "ClusterRole"] {
-        for o in inv.by_kind.get(kind).into_iter().flatten() {
+        for o in inv.of_kind(kind) {
             if !o
                 .resource
                 .api_version
@@ -725,7 +725,7 @@ fn in_stream_api_services(docs: &[Document], inv: &Inventory) -> Vec<((String, S
 /// Services that Ingress objects and Gateway API routes name as backends.
 fn backend_services(docs: &[Document], inv: &Inventory) -> Vec<((String, String), String)> {
     let mut out = Vec::new();
-    for o in inv.by_kind.get("Ingress").into_iter().flatten() {
+    for o in inv.of_kind("Ingress") {
         let v = docs[o.doc()].object_value(o);
         let ns = inv.namespace_of(&o.resource);
         let what = format!("Ingress {}", o.resource.name);
@@ -754,7 +754,7 @@ fn backend_services(docs: &[Document], inv: &Inventory) -> Vec<((String, String)
         }
     }
     for kind in ["HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"] {
-        for o in inv.by_kind.get(kind).into_iter().flatten() {
+        for o in inv.of_kind(kind) {
             let v = docs[o.doc()].object_value(o);
             let ns = inv.namespace_of(&o.resource);
             let what = format!("{kind} {}", o.resource.name);

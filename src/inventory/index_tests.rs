@@ -239,7 +239,7 @@ fn check(name: &str, docs: &[Document], inv: &Inventory) {
         assert_eq!(found, scan, "{name}: bindings of {}", b.role_name);
     }
     for kind in ["ConfigMap", "Secret"] {
-        for o in inv.by_kind.get(kind).into_iter().flatten() {
+        for o in inv.of_kind(kind) {
             let scan: Vec<String> = inv.by_kind[kind]
                 .iter()
                 .filter(|x| x.resource.name == o.resource.name)
@@ -252,12 +252,7 @@ fn check(name: &str, docs: &[Document], inv: &Inventory) {
             assert_eq!(found, scan, "{name}: {kind} {}", o.resource.name);
         }
     }
-    for o in inv
-        .by_kind
-        .get("CustomResourceDefinition")
-        .into_iter()
-        .flatten()
-    {
+    for o in inv.of_kind("CustomResourceDefinition") {
         let v = value(o);
         let s = |p: &str| v.ptr(p).and_then(Value::as_str).unwrap_or_default();
         let (g, p) = (s("/spec/group"), s("/spec/names/plural"));

@@ -646,6 +646,11 @@ impl Inventory {
             .collect()
     }
 
+    /// The objects of `kind`, in stream order (none when the stream has no object of it).
+    pub fn of_kind<'a>(&'a self, kind: &str) -> std::slice::Iter<'a, Object> {
+        self.by_kind.get(kind).map_or([].iter(), |v| v.iter())
+    }
+
     /// The effective namespace of an object: its own, else the release namespace, else `""`
     /// (meaning "the namespace the release is installed into").
     pub fn namespace_of(&self, r: &ResourceRef) -> String {
@@ -694,7 +699,7 @@ impl Inventory {
         let ix = self.config_by_name.get_or_init(|| {
             let mut ix = ByName::default();
             for k in ["ConfigMap", "Secret"] {
-                for (i, o) in self.by_kind.get(k).into_iter().flatten().enumerate() {
+                for (i, o) in self.of_kind(k).enumerate() {
                     let r = &o.resource;
                     let by_name = ix.entry(r.kind.clone()).or_default();
                     by_name.entry(r.name.clone()).or_default().push(i);

@@ -47,10 +47,7 @@ impl<'a> Pod<'a> {
 
 /// The NetworkPolicies of a stream with their effective namespaces.
 pub fn policies<'a>(docs: &'a [Document], inv: &Inventory) -> Vec<(Arc<str>, &'a Value)> {
-    inv.by_kind
-        .get("NetworkPolicy")
-        .into_iter()
-        .flatten()
+    inv.of_kind("NetworkPolicy")
         .map(|o| {
             (
                 inv.namespace_of(&o.resource).into(),

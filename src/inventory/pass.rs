@@ -124,12 +124,7 @@ impl PassFacts {
     ) -> Option<bool> {
         let scopes = self.crd_scopes.get_or_init(|| {
             let mut scopes = HashMap::new();
-            for o in inv
-                .by_kind
-                .get("CustomResourceDefinition")
-                .into_iter()
-                .flatten()
-            {
+            for o in inv.of_kind("CustomResourceDefinition") {
                 let v = docs[o.doc()].object_value(o);
                 let s = |p: &str| v.ptr(p).and_then(|x| x.as_str());
                 if let (Some(g), Some(p)) = (s("/spec/group"), s("/spec/names/plural")) {

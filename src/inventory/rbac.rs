@@ -80,7 +80,7 @@ pub type RoleRules<'a> = Vec<(&'static str, usize, Vec<PolicyRule<'a>>)>;
 pub fn role_rules<'a>(docs: &'a [Document], inv: &Inventory) -> RoleRules<'a> {
     let mut out = Vec::new();
     for kind in ["Role", "ClusterRole"] {
-        for (i, o) in inv.by_kind.get(kind).into_iter().flatten().enumerate() {
+        for (i, o) in inv.of_kind(kind).enumerate() {
             if !o
                 .resource
                 .api_version

@@ -57,16 +57,10 @@ fn keys_of(cx: &Context<'_>, kind: &str, name: &str, ns: &str) -> Option<Option<
         return Some(Some(keys));
     }
     if kind == "Secret" {
-        let by_cert = cx
-            .inv
-            .by_kind
-            .get("Certificate")
-            .into_iter()
-            .flatten()
-            .any(|o| {
-                cx.value(o).ptr("/spec/secretName").and_then(Value::as_str) == Some(name)
-                    && Inventory::same_namespace(&cx.inv.namespace_of(&o.resource), ns)
-            });
+        let by_cert = cx.inv.of_kind("Certificate").any(|o| {
+            cx.value(o).ptr("/spec/secretName").and_then(Value::as_str) == Some(name)
+                && Inventory::same_namespace(&cx.inv.namespace_of(&o.resource), ns)
+        });
         if by_cert {
             return Some(None);
         }

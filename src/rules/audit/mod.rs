@@ -59,10 +59,7 @@ pub(crate) fn chart_objects<'a>(
     meta: &'static crate::rules::RuleMeta,
 ) -> Vec<&'a Object> {
     cx.inv
-        .by_kind
-        .get(kind)
-        .into_iter()
-        .flatten()
+        .of_kind(kind)
         .filter(|o| {
             let v = cx.value(o);
             !is_generated(v) && !crate::rules::skipped_object(v, meta)

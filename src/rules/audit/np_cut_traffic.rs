@@ -319,10 +319,7 @@ impl<'a> Stream<'a> {
         let selecting = netpol::selecting_each(&policies, &pods, inv);
         let from_chart: Vec<bool> = policies.iter().map(|(_, v)| !is_generated(v)).collect();
         let names: Vec<&str> = inv
-            .by_kind
-            .get("NetworkPolicy")
-            .into_iter()
-            .flatten()
+            .of_kind("NetworkPolicy")
             .map(|o| o.resource.name.as_str())
             .collect();
         Some(Stream {
@@ -582,15 +579,10 @@ impl<'a> Stream<'a> {
             isolating.join(", "),
             gap.missing.join("; ")
         );
-        let exists = inv
-            .by_kind
-            .get("NetworkPolicy")
-            .into_iter()
-            .flatten()
-            .any(|o| {
-                o.resource.name == name
-                    && Inventory::same_namespace(&inv.namespace_of(&o.resource), &w.namespace)
-            });
+        let exists = inv.of_kind("NetworkPolicy").any(|o| {
+            o.resource.name == name
+                && Inventory::same_namespace(&inv.namespace_of(&o.resource), &w.namespace)
+        });
         if exists {
             let e = out.emit(
                 &META,

@@ -48,7 +48,7 @@ fn constrained(hard: &crate::yaml::Map) -> Vec<(&'static str, &'static str)> {
 /// Which (kind, resource) defaults the chart's LimitRanges in `ns` provide.
 fn chart_defaults(cx: &Context<'_>, ns: &str) -> BTreeSet<(&'static str, String)> {
     let mut out = BTreeSet::new();
-    for o in cx.inv.by_kind.get("LimitRange").into_iter().flatten() {
+    for o in cx.inv.of_kind("LimitRange") {
         let v = cx.value(o);
         if is_generated(v) || !Inventory::same_namespace(&cx.inv.namespace_of(&o.resource), ns) {
             continue;
@@ -99,16 +99,10 @@ impl Rule for QuotaRejects {
             let ns = cx.inv.namespace_of(&q.resource);
             // Once generate-limit-range (CH403) added its LimitRange the containers get
             // defaults: this finding (made on the chart as shipped) is not repeated.
-            let generated_lr = cx
-                .inv
-                .by_kind
-                .get("LimitRange")
-                .into_iter()
-                .flatten()
-                .any(|o| {
-                    is_generated(cx.value(o))
-                        && Inventory::same_namespace(&cx.inv.namespace_of(&o.resource), &ns)
-                });
+            let generated_lr = cx.inv.of_kind("LimitRange").any(|o| {
+                is_generated(cx.value(o))
+                    && Inventory::same_namespace(&cx.inv.namespace_of(&o.resource), &ns)
+            });
             if generated_lr {
                 continue;
             }

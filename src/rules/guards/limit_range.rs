@@ -149,10 +149,7 @@ impl Rule for GenerateLimitRange {
             }
             seen_ns.push(ns.clone());
             let existing = inv
-                .by_kind
-                .get("LimitRange")
-                .into_iter()
-                .flatten()
+                .of_kind("LimitRange")
                 .find(|o| Inventory::same_namespace(&inv.namespace_of(&o.resource), &ns));
             if let Some(lr) = existing {
                 if !crate::inventory::is_generated(cx.value(lr)) {

@@ -80,13 +80,7 @@ impl Default for Options {
 /// Pods a workload may run at most.
 fn max_pods(cx: &Context<'_>, w: &Workload, nodes: i64) -> i64 {
     let r = &w.object.resource;
-    for h in cx
-        .inv
-        .by_kind
-        .get("HorizontalPodAutoscaler")
-        .into_iter()
-        .flatten()
-    {
+    for h in cx.inv.of_kind("HorizontalPodAutoscaler") {
         let v = cx.value(h);
         if v.ptr("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(r.kind.as_str())
             && v.ptr("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(r.name.as_str())
@@ -186,10 +180,7 @@ impl Rule for GenerateResourceQuota {
                 }
             }
             let existing = inv
-                .by_kind
-                .get("ResourceQuota")
-                .into_iter()
-                .flatten()
+                .of_kind("ResourceQuota")
                 .find(|o| Inventory::same_namespace(&inv.namespace_of(&o.resource), &ns));
             if let Some(q) = existing {
                 if !crate::inventory::is_generated(cx.value(q)) {
@@ -210,12 +201,7 @@ impl Rule for GenerateResourceQuota {
             // A quota caps every pod of its namespace: one sized from this release would cap
             // the pods of other releases sharing the namespace. Generated only where the
             // release owns the namespace.
-            let renders_namespace = inv
-                .by_kind
-                .get("Namespace")
-                .into_iter()
-                .flatten()
-                .any(|o| o.resource.name == ns);
+            let renders_namespace = inv.of_kind("Namespace").any(|o| o.resource.name == ns);
             if !renders_namespace && !opts.namespaces.iter().any(|n| n == "*" || *n == ns) {
                 let e = out.emit(
                     &META,

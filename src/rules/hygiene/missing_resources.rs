@@ -41,10 +41,7 @@ fn fixed_elsewhere(cx: &Context<'_>) -> bool {
 /// Namespaces (effective) with a LimitRange that defaults container requests or limits.
 fn limit_range_namespaces(cx: &Context<'_>) -> Vec<String> {
     cx.inv
-        .by_kind
-        .get("LimitRange")
-        .into_iter()
-        .flatten()
+        .of_kind("LimitRange")
         .filter(|o| {
             cx.value(o)
                 .ptr("/spec/limits")

@@ -69,7 +69,7 @@ impl Rule for PlaintextSecret {
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         let st = store(cx);
-        for o in cx.inv.by_kind.get("Secret").into_iter().flatten() {
+        for o in cx.inv.of_kind("Secret") {
             if o.resource.api_version != "v1" {
                 continue;
             }
