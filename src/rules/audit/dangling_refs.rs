@@ -68,6 +68,26 @@ fn keys_of(cx: &Context<'_>, kind: &str, name: &str, ns: &str) -> Option<Option<
     None
 }
 
+/// Most keys a message names: a ConfigMap of hundreds of keys would drown the finding.
+const KEYS_SHOWN: usize = 8;
+
+/// `a, b, c`, at most [`KEYS_SHOWN`] of them then `and N more`; `none` when empty.
+fn key_list<'a>(keys: impl ExactSizeIterator<Item = &'a String>) -> String {
+    let n = keys.len();
+    if n == 0 {
+        return "none".to_string();
+    }
+    let mut s = keys
+        .take(KEYS_SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if n > KEYS_SHOWN {
+        s.push_str(&format!(" and {} more", n - KEYS_SHOWN));
+    }
+    s
+}
+
 struct Ref {
     kind: &'static str,
     name: String,
@@ -261,7 +281,7 @@ impl Rule for DanglingRefs {
                                     w.object.resource.name,
                                     r.kind,
                                     r.name,
-                                    if keys.is_empty() { "none".to_string() } else { keys.iter().cloned().collect::<Vec<_>>().join(", ") }
+                                    key_list(keys.iter())
                                 ),
                                 None,
                             );
@@ -272,5 +292,21 @@ impl Rule for DanglingRefs {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_key_list_is_cut_and_counted() {
+        let keys: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+        assert_eq!(
+            key_list(keys.iter()),
+            "k00, k01, k02, k03, k04, k05, k06, k07 and 12 more"
+        );
+        assert_eq!(key_list(keys[..KEYS_SHOWN].iter()), keys[..8].join(", "));
+        assert_eq!(key_list([].iter()), "none");
     }
 }
