@@ -14,6 +14,16 @@ use crate::yaml::{split, view, Path};
 /// The annotation Helm 4 puts on every document it passes to a post-renderer.
 pub const HELM4_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
 
+/// True for a stream Helm 4 passed: some document carries [`HELM4_FILENAME_ANNOTATION`].
+pub fn is_helm4_stream(docs: &[Document]) -> bool {
+    docs.iter().any(|d| {
+        d.value
+            .ptr("/metadata/annotations")
+            .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
+            .is_some()
+    })
+}
+
 /// One document of the input stream.
 #[derive(Debug, Clone)]
 pub struct Document {

@@ -24,6 +24,8 @@ pub struct PassFacts {
     hpas: OnceLock<HpaIndex>,
     /// `scope: Cluster` of the CustomResourceDefinitions, by (group, plural).
     crd_scopes: OnceLock<HashMap<(String, String), bool>>,
+    /// Whether some document carries Helm 4's filename annotation.
+    helm4: OnceLock<bool>,
 }
 
 /// HorizontalPodAutoscalers (indexes into the inventory's list of them) by the
@@ -39,6 +41,13 @@ struct HpaIndex {
 }
 
 impl PassFacts {
+    /// Whether the stream came from Helm 4 ([`crate::document::is_helm4_stream`]).
+    pub fn helm4(&self, docs: &[Document]) -> bool {
+        *self
+            .helm4
+            .get_or_init(|| crate::document::is_helm4_stream(docs))
+    }
+
     /// Workload → Service references found in env, args and ConfigMaps.
     pub fn references(&self, docs: &[Document], inv: &Inventory) -> &[Reference] {
         self.references

@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::yaml::Value;
-
 use super::report_hash::{report_hash, same_report};
 use crate::config::Config;
 use crate::document::{Document, Stream};
@@ -22,8 +20,6 @@ pub(super) struct Fixer<'a> {
     pub(super) images: &'a BTreeMap<String, ImageFacts>,
     /// Run rules and patch documents on every core (large streams).
     pub(super) parallel: bool,
-    /// Helm 4 stream: generated documents get Helm's filename annotation.
-    pub(super) helm4: bool,
     /// CRLF stream: generated documents use CRLF too.
     pub(super) crlf: bool,
     pub(super) findings: Vec<Finding>,
@@ -91,7 +87,7 @@ impl Fixer<'_> {
         drop(changed_cx);
         drop(cx);
         let mut ops: BTreeMap<usize, Vec<Op>> = BTreeMap::new();
-        let mut generated: Vec<Value> = Vec::new();
+        let mut generated: Vec<Result<String, String>> = Vec::new();
         let mut last_meta: Option<&'static rules::RuleMeta> = None;
         // Workloads by resource, built on the first unsafe fix of the step.
         let mut workload_index: Option<HashMap<&ResourceRef, usize>> = None;
@@ -167,7 +163,7 @@ impl Fixer<'_> {
                         for (d, op) in fix.ops {
                             ops.entry(d).or_default().push(op);
                         }
-                        generated.extend(fix.generated.into_iter().map(|g| g.value));
+                        generated.extend(fix.generated.into_iter().map(|g| g.text));
                     }
                     Err(reason) => {
                         f.fix = FixState::Skipped {

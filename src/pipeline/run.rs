@@ -6,13 +6,12 @@ use super::fixer::Fixer;
 use super::DocChange;
 use super::Outcome;
 use crate::config::{Config, Settings};
-use crate::document::{Document, Stream, Text, HELM4_FILENAME_ANNOTATION};
+use crate::document::{Document, Stream, Text};
 use crate::error::Error;
 use crate::inventory::images::{image_fields, ImageFacts};
 use crate::inventory::Inventory;
 use crate::resolve::DigestSource;
 use crate::rules::{self, Rule};
-use crate::yaml::view::ValueExt;
 
 const MAX_ITERATIONS: usize = 6;
 
@@ -105,12 +104,6 @@ pub(super) fn harden(
     let large =
         stream.docs.iter().map(|d| d.text.len()).sum::<usize>() >= crate::par::PARALLEL_BYTES;
     let crlf = super::emit::uses_crlf(&stream);
-    let helm4 = stream.docs.iter().any(|d| {
-        d.value
-            .ptr("/metadata/annotations")
-            .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
-            .is_some()
-    });
     let all_rules = rules::all();
     let enabled: Vec<&dyn Rule> = all_rules
         .iter()
@@ -125,7 +118,6 @@ pub(super) fn harden(
         images,
         parallel: large,
         before: BTreeMap::new(),
-        helm4,
         crlf,
         findings: Vec::new(),
         seen: HashMap::new(),

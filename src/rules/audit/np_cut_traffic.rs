@@ -627,9 +627,7 @@ impl<'a> Stream<'a> {
             Some(Fix {
                 applicability: Applicability::Safe,
                 ops: Vec::new(),
-                generated: vec![Generated {
-                    value: crate::rules::guards::to_value(&policy),
-                }],
+                generated: vec![Generated::new(self.cx, crate::rules::guards::to_value(&policy))],
             }),
         );
         e.finding.suggestion = Some(format!(

@@ -205,9 +205,7 @@ impl Rule for GenerateLimitRange {
                 Some(Fix {
                     applicability: Applicability::Safe,
                     ops: Vec::new(),
-                    generated: vec![Generated {
-                        value: super::to_value(&lr),
-                    }],
+                    generated: vec![Generated::new(cx, super::to_value(&lr))],
                 }),
             );
         }

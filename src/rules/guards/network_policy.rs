@@ -866,9 +866,7 @@ impl<'a> Stream<'a> {
             Some(Fix {
                 applicability: Applicability::Unsafe,
                 ops: Vec::new(),
-                generated: vec![Generated {
-                    value: super::to_value(&np),
-                }],
+                generated: vec![Generated::new(self.cx, super::to_value(&np))],
             }),
         );
         e.finding.suggestion = Some(

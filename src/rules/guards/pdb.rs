@@ -212,9 +212,7 @@ impl Rule for GeneratePdb {
                 Some(Fix {
                     applicability: Applicability::Safe,
                     ops: Vec::new(),
-                    generated: vec![Generated {
-                        value: super::to_value(&pdb),
-                    }],
+                    generated: vec![Generated::new(cx, super::to_value(&pdb))],
                 }),
             );
         }

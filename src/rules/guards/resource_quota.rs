@@ -347,9 +347,7 @@ impl Rule for GenerateResourceQuota {
                 Some(Fix {
                     applicability: Applicability::Unsafe,
                     ops: Vec::new(),
-                    generated: vec![Generated {
-                        value: super::to_value(&quota),
-                    }],
+                    generated: vec![Generated::new(cx, super::to_value(&quota))],
                 }),
             );
         }
