@@ -117,6 +117,11 @@ impl Map {
         self.position(key).is_some()
     }
 
+    /// Room for `n` more entries, exactly.
+    pub fn reserve_exact(&mut self, n: usize) {
+        self.entries.reserve_exact(n);
+    }
+
     /// Sets `key` (in its place when present, else last); returns the old value.
     pub fn insert(&mut self, key: impl Into<Str>, value: Value) -> Option<Value> {
         let key = key.into();
