@@ -25,7 +25,7 @@ pub fn run(
     no_fix: bool,
 ) -> Result<ExitCode, Error> {
     let settings = opts.settings()?;
-    let input = chart_harden::input::read(file.or(opts.file.as_deref()))?;
+    let input = super::read_input(file.or(opts.file.as_deref()))?;
     // `--no-fix` evaluates the input as it is.
     let original = if no_fix {
         Some(parse_stream(&input)?)

@@ -16,7 +16,7 @@ use super::cli::Opts;
 /// The `export flux` command.
 pub fn flux(opts: &Opts, file: Option<&Path>, out: Option<&Path>) -> Result<ExitCode, Error> {
     let settings = opts.settings()?;
-    let input = chart_harden::input::read(file.or(opts.file.as_deref()))?;
+    let input = super::read_input(file.or(opts.file.as_deref()))?;
     // The objects before hardening, to compare with the outcome's.
     let original = parse_stream(&input)?;
     let outcome = chart_harden::run(input, &settings, &super::digests(opts))?;

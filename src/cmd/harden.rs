@@ -35,7 +35,7 @@ impl Hardened {
 pub fn harden(opts: &Opts, file: Option<&Path>) -> Result<Hardened, Error> {
     let settings = opts.settings()?;
     let file = file.or(opts.file.as_deref());
-    let input = chart_harden::input::read(file)?;
+    let input = super::read_input(file)?;
     // SARIF regions are lines of the input stream: keep a copy of it only for SARIF.
     let sarif_text = (opts.report_format() == Format::Sarif
         || (opts.report_file.is_some() && opts.report_file_format() == Format::Sarif))

@@ -12,7 +12,7 @@ use super::cli::Opts;
 
 /// The `krm` command.
 pub fn run(opts: &Opts) -> Result<ExitCode, Error> {
-    let input = chart_harden::input::read(None)?;
+    let input = super::read_input(None)?;
     let settings = |file| match file {
         Some(f) => opts.settings_with_file(Some(f)),
         None => opts.settings(),

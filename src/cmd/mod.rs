@@ -24,6 +24,14 @@ use cli::Opts;
 /// What the commands write stdout through.
 pub type Stdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
 
+/// Reads the input (`file`, or stdin) and fits the allocator's purge delay to its size
+/// ([`crate::fit_purge_delay_to`]): every command reads its input before it starts a thread.
+pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, Error> {
+    let input = chart_harden::input::read(file)?;
+    crate::fit_purge_delay_to(input.len());
+    Ok(input)
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
 pub fn write_stdout(write: impl FnOnce(&mut Stdout) -> std::io::Result<()>) -> Result<(), Error> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
