@@ -2,7 +2,8 @@
 //! of many releases, and within one namespace) find exactly what the scans found: every
 //! corpus chart, the corpus as one stream in several namespaces, and a stream of edge cases
 //! (objects without a namespace, HPAs and bindings in other namespaces, number and boolean
-//! label values, selectors without `matchLabels`).
+//! label values, selectors without `matchLabels`, ServiceAccounts of one name in several
+//! namespaces, Services in a List).
 
 use super::netpol::{self, policy_selects, Pod};
 use super::pass::PassFacts;
@@ -110,6 +111,46 @@ kind: ClusterRoleBinding
 metadata: {name: crb}
 roleRef: {kind: ClusterRole, name: reader}
 subjects: [{kind: ServiceAccount, name: default, namespace: b}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: b}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: a}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: only-b, namespace: b}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: runs-as-runner, namespace: b}
+spec:
+  selector: {matchLabels: {app: r}}
+  template:
+    metadata: {labels: {app: r}}
+    spec: {serviceAccountName: runner, containers: [{name: c, image: x}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: runs-as-only-b}
+spec:
+  selector: {matchLabels: {app: o}}
+  template:
+    metadata: {labels: {app: o}}
+    spec: {serviceAccountName: only-b, containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Service, metadata: {name: in-list-1}, spec: {selector: {app: r}}}
+- {apiVersion: v1, kind: Service, metadata: {name: in-list-2}, spec: {selector: {app: o}}}
 ---
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -251,6 +292,28 @@ fn check(name: &str, docs: &[Document], inv: &Inventory) {
                 .collect();
             assert_eq!(found, scan, "{name}: {kind} {}", o.resource.name);
         }
+    }
+    // The Service of each Service object, and the ServiceAccount of each workload.
+    for o in inv.of_kind("Service") {
+        let scan = inv
+            .services
+            .iter()
+            .find(|s| s.object.doc() == o.doc() && s.object.base == o.base)
+            .map(|s| s.object.resource.display());
+        let found = inv.service_of(o).map(|s| s.object.resource.display());
+        assert!(scan.is_some(), "{name}: {}", o.resource.display());
+        assert_eq!(found, scan, "{name}: {}", o.resource.display());
+    }
+    for w in &inv.workloads {
+        let scan = inv
+            .service_accounts
+            .iter()
+            .find(|((ns, n), _)| {
+                *n == w.service_account && Inventory::same_namespace(ns, &w.namespace)
+            })
+            .map(|(_, o)| o.resource.display());
+        let found = inv.service_account_of(w).map(|o| o.resource.display());
+        assert_eq!(found, scan, "{name}: {}", w.object.resource.display());
     }
     for o in inv.of_kind("CustomResourceDefinition") {
         let v = value(o);

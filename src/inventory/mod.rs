@@ -227,6 +227,9 @@ pub struct Inventory {
     config_by_name: std::sync::OnceLock<ByName>,
     /// Workload indexes by namespace, built on first use (see [`Self::workloads_in`]).
     workloads_by_namespace: std::sync::OnceLock<std::collections::HashMap<String, Vec<usize>>>,
+    /// The first namespace (in order) of each ServiceAccount name, built on first use (see
+    /// [`Self::service_account_of`]).
+    service_account_namespaces: std::sync::OnceLock<std::collections::HashMap<String, String>>,
 }
 
 /// Kind → name → indexes into [`Inventory::by_kind`]'s list of the kind.
@@ -745,14 +748,40 @@ impl Inventory {
             .collect()
     }
 
-    /// The ServiceAccount object of a workload, when the stream has it.
+    /// The ServiceAccount object of a workload, when the stream has it: the first in
+    /// (namespace, name) order whose namespace may be the workload's
+    /// ([`Self::same_namespace`]). Lookups, not a scan of every ServiceAccount per workload.
     pub fn service_account_of(&self, w: &Workload) -> Option<&Object> {
-        self.service_accounts
+        let name = &w.service_account;
+        let ns = if w.namespace.is_empty() {
+            // Any namespace matches: the smallest one holding the name.
+            let ix = self.service_account_namespaces.get_or_init(|| {
+                let mut ix: std::collections::HashMap<String, String> = Default::default();
+                for (ns, name) in self.service_accounts.keys() {
+                    ix.entry(name.clone()).or_insert_with(|| ns.clone());
+                }
+                ix
+            });
+            ix.get(name)?.clone()
+        } else if self
+            .service_accounts
+            .contains_key(&(String::new(), name.clone()))
+        {
+            String::new()
+        } else {
+            w.namespace.clone()
+        };
+        self.service_accounts.get(&(ns, name.clone()))
+    }
+
+    /// The Service of the object `o` (a Service of the stream). A lookup: services are listed
+    /// in stream order.
+    pub fn service_of(&self, o: &Object) -> Option<&Service> {
+        let first = self.services.partition_point(|s| s.object.doc() < o.doc());
+        self.services[first..]
             .iter()
-            .find(|((ns, name), _)| {
-                *name == w.service_account && Self::same_namespace(ns, &w.namespace)
-            })
-            .map(|(_, o)| o)
+            .take_while(|s| s.object.doc() == o.doc())
+            .find(|s| s.object.base == o.base)
     }
 
     /// Services whose selector selects a workload's pods.

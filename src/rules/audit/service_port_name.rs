@@ -35,12 +35,7 @@ impl Rule for ServicePortName {
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
         for o in chart_objects(cx, "Service", &META) {
-            let Some(s) = cx
-                .inv
-                .services
-                .iter()
-                .find(|s| s.object.doc() == o.doc() && s.object.base == o.base)
-            else {
+            let Some(s) = cx.inv.service_of(o) else {
                 continue;
             };
             let pods = traffic::selected_workloads(cx.inv, s);
