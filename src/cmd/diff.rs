@@ -21,9 +21,12 @@ pub fn run(opts: &Opts, file: Option<&Path>) -> Result<ExitCode, Error> {
             report::render_for_cli(&hardened.outcome, format, color, hardened.sarif_input());
         super::write_stdout(|out| out.write_all(shown.as_bytes()))?;
     }
-    Ok(if hardened.outcome.changed() {
+    let code = if hardened.outcome.changed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    // The process ends here: its memory goes back with it (see `harden::run`).
+    std::mem::forget(hardened);
+    Ok(code)
 }
