@@ -226,6 +226,14 @@ impl ResourceRef {
 #[derive(Clone)]
 pub struct Resource(crate::document::Object);
 
+impl Resource {
+    /// The object this resource was made from (for one made from a bare [`ResourceRef`], an
+    /// object at the document's root).
+    pub fn object(&self) -> &crate::document::Object {
+        &self.0
+    }
+}
+
 impl AsRef<ResourceRef> for Resource {
     fn as_ref(&self) -> &ResourceRef {
         &self.0.resource

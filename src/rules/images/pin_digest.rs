@@ -39,13 +39,10 @@ impl Rule for PinDigest {
             if f.reference.contains('@') {
                 continue;
             }
+            // The field's own object (image fields are made from objects): not a search of
+            // the document's objects per field, quadratic over a `kind: List`.
             let doc = &cx.docs[f.doc];
-            let skip = doc
-                .objects
-                .iter()
-                .find(|o| o.resource == *f.resource)
-                .is_some_and(|o| crate::rules::skipped_object(doc.object_value(o), &META));
-            if skip {
+            if crate::rules::skipped_object(doc.object_value(f.resource.object()), &META) {
                 continue;
             }
             let what = match &f.container {
@@ -103,5 +100,64 @@ impl Rule for PinDigest {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::inventory::images::ImageFacts;
+    use crate::rules::testing::{config, harden_checked, RunOptions};
+
+    /// In a `kind: List`, each item's own opt-out decides for its images: the opted-out item
+    /// keeps its tag, the others are pinned (the object is the field's own, not found again
+    /// by identity among the document's objects).
+    #[test]
+    fn each_list_item_opts_out_for_itself() {
+        let deployment = |name: &str, skip: bool| {
+            let annotations = if skip {
+                r#"annotations: {chart-harden.io/skip: "CH201"}, "#
+            } else {
+                ""
+            };
+            format!(
+                "- {{apiVersion: apps/v1, kind: Deployment, metadata: {{{annotations}name: {name}}}, spec: {{selector: {{matchLabels: {{app: {name}}}}}, template: {{metadata: {{labels: {{app: {name}}}}}, spec: {{containers: [{{name: c, image: \"reg.example/app:1\"}}]}}}}}}}}\n"
+            )
+        };
+        let input = format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}{}{}",
+            deployment("first", false),
+            deployment("kept", true),
+            deployment("last", false)
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let images = BTreeMap::from([(
+            "reg.example/app:1".to_string(),
+            ImageFacts {
+                pinned: Some(format!("reg.example/app:1@{digest}")),
+                digest: Some(digest.clone()),
+                source: "lockfile".into(),
+                ..ImageFacts::default()
+            },
+        )]);
+        let mut cfg = config("CH201", &RunOptions::default(), std::path::Path::new("."));
+        cfg.images.pin = true;
+        let out = harden_checked("CH201 list", input.as_bytes(), &cfg, &images);
+        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(
+            lines[3].contains("name: first") && lines[3].contains(&digest),
+            "{text}"
+        );
+        assert!(
+            lines[4].contains("name: kept") && !lines[4].contains('@'),
+            "{text}"
+        );
+        assert!(
+            lines[5].contains("name: last") && lines[5].contains(&digest),
+            "{text}"
+        );
     }
 }
