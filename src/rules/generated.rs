@@ -2,13 +2,12 @@
 //! written as YAML when a rule makes them.
 
 use crate::document::HELM4_FILENAME_ANNOTATION;
-use crate::error::Error;
 use crate::inventory::GENERATED_LABEL;
 use crate::yaml::{Map, Value};
 
 /// YAML text of a generated object, with the generated-by label and (for Helm 4 streams)
 /// Helm's filename annotation.
-pub(super) fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error> {
+pub(super) fn generated_text(mut v: Value, helm4: bool) -> Result<String, String> {
     let kind = v
         .get("kind")
         .and_then(Value::as_str)
@@ -43,7 +42,7 @@ pub(super) fn generated_text(mut v: Value, helm4: bool) -> Result<String, Error>
         }
     }
     let yaml = serde_saphyr::to_string(&v)
-        .map_err(|e| Error::Config(format!("cannot serialize generated {kind}/{name}: {e}")))?;
+        .map_err(|e| format!("cannot serialize generated {kind}/{name}: {e}"))?;
     if helm4 {
         // Helm 4 prints its own `# Source:` line from the annotation (its input documents
         // carry no comment line): a second one would be printed twice.

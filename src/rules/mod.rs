@@ -154,10 +154,7 @@ impl Generated {
     /// The object `value` (apiVersion, kind, metadata, …), written for the stream `cx` reads.
     pub fn new(cx: &Context<'_>, value: Value) -> Generated {
         Generated {
-            text: generated::generated_text(value, cx.helm4()).map_err(|e| match e {
-                crate::error::Error::Config(m) => m,
-                other => other.to_string(),
-            }),
+            text: generated::generated_text(value, cx.helm4()),
         }
     }
 }
