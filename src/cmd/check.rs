@@ -11,6 +11,7 @@ use chart_harden::check::{evaluate_stream, CheckOptions};
 use chart_harden::document::parse_stream;
 use chart_harden::report::render_check as render_with_input;
 use chart_harden::report::sarif;
+use chart_harden::report::Format;
 use chart_harden::Error;
 use chart_harden_pss::Version;
 
@@ -32,7 +33,12 @@ pub fn run(
     } else {
         None
     };
-    let outcome = chart_harden::run(input.clone(), &settings, &super::digests(opts))?;
+    // SARIF regions are lines of the input stream: keep a copy of it only for SARIF (the run
+    // takes the input itself).
+    let sarif_text = (opts.report_format() == Format::Sarif
+        || (opts.report_file.is_some() && opts.report_file_format() == Format::Sarif))
+        .then(|| String::from_utf8_lossy(&input).into_owned());
+    let outcome = chart_harden::run(input, &settings, &super::digests(opts))?;
     let evaluated = original.as_ref().unwrap_or(&outcome.stream);
     let report = evaluate_stream(
         evaluated,
@@ -43,21 +49,19 @@ pub fn run(
             no_fix,
         },
     );
-    let input_text = String::from_utf8_lossy(&input);
     let uri = file
         .or(opts.file.as_deref())
         .map_or_else(|| "rendered.yaml".to_string(), |f| f.display().to_string());
-    let sarif_input = sarif::Input {
-        text: &input_text,
-        uri: &uri,
-    };
-    let text = render_with_input(&report, opts.report_format(), Some(sarif_input));
+    let sarif_input = sarif_text
+        .as_deref()
+        .map(|text| sarif::Input { text, uri: &uri });
+    let text = render_with_input(&report, opts.report_format(), sarif_input);
     if let Some(p) = &opts.report_file {
         let file_format = opts.report_file_format();
         let in_file = if file_format == opts.report_format() {
             Cow::Borrowed(&text)
         } else {
-            Cow::Owned(render_with_input(&report, file_format, Some(sarif_input)))
+            Cow::Owned(render_with_input(&report, file_format, sarif_input))
         };
         super::write_file(p, in_file.as_bytes())?;
     }

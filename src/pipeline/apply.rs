@@ -18,8 +18,9 @@ impl Fixer<'_> {
         ops: BTreeMap<usize, Vec<Op>>,
         generated: Vec<Result<String, String>>,
     ) -> Result<(), Error> {
-        // Generated objects come written (see [`crate::rules::Generated`]): their texts, not
-        // their views, live through the patches, the step's peak. Patch errors come first.
+        // Generated objects arrive as text, written by their rules ([`crate::rules::Generated`]):
+        // texts, not views, live through the patches, the step's peak. They are read back
+        // after the patches, so a patch error is reported before a generated one.
         // Documents are patched independently (on every core for a large stream); the first
         // error in stream order is reported.
         // Each patched document's view is moved out (it is replaced when patched) rather than
