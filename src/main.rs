@@ -43,8 +43,8 @@ const PURGE_AT_ONCE_BELOW: usize = 8 << 20;
 /// the fixed 20 MiB of the memory bound (3x input + 20 MiB) is most of it, and a run takes
 /// under a tenth of a second. Same run, release build, medians of 7, 20 ms -> 0 ms: a pod with
 /// 2,000 containers 21.0 -> 19.4 MiB, a List of 800 Deployments 27.8 -> 25.2 MiB, 1,000
-/// releases in one namespace 36.0 -> 34.6 MiB; the corpus (3 MB) 17.2 -> 16.7 MiB in the same
-/// 0.04 s. Larger inputs keep 20 ms: at once costs 7-9 % of the time at x4 and x16.
+/// releases in one namespace 36.0 -> 34.6 MiB; the corpus (3 MB) 17.2 -> 16.7 MiB for 2-3 ms
+/// more (44 -> 46 ms). Larger inputs keep 20 ms: at once costs 7-9 % of the time at x4 and x16.
 ///
 /// Call it only while this is the process's only thread (the commands call it right after
 /// reading the input, before the rule, patch and registry threads start).
