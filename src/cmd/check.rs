@@ -11,7 +11,6 @@ use chart_harden::check::{evaluate_stream, CheckOptions};
 use chart_harden::document::parse_stream;
 use chart_harden::report::render_check as render_with_input;
 use chart_harden::report::sarif;
-use chart_harden::report::Format;
 use chart_harden::Error;
 use chart_harden_pss::Version;
 
@@ -35,8 +34,8 @@ pub fn run(
     };
     // SARIF regions are lines of the input stream: keep a copy of it only for SARIF (the run
     // takes the input itself).
-    let sarif_text = (opts.report_format() == Format::Sarif
-        || (opts.report_file.is_some() && opts.report_file_format() == Format::Sarif))
+    let sarif_text = opts
+        .wants_sarif()
         .then(|| String::from_utf8_lossy(&input).into_owned());
     let outcome = chart_harden::run(input, &settings, &super::digests(opts))?;
     let evaluated = original.as_ref().unwrap_or(&outcome.stream);

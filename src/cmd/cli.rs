@@ -272,6 +272,13 @@ impl Opts {
             .unwrap_or_default()
     }
 
+    /// True when a SARIF report is written (on the terminal or to `--report-file`): its
+    /// regions are lines of the input stream, so the command keeps a copy of the input.
+    pub fn wants_sarif(&self) -> bool {
+        self.report_format() == Format::Sarif
+            || (self.report_file.is_some() && self.report_file_format() == Format::Sarif)
+    }
+
     /// The format of `--report-file`: `--report-format`, else the one the file's extension
     /// names ([`Format::from_path`]), else text.
     pub fn report_file_format(&self) -> Format {

@@ -37,8 +37,8 @@ pub fn harden(opts: &Opts, file: Option<&Path>) -> Result<Hardened, Error> {
     let file = file.or(opts.file.as_deref());
     let input = super::read_input(file)?;
     // SARIF regions are lines of the input stream: keep a copy of it only for SARIF.
-    let sarif_text = (opts.report_format() == Format::Sarif
-        || (opts.report_file.is_some() && opts.report_file_format() == Format::Sarif))
+    let sarif_text = opts
+        .wants_sarif()
         .then(|| String::from_utf8_lossy(&input).into_owned());
     let sarif_uri = file.map_or_else(|| "rendered.yaml".to_string(), |f| f.display().to_string());
     // The documents keep their bytes in the input buffer (an untouched document is written
