@@ -126,6 +126,25 @@ fn merge_key_bomb_is_bounded() {
 }
 
 #[test]
+fn a_null_mapping_key_is_named_plainly() {
+    // sigs.k8s.io/yaml refuses a null key too ("unsupported map key"); the message says what
+    // is wrong in YAML's terms, not in the parser's Rust types.
+    for (data, line) in [
+        ("data: {~: c}", 5),
+        ("data:\n  null: c", 6),
+        ("data:\n  : c", 6),
+    ] {
+        let input = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: b}}\n{data}\n"
+        );
+        let r = run(input.as_bytes());
+        assert_input_error(&r, "document 2", "a mapping key is null");
+        assert!(r.stderr.contains(&format!("line {line}")), "{}", r.stderr);
+        assert!(!r.stderr.contains("Option<"), "{}", r.stderr);
+    }
+}
+
+#[test]
 fn tabs_as_indentation_are_rejected() {
     let r = run(&bad("tabs.yaml"));
     assert_input_error(&r, "document 2", "tab");

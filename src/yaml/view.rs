@@ -171,11 +171,21 @@ fn read(text: &str, options: serde_saphyr::Options) -> Result<Value, String> {
                 "document exceeds the parser's safety limits (at most 250000 nodes after \
 alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
             )
+        } else if let Some(at) = m.strip_prefix(NULL_KEY) {
+            // The view's keys are strings; serde's words for a null key name Rust types.
+            // Kubernetes (sigs.k8s.io/yaml) refuses a null key too: say that.
+            format!(
+                "a mapping key is null (`~`, `null` or nothing before the colon){at}; \
+Kubernetes accepts only string, number and boolean keys"
+            )
         } else {
             m
         }
     })
 }
+
+/// serde's message for a null where the view wants a mapping key (a string).
+const NULL_KEY: &str = "cannot deserialize null into string; use Option<String>";
 
 /// `text` with the plain scalar `raw` that starts at `line`:`column` (1-based; the column
 /// counted in characters) double-quoted, when `raw` is a float-shaped number (see
