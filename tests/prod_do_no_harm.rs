@@ -752,3 +752,109 @@ subjects: [{kind: ServiceAccount, name: web, namespace: app}]
     );
     assert!(report.contains("enforce no level"), "{report}");
 }
+
+/// A root image serving a port below 1024 (the official nginx binds :80 as root) still binds
+/// it when prod chooses a non-root UID and drops ALL capabilities: the pod admits unprivileged
+/// binds from that port (`net.ipv4.ip_unprivileged_port_start`, which the restricted level
+/// allows) and the container keeps NET_BIND_SERVICE. No sysctl where the containers bring their
+/// own UID, where the chart names that sysctl, or on the host network.
+#[test]
+fn a_root_image_on_a_low_port_still_binds_it_as_non_root() {
+    let pod = |name: &str, spec_extra: &str, sc: &str| {
+        format!(
+            "---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: app}}
+spec:
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:{spec_extra}
+      containers:
+      - name: web
+        image: nginx:1.25
+        ports: [{{containerPort: 8080}}, {{containerPort: 80}}, {{containerPort: 443}}]{sc}
+      - name: side
+        image: example.com/side:1
+        ports: [{{containerPort: 9090}}]
+"
+        )
+    };
+    let input = [
+        pod("plain", "", ""),
+        pod(
+            "own-sysctl",
+            "\n      securityContext:\n        sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: '0'}]",
+            "",
+        ),
+        pod("own-uid", "", "\n        securityContext: {runAsUser: 101}"),
+        pod("host", "\n      hostNetwork: true", ""),
+    ]
+    .concat();
+    let (out, report) = harden(&input, &[]);
+    let stream = parse_stream(out.as_bytes()).expect("parses");
+    let spec = |i: usize| {
+        stream.docs[i]
+            .value
+            .pointer("/spec/template/spec")
+            .expect("pod spec")
+            .clone()
+    };
+    // The plain pod: a chosen UID, the sysctl at its lowest low port, NET_BIND_SERVICE kept.
+    let plain = spec(0);
+    assert_eq!(plain["securityContext"]["runAsUser"], 65532, "{out}");
+    assert_eq!(
+        plain["securityContext"]["sysctls"],
+        serde_json::json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]),
+        "{out}"
+    );
+    assert_eq!(
+        plain["containers"][0]["securityContext"]["capabilities"],
+        serde_json::json!({"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}),
+        "{out}"
+    );
+    assert!(
+        plain["containers"][1]["securityContext"]["capabilities"]
+            .get("add")
+            .is_none(),
+        "no low port, nothing added: {out}"
+    );
+    assert!(
+        report.contains("net.ipv4.ip_unprivileged_port_start 80"),
+        "{report}"
+    );
+    // The chart's own sysctl stays the only one.
+    assert_eq!(
+        spec(1)["securityContext"]["sysctls"],
+        serde_json::json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]),
+        "{out}"
+    );
+    // The low-port container keeps its own UID: no sysctl (the side container has no low port).
+    let own = spec(2);
+    assert_eq!(own["securityContext"]["runAsUser"], 65532, "{out}");
+    assert!(own["securityContext"].get("sysctls").is_none(), "{out}");
+    // A host-network pod gets no unsafe pod-security fix (no chosen UID), and may not set the
+    // sysctl.
+    let host = spec(3);
+    assert!(host["securityContext"].get("runAsUser").is_none(), "{out}");
+    assert!(host["securityContext"].get("sysctls").is_none(), "{out}");
+    // Told to restrict host-access pods too, prod chooses its UID but still sets no sysctl:
+    // the kubelet refuses a network sysctl on the host network.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("cfg.yaml");
+    std::fs::write(&cfg, "podSecurity: {hostAccessPods: restrict}\n").expect("config");
+    let (out, _) = harden(
+        &pod("host", "\n      hostNetwork: true", ""),
+        &["--config", cfg.to_str().expect("utf-8")],
+    );
+    let stream = parse_stream(out.as_bytes()).expect("parses");
+    let sc = stream.docs[0]
+        .value
+        .pointer("/spec/template/spec/securityContext")
+        .expect("pod securityContext");
+    assert_eq!(sc["runAsUser"], 65532, "{out}");
+    assert!(sc.get("sysctls").is_none(), "{out}");
+}

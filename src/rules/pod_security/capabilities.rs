@@ -22,9 +22,9 @@ NET_BIND_SERVICE to be added back.",
     fix_also_safe: true,
     fix_notes: "Adding `drop: [ALL]` is safe when the container's UID is known to be non-zero (a \
 non-root process holds no capabilities to lose). For a container that may run as root it is \
-unsafe: root entrypoints often need CHOWN/SETUID/SETGID to start. A non-root container that \
-declares a port below 1024 keeps `add: [NET_BIND_SERVICE]` (a binary with that file capability \
-needs it in the bounding set). Removing added capabilities other than NET_BIND_SERVICE is \
+unsafe: root entrypoints often need CHOWN/SETUID/SETGID to start. A container that declares a \
+port below 1024 keeps `add: [NET_BIND_SERVICE]`: root binds such a port only with it, and a \
+non-root binary with that file capability needs it in the bounding set. Removing added capabilities other than NET_BIND_SERVICE is \
 always unsafe.",
     options: "none",
     severity: Severity::Error,
@@ -65,16 +65,11 @@ impl Rule for DropAllCapabilities {
                         Some(Value::Array(_)) => Op::Append(caps_path.key("drop"), json!("ALL")),
                         _ => Op::Set(caps_path.key("drop"), json!(["ALL"])),
                     };
-                    // A non-root process serving a port below 1024 may bind it through a file
-                    // capability, which dropping ALL takes from the bounding set: keep
-                    // NET_BIND_SERVICE (restricted allows it).
-                    let low_port = cv
-                        .key("ports")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|p| p.key("containerPort").and_then(crate::yaml::view::as_int))
-                        .find(|p| (1..1024).contains(p));
+                    // A process serving a port below 1024 binds it through CAP_NET_BIND_SERVICE:
+                    // root holds it unless ALL is dropped, a non-root binary through a file
+                    // capability that needs it in the bounding set. Keep it (restricted allows
+                    // it).
+                    let low_port = super::low_port(cv);
                     let has_bind = caps
                         .and_then(|c| c.key("add"))
                         .and_then(Value::as_array)
@@ -87,7 +82,7 @@ impl Rule for DropAllCapabilities {
                             })
                         });
                     let mut ops = vec![op];
-                    let keep_bind = low_port.filter(|_| nonroot && !has_bind);
+                    let keep_bind = low_port.filter(|_| !has_bind);
                     if keep_bind.is_some() {
                         ops.push(match caps.and_then(|c| c.key("add")) {
                             Some(Value::Array(_)) => {
@@ -100,21 +95,24 @@ impl Rule for DropAllCapabilities {
                         &META,
                         &w.object,
                         &caps_path.key("drop"),
-                        if let Some(p) = keep_bind {
-                            format!(
-                                "container {:?} does not drop ALL capabilities; NET_BIND_SERVICE is kept for its port {p}",
-                                c.name
-                            )
-                        } else if nonroot {
-                            format!("container {:?} does not drop ALL capabilities", c.name)
-                        } else {
-                            format!(
-                                "container {:?} does not drop ALL capabilities and may run as root (dropping them can stop a root entrypoint)",
-                                c.name
-                            )
-                        },
+                        format!(
+                            "container {:?} does not drop ALL capabilities{}{}",
+                            c.name,
+                            if nonroot {
+                                ""
+                            } else {
+                                " and may run as root (dropping them can stop a root entrypoint)"
+                            },
+                            keep_bind
+                                .map(|p| format!("; NET_BIND_SERVICE is kept for its port {p}"))
+                                .unwrap_or_default()
+                        ),
                         Some(Fix::edits(
-                            if nonroot { Applicability::Safe } else { Applicability::Unsafe },
+                            if nonroot {
+                                Applicability::Safe
+                            } else {
+                                Applicability::Unsafe
+                            },
                             w.object.doc(),
                             ops,
                         )),

@@ -73,6 +73,20 @@ pub(crate) fn effective_uid(cx: &Context<'_>, w: &Workload, c: &Container) -> Op
         })
 }
 
+/// The lowest port below 1024 the container declares (`ports[].containerPort`), if any: a
+/// process binds it only with CAP_NET_BIND_SERVICE in its effective set (root keeps it unless
+/// ALL is dropped; a non-root process has it only through a file capability) or when the
+/// pod's `net.ipv4.ip_unprivileged_port_start` admits it.
+pub(crate) fn low_port(cv: &Value) -> Option<i64> {
+    cv.key("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.key("containerPort").and_then(crate::yaml::view::as_int))
+        .filter(|p| (1..1024).contains(p))
+        .min()
+}
+
 /// True when the container explicitly runs as UID 0.
 pub(crate) fn explicit_root(cx: &Context<'_>, w: &Workload, c: &Container) -> bool {
     let cv = container(cx, w, c);
