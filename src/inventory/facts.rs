@@ -54,6 +54,10 @@ pub struct WorkloadFacts {
     /// Metrics ports a monitoring system in a namespace the chart does not name scrapes
     /// (port names, `prometheus.io/port`, ServiceMonitor and PodMonitor endpoints).
     pub scrape_ports: Vec<OpenPort>,
+    /// Why the pod's ServiceAccount token is a credential outside the API server's RBAC, when
+    /// the pod says so: an injected agent or a container logs in to Vault or Consul with it
+    /// (their Kubernetes auth needs no binding in the release).
+    pub token_login: Option<String>,
 }
 
 /// Facts about the whole release.
@@ -220,6 +224,11 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
         let spec = spec.unwrap_or(&Value::Null);
         let ports = container_ports(spec);
         f.unrestrictable = unrestrictable(spec);
+        f.token_login = token_login(
+            w.template
+                .lookup(&docs[w.object.doc()].value)
+                .unwrap_or(&Value::Null),
+        );
         let hs = held(w);
         for (group, resources, what) in API_CALLED {
             if let Some(h) = hs
@@ -482,6 +491,61 @@ fn push_port(ports: &mut Vec<OpenPort>, port: PortSpec, protocol: &str, why: &st
         protocol: protocol.to_string(),
         why: why.to_string(),
     });
+}
+
+/// Pod template annotations of injectors whose agent logs in with the pod's ServiceAccount
+/// token (Vault's and Consul's Kubernetes auth methods), with who logs in.
+const TOKEN_LOGIN_INJECTORS: &[(&str, &str)] = &[
+    (
+        "vault.hashicorp.com/agent-inject",
+        "the injected Vault agent logs in to Vault",
+    ),
+    (
+        "consul.hashicorp.com/connect-inject",
+        "the injected Consul sidecar logs in to Consul",
+    ),
+];
+
+/// Why the pod template's ServiceAccount token is used to log in outside the API server, if
+/// the template says so: an injector annotation set to `true`, or a container configured for
+/// Vault (`VAULT_ADDR`; Vault's Kubernetes auth reads the mounted token).
+fn token_login(tpl: &Value) -> Option<String> {
+    let annotations = tpl.ptr("/metadata/annotations");
+    for (key, who) in TOKEN_LOGIN_INJECTORS {
+        let on = annotations
+            .and_then(|a| a.key(key))
+            .is_some_and(|v| match v {
+                Value::String(s) => s.eq_ignore_ascii_case("true"),
+                Value::Bool(b) => *b,
+                _ => false,
+            });
+        if on {
+            return Some(format!("{who} with it (annotation {key})"));
+        }
+    }
+    for list in ["initContainers", "containers"] {
+        for c in tpl
+            .ptr("/spec")
+            .and_then(|s| s.key(list))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let vault = c
+                .key("env")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|e| e.key("name").and_then(Value::as_str) == Some("VAULT_ADDR"));
+            if vault {
+                let name = c.key("name").and_then(Value::as_str).unwrap_or("?");
+                return Some(format!(
+                    "container {name:?} talks to Vault (env VAULT_ADDR) and may log in with it (Vault's Kubernetes auth)"
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Why a pod spec can never be restricted, if so: it uses what no fix changes (host

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::pod_spec;
 use crate::finding::{Applicability, Severity};
-use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
+use crate::rules::{workloads_indexed, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
 use crate::yaml::view::ValueExt;
 
@@ -26,7 +26,10 @@ stream names it: nothing in the release gives the token any permission. Unsafe w
 is `default` or not rendered by the chart (bindings may exist outside the release), or when the \
 pod mounts the token path itself. A chart-rendered ServiceAccount that sets \
 `automountServiceAccountToken: true` while nothing binds it gets an unsafe fix (the pod's setting \
-overrides it; floe-platform gap #10); pods that set it explicitly are reported only.",
+overrides it; floe-platform gap #10); pods that set it explicitly are reported only. No fix where \
+the pod logs in elsewhere with its token, which needs no binding in the release: an injected \
+Vault agent or Consul sidecar (`vault.hashicorp.com/agent-inject`, \
+`consul.hashicorp.com/connect-inject`) or a container configured for Vault (`VAULT_ADDR`).",
     options: "none",
     severity: Severity::Warning,
     default_enabled: true,
@@ -41,7 +44,7 @@ impl Rule for AutomountToken {
     }
 
     fn check(&self, cx: &Context<'_>, out: &mut Sink) {
-        for w in workloads(cx, &META) {
+        for (wi, w) in workloads_indexed(cx, &META) {
             let spec = pod_spec(cx, w);
             let pod_setting = spec
                 .key("automountServiceAccountToken")
@@ -71,6 +74,27 @@ impl Rule for AutomountToken {
                 "ServiceAccount {:?} has no Role/ClusterRole binding in the release, but its token is mounted",
                 w.service_account
             );
+            // A token that logs in to Vault or Consul needs no binding in the release: it is
+            // used, so it stays (no fix, in any profile).
+            if let Some(why) = cx
+                .inv
+                .facts
+                .workloads
+                .get(wi)
+                .and_then(|f| f.token_login.as_deref())
+            {
+                let e = out.emit(
+                    &META,
+                    &w.object,
+                    &p,
+                    format!("{msg}; it stays mounted: {why}"),
+                    None,
+                );
+                e.finding.suggestion = Some(
+                    "if the workload does not log in with its token, set automountServiceAccountToken: false in the chart".into(),
+                );
+                continue;
+            }
             if explicit && pod_setting.is_none() && in_stream {
                 // The chart renders `automountServiceAccountToken: true` on its own
                 // ServiceAccount (floe-platform renders it whatever the values say) and
