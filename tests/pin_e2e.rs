@@ -175,7 +175,8 @@ fn pins_verified_digests_with_lockfile_and_offline() {
     assert_eq!(ch101[0]["fix"]["state"], "skipped");
     let msg = ch101[0]["message"].as_str().unwrap_or("");
     assert!(
-        msg.contains("rootimage") && !msg.contains("\"nonroot\""),
+        msg.contains("containers [\"rootimage\"] may run as root")
+            && msg.contains("containers [\"nonroot\"] keep their image's user"),
         "{msg}"
     );
     // The lockfile exists and names every image.
@@ -260,6 +261,58 @@ fn image_user_from_registry_makes_nonroot_fix_safe() {
     assert!(text.contains("- ALL"), "{text}");
     assert!(!text.contains("runAsUser: 65532"), "{text}");
     assert!(text.contains(&format!("{host}/svc:1@{}", img.digest)));
+}
+
+/// In prod, a pod whose other container's user is unknown gets a chosen UID; the container
+/// whose image (read from the registry) names user 1001:1001 keeps it, set on itself.
+#[test]
+fn prod_keeps_the_user_an_image_names() {
+    let reg = start_registry();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let rt = runtime();
+    let svc = push::build(&push::ImageSpec::new("svc").user("1001:1001"));
+    let other = push::build(&push::ImageSpec::new("other"));
+    rt.block_on(async {
+        let p = push::Pusher::new(&host, None);
+        p.push("svc", Some("1"), &svc).await.expect("push");
+        p.push("other", Some("1"), &other).await.expect("push");
+    });
+    let input = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: svc\n    image: {host}/svc:1\n  - name: other\n    image: {host}/other:1\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        &[
+            "--no-cache",
+            "--cache-dir",
+            dir.path().to_str().expect("utf8"),
+            "--profile",
+            "prod",
+        ],
+        &input,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
+    let spec = stream.docs[0].value.pointer("/spec").expect("spec").clone();
+    assert_eq!(spec["securityContext"]["runAsUser"], 65532, "{spec}");
+    assert_eq!(
+        spec["containers"][0]["securityContext"]["runAsUser"], 1001,
+        "{spec}"
+    );
+    assert_eq!(
+        spec["containers"][0]["securityContext"]["runAsGroup"], 1001,
+        "{spec}"
+    );
+    assert!(
+        spec["containers"][1]["securityContext"]
+            .get("runAsUser")
+            .is_none(),
+        "{spec}"
+    );
 }
 
 /// Through the real Helm 4 with the plugin installed from the repo: the lockfile path rides

@@ -25,10 +25,14 @@ root, so an image change cannot silently bring root back.",
     fix_notes: "Safe when every container's UID is known to be non-zero (its securityContext, the \
 pod's, or the image config read while pinning digests): the kubelet then starts it exactly as \
 before. Otherwise the fix also has to choose a UID (`podSecurity.runAsUser`, default 65532) and \
-is unsafe: the image may need root to start. A container taking that UID that declares a port \
-below 1024 could no longer bind it, so the fix also sets the pod's \
-`net.ipv4.ip_unprivileged_port_start` sysctl to the lowest such port (restricted allows it; not \
-on the host network, nor when the chart sets that sysctl).",
+is unsafe: the image may need root to start. A container whose image config names a non-root \
+user keeps it, set on the container (and its group, when numeric), instead of taking the pod's. \
+A container taking that UID that declares a port below 1024 could no longer bind it, so the fix \
+also sets the pod's `net.ipv4.ip_unprivileged_port_start` sysctl to the lowest such port \
+(restricted allows it; not on the host network, nor when the chart sets that sysctl). One that \
+writes a persistent volume (a claim, an ephemeral volume, a StatefulSet's claim template) could \
+not write what root owns there, so the fix also sets the pod's `fsGroup` to its group, with \
+`fsGroupChangePolicy: OnRootMismatch`, unless the chart sets an fsGroup.",
     options: "podSecurity.runAsUser, podSecurity.runAsGroup",
     severity: Severity::Error,
     default_enabled: true,
@@ -77,6 +81,10 @@ impl Rule for RunAsNonRoot {
             let mut ops = Vec::new();
             // The port the fix lets non-root processes bind from (see below).
             let mut port_start = None;
+            // The group given the persistent volumes the chosen UID writes (see below).
+            let mut fs_group: Option<(i64, Vec<String>)> = None;
+            // Containers that keep their image's user (see below).
+            let mut kept: Vec<&str> = Vec::new();
             let pod_sc = w.pod_spec.key("securityContext");
             if !any_root && !any_explicit_false && pod_nonroot != Some(false) {
                 ops.push(Op::Set(pod_sc.key("runAsNonRoot"), json!(true)));
@@ -105,6 +113,24 @@ impl Rule for RunAsNonRoot {
                             json!(cx.cfg.pod_security.run_as_group),
                         ));
                     }
+                    // The pod's UID would replace the user a container's image names (its
+                    // files are that user's): such a container keeps it, set on itself.
+                    for c in containers(w) {
+                        let cv = super::container(cx, w, c);
+                        let Some((uid, gid)) = image_user(cx, c) else {
+                            continue;
+                        };
+                        let sc = c.path.key("securityContext");
+                        if csc(cv, "runAsUser").is_none() {
+                            ops.push(Op::Set(sc.key("runAsUser"), json!(uid)));
+                            kept.push(c.name.as_str());
+                        }
+                        if let Some(gid) = gid.filter(|_| {
+                            csc(cv, "runAsGroup").is_none() && psc(spec, "runAsGroup").is_none()
+                        }) {
+                            ops.push(Op::Set(sc.key("runAsGroup"), json!(gid)));
+                        }
+                    }
                     // A container that now runs as the chosen UID and serves a port below 1024
                     // could no longer bind it (a non-root process lacks CAP_NET_BIND_SERVICE):
                     // the pod's network namespace admits it instead (a safe sysctl that the
@@ -112,6 +138,27 @@ impl Rule for RunAsNonRoot {
                     if let Some((op, port)) = unprivileged_port_sysctl(cx, w, spec) {
                         ops.push(op);
                         port_start = Some(port);
+                    }
+                    // A persistent volume made for a root process is root's: the chosen UID
+                    // could not write it. fsGroup makes the kubelet give it to the pod's group
+                    // (only when its root does not match: OnRootMismatch). A pod with a chown
+                    // init container is CH108's: it sets fsGroup from the chown.
+                    let chown_init = containers(w).any(|c| init_chown::is_chown_init(cx, w, c));
+                    if psc(spec, "fsGroup").is_none() && !chown_init {
+                        let claimed = claimed_volumes_written(cx, w, spec);
+                        if !claimed.is_empty() {
+                            let group = psc(spec, "runAsGroup")
+                                .and_then(crate::yaml::view::as_int)
+                                .unwrap_or(cx.cfg.pod_security.run_as_group);
+                            ops.push(Op::Set(pod_sc.key("fsGroup"), json!(group)));
+                            if psc(spec, "fsGroupChangePolicy").is_none() {
+                                ops.push(Op::Set(
+                                    pod_sc.key("fsGroupChangePolicy"),
+                                    json!("OnRootMismatch"),
+                                ));
+                            }
+                            fs_group = Some((group, claimed));
+                        }
                     }
                 }
                 Applicability::Unsafe
@@ -128,13 +175,24 @@ impl Rule for RunAsNonRoot {
                     .map(|c| c.name.as_str())
                     .collect();
                 format!(
-                    "containers {unknown:?} may run as root: runAsNonRoot is not true and no non-root UID is known (securityContext or image config); the fix sets runAsUser {}{}",
+                    "containers {unknown:?} may run as root: runAsNonRoot is not true and no non-root UID is known (securityContext or image config); the fix sets runAsUser {}{}{}{}",
                     cx.cfg.pod_security.run_as_user,
                     port_start
                         .map(|p| format!(
                             " and net.ipv4.ip_unprivileged_port_start {p} (a port below 1024 is served)"
                         ))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    fs_group
+                        .as_ref()
+                        .map(|(g, v)| format!(
+                            " and fsGroup {g}, so that it can write the persistent volumes {v:?}"
+                        ))
+                        .unwrap_or_default(),
+                    if kept.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; containers {kept:?} keep their image's user")
+                    }
                 )
             };
             let path = if ops.len() == 1 || safe {
@@ -167,6 +225,7 @@ fn unprivileged_port_sysctl(
         return None;
     }
     let port = containers(w)
+        .filter(|c| image_user(cx, c).is_none())
         .map(|c| super::container(cx, w, c))
         .filter(|cv| csc(cv, "runAsUser").is_none())
         .filter_map(low_port)
@@ -187,4 +246,64 @@ fn unprivileged_port_sysctl(
         _ => Op::Set(path, json!([entry])),
     };
     Some((op, port))
+}
+
+/// The non-root user a container's image config names (`1000`, `1000:1000`): its UID, and its
+/// GID when numeric. None when the image names no user, root, a user name, or is not known.
+fn image_user(cx: &Context<'_>, c: &crate::inventory::Container) -> Option<(i64, Option<i64>)> {
+    let facts = cx.image(c.image.as_deref()?)?;
+    let uid = facts.numeric_uid().filter(|u| *u > 0)?;
+    let gid = facts
+        .user
+        .as_deref()
+        .and_then(|u| u.split_once(':'))
+        .and_then(|(_, g)| g.parse::<i64>().ok());
+    Some((uid, gid))
+}
+
+/// The persistent volumes (a `persistentVolumeClaim` or `ephemeral` volume, a StatefulSet's
+/// volume claim template) that a container of `w` taking the pod's UID mounts read-write.
+fn claimed_volumes_written(
+    cx: &Context<'_>,
+    w: &crate::inventory::Workload,
+    spec: &Value,
+) -> Vec<String> {
+    let mut claimed: Vec<&str> = spec
+        .key("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v.key("persistentVolumeClaim").is_some() || v.key("ephemeral").is_some())
+        .filter_map(|v| v.key("name").and_then(Value::as_str))
+        .collect();
+    if w.object.resource.kind.as_str() == "StatefulSet" {
+        claimed.extend(
+            cx.value(&w.object)
+                .ptr("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.ptr("/metadata/name").and_then(Value::as_str)),
+        );
+    }
+    let mut written: Vec<String> = Vec::new();
+    for c in containers(w) {
+        let cv = super::container(cx, w, c);
+        if csc(cv, "runAsUser").is_some() || image_user(cx, c).is_some() {
+            continue;
+        }
+        for m in cv
+            .key("volumeMounts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = m.key("name").and_then(Value::as_str).unwrap_or_default();
+            let read_only = m.key("readOnly").and_then(Value::as_bool) == Some(true);
+            if !read_only && claimed.contains(&name) && !written.iter().any(|n| n == name) {
+                written.push(name.to_string());
+            }
+        }
+    }
+    written
 }
