@@ -858,3 +858,83 @@ spec:
     assert_eq!(sc["runAsUser"], 65532, "{out}");
     assert!(sc.get("sysctls").is_none(), "{out}");
 }
+
+/// Replicas of one workload reach one another on ports no Service names (Elasticsearch's
+/// transport port 9300 here; Kafka's inter-broker listener, gossip): the generated policy
+/// admits them from each other on any port, and to each other when egress is strict. A
+/// single-replica Deployment gets no such rule.
+#[test]
+fn replicas_reach_one_another_on_ports_no_service_names() {
+    let input = "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: es, namespace: app}
+spec:
+  serviceName: es-headless
+  replicas: 3
+  selector:
+    matchLabels: {app: es}
+  template:
+    metadata:
+      labels: {app: es}
+    spec:
+      containers:
+      - name: es
+        image: example.com/es:8
+        securityContext: {runAsUser: 1000}
+        ports: [{name: http, containerPort: 9200}, {name: transport, containerPort: 9300}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: es, namespace: app}
+spec:
+  selector: {app: es}
+  ports: [{name: http, port: 9200}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: one, namespace: app}
+spec:
+  selector:
+    matchLabels: {app: one}
+  template:
+    metadata:
+      labels: {app: one}
+    spec:
+      containers:
+      - name: one
+        image: example.com/one:1
+        securityContext: {runAsUser: 1000}
+        ports: [{containerPort: 7000}]
+";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let strict = dir.path().join("strict.yaml");
+    std::fs::write(
+        &strict,
+        "generate:\n  generate-network-policy:\n    egress: strict\n",
+    )
+    .expect("config");
+    for extra in [vec![], vec!["--config", strict.to_str().expect("utf-8")]] {
+        let (out, _) = harden(input, &extra);
+        let net = Net { out };
+        net.with(|inv, pols, docs| {
+            let w = |name: &str| {
+                inv.workloads
+                    .iter()
+                    .find(|w| w.object.resource.name == name)
+                    .expect("workload")
+            };
+            let es = Pod::of(docs, w("es"));
+            assert!(
+                chart_harden::inventory::netpol::traffic_allowed(pols, &es, &es, 9300, "TCP"),
+                "es -> es on 9300 ({extra:?}):\n{}",
+                net.out
+            );
+            let one = Pod::of(docs, w("one"));
+            assert!(
+                !chart_harden::inventory::netpol::traffic_allowed(pols, &one, &one, 7000, "TCP"),
+                "one replica, no peer rule ({extra:?}):\n{}",
+                net.out
+            );
+        });
+    }
+}

@@ -45,7 +45,10 @@ or RBAC that lets the workload write them at run time; `services/proxy` grants),
 NodePort/LoadBalancer Services, Ingress and Gateway API route backends, and kubelet probe ports; \
 metrics ports (names, `prometheus.io/port`, ServiceMonitor/PodMonitor endpoints) from pods of any \
 namespace; a Service that a workload of the release names from the same namespace (or \
-`ingressFrom`) plus its named clients, and a Service no workload names from any namespace. Egress \
+`ingressFrom`) plus its named clients, and a Service no workload names from any namespace; the \
+pods of a workload that may run several (a StatefulSet, a DaemonSet, 2+ replicas or an HPA) from \
+one another on any port, since replicas cluster, gossip and replicate on ports no Service names \
+(and to one another under `egress: strict`). Egress \
 stays open but for the cloud metadata endpoints (`metadataCidrs`; node agents and GKE \
 workload-identity accounts keep them), because a chart cannot name the URLs its pods are \
 configured with at run time; `egress: strict` allows only DNS, the API server for RBAC-bound \
@@ -358,11 +361,56 @@ impl Rule for GenerateNetworkPolicy {
                 continue;
             };
             let mut edges: Vec<Edge> = Vec::new();
-            let ingress = st.ingress_rules(wi, w, &mut edges);
-            let egress = st.egress_rules(wi, w, &mut edges);
+            let mut ingress = st.ingress_rules(wi, w, &mut edges);
+            // The pods of one workload reach one another on ports no Service names
+            // (clustering, gossip, replication: Elasticsearch's transport port, Kafka's
+            // inter-broker listener): admit them from each other, on any port (and to each
+            // other, where egress is strict; open egress admits them already).
+            let mut egress = st.egress_rules(wi, w, &mut edges);
+            if let Some(why) = several_pods(cx, w) {
+                let peers = Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector.clone()),
+                    ..Default::default()
+                }]);
+                if opts.egress != EgressMode::Open {
+                    egress.push(NetworkPolicyEgressRule {
+                        to: peers.clone(),
+                        ports: None,
+                    });
+                }
+                ingress.push(NetworkPolicyIngressRule {
+                    from: peers,
+                    ports: None,
+                });
+                edges.push(Edge {
+                    message: format!(
+                        "ingress between the pods of {} on any port: {why}, and replicas may talk to one another on ports no Service names (clustering, gossip, replication)",
+                        wname(w)
+                    ),
+                });
+            }
             st.emit_policy(w, selector, ingress, egress, edges, out);
         }
     }
+}
+
+/// Why the workload may run several pods, when it may: a StatefulSet or DaemonSet, an HPA
+/// that scales it, or more than one replica.
+fn several_pods(cx: &Context<'_>, w: &Workload) -> Option<String> {
+    match w.object.resource.kind.as_str() {
+        "StatefulSet" => return Some("it is a StatefulSet".into()),
+        "DaemonSet" => return Some("it is a DaemonSet (a pod per node)".into()),
+        _ => {}
+    }
+    if let Some(h) = cx.hpa_for(w) {
+        return Some(format!(
+            "HorizontalPodAutoscaler {} scales it",
+            h.resource.name
+        ));
+    }
+    w.replicas
+        .filter(|n| *n > 1)
+        .map(|n| format!("it runs {n} replicas"))
 }
 
 /// What CH402 reads about the whole stream, once per pass.
