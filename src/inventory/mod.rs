@@ -208,6 +208,10 @@ pub struct Inventory {
     pub bindings: Vec<Binding>,
     /// Every object by kind.
     pub by_kind: BTreeMap<String, Vec<Object>>,
+    /// Objects of kinds that are not workloads here but carry a pod template with containers
+    /// (`spec.template.spec.containers`: Argo Rollouts, OpenKruise CloneSets): their
+    /// controllers make pods that the release's selectors may select.
+    pub custom_pod_templates: Vec<Object>,
     /// Services by the first pair of their selector (a prefilter for [`Self::services_for`]).
     pub services_by_pair: PairIndex,
     /// Workloads by each pod label pair (a prefilter for selecting workloads by labels).
@@ -471,7 +475,16 @@ impl Inventory {
                     }
                     _ => {}
                 }
-                if let Some(tp) = pod_template_path(&kind) {
+                let Some(tp) = pod_template_path(&kind) else {
+                    if v.ptr("/spec/template/spec/containers")
+                        .and_then(Value::as_array)
+                        .is_some_and(|cs| !cs.is_empty())
+                    {
+                        inv.custom_pod_templates.push(obj.clone());
+                    }
+                    continue;
+                };
+                {
                     let Some(tv) = tp.lookup(v) else { continue };
                     if !tv.is_object() {
                         continue;

@@ -67,6 +67,41 @@ pub(crate) fn chart_objects<'a>(
         .collect()
 }
 
+/// True when the label selector at `ptr` of `obj` selects the pod template of a custom
+/// resource of the release (an Argo Rollout, an OpenKruise CloneSet: an object of a kind
+/// chart-harden does not harden whose `spec.template` holds containers): its controller makes
+/// those pods, so the selector does select pods. `empty_selects_all` as for [`selected`].
+pub(crate) fn selects_custom_pods(
+    cx: &Context<'_>,
+    obj: &Object,
+    ptr: &str,
+    empty_selects_all: bool,
+) -> bool {
+    let sel = cx.value(obj).ptr(ptr).filter(|s| s.is_object());
+    if sel.is_none() && !empty_selects_all {
+        return false;
+    }
+    custom_pod_labels(cx, &obj.resource)
+        .any(|labels| sel.is_none_or(|s| crate::inventory::label_selector_matches(s, &labels)))
+}
+
+/// The pod template labels of the custom resources of the release in `r`'s namespace that
+/// carry a pod template (`spec.template.spec.containers`) of a kind chart-harden does not
+/// harden.
+pub(crate) fn custom_pod_labels<'a>(
+    cx: &'a Context<'a>,
+    r: &'a crate::finding::ResourceRef,
+) -> impl Iterator<Item = crate::inventory::labels::Labels> + 'a {
+    let ns = cx.inv.namespace_str(r);
+    cx.inv
+        .custom_pod_templates
+        .iter()
+        .filter(move |o| {
+            crate::inventory::Inventory::same_namespace(ns, cx.inv.namespace_str(&o.resource))
+        })
+        .map(|o| crate::inventory::labels_at(cx.value(o), "/spec/template/metadata/labels"))
+}
+
 /// Indexes of the workloads (same namespace) a label selector at `ptr` of `obj` selects.
 /// `empty_selects_all`: a missing/empty selector selects every pod (NetworkPolicy) rather
 /// than none (PDB with a null selector).

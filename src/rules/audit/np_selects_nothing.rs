@@ -40,7 +40,9 @@ impl Rule for NpSelectsNothing {
             return;
         }
         for o in chart_objects(cx, "NetworkPolicy", &META) {
-            if !selected(cx, o, "/spec/podSelector", true).is_empty() {
+            if !selected(cx, o, "/spec/podSelector", true).is_empty()
+                || super::selects_custom_pods(cx, o, "/spec/podSelector", true)
+            {
                 continue;
             }
             let v = cx.value(o);

@@ -34,7 +34,9 @@ impl Rule for PdbSelectsNothing {
             return;
         }
         for o in chart_objects(cx, "PodDisruptionBudget", &META) {
-            if !selected(cx, o, "/spec/selector", false).is_empty() {
+            if !selected(cx, o, "/spec/selector", false).is_empty()
+                || super::selects_custom_pods(cx, o, "/spec/selector", false)
+            {
                 continue;
             }
             let has_selector = cx

@@ -47,6 +47,12 @@ impl Rule for ServiceSelectsNothing {
             {
                 continue;
             }
+            // A custom resource's pods (an Argo Rollout's) are pods of the release too.
+            if super::custom_pod_labels(cx, &o.resource)
+                .any(|labels| crate::inventory::selects(&s.selector, &labels))
+            {
+                continue;
+            }
             let sel: Vec<String> = s
                 .selector
                 .iter()
