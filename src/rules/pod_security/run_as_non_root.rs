@@ -225,10 +225,8 @@ fn unprivileged_port_sysctl(
         return None;
     }
     let port = containers(w)
-        .filter(|c| image_user(cx, c).is_none())
-        .map(|c| super::container(cx, w, c))
-        .filter(|cv| csc(cv, "runAsUser").is_none())
-        .filter_map(low_port)
+        .filter(|c| takes_pod_uid(cx, w, c))
+        .filter_map(|c| low_port(super::container(cx, w, c)))
         .min()?;
     let sysctls = psc(spec, "sysctls");
     let named = sysctls
@@ -287,11 +285,8 @@ fn claimed_volumes_written(
         );
     }
     let mut written: Vec<String> = Vec::new();
-    for c in containers(w) {
+    for c in containers(w).filter(|c| takes_pod_uid(cx, w, c)) {
         let cv = super::container(cx, w, c);
-        if csc(cv, "runAsUser").is_some() || image_user(cx, c).is_some() {
-            continue;
-        }
         for m in cv
             .key("volumeMounts")
             .and_then(Value::as_array)
@@ -306,4 +301,14 @@ fn claimed_volumes_written(
         }
     }
     written
+}
+
+/// True when container `c` runs as the pod's UID once the fix chooses one: it names no UID of
+/// its own, and its image names none (such a container keeps its image's user).
+fn takes_pod_uid(
+    cx: &Context<'_>,
+    w: &crate::inventory::Workload,
+    c: &crate::inventory::Container,
+) -> bool {
+    csc(super::container(cx, w, c), "runAsUser").is_none() && image_user(cx, c).is_none()
 }
