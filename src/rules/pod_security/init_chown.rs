@@ -73,6 +73,33 @@ fn chown_gid(script: &str) -> Option<i64> {
     None
 }
 
+/// The numeric owner a `chown` of the script gives: `chown -R 999:999 /x` → (999, Some(999)),
+/// `chown 1000 /x` → (1000, None); none for names (`postgres:postgres`) or root.
+fn chown_owner(script: &str) -> Option<(i64, Option<i64>)> {
+    for stmt in script.split([';', '&', '\n', '|']) {
+        let words: Vec<&str> = stmt.split_whitespace().collect();
+        if words.first().copied() == Some("chown") {
+            let target = words[1..].iter().find(|w| !w.starts_with('-'))?;
+            let (user, group) = match target.split_once([':', '.']) {
+                Some((u, g)) => (u, Some(g)),
+                None => (*target, None),
+            };
+            let uid = user.parse::<i64>().ok().filter(|u| *u > 0)?;
+            return Some((uid, group.and_then(|g| g.parse().ok())));
+        }
+    }
+    None
+}
+
+/// The owner (UID, and GID when numeric) that the pod's root chown init containers give its
+/// volumes: the user the chart means its containers to run as.
+pub(crate) fn chowned_to(cx: &Context<'_>, w: &Workload) -> Option<(i64, Option<i64>)> {
+    w.containers
+        .iter()
+        .filter(|c| is_chown_init(cx, w, c))
+        .find_map(|c| script(super::container(cx, w, c)).and_then(|s| chown_owner(&s)))
+}
+
 /// True when every statement of the script is chown/chmod/mkdir/echo/true/set/ls.
 fn only_ownership(script: &str) -> bool {
     let mut saw_chown = false;

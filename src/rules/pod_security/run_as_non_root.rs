@@ -24,8 +24,9 @@ root, so an image change cannot silently bring root back.",
     fix_also_safe: true,
     fix_notes: "Safe when every container's UID is known to be non-zero (its securityContext, the \
 pod's, or the image config read while pinning digests): the kubelet then starts it exactly as \
-before. Otherwise the fix also has to choose a UID (`podSecurity.runAsUser`, default 65532) and \
-is unsafe: the image may need root to start. A container whose image config names a non-root \
+before. Otherwise the fix also has to choose a UID and is unsafe: the image may need root to \
+start. The UID is the owner a root init container chowns the pod's volumes to (the user the \
+chart means to run as), else `podSecurity.runAsUser` (default 65532). A container whose image config names a non-root \
 user keeps it, set on the container (and its group, when numeric), instead of taking the pod's. \
 A container taking that UID that declares a port below 1024 could no longer bind it, so the fix \
 also sets the pod's `net.ipv4.ip_unprivileged_port_start` sysctl to the lowest such port \
@@ -79,6 +80,8 @@ impl Rule for RunAsNonRoot {
                 .iter()
                 .all(|c| effective_uid(cx, w, c).is_some_and(|u| u > 0));
             let mut ops = Vec::new();
+            // The UID the fix chooses, and whether a chown init container named it (below).
+            let mut chosen = (cx.cfg.pod_security.run_as_user, false);
             // The port the fix lets non-root processes bind from (see below).
             let mut port_start = None;
             // The group given the persistent volumes the chosen UID writes (see below).
@@ -103,15 +106,20 @@ impl Rule for RunAsNonRoot {
                 Applicability::Safe
             } else {
                 if psc(spec, "runAsUser").is_none() {
-                    ops.push(Op::Set(
-                        pod_sc.key("runAsUser"),
-                        json!(cx.cfg.pod_security.run_as_user),
-                    ));
+                    // A root init container that chowns the volumes to a user names the user
+                    // the chart means to run as: that UID, not the configured one.
+                    let owner = init_chown::chowned_to(cx, w);
+                    let (uid, gid) = match owner {
+                        Some((u, g)) => (u, g.unwrap_or(cx.cfg.pod_security.run_as_group)),
+                        None => (
+                            cx.cfg.pod_security.run_as_user,
+                            cx.cfg.pod_security.run_as_group,
+                        ),
+                    };
+                    chosen = (uid, owner.is_some());
+                    ops.push(Op::Set(pod_sc.key("runAsUser"), json!(uid)));
                     if psc(spec, "runAsGroup").is_none() {
-                        ops.push(Op::Set(
-                            pod_sc.key("runAsGroup"),
-                            json!(cx.cfg.pod_security.run_as_group),
-                        ));
+                        ops.push(Op::Set(pod_sc.key("runAsGroup"), json!(gid)));
                     }
                     // The pod's UID would replace the user a container's image names (its
                     // files are that user's): such a container keeps it, set on itself.
@@ -175,8 +183,13 @@ impl Rule for RunAsNonRoot {
                     .map(|c| c.name.as_str())
                     .collect();
                 format!(
-                    "containers {unknown:?} may run as root: runAsNonRoot is not true and no non-root UID is known (securityContext or image config); the fix sets runAsUser {}{}{}{}",
-                    cx.cfg.pod_security.run_as_user,
+                    "containers {unknown:?} may run as root: runAsNonRoot is not true and no non-root UID is known (securityContext or image config); the fix sets runAsUser {}{}{}{}{}",
+                    chosen.0,
+                    if chosen.1 {
+                        " (the owner the chart's init container chowns the volumes to)"
+                    } else {
+                        ""
+                    },
                     port_start
                         .map(|p| format!(
                             " and net.ipv4.ip_unprivileged_port_start {p} (a port below 1024 is served)"
