@@ -515,7 +515,11 @@ fn token_login(tpl: &Value) -> Option<String> {
         let on = annotations
             .and_then(|a| a.key(key))
             .is_some_and(|v| match v {
-                Value::String(s) => s.eq_ignore_ascii_case("true"),
+                // The injectors read it with Go's strconv.ParseBool.
+                Value::String(s) => {
+                    matches!(s.as_ref(), "1" | "t" | "T" | "true" | "TRUE" | "True")
+                }
+                Value::Number(n) => n.as_i64() == Some(1),
                 Value::Bool(b) => *b,
                 _ => false,
             });
