@@ -220,15 +220,12 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
     let monitored = monitored_ports(docs, inv);
     for (wi, w) in inv.workloads.iter().enumerate() {
         let mut f = WorkloadFacts::default();
-        let spec = w.pod_spec.lookup(&docs[w.object.doc()].value);
-        let spec = spec.unwrap_or(&Value::Null);
+        let doc = &docs[w.object.doc()].value;
+        let tpl = w.template.lookup(doc).unwrap_or(&Value::Null);
+        let spec = w.pod_spec.lookup(doc).unwrap_or(&Value::Null);
         let ports = container_ports(spec);
         f.unrestrictable = unrestrictable(spec);
-        f.token_login = token_login(
-            w.template
-                .lookup(&docs[w.object.doc()].value)
-                .unwrap_or(&Value::Null),
-        );
+        f.token_login = token_login(doc, w, tpl);
         let hs = held(w);
         for (group, resources, what) in API_CALLED {
             if let Some(h) = hs
@@ -312,10 +309,6 @@ pub fn derive(docs: &[Document], inv: &Inventory) -> Facts {
             }
         }
         // Metrics ports named by the pod's annotations or by monitors of the stream.
-        let tpl = w
-            .template
-            .lookup(&docs[w.object.doc()].value)
-            .unwrap_or(&Value::Null);
         if let Some(port) = tpl
             .ptr("/metadata/annotations")
             .and_then(|a| a.key("prometheus.io/port"))
@@ -509,7 +502,7 @@ const TOKEN_LOGIN_INJECTORS: &[(&str, &str)] = &[
 /// Why the pod template's ServiceAccount token is used to log in outside the API server, if
 /// the template says so: an injector annotation set to `true`, or a container configured for
 /// Vault (`VAULT_ADDR`; Vault's Kubernetes auth reads the mounted token).
-fn token_login(tpl: &Value) -> Option<String> {
+fn token_login(doc: &Value, w: &Workload, tpl: &Value) -> Option<String> {
     let annotations = tpl.ptr("/metadata/annotations");
     for (key, who) in TOKEN_LOGIN_INJECTORS {
         let on = annotations
@@ -527,29 +520,22 @@ fn token_login(tpl: &Value) -> Option<String> {
             return Some(format!("{who} with it (annotation {key})"));
         }
     }
-    for list in ["initContainers", "containers"] {
-        for c in tpl
-            .ptr("/spec")
-            .and_then(|s| s.key(list))
+    w.containers.iter().find_map(|c| {
+        let vault = c
+            .path
+            .lookup(doc)
+            .and_then(|cv| cv.key("env"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-        {
-            let vault = c
-                .key("env")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .any(|e| e.key("name").and_then(Value::as_str) == Some("VAULT_ADDR"));
-            if vault {
-                let name = c.key("name").and_then(Value::as_str).unwrap_or("?");
-                return Some(format!(
-                    "container {name:?} talks to Vault (env VAULT_ADDR) and may log in with it (Vault's Kubernetes auth)"
-                ));
-            }
-        }
-    }
-    None
+            .any(|e| e.key("name").and_then(Value::as_str) == Some("VAULT_ADDR"));
+        vault.then(|| {
+            format!(
+                "container {:?} talks to Vault (env VAULT_ADDR) and may log in with it (Vault's Kubernetes auth)",
+                c.name
+            )
+        })
+    })
 }
 
 /// Why a pod spec can never be restricted, if so: it uses what no fix changes (host

@@ -32,6 +32,12 @@ impl ImageFacts {
         let uid = u.split(':').next()?;
         uid.parse().ok()
     }
+
+    /// The image's group as a numeric GID, when the image config names one (`"1000:1000"`).
+    pub fn numeric_gid(&self) -> Option<i64> {
+        let (_, gid) = self.user.as_deref()?.split_once(':')?;
+        gid.parse().ok()
+    }
 }
 
 /// An image field in a document: where it is and what it says.

@@ -362,11 +362,11 @@ impl Rule for GenerateNetworkPolicy {
             };
             let mut edges: Vec<Edge> = Vec::new();
             let mut ingress = st.ingress_rules(wi, w, &mut edges);
+            let mut egress = st.egress_rules(wi, w, &mut edges);
             // The pods of one workload reach one another on ports no Service names
             // (clustering, gossip, replication: Elasticsearch's transport port, Kafka's
             // inter-broker listener): admit them from each other, on any port (and to each
             // other, where egress is strict; open egress admits them already).
-            let mut egress = st.egress_rules(wi, w, &mut edges);
             if let Some(why) = several_pods(cx, w) {
                 let peers = Some(vec![NetworkPolicyPeer {
                     pod_selector: Some(selector.clone()),

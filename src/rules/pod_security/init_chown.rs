@@ -54,41 +54,35 @@ fn script(cv: &Value) -> Option<String> {
     Some(rest[c + 1..].join(" "))
 }
 
-/// Parses the chown target group/user: `chown -R 1000:2000 /x` → Some(2000).
-fn chown_gid(script: &str) -> Option<i64> {
-    for stmt in script.split([';', '&', '\n', '|']) {
-        let words: Vec<&str> = stmt.split_whitespace().collect();
-        if words.first().copied() == Some("chown") {
-            for w in &words[1..] {
-                if w.starts_with('-') {
-                    continue;
-                }
-                let mut parts = w.split(':');
-                let user = parts.next()?;
-                let group = parts.next();
-                return group.filter(|g| !g.is_empty()).unwrap_or(user).parse().ok();
-            }
+/// The owner a script's first `chown` gives, as written: `chown -R 1000:2000 /x` →
+/// ("1000", Some("2000")), `chown 1000 /x` → ("1000", None).
+fn chown_target(script: &str) -> Option<(&str, Option<&str>)> {
+    script.split([';', '&', '\n', '|']).find_map(|stmt| {
+        let mut words = stmt.split_whitespace();
+        if words.next() != Some("chown") {
+            return None;
         }
-    }
-    None
+        let target = words.find(|w| !w.starts_with('-'))?;
+        Some(match target.split_once(':') {
+            Some((user, group)) => (user, Some(group)),
+            None => (target, None),
+        })
+    })
 }
 
-/// The numeric owner a `chown` of the script gives: `chown -R 999:999 /x` → (999, Some(999)),
+/// The group a script's chown gives (its user when it names no group): `chown -R 1000:2000 /x`
+/// → Some(2000).
+fn chown_gid(script: &str) -> Option<i64> {
+    let (user, group) = chown_target(script)?;
+    group.filter(|g| !g.is_empty()).unwrap_or(user).parse().ok()
+}
+
+/// The numeric owner a script's chown gives: `chown -R 999:999 /x` → (999, Some(999)),
 /// `chown 1000 /x` → (1000, None); none for names (`postgres:postgres`) or root.
 fn chown_owner(script: &str) -> Option<(i64, Option<i64>)> {
-    for stmt in script.split([';', '&', '\n', '|']) {
-        let words: Vec<&str> = stmt.split_whitespace().collect();
-        if words.first().copied() == Some("chown") {
-            let target = words[1..].iter().find(|w| !w.starts_with('-'))?;
-            let (user, group) = match target.split_once([':', '.']) {
-                Some((u, g)) => (u, Some(g)),
-                None => (*target, None),
-            };
-            let uid = user.parse::<i64>().ok().filter(|u| *u > 0)?;
-            return Some((uid, group.and_then(|g| g.parse().ok())));
-        }
-    }
-    None
+    let (user, group) = chown_target(script)?;
+    let uid = user.parse::<i64>().ok().filter(|u| *u > 0)?;
+    Some((uid, group.and_then(|g| g.parse().ok())))
 }
 
 /// The owner (UID, and GID when numeric) that the pod's root chown init containers give its

@@ -264,12 +264,7 @@ fn unprivileged_port_sysctl(
 fn image_user(cx: &Context<'_>, c: &crate::inventory::Container) -> Option<(i64, Option<i64>)> {
     let facts = cx.image(c.image.as_deref()?)?;
     let uid = facts.numeric_uid().filter(|u| *u > 0)?;
-    let gid = facts
-        .user
-        .as_deref()
-        .and_then(|u| u.split_once(':'))
-        .and_then(|(_, g)| g.parse::<i64>().ok());
-    Some((uid, gid))
+    Some((uid, facts.numeric_gid()))
 }
 
 /// The persistent volumes (a `persistentVolumeClaim` or `ephemeral` volume, a StatefulSet's
