@@ -16,22 +16,25 @@ pub(crate) static META: RuleMeta = RuleMeta {
     code: "CH405",
     name: "default-resources",
     group: "tenancy",
-    summary: "Containers without resource requests (cpu, memory) or a memory limit get defaults.",
+    summary: "Containers without resource requests (cpu, memory) get defaults; a memory limit where the evidence sizes one.",
     why: "Without requests the scheduler packs pods blindly and they are the first evicted under \
 pressure (BestEffort QoS); without a memory limit one leaking container can take a node's memory. \
 Under a ResourceQuota, containers without requests are rejected outright.",
-    example: "containers:\n- name: app\n  resources:\n    requests: {cpu: 100m, memory: 128Mi}   # added\n    limits: {memory: 512Mi}                # added",
+    example: "containers:\n- name: app\n  args: [-Xmx1g]\n  resources:\n    requests: {cpu: 100m, memory: 128Mi}   # added\n    limits: {memory: 1536Mi}               # added: 1.5x the JVM heap",
     fix: Applicability::Unsafe,
     fix_also_safe: false,
     fix_notes: "Unsafe: a default memory limit below what the application really uses gets it \
 OOM-killed, and requests change scheduling. A default limit is never set below the container's \
 own request, and a default request never above its own limit. No CPU limit is added (it only \
-throttles). The memory limit follows the evidence: a JVM's `-Xmx` (in env or args) sizes it \
-at 1.5x the heap; none is added for a JVM sized as a share of the limit (`MaxRAMPercentage`) or a \
-data store (PostgreSQL, MySQL, Redis, Elasticsearch, Kafka, …), whose memory grows with its \
-data. Applied with `--profile prod` or `--unsafe-fixes`.",
+throttles). A memory limit is added only from evidence: a JVM's `-Xmx` (in env or args) sizes it \
+at 1.5x the heap (at least the configured default). Without such evidence nothing shows what the \
+container uses, so none is added and the finding names the key that would add one \
+(`generate.default-resources.limits`). Even then none is added for a JVM sized as a share of the \
+limit (`MaxRAMPercentage`) or a data store (PostgreSQL, MySQL, Redis, Elasticsearch, Kafka, …), \
+whose memory grows with its data. Applied with `--profile prod` or `--unsafe-fixes`.",
     options: "`generate.default-resources.requests` (default `{cpu: 100m, memory: 128Mi}`), \
-`generate.default-resources.limits` (default `{memory: 512Mi}`).",
+`generate.default-resources.limits` (default `{memory: 512Mi}`, added only where a JVM's `-Xmx` \
+sizes the limit; set the key, even to the default, to add it to every container without one).",
     severity: Severity::Warning,
     default_enabled: true,
 };
@@ -41,8 +44,10 @@ data. Applied with `--profile prod` or `--unsafe-fixes`.",
 struct Options {
     #[serde(default = "default_requests")]
     requests: BTreeMap<String, Value>,
-    #[serde(default = "default_limits")]
-    limits: BTreeMap<String, Value>,
+    /// `None` when the configuration does not set it: the default then sizes only limits
+    /// the evidence asks for.
+    #[serde(default)]
+    limits: Option<BTreeMap<String, Value>>,
 }
 
 fn default_requests() -> BTreeMap<String, Value> {
@@ -63,7 +68,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             requests: default_requests(),
-            limits: default_limits(),
+            limits: None,
         }
     }
 }
@@ -88,6 +93,8 @@ impl Rule for DefaultResources {
         let Some(opts) = options::<Options>(cx, &META, out) else {
             return;
         };
+        let limits = opts.limits.clone().unwrap_or_else(default_limits);
+        let limits_chosen = opts.limits.is_some();
         for w in workloads(cx, &META) {
             for c in &w.containers {
                 if c.list == "ephemeralContainers" {
@@ -100,9 +107,9 @@ impl Rule for DefaultResources {
                 let mut ops = Vec::new();
                 let mut added = Vec::new();
                 let memory = memory_evidence(cv, c.image.as_deref());
-                let mut withheld = None;
+                let mut withheld: Option<(String, &str)> = None;
                 let mut sized_from = None;
-                for (kind, defaults) in [("requests", &opts.requests), ("limits", &opts.limits)] {
+                for (kind, defaults) in [("requests", &opts.requests), ("limits", &limits)] {
                     for (res, dv) in defaults {
                         if res_v.ptr(&format!("/{kind}/{res}")).is_some() {
                             continue;
@@ -121,7 +128,11 @@ impl Rule for DefaultResources {
                                     }
                                 }
                                 Some(Memory::Unbounded(why)) => {
-                                    withheld = Some(why.clone());
+                                    withheld = Some((why.clone(), REAL_USE));
+                                    continue;
+                                }
+                                None if !limits_chosen => {
+                                    withheld = Some((UNKNOWN_USE.into(), CHOOSE_DEFAULT));
                                     continue;
                                 }
                                 None => {}
@@ -146,7 +157,9 @@ impl Rule for DefaultResources {
                         ));
                     }
                 }
-                if let Some(why) = withheld {
+                // Its own finding, the same in every pass (the requests added in the first
+                // pass leave the limit missing in the next).
+                if let Some((why, suggestion)) = withheld {
                     let e = out.emit(
                         &META,
                         &w.object,
@@ -158,9 +171,7 @@ impl Rule for DefaultResources {
                         None,
                     );
                     e.finding.severity = Severity::Info;
-                    e.finding.suggestion = Some(
-                        "set resources.limits.memory in the chart's values from the workload's real use".into(),
-                    );
+                    e.finding.suggestion = Some(suggestion.into());
                 }
                 if ops.is_empty() {
                     continue;
@@ -186,6 +197,26 @@ impl Rule for DefaultResources {
             }
         }
     }
+}
+
+/// Why no limit is added where nothing shows a container's memory use.
+pub(crate) const UNKNOWN_USE: &str =
+    "nothing in the chart shows how much memory it uses (no JVM -Xmx)";
+
+const REAL_USE: &str =
+    "set resources.limits.memory in the chart's values from the workload's real use";
+
+const CHOOSE_DEFAULT: &str = "set resources.limits.memory in the chart's values from the workload's real use, \
+or set `generate.default-resources.limits: {memory: 512Mi}` (a size you choose) to give every such container that default";
+
+/// True when the configuration chooses CH405's default limits (then every container without a
+/// memory limit and without contrary evidence gets the default).
+pub(crate) fn limits_chosen(cx: &Context<'_>) -> bool {
+    cx.cfg
+        .generate
+        .get(META.name)
+        .and_then(|v| v.get("limits"))
+        .is_some_and(|l| !l.is_null())
 }
 
 /// What the container says about its memory use.

@@ -33,7 +33,10 @@ and workloads that scale beyond what the release declares (HPA maxReplicas is us
 DaemonSets count `daemonSetNodes` pods). Only generated when the namespace is known (`--namespace` \
 or metadata.namespace) and owned by the release (it renders the Namespace, or \
 `namespaces` lists it); named `<release>-chart-harden` when `--release` is given. Containers without requests/limits are sized with the LimitRange defaults \
-(CH403 adds that LimitRange on the next pass).",
+(CH403 adds that LimitRange on the next pass). The quota bounds requests only, not limits, when a \
+container without a memory limit is one no default limit fits: a node agent, a data store, a JVM \
+sized from its limit, or one nothing in the chart sizes (unless \
+`generate.default-resources.limits` or `generate.generate-limit-range.default.memory` is set).",
     options: "`generate.generate-resource-quota.headroom` (multiplier, default 2.0), \
 `daemonSetNodes` (default 3), `namespaces` (namespaces the release owns, `*` for all it uses; \
 default none: a quota is generated only for a namespace whose Namespace object the release \
@@ -272,8 +275,17 @@ impl Rule for GenerateResourceQuota {
                 hard.insert((*k).to_string(), Quantity(q));
             }
             // A container without a memory limit whose memory no default fits (a node agent,
-            // a data store, a JVM sized from its limit) would get the LimitRange's default
-            // limit under a `limits.memory` quota: bound only requests then.
+            // a data store, a JVM sized from its limit, an app nothing sizes while no default
+            // was chosen) would get the LimitRange's default limit under a `limits.memory`
+            // quota: bound only requests then.
+            let default_chosen = super::default_resources::limits_chosen(cx)
+                || cx
+                    .cfg
+                    .generate
+                    .get(limit_range::META.name)
+                    .and_then(|v| v.get("default"))
+                    .and_then(|d| d.get("memory"))
+                    .is_some_and(|m| !m.is_null());
             let unbounded: Option<String> = inv
                 .workloads
                 .iter()
@@ -296,6 +308,14 @@ impl Rule for GenerateResourceQuota {
                                     super::wname(w)
                                 ))
                             }
+                            // Nothing sizes it and no default was chosen: the LimitRange's
+                            // default would be a guess.
+                            None if !default_chosen => Some(format!(
+                                "container {:?} of {} sets no memory limit and {}",
+                                c.name,
+                                super::wname(w),
+                                super::default_resources::UNKNOWN_USE
+                            )),
                             _ => None,
                         }
                     })
