@@ -78,6 +78,21 @@ pub struct PodSecurityOptions {
     /// writes (mounting `writablePaths`); `evidence` (default): only with evidence.
     #[serde(deserialize_with = "read_only_root")]
     pub read_only_root_filesystem: bool,
+    /// `restrict`: apply unsafe pod-security fixes (a chosen UID, dropped capabilities) to pods
+    /// with a container whose image config starts it as root or as a user known only by name;
+    /// `report` (default): withhold them.
+    #[serde(deserialize_with = "root_images")]
+    pub root_images: bool,
+}
+
+fn root_images<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "restrict" => Ok(true),
+        "report" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "podSecurity.rootImages: expected report or restrict, got {other:?}"
+        ))),
+    }
 }
 
 fn host_access_pods<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -109,6 +124,7 @@ impl Default for PodSecurityOptions {
             writable_paths: vec!["/tmp".to_string()],
             host_access_pods: false,
             read_only_root_filesystem: false,
+            root_images: false,
         }
     }
 }

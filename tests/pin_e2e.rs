@@ -281,6 +281,10 @@ fn prod_keeps_the_user_an_image_names() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: svc\n    image: {host}/svc:1\n  - name: other\n    image: {host}/other:1\n"
     );
     let dir = tempfile::tempdir().expect("tempdir");
+    // `other` starts as root (its config sets no User): prod withholds the chosen UID unless
+    // the configuration asks for it (see `prod_withholds_a_uid_from_a_root_image`).
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "podSecurity: {rootImages: restrict}\n").expect("config");
     let out = run(
         &[
             "--no-cache",
@@ -288,6 +292,8 @@ fn prod_keeps_the_user_an_image_names() {
             dir.path().to_str().expect("utf8"),
             "--profile",
             "prod",
+            "--config",
+            cfg.to_str().expect("utf8"),
         ],
         &input,
     );
@@ -312,6 +318,77 @@ fn prod_keeps_the_user_an_image_names() {
             .get("runAsUser")
             .is_none(),
         "{spec}"
+    );
+}
+
+/// An image whose config sets no User starts as root (the official nginx chowns its cache
+/// and switches its workers' user): through a real registry, prod leaves its pod's user and
+/// capabilities alone and says which key would change them; the container whose image names a
+/// non-root user still gets the safe fixes.
+#[test]
+fn prod_withholds_a_uid_from_a_root_image() {
+    let reg = start_registry();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let rt = runtime();
+    let root = push::build(&push::ImageSpec::new("root"));
+    let svc = push::build(&push::ImageSpec::new("svc").user("1001"));
+    rt.block_on(async {
+        let p = push::Pusher::new(&host, None);
+        p.push("web", Some("1"), &root).await.expect("push");
+        p.push("svc", Some("1"), &svc).await.expect("push");
+    });
+    let input = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {host}/web:1\n        ports: [{{containerPort: 80}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc\nspec:\n  selector:\n    matchLabels: {{app: svc}}\n  template:\n    metadata:\n      labels: {{app: svc}}\n    spec:\n      containers:\n      - name: svc\n        image: {host}/svc:1\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        &[
+            "--no-cache",
+            "--cache-dir",
+            dir.path().to_str().expect("utf8"),
+            "--profile",
+            "prod",
+        ],
+        &input,
+    );
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
+    let web = stream.docs[0]
+        .value
+        .pointer("/spec/template/spec")
+        .expect("spec");
+    assert!(
+        web.pointer("/securityContext/runAsUser").is_none(),
+        "a UID was chosen for a root image: {web}"
+    );
+    assert!(
+        web.pointer("/containers/0/securityContext/capabilities/drop")
+            .is_none(),
+        "capabilities dropped from a root image: {web}"
+    );
+    assert!(
+        web.pointer("/containers/0/image")
+            .and_then(|i| i.as_str())
+            .is_some_and(|i| i.contains("@sha256:")),
+        "the image is still pinned: {web}"
+    );
+    assert!(
+        report.contains("config sets no User, so it starts as root"),
+        "{report}"
+    );
+    assert!(
+        report.contains("podSecurity.rootImages: restrict"),
+        "{report}"
+    );
+    let svc = stream.docs[1]
+        .value
+        .pointer("/spec/template/spec")
+        .expect("spec");
+    assert_eq!(svc["securityContext"]["runAsNonRoot"], true, "{svc}");
+    assert_eq!(
+        svc["containers"][0]["securityContext"]["capabilities"]["drop"][0], "ALL",
+        "{svc}"
     );
 }
 

@@ -538,6 +538,58 @@ fn token_login(doc: &Value, w: &Workload, tpl: &Value) -> Option<String> {
     })
 }
 
+/// Why a container of `w` is known to run as root, or as a user no UID can stand for, if so:
+/// the chart sets no `runAsUser` for it (neither on it nor on the pod) and its image config,
+/// read while pinning, leaves `User` unset or names root, or names a user only by name. Such an
+/// image was built to start as that user: its entrypoint may chown, switch users, bind low
+/// ports or write where only that user may, so a UID chosen without evidence could stop it.
+/// `None` when the image configs are not known (no pinning).
+pub fn root_by_image(
+    docs: &[Document],
+    w: &Workload,
+    images: &BTreeMap<String, super::images::ImageFacts>,
+) -> Option<String> {
+    let doc = &docs.get(w.object.doc())?.value;
+    let pod_uid = w
+        .pod_spec
+        .lookup(doc)
+        .and_then(|s| s.ptr("/securityContext/runAsUser"))
+        .is_some();
+    if pod_uid {
+        return None;
+    }
+    w.containers
+        .iter()
+        .filter(|c| c.list != "ephemeralContainers")
+        .find_map(|c| {
+            let cv = c.path.lookup(doc)?;
+            if cv.ptr("/securityContext/runAsUser").is_some() {
+                return None;
+            }
+            let image = c.image.as_deref()?;
+            let user = super::images::facts_of(images, image)?.user.as_deref()?;
+            let name = user.split(':').next().unwrap_or_default();
+            let what = match name.parse::<i64>() {
+                Ok(0) => format!("names user {user:?} (root)"),
+                Ok(_) => return None,
+                Err(_) if name.is_empty() || name == "root" => {
+                    if user.is_empty() {
+                        "sets no User, so it starts as root".to_string()
+                    } else {
+                        format!("names user {user:?} (root)")
+                    }
+                }
+                Err(_) => {
+                    format!("names user {user:?} by name (its UID is not in the image config)")
+                }
+            };
+            Some(format!(
+                "container {:?}: image {image}'s config {what}",
+                c.name
+            ))
+        })
+}
+
 /// Why a pod spec can never be restricted, if so: it uses what no fix changes (host
 /// namespaces, hostPath volumes, hostPorts: report-only) or is privileged (a node agent or system
 /// component; removing privileges is never a fix that keeps it working).

@@ -40,6 +40,17 @@ impl ImageFacts {
     }
 }
 
+/// The facts of the image reference `r` as a document writes it: after a pin
+/// (`repo:tag@sha256:…`) they are still those of `repo:tag`.
+pub fn facts_of<'a>(
+    images: &'a std::collections::BTreeMap<String, ImageFacts>,
+    r: &str,
+) -> Option<&'a ImageFacts> {
+    images
+        .get(r)
+        .or_else(|| r.split_once('@').and_then(|(base, _)| images.get(base)))
+}
+
 /// An image field in a document: where it is and what it says.
 #[derive(Debug, Clone)]
 pub struct ImageField {

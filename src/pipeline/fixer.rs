@@ -138,7 +138,14 @@ impl Fixer<'_> {
                                 .map(|(i, w)| (&w.object.resource, i))
                                 .collect()
                         });
-                        withheld_for_workload(&inv, ix, meta, &f.resource, self.cfg)
+                        withheld_for_workload(
+                            &inv,
+                            ix,
+                            meta,
+                            &f.resource,
+                            self.cfg,
+                            (&stream.docs, self.images),
+                        )
                     })
                     .flatten();
                 let allowed = match gate {
@@ -240,24 +247,39 @@ fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) 
     })
 }
 
-/// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts: a pod that
-/// can never reach the restricted level (a node agent, a system component) gets no unsafe
-/// pod-security fix, whose only purpose is restricted, and no default memory limit (its
-/// memory follows the node's load). `podSecurity.hostAccessPods: restrict` applies them anyway.
+/// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts:
+/// - a pod that can never reach the restricted level (a node agent, a system component) gets
+///   no unsafe pod-security fix, whose only purpose is restricted, and no default memory limit
+///   (its memory follows the node's load); `podSecurity.hostAccessPods: restrict` applies them;
+/// - a pod with a container whose image config starts it as root (or as a user known only by
+///   name) gets no unsafe pod-security fix either: a UID chosen for it, or dropping the
+///   capabilities its root entrypoint uses, could stop it; `podSecurity.rootImages: restrict`
+///   applies them. (CH109's token is not about the process's user.)
 fn withheld_for_workload(
     inv: &Inventory,
     index: &HashMap<&ResourceRef, usize>,
     meta: &rules::RuleMeta,
     r: &ResourceRef,
     cfg: &Config,
+    (docs, images): (&[crate::document::Document], &BTreeMap<String, ImageFacts>),
 ) -> Option<String> {
-    if cfg.pod_security.host_access_pods || !(meta.group == "pod-security" || meta.code == "CH405")
-    {
+    let pod_security = meta.group == "pod-security";
+    if !(pod_security || meta.code == "CH405") {
         return None;
     }
     let wi = *index.get(r)?;
-    let why = inv.facts.workloads.get(wi)?.unrestrictable.as_ref()?;
+    if !cfg.pod_security.host_access_pods {
+        if let Some(why) = inv.facts.workloads.get(wi)?.unrestrictable.as_ref() {
+            return Some(format!(
+                "withheld: {why}, so the pod can never reach the restricted level and this fix would only risk breaking it (set `podSecurity.hostAccessPods: restrict` to apply it)"
+            ));
+        }
+    }
+    if cfg.pod_security.root_images || !pod_security || meta.code == "CH109" {
+        return None;
+    }
+    let why = crate::inventory::facts::root_by_image(docs, inv.workloads.get(wi)?, images)?;
     Some(format!(
-        "withheld: {why}, so the pod can never reach the restricted level and this fix would only risk breaking it (set `podSecurity.hostAccessPods: restrict` to apply it)"
+        "withheld: {why}, and nothing shows it starts as another user, so this fix could stop it (set runAsUser in the chart's values, or `podSecurity.rootImages: restrict` to apply it)"
     ))
 }

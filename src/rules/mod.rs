@@ -131,11 +131,7 @@ impl<'a> Context<'a> {
 
     /// Facts for a container image, if known.
     pub fn image(&self, r: &str) -> Option<&ImageFacts> {
-        // After a pin (`repo:tag@sha256:…`) the facts are still those of `repo:tag`.
-        self.images.get(r).or_else(|| {
-            r.split_once('@')
-                .and_then(|(base, _)| self.images.get(base))
-        })
+        crate::inventory::images::facts_of(self.images, r)
     }
 }
 

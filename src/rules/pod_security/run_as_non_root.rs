@@ -33,7 +33,10 @@ also sets the pod's `net.ipv4.ip_unprivileged_port_start` sysctl to the lowest s
 (restricted allows it; not on the host network, nor when the chart sets that sysctl). One that \
 writes a persistent volume (a claim, an ephemeral volume, a StatefulSet's claim template) could \
 not write what root owns there, so the fix also sets the pod's `fsGroup` to its group, with \
-`fsGroupChangePolicy: OnRootMismatch`, unless the chart sets an fsGroup.",
+`fsGroupChangePolicy: OnRootMismatch`, unless the chart sets an fsGroup. Where pinning read \
+an image config that starts a container as root (no `User`, or root) or as a user known only by \
+name, and the chart sets no runAsUser for it, the unsafe fix is withheld: the image was built to \
+start as that user (`podSecurity.rootImages: restrict` applies it).",
     options: "podSecurity.runAsUser, podSecurity.runAsGroup",
     severity: Severity::Error,
     default_enabled: true,
