@@ -119,6 +119,19 @@ fn alias_bomb_is_bounded() {
     assert_input_error(&r, "document 2", "safety limits");
 }
 
+/// The node budget bounds what aliases expand to, not what the text holds: a ConfigMap with
+/// 150,000 keys (300,000 nodes, more than the fixed budget of 250,000) is read and written
+/// out as it came in.
+#[test]
+fn a_configmap_with_many_keys_is_read() {
+    let mut doc = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+    for i in 0..150_000 {
+        doc.push_str(&format!("  k{i:x}: v\n"));
+    }
+    let out = assert_ok(&run(doc.as_bytes()));
+    assert!(out == doc, "the ConfigMap changed");
+}
+
 #[test]
 fn merge_key_bomb_is_bounded() {
     let r = run(&bad("merge-key-bomb.yaml"));

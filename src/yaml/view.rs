@@ -143,7 +143,14 @@ pub(super) fn reference_unique_keys(text: &str) -> Result<Value, String> {
 /// parse of the document).
 const MAX_OVERFLOW_RETRIES: usize = 64;
 
-fn read(text: &str, options: serde_saphyr::Options) -> Result<Value, String> {
+fn read(text: &str, mut options: serde_saphyr::Options) -> Result<Value, String> {
+    // Without aliases a node takes at least a byte of text: a document may have as many nodes
+    // as bytes (a ConfigMap of 1 MiB holds up to ~170,000 keys), and the budget still bounds
+    // what aliases expand to, in proportion to the input.
+    let max_nodes = options.budget.as_mut().map_or(0, |b| {
+        b.max_nodes = b.max_nodes.max(text.len());
+        b.max_nodes
+    });
     let mut result = serde_saphyr::from_str_with_options::<Option<Value>>(text, options.clone());
     // go-yaml (and so Kubernetes and Helm's `fromYaml`) reads a plain number that overflows a
     // float (`8e4561`, `1e999`) as a string; serde-saphyr refuses it as a non-finite float.
@@ -168,7 +175,7 @@ fn read(text: &str, options: serde_saphyr::Options) -> Result<Value, String> {
         // expand to: say so plainly instead of only "budget breached: Nodes { .. }".
         if m.contains("budget breached") {
             format!(
-                "document exceeds the parser's safety limits (at most 250000 nodes after \
+                "document exceeds the parser's safety limits (at most {max_nodes} nodes after \
 alias and merge-key expansion, nesting depth 200); refusing to expand it: {m}"
             )
         } else if let Some(at) = m.strip_prefix(NULL_KEY) {
