@@ -88,6 +88,8 @@ fn resolver_config(settings: &Settings, quiet: bool) -> ResolverConfig {
         cache_dir: r.cache_dir.clone(),
         use_cache: !r.no_cache && !r.offline,
         quiet,
+        // A reference that carries a digest is looked up too, for its config's User.
+        verify_pinned: true,
         ..ResolverConfig::default()
     }
 }
@@ -137,6 +139,19 @@ impl DigestSource for RegistryDigests {
                             }
                             .to_string(),
                             error: None,
+                        },
+                    );
+                }
+                // A reference that carries a digest is pinned whatever the lookup says: when
+                // its config cannot be read, nothing is known of its user, as before.
+                Err(_) if r.contains('@') => {
+                    facts.insert(
+                        r.clone(),
+                        ImageFacts {
+                            digest: r.rsplit_once('@').map(|(_, d)| d.to_string()),
+                            pinned: Some(r),
+                            source: "reference".into(),
+                            ..ImageFacts::default()
                         },
                     );
                 }

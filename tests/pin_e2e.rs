@@ -392,6 +392,73 @@ fn prod_withholds_a_uid_from_a_root_image() {
     );
 }
 
+/// A chart that pins its images by digest still gets their configs read (the evidence of which
+/// user they start as): the root image's pod is left alone. A digest the registry does not hold
+/// is no error (the reference is pinned as written); its user is unknown, as without pinning.
+#[test]
+fn prod_reads_the_config_of_a_digest_reference() {
+    let reg = start_registry();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let rt = runtime();
+    let root = push::build(&push::ImageSpec::new("root"));
+    rt.block_on(async {
+        push::Pusher::new(&host, None)
+            .push("web", Some("1"), &root)
+            .await
+            .expect("push");
+    });
+    let gone = format!("sha256:{}", "0".repeat(64));
+    let deployment = |name: &str, image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: {name}\n        image: {image}\n"
+        )
+    };
+    let input = format!(
+        "{}---\n{}",
+        deployment("web", &format!("{host}/web@{}", root.digest)),
+        deployment("gone", &format!("{host}/gone@{gone}"))
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        &[
+            "--no-cache",
+            "--cache-dir",
+            dir.path().to_str().expect("utf8"),
+            "--profile",
+            "prod",
+        ],
+        &input,
+    );
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
+    let web = stream.docs[0]
+        .value
+        .pointer("/spec/template/spec")
+        .expect("spec");
+    assert!(
+        web.pointer("/securityContext/runAsUser").is_none(),
+        "a UID was chosen for a root image pinned by digest: {web}"
+    );
+    assert!(
+        report.contains("config sets no User, so it starts as root"),
+        "{report}"
+    );
+    let gone_spec = stream.docs[1]
+        .value
+        .pointer("/spec/template/spec")
+        .expect("spec");
+    assert_eq!(
+        gone_spec["containers"][0]["image"].as_str(),
+        Some(format!("{host}/gone@{gone}").as_str()),
+        "{gone_spec}"
+    );
+    assert_eq!(
+        gone_spec["securityContext"]["runAsUser"], 65532,
+        "{gone_spec}"
+    );
+}
+
 /// Through the real Helm 4 with the plugin installed from the repo: the lockfile path rides
 /// in `--post-renderer-args`; the second render runs offline with the registry stopped and
 /// must be byte-identical (what keeps Argo CD and Flux from seeing drift).

@@ -57,6 +57,16 @@ fn prepare(input: Vec<u8>, cfg: &Config) -> Result<Prepared, Error> {
     let inventory = Inventory::build(&stream.docs, cfg.namespace.as_deref());
     let mut refs: BTreeSet<String> = BTreeSet::new();
     let pin_on = cfg.images.pin && !cfg.disabled.contains("CH201");
+    // A reference that carries a digest needs no lookup to stay pinned, but its config says
+    // which user it starts as: the evidence CH101's unsafe fix rests on. It is looked up only
+    // where that fix may apply (prod, --unsafe-fixes), so no other run reaches a registry
+    // for it.
+    let read_pinned = crate::rules::find("CH101").is_some_and(|m| {
+        cfg.rule_enabled(m)
+            && cfg
+                .fix_allowed(m, crate::finding::Applicability::Unsafe)
+                .is_ok()
+    });
     if pin_on {
         for f in image_fields(&stream.docs, &inventory, cfg) {
             match f.reference.rsplit_once('@') {
@@ -73,6 +83,9 @@ fn prepare(input: Vec<u8>, cfg: &Config) -> Result<Prepared, Error> {
                             f.reference
                         ),
                     });
+                }
+                Some(_) if read_pinned => {
+                    refs.insert(f.reference);
                 }
                 Some(_) => {}
             }
