@@ -232,10 +232,14 @@ fn pipefail_a_failing_helm_fails_the_step() {
     let app = tmp.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
     let rendered = e2e::corpus_chart("podinfo");
-    // helm prints a valid stream and then fails: chart-harden alone would succeed.
+    // helm prints a valid stream and then fails: chart-harden alone would succeed (offline,
+    // from the lockfile: no registry but 127.0.0.1 is ever a target).
+    e2e::write_lockfile(
+        &app.join("chart-harden.lock"),
+        &e2e::container_images(&std::fs::read(&rendered).unwrap()),
+    );
     let (helm, _) = fake_helm(tmp.path(), &rendered, 1);
-    let mut env = argo_env("podinfo", "apps", "staging");
-    env.retain(|(k, _)| *k != "ARGOCD_ENV_LOCKFILE");
+    let env = argo_env("podinfo", "apps", "staging");
     let out = generate(&app, &helm, &env, tmp.path());
     assert!(
         !out.status.success(),
