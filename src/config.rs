@@ -83,6 +83,20 @@ pub struct PodSecurityOptions {
     /// `report` (default): withhold them.
     #[serde(deserialize_with = "root_images")]
     pub root_images: bool,
+    /// `remove`: CH104 removes the capabilities a chart adds (other than NET_BIND_SERVICE);
+    /// `keep` (default): it reports them (the chart added them for something that needs them).
+    #[serde(deserialize_with = "added_capabilities")]
+    pub added_capabilities: bool,
+}
+
+fn added_capabilities<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "remove" => Ok(true),
+        "keep" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "podSecurity.addedCapabilities: expected keep or remove, got {other:?}"
+        ))),
+    }
 }
 
 fn root_images<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -125,6 +139,7 @@ impl Default for PodSecurityOptions {
             host_access_pods: false,
             read_only_root_filesystem: false,
             root_images: false,
+            added_capabilities: false,
         }
     }
 }

@@ -24,9 +24,12 @@ NET_BIND_SERVICE to be added back.",
 non-root process holds no capabilities to lose). For a container that may run as root it is \
 unsafe: root entrypoints often need CHOWN/SETUID/SETGID to start. A container that declares a \
 port below 1024 keeps `add: [NET_BIND_SERVICE]`: root binds such a port only with it, and a \
-non-root binary with that file capability needs it in the bounding set. Removing added capabilities other than NET_BIND_SERVICE is \
-always unsafe.",
-    options: "none",
+non-root binary with that file capability needs it in the bounding set. Capabilities the chart \
+adds (other than NET_BIND_SERVICE) are reported, not removed: the chart added them for something \
+that needs them (NET_RAW for ICMP probes, NET_ADMIN for a CNI or VPN, SYS_PTRACE for a \
+profiler), so removing them stops it; with `podSecurity.addedCapabilities: remove` the fix \
+removes them (unsafe).",
+    options: "podSecurity.addedCapabilities (`keep`, the default, or `remove`)",
     severity: Severity::Error,
     default_enabled: true,
 };
@@ -151,10 +154,16 @@ impl Rule for DropAllCapabilities {
                             "container {:?} adds capabilities {names:?}; restricted allows only NET_BIND_SERVICE",
                             c.name
                         ),
-                        Some(Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
+                        cx.cfg
+                            .pod_security
+                            .added_capabilities
+                            .then(|| Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
                     );
-                    e.finding.suggestion =
-                        Some("remove the added capabilities, or exempt this workload".into());
+                    e.finding.suggestion = Some(if cx.cfg.pod_security.added_capabilities {
+                        "remove the added capabilities, or exempt this workload".into()
+                    } else {
+                        "the chart adds them for something that needs them, so they are kept: drop them in the chart's values if nothing does, or set `podSecurity.addedCapabilities: remove` to remove them".into()
+                    });
                 }
             }
         }
