@@ -3,7 +3,8 @@
 //!
 //! * documents the report does not name are byte-identical (and the report names exactly
 //!   the documents that differ);
-//! * changed documents re-parse to the same values outside the paths of applied findings;
+//! * changed documents re-parse to the same values outside the paths of applied findings,
+//!   and keep every capability the chart adds;
 //! * idempotence: hardening the output changes nothing;
 //! * with `--profile prod`, every remaining restricted Pod Security violation is explained
 //!   by a finding whose fix was skipped or that cannot be fixed.
@@ -115,6 +116,13 @@ fn check_chart(name: &str, input: &[u8], profile: &str) -> (usize, usize, usize)
             if bookkeeping {
                 continue;
             }
+            // A capability the chart adds is for something that needs it (a chown init
+            // container's CHOWN): no profile removes one.
+            assert!(
+                !(p.contains("/capabilities/add") && op["op"] != "add"),
+                "{name} ({profile}): {} lost a capability the chart adds ({op})",
+                b.label()
+            );
             assert!(
                 covered(p, &allowed),
                 "{name} ({profile}): {} changed at {p} ({op}), outside every applied finding's path {allowed:?}",
