@@ -79,10 +79,10 @@ pub struct PodSecurityOptions {
     #[serde(deserialize_with = "read_only_root")]
     pub read_only_root_filesystem: bool,
     /// `restrict`: apply unsafe pod-security fixes (a chosen UID, dropped capabilities) to pods
-    /// with a container whose image config starts it as root or as a user known only by name;
-    /// `report` (default): withhold them.
-    #[serde(deserialize_with = "root_images")]
-    pub root_images: bool,
+    /// with a container that starts as root by the chart's choice (`runAsUser: 0`) or by its
+    /// image config (or as a user known only by name); `report` (default): withhold them.
+    #[serde(deserialize_with = "root_containers")]
+    pub root_containers: bool,
     /// `remove`: CH104 removes the capabilities a chart adds (other than NET_BIND_SERVICE);
     /// `keep` (default): it reports them (the chart added them for something that needs them).
     #[serde(deserialize_with = "added_capabilities")]
@@ -99,12 +99,12 @@ fn added_capabilities<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D:
     }
 }
 
-fn root_images<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+fn root_containers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match String::deserialize(d)?.as_str() {
         "restrict" => Ok(true),
         "report" => Ok(false),
         other => Err(serde::de::Error::custom(format!(
-            "podSecurity.rootImages: expected report or restrict, got {other:?}"
+            "podSecurity.rootContainers: expected report or restrict, got {other:?}"
         ))),
     }
 }
@@ -138,7 +138,7 @@ impl Default for PodSecurityOptions {
             writable_paths: vec!["/tmp".to_string()],
             host_access_pods: false,
             read_only_root_filesystem: false,
-            root_images: false,
+            root_containers: false,
             added_capabilities: false,
         }
     }

@@ -284,7 +284,7 @@ fn prod_keeps_the_user_an_image_names() {
     // `other` starts as root (its config sets no User): prod withholds the chosen UID unless
     // the configuration asks for it (see `prod_withholds_a_uid_from_a_root_image`).
     let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "podSecurity: {rootImages: restrict}\n").expect("config");
+    std::fs::write(&cfg, "podSecurity: {rootContainers: restrict}\n").expect("config");
     let out = run(
         &[
             "--no-cache",
@@ -378,7 +378,7 @@ fn prod_withholds_a_uid_from_a_root_image() {
         "{report}"
     );
     assert!(
-        report.contains("podSecurity.rootImages: restrict"),
+        report.contains("podSecurity.rootContainers: restrict"),
         "{report}"
     );
     let svc = stream.docs[1]

@@ -538,13 +538,54 @@ fn token_login(doc: &Value, w: &Workload, tpl: &Value) -> Option<String> {
     })
 }
 
+/// The shell script of a container (`sh -c "<script>"` in command/args), if it is one.
+pub fn shell_script(cv: &Value) -> Option<String> {
+    let mut words: Vec<String> = Vec::new();
+    for f in ["command", "args"] {
+        if let Some(a) = cv.get(f).and_then(Value::as_array) {
+            for x in a {
+                words.push(x.as_str()?.to_string());
+            }
+        }
+    }
+    let shells = ["sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash"];
+    let pos = words.iter().position(|w| shells.contains(&w.as_str()))?;
+    let rest = &words[pos + 1..];
+    let c = rest
+        .iter()
+        .position(|w| w.starts_with('-') && w.contains('c'))?;
+    Some(rest[c + 1..].join(" "))
+}
+
+/// True when every statement of the script is chown/chmod/mkdir/echo/true/set/ls.
+pub fn only_ownership(script: &str) -> bool {
+    let mut saw_chown = false;
+    for stmt in script.split([';', '&', '\n', '|']) {
+        let Some(cmd) = stmt.split_whitespace().next() else {
+            continue;
+        };
+        match cmd {
+            "chown" | "chgrp" => saw_chown = true,
+            "chmod" | "mkdir" | "echo" | "true" | "set" | "ls" | "exit" => {}
+            _ => return false,
+        }
+    }
+    saw_chown
+}
+
 /// Why a container of `w` is known to run as root, or as a user no UID can stand for, if so:
-/// the chart sets no `runAsUser` for it (neither on it nor on the pod) and its image config,
-/// read while pinning, leaves `User` unset or names root, or names a user only by name. Such an
-/// image was built to start as that user: its entrypoint may chown, switch users, bind low
-/// ports or write where only that user may, so a UID chosen without evidence could stop it.
-/// `None` when the image configs are not known (no pinning).
-pub fn root_by_image(
+/// - the chart runs one of its containers as root: `runAsUser: 0` on it, or on the pod where
+///   it sets none (except an init container that only chowns the volumes: CH108 replaces it
+///   with fsGroup, and the UID CH101 chooses is the owner it chowns to);
+/// - the chart sets no `runAsUser` for a container (neither on it nor on the pod) and its
+///   image config, read while pinning, leaves `User` unset or names root, or names a user
+///   only by name.
+///
+/// Such a container was made to start as that user: its entrypoint may chown, switch users,
+/// bind low ports or write where only that user may, so a UID chosen without evidence, or
+/// dropping its capabilities, could stop it. The image half is `None` when the image configs
+/// are not known (no pinning).
+pub fn runs_as_root(
     docs: &[Document],
     w: &Workload,
     images: &BTreeMap<String, super::images::ImageFacts>,
@@ -553,18 +594,25 @@ pub fn root_by_image(
     let pod_uid = w
         .pod_spec
         .lookup(doc)
-        .and_then(|s| s.ptr("/securityContext/runAsUser"))
-        .is_some();
-    if pod_uid {
-        return None;
-    }
+        .and_then(|s| s.ptr("/securityContext/runAsUser"));
     w.containers
         .iter()
         .filter(|c| c.list != "ephemeralContainers")
         .find_map(|c| {
             let cv = c.path.lookup(doc)?;
-            if cv.ptr("/securityContext/runAsUser").is_some() {
-                return None;
+            let own = cv.ptr("/securityContext/runAsUser");
+            if let Some(uid) = own.or(pod_uid) {
+                let root = crate::yaml::view::as_int(uid) == Some(0);
+                // A root init container that only chowns the volumes is CH108's.
+                let chown = c.list == "initContainers"
+                    && shell_script(cv).is_some_and(|s| only_ownership(&s));
+                return (root && !chown).then(|| {
+                    format!(
+                        "container {:?} runs as root by the chart's choice (runAsUser: 0{})",
+                        c.name,
+                        if own.is_some() { "" } else { " on the pod" }
+                    )
+                });
             }
             let image = c.image.as_deref()?;
             let user = super::images::facts_of(images, image)?.user.as_deref()?;

@@ -251,10 +251,11 @@ fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) 
 /// - a pod that can never reach the restricted level (a node agent, a system component) gets
 ///   no unsafe pod-security fix, whose only purpose is restricted, and no default memory limit
 ///   (its memory follows the node's load); `podSecurity.hostAccessPods: restrict` applies them;
-/// - a pod with a container whose image config starts it as root (or as a user known only by
-///   name) gets no unsafe pod-security fix either: a UID chosen for it, or dropping the
-///   capabilities its root entrypoint uses, could stop it; `podSecurity.rootImages: restrict`
-///   applies them. (CH109's token is not about the process's user.)
+/// - a pod with a container that starts as root by the chart's choice (`runAsUser: 0`) or
+///   by its image's config (or as a user known only by name) gets no unsafe pod-security fix
+///   either: a UID chosen for it, or dropping the capabilities its root entrypoint uses, could
+///   stop it; `podSecurity.rootContainers: restrict` applies them. (CH109's token is not about
+///   the process's user.)
 fn withheld_for_workload(
     inv: &Inventory,
     index: &HashMap<&ResourceRef, usize>,
@@ -275,11 +276,11 @@ fn withheld_for_workload(
             ));
         }
     }
-    if cfg.pod_security.root_images || !pod_security || meta.code == "CH109" {
+    if cfg.pod_security.root_containers || !pod_security || meta.code == "CH109" {
         return None;
     }
-    let why = crate::inventory::facts::root_by_image(docs, inv.workloads.get(wi)?, images)?;
+    let why = crate::inventory::facts::runs_as_root(docs, inv.workloads.get(wi)?, images)?;
     Some(format!(
-        "withheld: {why}, and nothing shows it starts as another user, so this fix could stop it (set runAsUser in the chart's values, or `podSecurity.rootImages: restrict` to apply it)"
+        "withheld: {why}, and nothing shows it can start as another user, so this fix could stop it (set a non-root runAsUser in the chart's values, or `podSecurity.rootContainers: restrict` to apply it)"
     ))
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{csc, pod_spec, psc};
 use crate::finding::{Applicability, Severity};
+use crate::inventory::facts::{only_ownership, shell_script as script};
 use crate::inventory::{Container, Workload};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
@@ -34,25 +35,6 @@ Redis, …: they require their own user to own the data directory) and owner-onl
 
 /// CH108.
 pub struct InitChownToFsGroup;
-
-/// The shell script of a container (`sh -c "<script>"` in command/args), if it is one.
-fn script(cv: &Value) -> Option<String> {
-    let mut words: Vec<String> = Vec::new();
-    for f in ["command", "args"] {
-        if let Some(a) = cv.get(f).and_then(Value::as_array) {
-            for x in a {
-                words.push(x.as_str()?.to_string());
-            }
-        }
-    }
-    let shells = ["sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash"];
-    let pos = words.iter().position(|w| shells.contains(&w.as_str()))?;
-    let rest = &words[pos + 1..];
-    let c = rest
-        .iter()
-        .position(|w| w.starts_with('-') && w.contains('c'))?;
-    Some(rest[c + 1..].join(" "))
-}
 
 /// The owner a script's first `chown` gives, as written: `chown -R 1000:2000 /x` →
 /// ("1000", Some("2000")), `chown 1000 /x` → ("1000", None).
@@ -92,22 +74,6 @@ pub(crate) fn chowned_to(cx: &Context<'_>, w: &Workload) -> Option<(i64, Option<
         .iter()
         .filter(|c| is_chown_init(cx, w, c))
         .find_map(|c| script(super::container(cx, w, c)).and_then(|s| chown_owner(&s)))
-}
-
-/// True when every statement of the script is chown/chmod/mkdir/echo/true/set/ls.
-fn only_ownership(script: &str) -> bool {
-    let mut saw_chown = false;
-    for stmt in script.split([';', '&', '\n', '|']) {
-        let Some(cmd) = stmt.split_whitespace().next() else {
-            continue;
-        };
-        match cmd {
-            "chown" | "chgrp" => saw_chown = true,
-            "chmod" | "mkdir" | "echo" | "true" | "set" | "ls" | "exit" => {}
-            _ => return false,
-        }
-    }
-    saw_chown
 }
 
 /// True when `c` is an init container running as root only to chown/chmod volumes.

@@ -20,8 +20,9 @@ restricted Pod Security Standard rejects the pod.",
     fix_also_safe: false,
     fix_notes: "Always unsafe: the chart asked for root, and the process may need it (binding low \
 ports, writing root-owned paths). Init containers that only `chown`/`chmod` volumes are handled \
-by CH108 instead.",
-    options: "podSecurity.runAsUser",
+by CH108 instead. So the fix is withheld, reported only, unless `podSecurity.rootContainers: \
+restrict` asks for it: the chart's `runAsUser: 0` is the evidence that the container needs root.",
+    options: "podSecurity.runAsUser, podSecurity.rootContainers",
     severity: Severity::Error,
     default_enabled: true,
 };

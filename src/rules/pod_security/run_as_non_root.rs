@@ -33,10 +33,11 @@ also sets the pod's `net.ipv4.ip_unprivileged_port_start` sysctl to the lowest s
 (restricted allows it; not on the host network, nor when the chart sets that sysctl). One that \
 writes a persistent volume (a claim, an ephemeral volume, a StatefulSet's claim template) could \
 not write what root owns there, so the fix also sets the pod's `fsGroup` to its group, with \
-`fsGroupChangePolicy: OnRootMismatch`, unless the chart sets an fsGroup. Where pinning read \
-an image config that starts a container as root (no `User`, or root) or as a user known only by \
-name, and the chart sets no runAsUser for it, the unsafe fix is withheld: the image was built to \
-start as that user (`podSecurity.rootImages: restrict` applies it).",
+`fsGroupChangePolicy: OnRootMismatch`, unless the chart sets an fsGroup. The unsafe fix is \
+withheld for a pod with a container that starts as root by the chart's choice (`runAsUser: 0`, \
+other than an init container that only chowns) or, where pinning read its image config and the \
+chart sets no runAsUser for it, by its image (no `User`, or root, or a user known only by name): \
+it was made to start as that user (`podSecurity.rootContainers: restrict` applies it).",
     options: "podSecurity.runAsUser, podSecurity.runAsGroup",
     severity: Severity::Error,
     default_enabled: true,
