@@ -83,18 +83,20 @@ pub struct PodSecurityOptions {
     /// image config (or as a user known only by name); `report` (default): withhold them.
     #[serde(deserialize_with = "root_containers")]
     pub root_containers: bool,
-    /// `remove`: CH104 removes the capabilities a chart adds (other than NET_BIND_SERVICE);
-    /// `keep` (default): it reports them (the chart added them for something that needs them).
-    #[serde(deserialize_with = "added_capabilities")]
-    pub added_capabilities: bool,
+    /// `change`: unsafe fixes replace what a chart chose explicitly to weaken a container's
+    /// confinement (capabilities it adds, `allowPrivilegeEscalation: true`, a seccomp profile
+    /// `Unconfined`); `keep` (default): they report it (the chart chose it for something that
+    /// needs it).
+    #[serde(deserialize_with = "explicit_choices")]
+    pub explicit_choices: bool,
 }
 
-fn added_capabilities<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+fn explicit_choices<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match String::deserialize(d)?.as_str() {
-        "remove" => Ok(true),
+        "change" => Ok(true),
         "keep" => Ok(false),
         other => Err(serde::de::Error::custom(format!(
-            "podSecurity.addedCapabilities: expected keep or remove, got {other:?}"
+            "podSecurity.explicitChoices: expected keep or change, got {other:?}"
         ))),
     }
 }
@@ -139,7 +141,7 @@ impl Default for PodSecurityOptions {
             host_access_pods: false,
             read_only_root_filesystem: false,
             root_containers: false,
-            added_capabilities: false,
+            explicit_choices: false,
         }
     }
 }

@@ -21,16 +21,21 @@ capabilities): the `no_new_privs` flag is what stops a compromised process from 
     fix_also_safe: true,
     fix_notes: "Safe when the chart leaves it unset: it only sets `no_new_privs`, which blocks \
 setuid/setcap escalation that containers do not use to start. An explicit `true` is the chart's \
-choice: unsafe to change, and not changed at all when the container adds capabilities (a \
-non-root binary that gets them from file capabilities needs escalation). Privileged containers and containers adding CAP_SYS_ADMIN cannot \
+choice, for a setuid or file-capability binary: reported, not changed (with \
+`podSecurity.explicitChoices: change` the fix sets it to false, unsafe), and never changed when \
+the container adds capabilities (a non-root binary that gets them from file capabilities needs \
+escalation). Privileged containers and containers adding CAP_SYS_ADMIN cannot \
 take it (the API server rejects the combination): those are reported, not changed.",
-    options: "none",
+    options: "podSecurity.explicitChoices",
     severity: Severity::Error,
     default_enabled: true,
 };
 
 /// CH103.
 pub struct AllowPrivilegeEscalation;
+
+/// The suggestion for an explicit choice kept (CH103, CH105).
+pub(crate) const EXPLICIT: &str = "set it in the chart's values if nothing needs it, or set `podSecurity.explicitChoices: change` to replace what the chart chose";
 
 impl Rule for AllowPrivilegeEscalation {
     fn meta(&self) -> &'static RuleMeta {
@@ -108,20 +113,31 @@ impl Rule for AllowPrivilegeEscalation {
                     continue;
                 }
                 if explicit_true {
-                    out.emit(
+                    let change = cx.cfg.pod_security.explicit_choices;
+                    let e = out.emit(
                         &META,
                         &w.object,
                         &p,
                         format!(
-                            "container {:?} sets allowPrivilegeEscalation: true explicitly; the fix sets it to false (unsafe: the chart chose it, and a setuid or file-capability binary would stop working)",
-                            c.name
+                            "container {:?} sets allowPrivilegeEscalation: true explicitly; {}",
+                            c.name,
+                            if change {
+                                "the fix sets it to false (unsafe: the chart chose it, and a setuid or file-capability binary would stop working)"
+                            } else {
+                                "kept: the chart chose it, and a setuid or file-capability binary stops working without it"
+                            }
                         ),
-                        Some(Fix::edits(
-                            Applicability::Unsafe,
-                            w.object.doc(),
-                            vec![Op::Set(p.clone(), json!(false))],
-                        )),
+                        change.then(|| {
+                            Fix::edits(
+                                Applicability::Unsafe,
+                                w.object.doc(),
+                                vec![Op::Set(p.clone(), json!(false))],
+                            )
+                        }),
                     );
+                    if !change {
+                        e.finding.suggestion = Some(EXPLICIT.into());
+                    }
                     continue;
                 }
                 out.emit(

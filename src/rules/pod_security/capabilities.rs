@@ -27,9 +27,9 @@ port below 1024 keeps `add: [NET_BIND_SERVICE]`: root binds such a port only wit
 non-root binary with that file capability needs it in the bounding set. Capabilities the chart \
 adds (other than NET_BIND_SERVICE) are reported, not removed: the chart added them for something \
 that needs them (NET_RAW for ICMP probes, NET_ADMIN for a CNI or VPN, SYS_PTRACE for a \
-profiler), so removing them stops it; with `podSecurity.addedCapabilities: remove` the fix \
+profiler), so removing them stops it; with `podSecurity.explicitChoices: change` the fix \
 removes them (unsafe).",
-    options: "podSecurity.addedCapabilities (`keep`, the default, or `remove`)",
+    options: "podSecurity.explicitChoices (`keep`, the default, or `change`)",
     severity: Severity::Error,
     default_enabled: true,
 };
@@ -156,13 +156,13 @@ impl Rule for DropAllCapabilities {
                         ),
                         cx.cfg
                             .pod_security
-                            .added_capabilities
+                            .explicit_choices
                             .then(|| Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
                     );
-                    e.finding.suggestion = Some(if cx.cfg.pod_security.added_capabilities {
+                    e.finding.suggestion = Some(if cx.cfg.pod_security.explicit_choices {
                         "remove the added capabilities, or exempt this workload".into()
                     } else {
-                        "the chart adds them for something that needs them, so they are kept: drop them in the chart's values if nothing does, or set `podSecurity.addedCapabilities: remove` to remove them".into()
+                        "the chart adds them for something that needs them, so they are kept: drop them in the chart's values if nothing does, or set `podSecurity.explicitChoices: change` to remove them".into()
                     });
                 }
             }

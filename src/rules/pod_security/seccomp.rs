@@ -22,9 +22,11 @@ curated allow-list.",
     fix_also_safe: true,
     fix_notes:
         "Adding RuntimeDefault where no profile is set is safe: it is the profile Docker and \
-containerd have applied by default for years. Replacing an explicit `Unconfined` is unsafe: the \
-chart asked for it, maybe for a syscall RuntimeDefault blocks.",
-    options: "none",
+containerd have applied by default for years. An explicit `Unconfined` is the chart's choice, \
+maybe for a syscall RuntimeDefault blocks (io_uring, user namespaces for a browser sandbox, \
+ptrace for a profiler): reported, not replaced (with `podSecurity.explicitChoices: change` the \
+fix replaces it, unsafe).",
+    options: "podSecurity.explicitChoices",
     severity: Severity::Error,
     default_enabled: true,
 };
@@ -80,16 +82,12 @@ impl Rule for SeccompRuntimeDefault {
                     }
                 }
                 Some(false) => {
-                    out.emit(
-                        &META,
-                        &w.object,
+                    unconfined(
+                        cx,
+                        out,
+                        w,
                         &pod_type,
-                        "the pod's seccomp profile is Unconfined",
-                        Some(Fix::edits(
-                            Applicability::Unsafe,
-                            w.object.doc(),
-                            vec![Op::Set(pod_type.clone(), json!("RuntimeDefault"))],
-                        )),
+                        "the pod's seccomp profile is Unconfined".into(),
                     );
                 }
             }
@@ -101,19 +99,47 @@ impl Rule for SeccompRuntimeDefault {
                         .key("securityContext")
                         .key("seccompProfile")
                         .key("type");
-                    out.emit(
-                        &META,
-                        &w.object,
+                    unconfined(
+                        cx,
+                        out,
+                        w,
                         &p,
                         format!("container {:?} sets seccomp profile Unconfined", c.name),
-                        Some(Fix::edits(
-                            Applicability::Unsafe,
-                            w.object.doc(),
-                            vec![Op::Set(p.clone(), json!("RuntimeDefault"))],
-                        )),
                     );
                 }
             }
         }
+    }
+}
+
+/// The finding for a profile the chart set to `Unconfined` at `path`: replaced by
+/// RuntimeDefault only with `podSecurity.explicitChoices: change`.
+fn unconfined(
+    cx: &Context<'_>,
+    out: &mut Sink,
+    w: &crate::inventory::Workload,
+    path: &crate::yaml::Path,
+    what: String,
+) {
+    let change = cx.cfg.pod_security.explicit_choices;
+    let e = out.emit(
+        &META,
+        &w.object,
+        path,
+        if change {
+            what
+        } else {
+            what + "; kept: the chart chose it, maybe for a syscall RuntimeDefault blocks"
+        },
+        change.then(|| {
+            Fix::edits(
+                Applicability::Unsafe,
+                w.object.doc(),
+                vec![Op::Set(path.clone(), json!("RuntimeDefault"))],
+            )
+        }),
+    );
+    if !change {
+        e.finding.suggestion = Some(super::allow_privilege_escalation::EXPLICIT.into());
     }
 }
