@@ -938,3 +938,100 @@ spec:
         });
     }
 }
+
+/// A Service a workload of the release names (a replica that follows its primary) still
+/// serves clients in other namespaces: the applications that use a database are rarely in its
+/// chart. Checked with the policy evaluator from a pod of another namespace, and
+/// `ingressFrom` still narrows it to the namespace when configured.
+#[test]
+fn a_service_the_release_names_still_serves_other_namespaces() {
+    let input = "apiVersion: v1
+kind: Service
+metadata:
+  name: db
+spec:
+  selector: {app: db}
+  ports:
+  - {port: 5432, targetPort: 5432}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: pg
+        image: example.com/pg:16
+        ports: [{containerPort: 5432}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db-replica
+spec:
+  serviceName: db-replica
+  selector:
+    matchLabels: {app: db-replica}
+  template:
+    metadata:
+      labels: {app: db-replica}
+    spec:
+      containers:
+      - name: pg
+        image: example.com/pg:16
+        env: [{name: PRIMARY_HOST, value: db}]
+";
+    let from_elsewhere = |out: &str| {
+        Net {
+            out: out.to_string(),
+        }
+        .with(|inv, pols, docs| {
+            let w = inv
+                .workloads
+                .iter()
+                .find(|w| w.object.resource.name == "db")
+                .expect("workload");
+            let db = Pod::of(docs, w);
+            let labels = chart_harden::inventory::Labels::default();
+            let client = Pod {
+                ns: "shop",
+                labels: &labels,
+                ports: Vec::new(),
+                foreign: true,
+            };
+            Side::of(pols, &db, Direction::Ingress).allows(&client, &db.ports, 5432, "TCP")
+        })
+    };
+    let (out, report) = harden(input, &[]);
+    assert!(
+        Net { out: out.clone() }.isolated("db", Direction::Ingress),
+        "no policy: {out}"
+    );
+    assert!(
+        from_elsewhere(&out),
+        "clients in other namespaces are cut:\n{out}"
+    );
+    assert!(
+        report.contains("clients in other namespaces may too"),
+        "{report}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "generate:\n  generate-network-policy: {ingressFrom: [{podSelector: {}}]}\n",
+    )
+    .expect("cfg");
+    let (narrow, _) = harden(input, &["--config", cfg.to_str().expect("path")]);
+    assert!(
+        !from_elsewhere(&narrow),
+        "ingressFrom did not narrow:\n{narrow}"
+    );
+}

@@ -44,8 +44,9 @@ API server calls (webhook configurations, APIServices and CRD conversion webhook
 or RBAC that lets the workload write them at run time; `services/proxy` grants), hostPorts, \
 NodePort/LoadBalancer Services, Ingress and Gateway API route backends, and kubelet probe ports; \
 metrics ports (names, `prometheus.io/port`, ServiceMonitor/PodMonitor endpoints) from pods of any \
-namespace; a Service that a workload of the release names from the same namespace (or \
-`ingressFrom`) plus its named clients, and a Service no workload names from any namespace; the \
+namespace; Service ports from pods of any namespace (a Service's clients may live anywhere, \
+and a workload of the release that names it is no evidence that nothing else does), or from the \
+`ingressFrom` peers plus the clients the release names when `ingressFrom` is configured; the \
 pods of a workload that may run several (a StatefulSet, a DaemonSet, 2+ replicas or an HPA) from \
 one another on any port, since replicas cluster, gossip and replicate on ports no Service names \
 (and to one another under `egress: strict`). Egress \
@@ -61,8 +62,9 @@ audit checks those); Helm test hooks and hostNetwork pods are skipped. API-serve
     options: "`generate.generate-network-policy`: `egress` (`open`, the default, or `strict`), \
 `metadataCidrs` (default `[169.254.169.254/32, fd00:ec2::254/128]`; `[]` for workloads that use \
 the node's cloud identity), `dns` (list of NetworkPolicyPeer; default namespace kube-system, pods \
-`k8s-app: kube-dns`), `ingressFrom` (peers allowed to reach Service ports; default \
-`[{podSelector: {}}]`, the same namespace), `apiServer` (`cidr`, `except`, `ports`; default \
+`k8s-app: kube-dns`), `ingressFrom` (peers allowed to reach Service ports, with the clients \
+the release names; default: pods of any namespace; `[{podSelector: {}}]` narrows them to the \
+same namespace), `apiServer` (`cidr`, `except`, `ports`; default \
 `0.0.0.0/0`, 443 and 6443; `enabled: false` to never allow it), `extraEgress` (list of \
 `{workloads: [names], cidr, except, to: [peers], ports: [443], protocol: TCP}`), `skipHooks` \
 (also skip non-test hook workloads; default false).",
@@ -553,6 +555,12 @@ impl<'a> Stream<'a> {
                 .api_called
                 .iter()
                 .any(|(ns, n)| *n == s.name && Inventory::same_namespace(ns, &s.namespace));
+            // Whether the rule below admits every pod already (then the clients the release
+            // names need no rule of their own).
+            let every_pod = stype == "LoadBalancer"
+                || stype == "NodePort"
+                || api
+                || !self.ingress_from_configured;
             if stype == "LoadBalancer" || stype == "NodePort" || api {
                 let why = if api {
                     "the API server calls it (webhook / aggregated API)".to_string()
@@ -568,18 +576,24 @@ impl<'a> Stream<'a> {
                         s.name
                     ),
                 });
-            } else if !self.ingress_from_configured && !self.refs_to.contains_key(&si) {
-                // No workload of the release names this Service: its clients are outside
-                // the release, in namespaces the chart does not name (a database, a
-                // broker, an identity server used by other applications).
+            } else if !self.ingress_from_configured {
+                // A Service's clients may live in any namespace (a database, a broker, an
+                // identity server used by other applications): the chart cannot name them,
+                // and a workload of the release that names it is no evidence that nothing
+                // else does. Only the configuration narrows them (`ingressFrom`).
                 let peer = NetworkPolicyPeer {
                     namespace_selector: Some(LabelSelector::default()),
                     ..Default::default()
                 };
                 ingress.add(peer_key(&peer), Some(peer), &ports);
+                let why = if self.refs_to.contains_key(&si) {
+                    "workloads of the release name it, but clients in other namespaces may too"
+                } else {
+                    "no workload of the release names it, so its clients are elsewhere"
+                };
                 edges.push(Edge {
                     message: format!(
-                        "ingress to {} on {} from pods of any namespace: Service {} selects these pods and no workload of the release names it, so its clients are elsewhere (name them with `generate.generate-network-policy.ingressFrom`)",
+                        "ingress to {} on {} from pods of any namespace: Service {} selects these pods and {why} (name the clients with `generate.generate-network-policy.ingressFrom`)",
                         wname(w),
                         show_ports(&ports),
                         s.name
@@ -604,7 +618,12 @@ impl<'a> Stream<'a> {
                 });
             }
             // Clients the default peers do not already admit.
-            for r in self.refs_to.get(&si).into_iter().flatten().copied() {
+            let named = if every_pod {
+                None
+            } else {
+                self.refs_to.get(&si)
+            };
+            for r in named.into_iter().flatten().copied() {
                 let client = &inv.workloads[r.from];
                 if self.default_covers_same_ns
                     && Inventory::same_namespace(&client.namespace, &w.namespace)
