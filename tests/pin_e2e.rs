@@ -53,6 +53,39 @@ fn run(args: &[&str], input: &str) -> std::process::Output {
     e2e::run_env(args, input.as_bytes(), &[("NO_COLOR", "1")])
 }
 
+/// A Deployment `name` of one container `name` running `image` (`extra`: more container lines).
+fn deployment(name: &str, image: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: {name}\n        image: {image}\n{extra}"
+    )
+}
+
+/// Hardens `input` in prod, pinning through the registry (no cache): the output's pod specs,
+/// one per document, and the report.
+fn prod_pod_specs(input: &str) -> (Vec<serde_json::Value>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        &[
+            "--no-cache",
+            "--cache-dir",
+            dir.path().to_str().expect("utf8"),
+            "--profile",
+            "prod",
+        ],
+        input,
+    );
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{report}");
+    let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
+    let specs = stream
+        .docs
+        .iter()
+        .filter_map(|d| d.value.pointer("/spec/template/spec"))
+        .map(|v| v.to_json())
+        .collect();
+    (specs, report)
+}
+
 fn manifest(host: &str) -> String {
     format!(
         r#"apiVersion: apps/v1
@@ -338,26 +371,16 @@ fn prod_withholds_a_uid_from_a_root_image() {
         p.push("svc", Some("1"), &svc).await.expect("push");
     });
     let input = format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {host}/web:1\n        ports: [{{containerPort: 80}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc\nspec:\n  selector:\n    matchLabels: {{app: svc}}\n  template:\n    metadata:\n      labels: {{app: svc}}\n    spec:\n      containers:\n      - name: svc\n        image: {host}/svc:1\n"
+        "{}---\n{}",
+        deployment(
+            "web",
+            &format!("{host}/web:1"),
+            "        ports: [{containerPort: 80}]\n"
+        ),
+        deployment("svc", &format!("{host}/svc:1"), "")
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = run(
-        &[
-            "--no-cache",
-            "--cache-dir",
-            dir.path().to_str().expect("utf8"),
-            "--profile",
-            "prod",
-        ],
-        &input,
-    );
-    let report = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{report}");
-    let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
-    let web = stream.docs[0]
-        .value
-        .pointer("/spec/template/spec")
-        .expect("spec");
+    let (specs, report) = prod_pod_specs(&input);
+    let web = &specs[0];
     assert!(
         web.pointer("/securityContext/runAsUser").is_none(),
         "a UID was chosen for a root image: {web}"
@@ -381,10 +404,7 @@ fn prod_withholds_a_uid_from_a_root_image() {
         report.contains("podSecurity.rootContainers: restrict"),
         "{report}"
     );
-    let svc = stream.docs[1]
-        .value
-        .pointer("/spec/template/spec")
-        .expect("spec");
+    let svc = &specs[1];
     assert_eq!(svc["securityContext"]["runAsNonRoot"], true, "{svc}");
     assert_eq!(
         svc["containers"][0]["securityContext"]["capabilities"]["drop"][0], "ALL",
@@ -408,34 +428,13 @@ fn prod_reads_the_config_of_a_digest_reference() {
             .expect("push");
     });
     let gone = format!("sha256:{}", "0".repeat(64));
-    let deployment = |name: &str, image: &str| {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: {name}\n        image: {image}\n"
-        )
-    };
     let input = format!(
         "{}---\n{}",
-        deployment("web", &format!("{host}/web@{}", root.digest)),
-        deployment("gone", &format!("{host}/gone@{gone}"))
+        deployment("web", &format!("{host}/web@{}", root.digest), ""),
+        deployment("gone", &format!("{host}/gone@{gone}"), "")
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = run(
-        &[
-            "--no-cache",
-            "--cache-dir",
-            dir.path().to_str().expect("utf8"),
-            "--profile",
-            "prod",
-        ],
-        &input,
-    );
-    let report = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{report}");
-    let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
-    let web = stream.docs[0]
-        .value
-        .pointer("/spec/template/spec")
-        .expect("spec");
+    let (specs, report) = prod_pod_specs(&input);
+    let web = &specs[0];
     assert!(
         web.pointer("/securityContext/runAsUser").is_none(),
         "a UID was chosen for a root image pinned by digest: {web}"
@@ -444,10 +443,7 @@ fn prod_reads_the_config_of_a_digest_reference() {
         report.contains("config sets no User, so it starts as root"),
         "{report}"
     );
-    let gone_spec = stream.docs[1]
-        .value
-        .pointer("/spec/template/spec")
-        .expect("spec");
+    let gone_spec = &specs[1];
     assert_eq!(
         gone_spec["containers"][0]["image"].as_str(),
         Some(format!("{host}/gone@{gone}").as_str()),

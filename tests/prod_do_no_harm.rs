@@ -27,6 +27,14 @@ fn harden(input: &str, extra: &[&str]) -> (String, String) {
     )
 }
 
+/// [`harden`] with a chart-harden config file holding `config`.
+fn harden_with(input: &str, config: &str) -> (String, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, config).expect("cfg");
+    harden(input, &["--config", cfg.to_str().expect("path")])
+}
+
 /// Evaluates the output's NetworkPolicies for the workload `name`.
 struct Net {
     out: String,
@@ -344,14 +352,10 @@ spec:
         report.contains("egress from Deployment/proxy is open except the cloud metadata endpoints"),
         "{report}"
     );
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
+    let (out, _) = harden_with(
+        input,
         "generate:\n  generate-network-policy: {egress: strict}\n",
-    )
-    .expect("cfg");
-    let (out, _) = harden(input, &["--config", cfg.to_str().expect("path")]);
+    );
     let net = Net { out };
     assert!(
         !net.egress_to("proxy", "203.0.113.7/32", 443),
@@ -406,14 +410,10 @@ spec:
     }
     // Where the release owns the namespace a quota is generated, but it bounds requests
     // only: no default memory limit reaches the agent through a LimitRange either.
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
+    let (owned, owned_report) = harden_with(
+        input,
         "generate:\n  generate-resource-quota: {namespaces: [app]}\n",
-    )
-    .expect("cfg");
-    let (owned, owned_report) = harden(input, &["--config", cfg.to_str().expect("path")]);
+    );
     assert!(owned.contains("kind: ResourceQuota"), "{owned}");
     assert!(owned.contains("requests.memory"), "{owned}");
     assert!(!owned.contains("limits.memory"), "{owned}");
@@ -843,12 +843,9 @@ spec:
     assert!(host["securityContext"].get("sysctls").is_none(), "{out}");
     // Told to restrict host-access pods too, prod chooses its UID but still sets no sysctl:
     // the kubelet refuses a network sysctl on the host network.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("cfg.yaml");
-    std::fs::write(&cfg, "podSecurity: {hostAccessPods: restrict}\n").expect("config");
-    let (out, _) = harden(
+    let (out, _) = harden_with(
         &pod("host", "\n      hostNetwork: true", ""),
-        &["--config", cfg.to_str().expect("utf-8")],
+        "podSecurity: {hostAccessPods: restrict}\n",
     );
     let stream = parse_stream(out.as_bytes()).expect("parses");
     let sc = stream.docs[0]
@@ -1022,14 +1019,10 @@ spec:
         report.contains("clients in other namespaces may too"),
         "{report}"
     );
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
+    let (narrow, _) = harden_with(
+        input,
         "generate:\n  generate-network-policy: {ingressFrom: [{podSelector: {}}]}\n",
-    )
-    .expect("cfg");
-    let (narrow, _) = harden(input, &["--config", cfg.to_str().expect("path")]);
+    );
     assert!(
         !from_elsewhere(&narrow),
         "ingressFrom did not narrow:\n{narrow}"
