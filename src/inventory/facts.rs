@@ -573,13 +573,71 @@ pub fn only_ownership(script: &str) -> bool {
     saw_chown
 }
 
+/// True when a script only waits for something over the network (`until nslookup db; do sleep
+/// 2; done`, `nc -z`, `wget`/`curl` to a URL): commands any user may run, so an init container
+/// running it needs no root even when its image starts as root (busybox, alpine, curl images).
+pub fn only_waits(script: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "until", "while", "do", "done", "then", "else", "fi", "if", "!",
+    ];
+    const HARMLESS: &[&str] = &[
+        "nslookup", "nc", "wget", "curl", "sleep", "echo", "printf", "true", "false", "test", "[",
+        "[[", "exit", "set", "getent", "dig", "host", "timeout", "date",
+    ];
+    let mut any = false;
+    // `2>&1` joins output, it writes no file (and its `&` is no statement separator).
+    let script = script
+        .replace("2>&1", "")
+        .replace("1>&2", "")
+        .replace(">&2", "");
+    for stmt in script.split([';', '&', '\n', '|']) {
+        let Some(cmd) = stmt.split_whitespace().find(|w| !KEYWORDS.contains(w)) else {
+            continue;
+        };
+        // A redirect to a file writes somewhere: not only a wait.
+        if stmt.contains('>') && !stmt.contains("/dev/null") {
+            return false;
+        }
+        if !HARMLESS.contains(&cmd) {
+            return false;
+        }
+        // wget saves what it fetches into the working directory (`/`, root's) unless told
+        // otherwise; curl writes a file only when told to.
+        let words: Vec<&str> = stmt.split_whitespace().collect();
+        let nowhere = stmt.contains("/dev/null");
+        let saves = match cmd {
+            "wget" => {
+                !(nowhere
+                    || stmt.contains("--spider")
+                    || words.iter().any(|w| w.ends_with("O-"))
+                    || words
+                        .windows(2)
+                        .any(|p| p[0].starts_with('-') && p[0].ends_with('O') && p[1] == "-"))
+            }
+            "curl" => {
+                !nowhere
+                    && words.iter().any(|w| {
+                        matches!(*w, "-o" | "-O" | "--remote-name") || w.starts_with("--output")
+                    })
+            }
+            _ => false,
+        };
+        if saves {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
 /// Why a container of `w` is known to run as root, or as a user no UID can stand for, if so:
 /// - the chart runs one of its containers as root: `runAsUser: 0` on it, or on the pod where
 ///   it sets none (except an init container that only chowns the volumes: CH108 replaces it
 ///   with fsGroup, and the UID CH101 chooses is the owner it chowns to);
 /// - the chart sets no `runAsUser` for a container (neither on it nor on the pod) and its
 ///   image config, read while pinning, leaves `User` unset or names root, or names a user
-///   only by name.
+///   only by name (except an init container whose script only waits for a peer, see
+///   [`only_waits`]).
 ///
 /// Such a container was made to start as that user: its entrypoint may chown, switch users,
 /// bind low ports or write where only that user may, so a UID chosen without evidence, or
@@ -613,6 +671,10 @@ pub fn runs_as_root(
                         if own.is_some() { "" } else { " on the pod" }
                     )
                 });
+            }
+            // An init container that only waits for a peer runs as any user.
+            if c.list == "initContainers" && shell_script(cv).is_some_and(|s| only_waits(&s)) {
+                return None;
             }
             let image = c.image.as_deref()?;
             let user = super::images::facts_of(images, image)?.user.as_deref()?;
@@ -977,4 +1039,32 @@ pub fn data_store(image: &str) -> Option<&'static str> {
     };
     let last = repo.rsplit('/').next()?;
     DATA_STORES.iter().copied().find(|d| *d == last)
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use super::only_waits;
+
+    #[test]
+    fn scripts_that_only_wait_need_no_root() {
+        for ok in [
+            "until nslookup db; do echo waiting; sleep 2; done",
+            "until nc -z db 5432; do sleep 1; done",
+            "while ! wget -q --spider http://api:8080/health; do sleep 2; done",
+            "until wget -qO- http://api:8080/ > /dev/null 2>&1; do sleep 2; done",
+            "until curl -fs http://api:8080/health; do sleep 1; done",
+        ] {
+            assert!(only_waits(ok), "{ok}");
+        }
+        for writes in [
+            "until wget http://api:8080/; do sleep 2; done",
+            "curl -o /data/seed.sql http://seed/",
+            "echo ready > /data/flag",
+            "cp /src/* /dst/",
+            "until nslookup db; do sleep 2; done; chown -R 1000 /data",
+            "",
+        ] {
+            assert!(!only_waits(writes), "{writes}");
+        }
+    }
 }

@@ -36,7 +36,8 @@ not write what root owns there, so the fix also sets the pod's `fsGroup` to its 
 `fsGroupChangePolicy: OnRootMismatch`, unless the chart sets an fsGroup. The unsafe fix is \
 withheld for a pod with a container that starts as root by the chart's choice (`runAsUser: 0`, \
 other than an init container that only chowns) or, where pinning read its image config and the \
-chart sets no runAsUser for it, by its image (no `User`, or root, or a user known only by name): \
+chart sets no runAsUser for it, by its image (no `User`, or root, or a user known only by name; \
+not an init container whose script only waits for a peer, `until nslookup db`): \
 it was made to start as that user (`podSecurity.rootContainers: restrict` applies it).",
     options: "podSecurity.runAsUser, podSecurity.runAsGroup",
     severity: Severity::Error,
