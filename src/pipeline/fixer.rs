@@ -91,6 +91,9 @@ impl Fixer<'_> {
         let mut last_meta: Option<&'static rules::RuleMeta> = None;
         // Workloads by resource, built on the first unsafe fix of the step.
         let mut workload_index: Option<HashMap<&ResourceRef, usize>> = None;
+        // Why a workload's pod starts as root, found once a step (a pod of 2,000 containers
+        // has thousands of unsafe fixes).
+        let mut root_of: HashMap<usize, Option<String>> = HashMap::new();
         // Room for this step's findings, without doubling (a few steps per run; at x16 the
         // doubled list is 9 MB for 5 MB of findings).
         self.findings
@@ -144,7 +147,11 @@ impl Fixer<'_> {
                             meta,
                             &f.resource,
                             self.cfg,
-                            (&stream.docs, self.images),
+                            RootGate {
+                                docs: &stream.docs,
+                                images: self.images,
+                                found: &mut root_of,
+                            },
                         )
                     })
                     .flatten();
@@ -247,6 +254,14 @@ fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) 
     })
 }
 
+/// What the root-container gate of [`withheld_for_workload`] reads: the documents, the image
+/// facts, and its answers so far in the step, by workload.
+struct RootGate<'a> {
+    docs: &'a [crate::document::Document],
+    images: &'a BTreeMap<String, ImageFacts>,
+    found: &'a mut HashMap<usize, Option<String>>,
+}
+
 /// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts:
 /// - a pod that can never reach the restricted level (a node agent, a system component) gets
 ///   no unsafe pod-security fix, whose only purpose is restricted, and no default memory limit
@@ -262,7 +277,7 @@ fn withheld_for_workload(
     meta: &rules::RuleMeta,
     r: &ResourceRef,
     cfg: &Config,
-    (docs, images): (&[crate::document::Document], &BTreeMap<String, ImageFacts>),
+    root: RootGate<'_>,
 ) -> Option<String> {
     let pod_security = meta.group == "pod-security";
     if !(pod_security || meta.code == "CH405") {
@@ -279,7 +294,12 @@ fn withheld_for_workload(
     if cfg.pod_security.root_containers || !pod_security || meta.code == "CH109" {
         return None;
     }
-    let why = crate::inventory::facts::runs_as_root(docs, inv.workloads.get(wi)?, images)?;
+    let w = inv.workloads.get(wi)?;
+    let why = root
+        .found
+        .entry(wi)
+        .or_insert_with(|| crate::inventory::facts::runs_as_root(root.docs, w, root.images))
+        .clone()?;
     Some(format!(
         "withheld: {why}, and nothing shows it can start as another user, so this fix could stop it (set a non-root runAsUser in the chart's values, or `podSecurity.rootContainers: restrict` to apply it)"
     ))
