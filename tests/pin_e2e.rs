@@ -354,8 +354,8 @@ fn prod_keeps_the_user_an_image_names() {
     );
 }
 
-/// An image whose config sets no User starts as root (the official nginx chowns its cache
-/// and switches its workers' user): through a real registry, prod leaves its pod's user and
+/// An image whose config sets no User starts as root (the official nginx switches its
+/// workers' user, which needs SETUID/SETGID): through a real registry, prod leaves its pod's user and
 /// capabilities alone and says which key would change them; the container whose image names a
 /// non-root user still gets the safe fixes.
 #[test]
