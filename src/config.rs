@@ -91,44 +91,37 @@ pub struct PodSecurityOptions {
     pub explicit_choices: bool,
 }
 
-fn explicit_choices<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    match String::deserialize(d)?.as_str() {
-        "change" => Ok(true),
-        "keep" => Ok(false),
+/// A switch written as one of two words: `on` reads as true, `off` as false; anything else is
+/// an error naming `key`.
+fn switch<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    key: &str,
+    off: &str,
+    on: &str,
+) -> Result<bool, D::Error> {
+    match String::deserialize(d)? {
+        w if w == on => Ok(true),
+        w if w == off => Ok(false),
         other => Err(serde::de::Error::custom(format!(
-            "podSecurity.explicitChoices: expected keep or change, got {other:?}"
+            "podSecurity.{key}: expected {off} or {on}, got {other:?}"
         ))),
     }
+}
+
+fn explicit_choices<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    switch(d, "explicitChoices", "keep", "change")
 }
 
 fn root_containers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    match String::deserialize(d)?.as_str() {
-        "restrict" => Ok(true),
-        "report" => Ok(false),
-        other => Err(serde::de::Error::custom(format!(
-            "podSecurity.rootContainers: expected report or restrict, got {other:?}"
-        ))),
-    }
+    switch(d, "rootContainers", "report", "restrict")
 }
 
 fn host_access_pods<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    match String::deserialize(d)?.as_str() {
-        "restrict" => Ok(true),
-        "report" => Ok(false),
-        other => Err(serde::de::Error::custom(format!(
-            "podSecurity.hostAccessPods: expected report or restrict, got {other:?}"
-        ))),
-    }
+    switch(d, "hostAccessPods", "report", "restrict")
 }
 
 fn read_only_root<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    match String::deserialize(d)?.as_str() {
-        "always" => Ok(true),
-        "evidence" => Ok(false),
-        other => Err(serde::de::Error::custom(format!(
-            "podSecurity.readOnlyRootFilesystem: expected evidence or always, got {other:?}"
-        ))),
-    }
+    switch(d, "readOnlyRootFilesystem", "evidence", "always")
 }
 
 impl Default for PodSecurityOptions {

@@ -555,13 +555,11 @@ impl<'a> Stream<'a> {
                 .api_called
                 .iter()
                 .any(|(ns, n)| *n == s.name && Inventory::same_namespace(ns, &s.namespace));
+            let from_anywhere = stype == "LoadBalancer" || stype == "NodePort" || api;
             // Whether the rule below admits every pod already (then the clients the release
             // names need no rule of their own).
-            let every_pod = stype == "LoadBalancer"
-                || stype == "NodePort"
-                || api
-                || !self.ingress_from_configured;
-            if stype == "LoadBalancer" || stype == "NodePort" || api {
+            let every_pod = from_anywhere || !self.ingress_from_configured;
+            if from_anywhere {
                 let why = if api {
                     "the API server calls it (webhook / aggregated API)".to_string()
                 } else {
