@@ -156,7 +156,7 @@ fn explain(
             let e = Explanation {
                 rule: f.rule,
                 rule_name: f.rule_name,
-                path: f.path.clone(),
+                path: f.path.to_string(),
                 kind,
                 reason,
             };

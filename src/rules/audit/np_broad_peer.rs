@@ -103,8 +103,8 @@ impl Rule for NpBroadPeer {
                             continue;
                         };
                         let e = out.emit(&META, o, &path, msg, None);
-                        e.finding.suggestion = Some(
-                            "use an ipBlock for the API server / external endpoints, or a namespaceSelector with matchLabels (kubernetes.io/metadata.name) plus a podSelector for pods".into(),
+                        e.finding.suggestion = crate::finding::suggest(
+                            "use an ipBlock for the API server / external endpoints, or a namespaceSelector with matchLabels (kubernetes.io/metadata.name) plus a podSelector for pods",
                         );
                     }
                 }

@@ -591,7 +591,8 @@ impl<'a> Stream<'a> {
                 format!("{head}; NetworkPolicy {name} exists and does not cover it"),
                 None,
             );
-            e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
+            e.finding.suggestion =
+                crate::finding::suggest("allow the traffic in the chart's policy");
             return;
         }
         let Some(sel) = self.supplement_selector(w, selector, &gap) else {
@@ -602,7 +603,8 @@ impl<'a> Stream<'a> {
                 format!("{head}; no supplement generated: a policy selecting these pods would also isolate pods the chart leaves open"),
                 None,
             );
-            e.finding.suggestion = Some("allow the traffic in the chart's policy".into());
+            e.finding.suggestion =
+                crate::finding::suggest("allow the traffic in the chart's policy");
             return;
         };
         let mut md = generated_meta(
@@ -630,7 +632,7 @@ impl<'a> Stream<'a> {
                 generated: vec![Generated::new(self.cx, crate::rules::guards::to_value(&policy))],
             }),
         );
-        e.finding.suggestion = Some(format!(
+        e.finding.suggestion = crate::finding::suggest(format!(
             "fix NetworkPolicy {} in the chart so that the supplement becomes unnecessary",
             isolating.join(", ")
         ));

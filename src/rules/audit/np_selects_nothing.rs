@@ -142,8 +142,8 @@ impl Rule for NpSelectsNothing {
                 ),
                 None,
             );
-            e.finding.suggestion = Some(
-                "fix the chart's podSelector to the pods' labels; netpol-cut-traffic (CH603) restores the traffic meanwhile".into(),
+            e.finding.suggestion = crate::finding::suggest(
+                "fix the chart's podSelector to the pods' labels; netpol-cut-traffic (CH603) restores the traffic meanwhile",
             );
         }
     }

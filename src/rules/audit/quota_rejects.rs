@@ -170,8 +170,8 @@ impl Rule for QuotaRejects {
                 ),
                 None,
             );
-            e.finding.suggestion = Some(
-                "keep generate-limit-range (CH403) on (it adds the LimitRange), or set requests/limits on these containers".into(),
+            e.finding.suggestion = crate::finding::suggest(
+                "keep generate-limit-range (CH403) on (it adds the LimitRange), or set requests/limits on these containers",
             );
         }
     }

@@ -171,7 +171,7 @@ impl Rule for DefaultResources {
                         None,
                     );
                     e.finding.severity = Severity::Info;
-                    e.finding.suggestion = Some(suggestion.into());
+                    e.finding.suggestion = crate::finding::suggest(suggestion);
                 }
                 if ops.is_empty() {
                     continue;

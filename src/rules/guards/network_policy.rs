@@ -934,8 +934,8 @@ impl<'a> Stream<'a> {
                 generated: vec![Generated::new(self.cx, super::to_value(&np))],
             }),
         );
-        e.finding.suggestion = Some(
-            "review the inferred edges below; allow other clients with `ingressFrom` and external endpoints with `extraEgress`".into(),
+        e.finding.suggestion = crate::finding::suggest(
+            "review the inferred edges below; allow other clients with `ingressFrom` and external endpoints with `extraEgress`",
         );
         if n_in == 0 {
             let e = out.emit(
@@ -1117,8 +1117,8 @@ fn narrow_selector(
         None,
     );
     e.finding.severity = Severity::Warning;
-    e.finding.suggestion = Some(
-        "give the workload's pod template a label no other pod carries (e.g. app.kubernetes.io/component)".into(),
+    e.finding.suggestion = crate::finding::suggest(
+        "give the workload's pod template a label no other pod carries (e.g. app.kubernetes.io/component)",
     );
     None
 }

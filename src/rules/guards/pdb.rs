@@ -173,9 +173,8 @@ impl Rule for GeneratePdb {
                     None,
                 );
                 e.finding.severity = Severity::Info;
-                e.finding.suggestion = Some(
-                    "run 2+ replicas (or an HPA with minReplicas ≥ 2) to get a drain-safe budget"
-                        .into(),
+                e.finding.suggestion = crate::finding::suggest(
+                    "run 2+ replicas (or an HPA with minReplicas ≥ 2) to get a drain-safe budget",
                 );
                 continue;
             }

@@ -176,8 +176,8 @@ impl Rule for GenerateResourceQuota {
                         None,
                     );
                     e.finding.severity = Severity::Info;
-                    e.finding.suggestion = Some(
-                        "set `generate.generate-resource-quota.spawningNamespaces: true` to generate one anyway (size it with `headroom`)".into(),
+                    e.finding.suggestion = crate::finding::suggest(
+                        "set `generate.generate-resource-quota.spawningNamespaces: true` to generate one anyway (size it with `headroom`)",
                     );
                     continue;
                 }
@@ -216,7 +216,7 @@ impl Rule for GenerateResourceQuota {
                     None,
                 );
                 e.finding.severity = Severity::Info;
-                e.finding.suggestion = Some(format!(
+                e.finding.suggestion = crate::finding::suggest(format!(
                     "if the release owns the namespace, set `generate.generate-resource-quota.namespaces: [{ns}]` (or `[\"*\"]`)"
                 ));
                 continue;

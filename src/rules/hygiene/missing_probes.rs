@@ -65,8 +65,8 @@ impl Rule for MissingProbes {
                     format!("container {:?} has no {}", c.name, missing.join(" and no ")),
                     None,
                 );
-                e.finding.suggestion = Some(
-                    "add a readinessProbe (httpGet on the health endpoint, or tcpSocket on the serving port) and a livenessProbe with a longer period; set them through the chart's values if it exposes them".into(),
+                e.finding.suggestion = crate::finding::suggest(
+                    "add a readinessProbe (httpGet on the health endpoint, or tcpSocket on the serving port) and a livenessProbe with a longer period; set them through the chart's values if it exposes them",
                 );
             }
         }

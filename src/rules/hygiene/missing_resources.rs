@@ -109,8 +109,8 @@ impl Rule for MissingResources {
                     ),
                     None,
                 );
-                e.finding.suggestion = Some(
-                    "set resources.requests (cpu, memory) from observed usage and a memory limit, through the chart's values; or ship a LimitRange with container defaults in the namespace".into(),
+                e.finding.suggestion = crate::finding::suggest(
+                    "set resources.requests (cpu, memory) from observed usage and a memory limit, through the chart's values; or ship a LimitRange with container defaults in the namespace",
                 );
             }
         }

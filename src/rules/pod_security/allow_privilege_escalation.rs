@@ -80,8 +80,8 @@ impl Rule for AllowPrivilegeEscalation {
                         ),
                         None,
                     );
-                    e.finding.suggestion = Some(
-                        "remove privileged / CAP_SYS_ADMIN (see CH106), then set allowPrivilegeEscalation: false".into(),
+                    e.finding.suggestion = crate::finding::suggest(
+                        "remove privileged / CAP_SYS_ADMIN (see CH106), then set allowPrivilegeEscalation: false",
                     );
                     continue;
                 }
@@ -136,7 +136,7 @@ impl Rule for AllowPrivilegeEscalation {
                         }),
                     );
                     if !change {
-                        e.finding.suggestion = Some(EXPLICIT.into());
+                        e.finding.suggestion = crate::finding::suggest(EXPLICIT);
                     }
                     continue;
                 }

@@ -90,8 +90,8 @@ impl Rule for AutomountToken {
                     format!("{msg}; it stays mounted: {why}"),
                     None,
                 );
-                e.finding.suggestion = Some(
-                    "if the workload does not log in with its token, set automountServiceAccountToken: false in the chart".into(),
+                e.finding.suggestion = crate::finding::suggest(
+                    "if the workload does not log in with its token, set automountServiceAccountToken: false in the chart",
                 );
                 continue;
             }
@@ -113,15 +113,15 @@ impl Rule for AutomountToken {
                         vec![Op::Set(p.clone(), json!(false))],
                     )),
                 );
-                e.finding.suggestion = Some(
-                    "opt out with the annotation chart-harden.io/skip: CH109 when the workload authenticates with its token".into(),
+                e.finding.suggestion = crate::finding::suggest(
+                    "opt out with the annotation chart-harden.io/skip: CH109 when the workload authenticates with its token",
                 );
                 continue;
             }
             if explicit {
                 let e = out.emit(&META, &w.object, &p, msg, None);
-                e.finding.suggestion = Some(
-                    "the chart asks for the token explicitly; set automountServiceAccountToken: false unless the workload authenticates with it (e.g. Vault's Kubernetes auth)".into(),
+                e.finding.suggestion = crate::finding::suggest(
+                    "the chart asks for the token explicitly; set automountServiceAccountToken: false unless the workload authenticates with it (e.g. Vault's Kubernetes auth)",
                 );
                 continue;
             }

@@ -159,11 +159,13 @@ impl Rule for DropAllCapabilities {
                             .explicit_choices
                             .then(|| Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
                     );
-                    e.finding.suggestion = Some(if cx.cfg.pod_security.explicit_choices {
-                        "remove the added capabilities, or exempt this workload".into()
-                    } else {
-                        "the chart adds them for something that needs them, so they are kept: drop them in the chart's values if nothing does, or set `podSecurity.explicitChoices: change` to remove them".into()
-                    });
+                    e.finding.suggestion = crate::finding::suggest(
+                        if cx.cfg.pod_security.explicit_choices {
+                            "remove the added capabilities, or exempt this workload"
+                        } else {
+                            "the chart adds them for something that needs them, so they are kept: drop them in the chart's values if nothing does, or set `podSecurity.explicitChoices: change` to remove them"
+                        },
+                    );
                 }
             }
         }

@@ -48,7 +48,7 @@ impl Rule for HostAccess {
                         format!("the pod uses the node's {} namespace ({f}: true)", &f[4..]),
                         None,
                     );
-                    e.finding.suggestion = Some(format!(
+                    e.finding.suggestion = crate::finding::suggest(format!(
                         "remove {f} unless this is a node agent; such workloads need a namespace labelled pod-security.kubernetes.io/enforce: privileged"
                     ));
                 }
@@ -67,7 +67,7 @@ impl Rule for HostAccess {
                             ),
                             None,
                         );
-                        e.finding.suggestion = Some("use a PersistentVolumeClaim, emptyDir, ConfigMap or CSI volume instead of hostPath".into());
+                        e.finding.suggestion = crate::finding::suggest("use a PersistentVolumeClaim, emptyDir, ConfigMap or CSI volume instead of hostPath");
                     }
                 }
             }
@@ -87,8 +87,8 @@ impl Rule for HostAccess {
                                 format!("container {:?} binds node port {hp} (hostPort)", c.name),
                                 None,
                             );
-                            e.finding.suggestion = Some(
-                                "expose the port through a Service instead of hostPort".into(),
+                            e.finding.suggestion = crate::finding::suggest(
+                                "expose the port through a Service instead of hostPort",
                             );
                         }
                     }

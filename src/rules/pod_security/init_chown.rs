@@ -194,7 +194,7 @@ impl Rule for InitChownToFsGroup {
                 (!host_path).then(|| Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
             );
             if let Some(why) = withheld {
-                e.finding.suggestion = Some(why);
+                e.finding.suggestion = crate::finding::suggest(why);
             }
         }
     }

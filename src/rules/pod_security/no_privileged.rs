@@ -71,8 +71,8 @@ impl Rule for NoPrivileged {
                     fix,
                 );
                 if node_agent {
-                    e.finding.suggestion = Some(
-                        "a node agent (host namespaces/hostPath): run it in a namespace labelled privileged, or replace privileged with the specific capabilities it needs".into(),
+                    e.finding.suggestion = crate::finding::suggest(
+                        "a node agent (host namespaces/hostPath): run it in a namespace labelled privileged, or replace privileged with the specific capabilities it needs",
                     );
                 }
             }

@@ -138,8 +138,8 @@ impl Rule for ReadOnlyRootFilesystem {
                         ),
                         None,
                     );
-                    e.finding.suggestion = Some(
-                        "pin digests so chart-harden reads the image's VOLUMEs, or set `podSecurity.readOnlyRootFilesystem: always` with `podSecurity.writablePaths` listing where it writes".into(),
+                    e.finding.suggestion = crate::finding::suggest(
+                        "pin digests so chart-harden reads the image's VOLUMEs, or set `podSecurity.readOnlyRootFilesystem: always` with `podSecurity.writablePaths` listing where it writes",
                     );
                     continue;
                 }

@@ -140,6 +140,6 @@ fn unconfined(
         }),
     );
     if !change {
-        e.finding.suggestion = Some(super::allow_privilege_escalation::EXPLICIT.into());
+        e.finding.suggestion = crate::finding::suggest(super::allow_privilege_escalation::EXPLICIT);
     }
 }

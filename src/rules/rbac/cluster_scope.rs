@@ -123,7 +123,7 @@ impl Rule for RbacClusterScope {
                     ),
                     None,
                 );
-                e.finding.suggestion = Some(format!(
+                e.finding.suggestion = crate::finding::suggest(format!(
                     "make it a Role (same rules) in {} and point the RoleBindings' roleRef at it: same permissions, no cluster object others can bind",
                     namespaces.into_iter().collect::<Vec<_>>().join(", ")
                 ));
@@ -163,7 +163,7 @@ impl Rule for RbacClusterScope {
                     cluster.iter().cloned().collect::<Vec<_>>().join(", ")
                 )
             };
-            e.finding.suggestion = Some(format!(
+            e.finding.suggestion = crate::finding::suggest(format!(
                 "if the workload only works in its own namespace (or a known list), move the rules on namespaced resources to a Role bound by a RoleBinding in each of those namespaces{keep}; API groups involved: {}",
                 role.rules
                     .iter()

@@ -72,11 +72,13 @@ impl Rule for RbacEscalationVerbs {
                     ),
                     None,
                 );
-                e.finding.suggestion = Some(if r.resource_names().next().is_none() {
-                    "remove escalate/bind/impersonate unless the workload manages RBAC; if it must, restrict the rule with `resourceNames` to the Roles (or identities) it manages".into()
-                } else {
-                    "already limited by resourceNames; keep the list to the Roles/identities it manages".into()
-                });
+                e.finding.suggestion = crate::finding::suggest(
+                    if r.resource_names().next().is_none() {
+                        "remove escalate/bind/impersonate unless the workload manages RBAC; if it must, restrict the rule with `resourceNames` to the Roles (or identities) it manages"
+                    } else {
+                        "already limited by resourceNames; keep the list to the Roles/identities it manages"
+                    },
+                );
             }
         }
     }

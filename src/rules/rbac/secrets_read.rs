@@ -70,8 +70,8 @@ impl Rule for RbacSecretsRead {
                     ),
                     None,
                 );
-                e.finding.suggestion = Some(
-                    "grant only `get` with `resourceNames: [<the Secrets it needs>]` in a namespaced Role; if it must watch Secrets, scope it to one namespace and select them by label in the controller".into(),
+                e.finding.suggestion = crate::finding::suggest(
+                    "grant only `get` with `resourceNames: [<the Secrets it needs>]` in a namespaced Role; if it must watch Secrets, scope it to one namespace and select them by label in the controller",
                 );
             }
         }

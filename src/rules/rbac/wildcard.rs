@@ -56,8 +56,8 @@ impl Rule for RbacWildcard {
                         ),
                         None,
                     );
-                    e.finding.suggestion = Some(
-                        "replace `*` verbs with the verbs the workload calls: get, list, watch for a reader; add create, update, patch, delete only where it writes (never escalate, bind, impersonate)".into(),
+                    e.finding.suggestion = crate::finding::suggest(
+                        "replace `*` verbs with the verbs the workload calls: get, list, watch for a reader; add create, update, patch, delete only where it writes (never escalate, bind, impersonate)",
                     );
                 }
                 if r.resources().any(|x| x == "*") {
@@ -91,7 +91,7 @@ impl Rule for RbacWildcard {
                         ),
                         None,
                     );
-                    e.finding.suggestion = Some(format!(
+                    e.finding.suggestion = crate::finding::suggest(format!(
                         "replace `resources: [\"*\"]` with the concrete resources: {hint}"
                     ));
                 }
@@ -109,7 +109,7 @@ impl Rule for RbacWildcard {
                         ),
                         None,
                     );
-                    e.finding.suggestion = Some(if groups.is_empty() {
+                    e.finding.suggestion = crate::finding::suggest(if groups.is_empty() {
                         "replace `apiGroups: [\"*\"]` with the groups the workload uses (\"\" for core)".to_string()
                     } else {
                         format!(

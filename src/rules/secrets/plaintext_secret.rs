@@ -112,7 +112,7 @@ impl Rule for PlaintextSecret {
                 None,
             );
             if ty == "kubernetes.io/tls" {
-                e.finding.suggestion = Some(format!(
+                e.finding.suggestion = crate::finding::suggest(format!(
                     "issue the certificate in the cluster instead: a cert-manager Certificate with spec.secretName: {name} (the private key then never leaves the cluster), or an ExternalSecret as for other Secrets"
                 ));
                 continue;
@@ -130,7 +130,7 @@ impl Rule for PlaintextSecret {
                 .map(|k| format!("{{secretKey: {k}, remoteRef: {{key: {remote}, property: {k}}}}}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            e.finding.suggestion = Some(format!(
+            e.finding.suggestion = crate::finding::suggest(format!(
                 "move the values to a secret store and render instead: apiVersion: external-secrets.io/v1beta1, kind: ExternalSecret, metadata: {{name: {name}}}, spec: {{secretStoreRef: {{kind: {}, name: {}}}, target: {{name: {name}, creationPolicy: Owner}}, data: [{data_refs}]}} — or seal it (kubeseal) and ship the SealedSecret (bitnami.com/v1alpha1) instead of the Secret",
                 st.kind, st.name
             ));
