@@ -901,7 +901,6 @@ spec:
       - name: one
         image: example.com/one:1
         securityContext: {runAsUser: 1000}
-        ports: [{containerPort: 7000}]
 ";
     let dir = tempfile::tempdir().expect("tempdir");
     let strict = dir.path().join("strict.yaml");
@@ -929,7 +928,7 @@ spec:
             let one = Pod::of(docs, w("one"));
             assert!(
                 !chart_harden::inventory::netpol::traffic_allowed(pols, &one, &one, 7000, "TCP"),
-                "one replica, no peer rule ({extra:?}):\n{}",
+                "one replica, no peer rule (on a port it does not declare) ({extra:?}):\n{}",
                 net.out
             );
         });
@@ -1026,5 +1025,75 @@ spec:
     assert!(
         !from_elsewhere(&narrow),
         "ingressFrom did not narrow:\n{narrow}"
+    );
+}
+
+/// A port the containers declare that no Service of the release leads to stays reachable:
+/// its clients are out of the chart's sight (a Service another release defines, clients that
+/// dial pod IPs). Checked with the policy evaluator from a pod of another namespace; a port
+/// the containers do not declare stays closed, and `ingressFrom` narrows the declared one.
+#[test]
+fn a_declared_port_no_service_leads_to_stays_reachable() {
+    let input = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: app}
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: example.com/api:1
+        securityContext: {runAsUser: 1000}
+        ports: [{name: http, containerPort: 8080}]
+";
+    let from_elsewhere = |out: &str, port: i64| {
+        Net {
+            out: out.to_string(),
+        }
+        .with(|inv, pols, docs| {
+            let w = inv
+                .workloads
+                .iter()
+                .find(|w| w.object.resource.name == "api")
+                .expect("workload");
+            let api = Pod::of(docs, w);
+            let labels = chart_harden::inventory::Labels::default();
+            let client = Pod {
+                ns: "shop",
+                labels: &labels,
+                ports: Vec::new(),
+                foreign: true,
+            };
+            Side::of(pols, &api, Direction::Ingress).allows(&client, &api.ports, port, "TCP")
+        })
+    };
+    let (out, report) = harden(input, &[]);
+    assert!(
+        Net { out: out.clone() }.isolated("api", Direction::Ingress),
+        "no policy: {out}"
+    );
+    assert!(
+        from_elsewhere(&out, 8080),
+        "the declared port is cut:\n{out}"
+    );
+    assert!(
+        !from_elsewhere(&out, 9999),
+        "an undeclared port is open:\n{out}"
+    );
+    assert!(
+        report.contains("no Service of the release leads to them"),
+        "{report}"
+    );
+    let (narrow, _) = harden_with(
+        input,
+        "generate:\n  generate-network-policy: {ingressFrom: [{podSelector: {}}]}\n",
+    );
+    assert!(
+        !from_elsewhere(&narrow, 8080),
+        "ingressFrom does not narrow it:\n{narrow}"
     );
 }

@@ -47,6 +47,8 @@ metrics ports (names, `prometheus.io/port`, ServiceMonitor/PodMonitor endpoints)
 namespace; Service ports from pods of any namespace (a Service's clients may live anywhere, \
 and a workload of the release that names it is no evidence that nothing else does), or from the \
 `ingressFrom` peers plus the clients the release names when `ingressFrom` is configured; the \
+other ports its containers declare likewise (no Service of the release leads to them, so their \
+clients, a Service defined elsewhere or pod-IP clients, are out of the chart's sight); the \
 pods of a workload that may run several (a StatefulSet, a DaemonSet, 2+ replicas or an HPA) from \
 one another on any port, since replicas cluster, gossip and replicate on ports no Service names \
 (and to one another under `egress: strict`). Egress \
@@ -63,7 +65,7 @@ audit checks those); Helm test hooks and hostNetwork pods are skipped. API-serve
 `metadataCidrs` (default `[169.254.169.254/32, fd00:ec2::254/128]`; `[]` for workloads that use \
 the node's cloud identity), `dns` (list of NetworkPolicyPeer; default namespace kube-system, pods \
 `k8s-app: kube-dns`), `ingressFrom` (peers allowed to reach Service ports, with the clients \
-the release names; default: pods of any namespace; `[{podSelector: {}}]` narrows them to the \
+the release names, and the declared ports no Service leads to; default: pods of any namespace; `[{podSelector: {}}]` narrows them to the \
 same namespace), `apiServer` (`cidr`, `except`, `ports`; default \
 `0.0.0.0/0`, 443 and 6443; `enabled: false` to never allow it), `extraEgress` (list of \
 `{workloads: [names], cidr, except, to: [peers], ports: [443], protocol: TCP}`), `skipHooks` \
@@ -324,6 +326,11 @@ impl Rules {
             .extend(ports.iter().cloned());
     }
 
+    /// True when some rule admits `port`.
+    fn admits(&self, port: &ResolvedPort) -> bool {
+        self.by_peer.values().any(|(_, ports)| ports.contains(port))
+    }
+
     fn into_parts(self) -> Vec<(Option<NetworkPolicyPeer>, Vec<NetworkPolicyPort>)> {
         let mut by_peer = self.by_peer;
         self.order
@@ -509,6 +516,7 @@ impl<'a> Stream<'a> {
         let mut ingress = Rules::default();
         self.service_ingress(wi, w, &mut ingress, edges);
         self.fact_ingress(wi, w, &mut ingress, edges);
+        self.unserved_ingress(w, &mut ingress, edges);
         ingress
             .into_parts()
             .into_iter()
@@ -685,6 +693,57 @@ impl<'a> Stream<'a> {
                 ),
             });
         }
+    }
+
+    /// Ingress to the ports the workload's containers declare that no rule above admits. A
+    /// declared port is there to be reached, and no Service of the release leads to it, so
+    /// its clients are out of the chart's sight: a Service another release or a GitOps
+    /// overlay defines, clients that dial pod IPs. From pods of any namespace, as a Service
+    /// port, or from the `ingressFrom` peers when they are configured.
+    fn unserved_ingress(&self, w: &Workload, ingress: &mut Rules, edges: &mut Vec<Edge>) {
+        let mut ports = BTreeSet::new();
+        let declared =
+            traffic::container_ports_of(self.cx.docs, w, |c| c.list != "ephemeralContainers");
+        for (name, number, protocol) in declared {
+            let by_name = name.map(|n| ResolvedPort {
+                protocol: protocol.clone(),
+                port: PortRef::Name(n),
+            });
+            let by_number = ResolvedPort {
+                protocol,
+                port: PortRef::Num(number),
+            };
+            if !(ingress.admits(&by_number) || by_name.is_some_and(|p| ingress.admits(&p))) {
+                ports.insert(by_number);
+            }
+        }
+        if ports.is_empty() {
+            return;
+        }
+        let (peers, from) = if self.ingress_from_configured {
+            (
+                self.opts.ingress_from.clone(),
+                "the configured ingressFrom peers",
+            )
+        } else {
+            (
+                vec![NetworkPolicyPeer {
+                    namespace_selector: Some(LabelSelector::default()),
+                    ..Default::default()
+                }],
+                "pods of any namespace",
+            )
+        };
+        for p in peers {
+            ingress.add(peer_key(&p), Some(p), &ports);
+        }
+        edges.push(Edge {
+            message: format!(
+                "ingress to {} on {} from {from}: its containers declare these ports and no Service of the release leads to them, so their clients are out of the chart's sight (a Service defined elsewhere, clients that dial pod IPs; name them with `generate.generate-network-policy.ingressFrom`)",
+                wname(w),
+                show_ports(&ports)
+            ),
+        });
     }
 
     /// The egress rules of workload `wi`'s policy: DNS, the Services it names, the API server,
