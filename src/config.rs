@@ -83,6 +83,11 @@ pub struct PodSecurityOptions {
     /// image config (or as a user known only by name); `report` (default): withhold them.
     #[serde(deserialize_with = "root_containers")]
     pub root_containers: bool,
+    /// `restrict`: choose a UID (CH101) and drop capabilities (CH104) in pods with a container
+    /// whose user nothing shows (the chart sets no `runAsUser` for it and its image config was
+    /// not read: no pinning, or the lookup failed); `report` (default): withhold them.
+    #[serde(deserialize_with = "unknown_users")]
+    pub unknown_users: bool,
     /// `change`: unsafe fixes replace what a chart chose explicitly to weaken a container's
     /// confinement (capabilities it adds, `allowPrivilegeEscalation: true`, a seccomp profile
     /// `Unconfined`); `keep` (default): they report it (the chart chose it for something that
@@ -116,6 +121,10 @@ fn root_containers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Er
     switch(d, "rootContainers", "report", "restrict")
 }
 
+fn unknown_users<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    switch(d, "unknownUsers", "report", "restrict")
+}
+
 fn host_access_pods<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     switch(d, "hostAccessPods", "report", "restrict")
 }
@@ -134,6 +143,7 @@ impl Default for PodSecurityOptions {
             host_access_pods: false,
             read_only_root_filesystem: false,
             root_containers: false,
+            unknown_users: false,
             explicit_choices: false,
         }
     }

@@ -125,6 +125,16 @@ fn no_fix_evaluates_the_input() {
     assert_eq!(code, 1, "podinfo as rendered is not restricted-compliant");
     assert_eq!(v["evaluated"], "input");
     assert!(v["summary"]["fixable"].as_u64().unwrap() > 0);
+    // Without pinning nothing names podinfo's user: prod withholds the chosen UID, and says
+    // so for every violation left.
     let (code, v) = check(&["--profile", "prod", "--no-pin"], &file);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["summary"]["unexplained"], 0, "{v:#}");
+    let restrict = e2e::repo_root().join("testdata/unknown-users-restrict.config.yaml");
+    let config = restrict.to_str().expect("UTF-8 path");
+    let (code, v) = check(
+        &["--profile", "prod", "--no-pin", "--config", config],
+        &file,
+    );
     assert_eq!(code, 0, "{v:#}");
 }

@@ -794,7 +794,8 @@ spec:
         pod("host", "\n      hostNetwork: true", ""),
     ]
     .concat();
-    let (out, report) = harden(&input, &[]);
+    // Without pinning nothing names the images' users: the chosen UID needs the configuration.
+    let (out, report) = harden_with(&input, "podSecurity:\n  unknownUsers: restrict\n");
     let stream = parse_stream(out.as_bytes()).expect("parses");
     let spec = |i: usize| {
         stream.docs[i]
@@ -845,7 +846,7 @@ spec:
     // the kubelet refuses a network sysctl on the host network.
     let (out, _) = harden_with(
         &pod("host", "\n      hostNetwork: true", ""),
-        "podSecurity: {hostAccessPods: restrict}\n",
+        "podSecurity: {hostAccessPods: restrict, unknownUsers: restrict}\n",
     );
     let stream = parse_stream(out.as_bytes()).expect("parses");
     let sc = stream.docs[0]
@@ -1096,4 +1097,86 @@ spec:
         !from_elsewhere(&narrow, 8080),
         "ingressFrom does not narrow it:\n{narrow}"
     );
+}
+
+/// Without pinning nothing names an image's user: prod chooses no UID and drops no
+/// capabilities there (the official `httpd` starts as root, writes its pid file where only
+/// root may and hands work to its `daemon` workers). A chown init container names the user the
+/// chart means to run as (its owner); `podSecurity.unknownUsers: restrict` chooses a UID anyway.
+#[test]
+fn an_image_whose_user_is_unknown_gets_no_chosen_uid() {
+    let input = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: app}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: httpd:2.4
+        ports: [{containerPort: 80}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: store, namespace: app}
+spec:
+  serviceName: store
+  selector:
+    matchLabels: {app: store}
+  template:
+    metadata:
+      labels: {app: store}
+    spec:
+      initContainers:
+      - name: perms
+        image: busybox:1.36
+        command: [sh, -c, 'chown -R 1000:1000 /data']
+        securityContext: {runAsUser: 0}
+        volumeMounts: [{name: data, mountPath: /data}]
+      containers:
+      - name: store
+        image: example.com/store:3
+        volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+";
+    let specs = |out: &str| {
+        let stream = parse_stream(out.as_bytes()).expect("parses");
+        [0, 1].map(|i| {
+            stream.docs[i]
+                .value
+                .pointer("/spec/template/spec")
+                .expect("pod spec")
+                .clone()
+        })
+    };
+    let (out, report) = harden(input, &[]);
+    let [web, store] = specs(&out);
+    assert!(
+        web.pointer("/securityContext/runAsUser").is_none(),
+        "a UID was chosen for an image whose user is unknown:\n{out}"
+    );
+    assert!(
+        web.pointer("/containers/0/securityContext/capabilities")
+            .is_none(),
+        "capabilities dropped from an image whose user is unknown:\n{out}"
+    );
+    let words = report.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("the config of image httpd:2.4 was not read")
+            && words.contains("podSecurity.unknownUsers: restrict"),
+        "{report}"
+    );
+    // The chown names the user: the pod runs as its owner.
+    assert_eq!(store["securityContext"]["runAsUser"], 1000, "{out}");
+    let (out, _) = harden_with(input, "podSecurity:\n  unknownUsers: restrict\n");
+    let [web, _] = specs(&out);
+    assert_eq!(web["securityContext"]["runAsUser"], 65532, "{out}");
 }

@@ -630,41 +630,64 @@ pub fn only_waits(script: &str) -> bool {
     any
 }
 
-/// Why a container of `w` is known to run as root, or as a user no UID can stand for, if so:
+/// What stands in the way of a UID chosen for a workload's pod, from what is known of the
+/// users its containers start as.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartUsers {
+    /// Why a container is known to start as root, or as a user no UID can stand for.
+    pub root: Option<String>,
+    /// Why nothing says which user a container starts as.
+    pub unknown: Option<String>,
+}
+
+/// What stands in the way of a UID chosen for `w`'s pod (the first container of each case):
 /// - the chart runs one of its containers as root: `runAsUser: 0` on it, or on the pod where
 ///   it sets none (except an init container that only chowns the volumes: CH108 replaces it
 ///   with fsGroup, and the UID CH101 chooses is the owner it chowns to);
 /// - the chart sets no `runAsUser` for a container (neither on it nor on the pod) and its
 ///   image config, read while pinning, leaves `User` unset or names root, or names a user
 ///   only by name (except an init container whose script only waits for a peer, see
-///   [`only_waits`]).
+///   [`only_waits`]);
+/// - unknown: the chart sets no `runAsUser` for a container and its image config was not read
+///   (pinning is off, or the lookup failed), unless an init container of the pod chowns the
+///   volumes (the owner it chowns to is the user the chart means to run as).
 ///
-/// Such a container was made to start as that user: its entrypoint may chown, switch users,
-/// bind low ports or write where only that user may, so a UID chosen without evidence, or
-/// dropping its capabilities, could stop it. The image half is `None` when the image configs
-/// are not known (no pinning).
-pub fn runs_as_root(
+/// Such a container was made to start as its image's user: its entrypoint may chown, switch
+/// users, bind low ports or write where only that user may, so a UID chosen without evidence,
+/// or dropping its capabilities, could stop it.
+pub fn start_users(
     docs: &[Document],
     w: &Workload,
     images: &BTreeMap<String, super::images::ImageFacts>,
-) -> Option<String> {
-    let doc = &docs.get(w.object.doc())?.value;
+) -> StartUsers {
+    let mut out = StartUsers::default();
+    let Some(doc) = docs.get(w.object.doc()).map(|d| &d.value) else {
+        return out;
+    };
     let pod_uid = w
         .pod_spec
         .lookup(doc)
         .and_then(|s| s.ptr("/securityContext/runAsUser"));
-    w.containers
+    let chown_init = |c: &super::Container, cv: &Value| {
+        c.list == "initContainers" && shell_script(cv).is_some_and(|s| only_ownership(&s))
+    };
+    let chowns = w
+        .containers
+        .iter()
+        .any(|c| c.path.lookup(doc).is_some_and(|cv| chown_init(c, cv)));
+    for c in w
+        .containers
         .iter()
         .filter(|c| c.list != "ephemeralContainers")
-        .find_map(|c| {
-            let cv = c.path.lookup(doc)?;
-            let own = cv.ptr("/securityContext/runAsUser");
-            if let Some(uid) = own.or(pod_uid) {
-                let root = crate::yaml::view::as_int(uid) == Some(0);
-                // A root init container that only chowns the volumes is CH108's.
-                let chown = c.list == "initContainers"
-                    && shell_script(cv).is_some_and(|s| only_ownership(&s));
-                return (root && !chown).then(|| {
+    {
+        let Some(cv) = c.path.lookup(doc) else {
+            continue;
+        };
+        let own = cv.ptr("/securityContext/runAsUser");
+        if let Some(uid) = own.or(pod_uid) {
+            // A root init container that only chowns the volumes is CH108's.
+            if crate::yaml::view::as_int(uid) == Some(0) && !chown_init(c, cv) {
+                out.root.get_or_insert_with(|| {
                     format!(
                         "container {:?} runs as root by the chart's choice (runAsUser: 0{})",
                         c.name,
@@ -672,32 +695,47 @@ pub fn runs_as_root(
                     )
                 });
             }
-            // An init container that only waits for a peer runs as any user.
-            if c.list == "initContainers" && shell_script(cv).is_some_and(|s| only_waits(&s)) {
-                return None;
+            continue;
+        }
+        // An init container that only waits for a peer runs as any user.
+        if c.list == "initContainers" && shell_script(cv).is_some_and(|s| only_waits(&s)) {
+            continue;
+        }
+        let Some(image) = c.image.as_deref() else {
+            continue;
+        };
+        let Some(user) = super::images::facts_of(images, image).and_then(|f| f.user.as_deref())
+        else {
+            if !chowns {
+                out.unknown.get_or_insert_with(|| {
+                    format!(
+                        "container {:?}: the config of image {image} was not read (pinning is off, or its lookup failed)",
+                        c.name
+                    )
+                });
             }
-            let image = c.image.as_deref()?;
-            let user = super::images::facts_of(images, image)?.user.as_deref()?;
-            let name = user.split(':').next().unwrap_or_default();
-            let what = match name.parse::<i64>() {
-                Ok(0) => format!("names user {user:?} (root)"),
-                Ok(_) => return None,
-                Err(_) if name.is_empty() || name == "root" => {
-                    if user.is_empty() {
-                        "sets no User, so it starts as root".to_string()
-                    } else {
-                        format!("names user {user:?} (root)")
-                    }
+            continue;
+        };
+        let name = user.split(':').next().unwrap_or_default();
+        let what = match name.parse::<i64>() {
+            Ok(0) => format!("names user {user:?} (root)"),
+            Ok(_) => continue,
+            Err(_) if name.is_empty() || name == "root" => {
+                if user.is_empty() {
+                    "sets no User, so it starts as root".to_string()
+                } else {
+                    format!("names user {user:?} (root)")
                 }
-                Err(_) => {
-                    format!("names user {user:?} by name (its UID is not in the image config)")
-                }
-            };
-            Some(format!(
-                "container {:?}: image {image}'s config {what}",
-                c.name
-            ))
-        })
+            }
+            Err(_) => {
+                format!("names user {user:?} by name (its UID is not in the image config)")
+            }
+        };
+        out.root.get_or_insert_with(|| {
+            format!("container {:?}: image {image}'s config {what}", c.name)
+        });
+    }
+    out
 }
 
 /// Why a pod spec can never be restricted, if so: it uses what no fix changes (host

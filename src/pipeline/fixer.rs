@@ -93,7 +93,7 @@ impl Fixer<'_> {
         let mut workload_index: Option<HashMap<&ResourceRef, usize>> = None;
         // Why a workload's pod starts as root, found once a step (a pod of 2,000 containers
         // has thousands of unsafe fixes).
-        let mut root_of: HashMap<usize, Option<String>> = HashMap::new();
+        let mut root_of: HashMap<usize, crate::inventory::facts::StartUsers> = HashMap::new();
         // Room for this step's findings, without doubling (a few steps per run; at x16 the
         // doubled list is 9 MB for 5 MB of findings).
         self.findings
@@ -260,7 +260,7 @@ fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) 
 struct RootGate<'a> {
     docs: &'a [crate::document::Document],
     images: &'a BTreeMap<String, ImageFacts>,
-    found: &'a mut HashMap<usize, Option<String>>,
+    found: &'a mut HashMap<usize, crate::inventory::facts::StartUsers>,
 }
 
 /// Why an unsafe fix of `meta` is withheld for the workload `r`, from the facts:
@@ -270,8 +270,13 @@ struct RootGate<'a> {
 /// - a pod with a container that starts as root by the chart's choice (`runAsUser: 0`) or
 ///   by its image's config (or as a user known only by name) gets no unsafe pod-security fix
 ///   either: a UID chosen for it, or dropping the capabilities its root entrypoint uses, could
-///   stop it; `podSecurity.rootContainers: restrict` applies them. (CH109's token is not about
-///   the process's user.)
+///   stop it; `podSecurity.rootContainers: restrict` applies them;
+/// - a pod with a container whose user nothing shows (the chart sets no runAsUser and its
+///   image config was not read) gets no chosen UID and no dropped capabilities (CH101's and
+///   CH104's unsafe fixes): it may be such a container; `podSecurity.unknownUsers: restrict`
+///   applies them.
+///
+/// (CH109's token is not about the process's user.)
 fn withheld_for_workload(
     inv: &Inventory,
     index: &HashMap<&ResourceRef, usize>,
@@ -292,16 +297,27 @@ fn withheld_for_workload(
             ));
         }
     }
-    if cfg.pod_security.root_containers || !pod_security || meta.code == "CH109" {
+    let ps = &cfg.pod_security;
+    if (ps.root_containers && ps.unknown_users) || !pod_security || meta.code == "CH109" {
         return None;
     }
     let w = inv.workloads.get(wi)?;
-    let why = root
+    let users = root
         .found
         .entry(wi)
-        .or_insert_with(|| crate::inventory::facts::runs_as_root(root.docs, w, root.images))
-        .clone()?;
+        .or_insert_with(|| crate::inventory::facts::start_users(root.docs, w, root.images));
+    if let Some(why) = users.root.as_ref().filter(|_| !ps.root_containers) {
+        return Some(format!(
+            "withheld: {why}, and nothing shows it can start as another user, so this fix could stop it (set a non-root runAsUser in the chart's values, or `podSecurity.rootContainers: restrict` to apply it)"
+        ));
+    }
+    // Only the fixes that rest on the user: the UID chosen, the capabilities dropped (a read-only
+    // root rests on where it writes, a seccomp profile on no user).
+    let why = users
+        .unknown
+        .as_ref()
+        .filter(|_| !ps.unknown_users && matches!(meta.code, "CH101" | "CH104"))?;
     Some(format!(
-        "withheld: {why}, and nothing shows it can start as another user, so this fix could stop it (set a non-root runAsUser in the chart's values, or `podSecurity.rootContainers: restrict` to apply it)"
+        "withheld: {why}, so nothing shows which user it starts as: it may need root, and this fix could stop it (pin digests so chart-harden reads the image's user, set a non-root runAsUser in the chart's values, or `podSecurity.unknownUsers: restrict` to apply it)"
     ))
 }

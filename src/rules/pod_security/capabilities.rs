@@ -28,8 +28,12 @@ non-root binary with that file capability needs it in the bounding set. Capabili
 adds (other than NET_BIND_SERVICE) are reported, not removed: the chart added them for something \
 that needs them (NET_RAW for ICMP probes, NET_ADMIN for a CNI or VPN, SYS_PTRACE for a \
 profiler), so removing them stops it; with `podSecurity.explicitChoices: change` the fix \
-removes them (unsafe).",
-    options: "podSecurity.explicitChoices (`keep`, the default, or `change`)",
+removes them (unsafe). The unsafe fix is withheld for a pod with a container known to start as \
+root (`podSecurity.rootContainers: restrict` applies it) or whose user nothing names: the chart \
+sets no runAsUser for it and its image config was not read (no pinning, or the lookup failed; \
+`podSecurity.unknownUsers: restrict` applies it).",
+    options: "podSecurity.explicitChoices (`keep`, the default, or `change`), \
+podSecurity.rootContainers, podSecurity.unknownUsers",
     severity: Severity::Error,
     default_enabled: true,
 };

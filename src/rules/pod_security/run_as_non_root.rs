@@ -38,8 +38,13 @@ withheld for a pod with a container that starts as root by the chart's choice (`
 other than an init container that only chowns) or, where pinning read its image config and the \
 chart sets no runAsUser for it, by its image (no `User`, or root, or a user known only by name; \
 not an init container whose script only waits for a peer, `until nslookup db`): \
-it was made to start as that user (`podSecurity.rootContainers: restrict` applies it).",
-    options: "podSecurity.runAsUser, podSecurity.runAsGroup",
+it was made to start as that user (`podSecurity.rootContainers: restrict` applies it). It is \
+withheld too where nothing names a container's user: the chart sets no runAsUser for it and its \
+image config was not read (no pinning, or the lookup failed; not when an init container chowns \
+the volumes to an owner): an image made to start as root stops as a chosen UID \
+(`podSecurity.unknownUsers: restrict` applies it).",
+    options: "podSecurity.runAsUser, podSecurity.runAsGroup, podSecurity.rootContainers, \
+podSecurity.unknownUsers",
     severity: Severity::Error,
     default_enabled: true,
 };

@@ -28,6 +28,10 @@
 //!   - `config=<file>` — a chart-harden config file (relative to the case's folder);
 //!   - `enable=<CODE>` — also enable another rule;
 //!   - `all-rules` — keep every rule the configuration enables, not only `CODE`;
+//!   - `unknown-users` — withhold the unsafe pod-security fixes of pods with a container whose
+//!     user nothing names (`podSecurity.unknownUsers: report`, the product's default; without
+//!     it a case's runs treat the images they name no facts for as `unknownUsers: restrict`
+//!     does, so that a case shows its rule's fix);
 //!   - `image=<ref>` — registry facts for an image, followed by `user=<user>` (the image
 //!     config's `User`), as read from a lockfile.
 //! - `has <text>`, `lacks <text>`, `count <n> <text>` — the snapshot contains `<text>`, does
@@ -103,6 +107,9 @@ pub(crate) struct RunOptions {
     pub enable: Vec<String>,
     /// Keep every rule the configuration enables.
     pub all_rules: bool,
+    /// Withhold unsafe pod-security fixes from pods whose users the run's image facts do not
+    /// name (`podSecurity.unknownUsers: report`, the product's default).
+    pub unknown_users_withheld: bool,
     /// Registry facts by image reference.
     pub images: BTreeMap<String, ImageFacts>,
 }
@@ -299,6 +306,7 @@ fn parse_run(arg: &str, path: &Path) -> Run {
         match k {
             "unsafe-fixes" => o.unsafe_fixes = true,
             "all-rules" => o.all_rules = true,
+            "unknown-users" => o.unknown_users_withheld = true,
             "profile" => {
                 o.profile = Some(match v {
                     "dev" => Profile::Dev,
@@ -364,6 +372,9 @@ pub(crate) fn config(code: &str, o: &RunOptions, dir: &Path) -> Config {
         cfg.namespace.clone_from(&o.namespace);
     }
     cfg.images.pin = false;
+    // A case names the image facts its runs rely on: an image it does not name runs as the
+    // user the fixes choose, unless the run is about unknown users.
+    cfg.pod_security.unknown_users = !o.unknown_users_withheld;
     cfg
 }
 
