@@ -82,7 +82,10 @@ fn marker_candidates(bytes: &[u8]) -> Vec<usize> {
     all
 }
 
-/// Helm 3 writes `# Source: chart/templates/x.yaml` above each document.
+/// Helm 3 writes `# Source: chart/templates/x.yaml` above each document. Only a path is
+/// taken (a `/`, no whitespace, `:` or `@`): the source names the document in reports and
+/// errors, and a comment that says anything else may carry what a broken template spilled
+/// into it (a credential, a URL with a password).
 pub fn helm3_source(text: &str) -> Option<&str> {
     for line in text.lines() {
         let t = line.trim();
@@ -90,7 +93,10 @@ pub fn helm3_source(text: &str) -> Option<&str> {
             continue;
         }
         if let Some(rest) = t.strip_prefix("# Source:") {
-            return Some(rest.trim());
+            let path = rest.trim();
+            let path_like = path.contains('/')
+                && !path.contains(|c: char| c.is_whitespace() || c == ':' || c == '@');
+            return path_like.then_some(path);
         }
         if !t.starts_with('#') {
             break;
@@ -102,6 +108,26 @@ pub fn helm3_source(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A source comment names a template path; anything else in it is not repeated.
+    #[test]
+    fn the_source_comment_is_a_path() {
+        assert_eq!(
+            helm3_source("# Source: web/templates/deployment.yaml\nkind: Pod\n"),
+            Some("web/templates/deployment.yaml")
+        );
+        for comment in [
+            "# Source: job-crpassword: hunter2-secret",
+            "# Source: web/templates/x.yaml postgres://app:pw@db/app",
+            "# Source: notes",
+        ] {
+            assert_eq!(
+                helm3_source(&format!("{comment}\nkind: Pod\n")),
+                None,
+                "{comment}"
+            );
+        }
+    }
     use proptest::prelude::*;
 
     /// Every line start: the splitter looking at each line is the reference for [`split`]'s
