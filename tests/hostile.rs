@@ -540,3 +540,36 @@ fn ten_mb_single_document_succeeds() {
     let script_end = s.find("        ports:").unwrap();
     assert!(out.contains(&s[script_start..script_end]));
 }
+
+/// A template that spills other text into an image field (a Secret's lines, a URL with a
+/// password: the fuzzer's case) does not have it repeated: not in the error that pinning
+/// reports, nor in the report of a run without pinning.
+#[test]
+fn text_spilled_into_an_image_field_is_not_repeated() {
+    let input = b"apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: app
+    image: \"app:1
+      password: hunter2-spilled
+      url: postgres://app:hunter2-spilled@db:5432/app\"
+";
+    let out = e2e::run_env(&["--no-cache"], input, &[("NO_COLOR", "1")]);
+    let r = Run {
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_input_error(&r, "document 1", "not a reference's");
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    // (The dev profile changes nothing: the report holds findings, no diff of the document.)
+    let r = run_args(input, &["--profile", "dev"]);
+    assert_ok(&r);
+    assert!(
+        r.stderr.contains("not a reference's") && !r.stderr.contains("hunter2"),
+        "{}",
+        r.stderr
+    );
+}

@@ -458,7 +458,7 @@ fn prod_reads_the_config_of_a_digest_reference() {
     let words = report.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         words.contains(&format!(
-            "the config of image {host}/gone@{gone} was not read"
+            "the config of image \"{host}/gone@{gone}\" was not read"
         )),
         "{report}"
     );

@@ -1170,7 +1170,7 @@ spec:
     );
     let words = report.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        words.contains("the config of image httpd:2.4 was not read")
+        words.contains("the config of image \"httpd:2.4\" was not read")
             && words.contains("podSecurity.unknownUsers: restrict"),
         "{report}"
     );

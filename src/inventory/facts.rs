@@ -709,8 +709,9 @@ pub fn start_users(
             if !chowns {
                 out.unknown.get_or_insert_with(|| {
                     format!(
-                        "container {:?}: the config of image {image} was not read (pinning is off, or its lookup failed)",
-                        c.name
+                        "container {:?}: the config of image {} was not read (pinning is off, or its lookup failed)",
+                        c.name,
+                        chart_harden_registry::shown(image)
                     )
                 });
             }

@@ -79,8 +79,9 @@ fn prepare(input: Vec<u8>, cfg: &Config) -> Result<Prepared, Error> {
                         doc: doc_label(&stream.docs, f.doc),
                         path: f.path.to_string(),
                         message: format!(
-                            "image {:?} has a malformed digest {digest:?} (expected sha256: and 64 lowercase hex digits)",
-                            f.reference
+                            "image {} has a malformed digest {} (expected sha256: and 64 lowercase hex digits)",
+                            chart_harden_registry::shown(&f.reference),
+                            chart_harden_registry::shown(digest)
                         ),
                     });
                 }

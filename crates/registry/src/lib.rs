@@ -41,8 +41,8 @@ pub use cache::default_cache_dir;
 pub use error::ResolveError;
 pub use lockfile::{LockEntry, Lockfile, LockfileError};
 pub use reference::{
-    endpoint_for, is_loopback_registry, is_valid_digest, pinned, ImageRef, RefError, RefErrorKind,
-    DOCKER_HUB, DOCKER_HUB_ENDPOINT,
+    endpoint_for, is_loopback_registry, is_valid_digest, pinned, shown, ImageRef, RefError,
+    RefErrorKind, DOCKER_HUB, DOCKER_HUB_ENDPOINT,
 };
 pub use resolver::{Notice, Resolver};
 pub use transport::plain_http_allowed;

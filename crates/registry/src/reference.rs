@@ -87,9 +87,30 @@ impl fmt::Display for RefError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid image reference {:?}: {}",
-            self.input,
+            "invalid image reference {}: {}",
+            shown(&self.input),
             self.kind.describe()
+        )
+    }
+}
+
+/// An image field's text as a message may quote it: quoted when it is made of the characters
+/// of a reference (`[A-Za-z0-9._/:@+-]`, `[` `]` of an IPv6 registry; no `://`), else only its
+/// length. A template that
+/// spills other text into an image field (a Secret's lines, a URL with a password) must not
+/// have it repeated in an error or a report.
+pub fn shown(input: &str) -> String {
+    let reference_like = !input.is_empty()
+        && !input.contains("://")
+        && input
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/:@+-[]".contains(c));
+    if reference_like {
+        format!("{input:?}")
+    } else {
+        format!(
+            "of {} characters that are not a reference's (not shown: what a template spilled into the field may be a credential)",
+            input.chars().count()
         )
     }
 }
@@ -493,7 +514,12 @@ mod tests {
                 Ok(r) => panic!("{s:?} parsed as {r:?}"),
                 Err(e) => {
                     assert_eq!(e.kind, k, "{s:?}: {e}");
-                    assert!(e.to_string().contains(&format!("{s:?}")), "{e}");
+                    // The input is named unless it holds what no reference does (whitespace).
+                    if s.contains(' ') || s.is_empty() {
+                        assert!(e.to_string().contains("not shown"), "{e}");
+                    } else {
+                        assert!(e.to_string().contains(&format!("{s:?}")), "{e}");
+                    }
                 }
             }
         }
@@ -503,5 +529,26 @@ mod tests {
             Err(RefErrorKind::NameTooLong)
         );
         assert!(ImageRef::parse("a__b/c-d/e--f.g_h:v1.2-rc_3").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::shown;
+
+    /// A reference is quoted; other text is not repeated, only its length.
+    #[test]
+    fn only_references_are_quoted() {
+        assert_eq!(
+            shown("ghcr.io/a/b:1.2@sha256:00"),
+            "\"ghcr.io/a/b:1.2@sha256:00\""
+        );
+        for spilled in ["app:1 password: x", "postgres://u:pw@db/app", "", "a\nb"] {
+            assert!(
+                !shown(spilled).contains('"') || spilled.is_empty(),
+                "{spilled:?}"
+            );
+            assert!(shown(spilled).contains("not shown"), "{spilled:?}");
+        }
     }
 }

@@ -46,8 +46,11 @@ impl Rule for PinDigest {
                 continue;
             }
             let what = match &f.container {
-                Some(c) => format!("container {c:?} image {:?}", f.reference),
-                None => format!("image {:?}", f.reference),
+                Some(c) => format!(
+                    "container {c:?} image {}",
+                    chart_harden_registry::shown(&f.reference)
+                ),
+                None => format!("image {}", chart_harden_registry::shown(&f.reference)),
             };
             let facts = cx.image(&f.reference);
             match facts {
