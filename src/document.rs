@@ -261,9 +261,9 @@ impl Document {
         let name = self.value.ptr("/metadata/name").and_then(Value::as_str);
         let mut inner = Vec::new();
         // Input strings, escaped: a label is one line of a message or a report.
-        let safe = crate::names::comment_safe;
+        let (safe, shown) = (crate::names::comment_safe, crate::names::shown_name);
         if let Some(k) = kind {
-            inner.push(format!("{}/{}", safe(k), safe(name.unwrap_or("?"))));
+            inner.push(format!("{}/{}", shown(k), name.map_or("?".into(), shown)));
         }
         if let Some(src) = &self.source {
             inner.push(safe(src));
@@ -368,8 +368,16 @@ fn check_name(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Err
     let (valid, rule) = crate::names::rule_for(kind);
     if !valid(name) {
         return Err(field(format!(
-            "{} is not a valid {kind} name: it must be {rule}",
-            crate::yaml::scalar::quote(name)
+            "{} is not a valid {} name: it must be {rule}",
+            if crate::names::name_like(name) {
+                crate::yaml::scalar::quote(name)
+            } else {
+                format!(
+                    "a name of {} characters, some that no name holds (not shown),",
+                    name.chars().count()
+                )
+            },
+            crate::names::shown_name(kind)
         )));
     }
     Ok(())

@@ -65,6 +65,26 @@ pub fn is_release_name(s: &str) -> bool {
     s.len() <= 53 && is_dns1123_subdomain(s)
 }
 
+/// A kind or name as a message or a label may show it: as it is when it is made of the
+/// characters of one (`[A-Za-z0-9._:-]`, at most 253), else only its length. A template that
+/// spills other text into `metadata.name` (a URL with a password, a Secret's lines) must not
+/// have it repeated in an error or a report.
+pub fn shown_name(s: &str) -> String {
+    if name_like(s) {
+        s.to_string()
+    } else {
+        format!("<{} characters, not shown>", s.chars().count())
+    }
+}
+
+/// True when `s` is made of the characters of a kind or name (see [`shown_name`]).
+pub fn name_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+}
+
 /// `s` made safe for a one-line comment: control characters (line breaks, tabs, NUL), the
 /// Unicode line and paragraph separators, byte-order marks and `%` are written `%XX` (their
 /// UTF-8 bytes), so no input can end the comment line and add YAML lines or a `---`

@@ -541,11 +541,19 @@ fn ten_mb_single_document_succeeds() {
     assert!(out.contains(&s[script_start..script_end]));
 }
 
-/// A template that spills other text into an image field (a Secret's lines, a URL with a
-/// password: the fuzzer's case) does not have it repeated: not in the error that pinning
-/// reports, nor in the report of a run without pinning.
+/// A template that spills other text into an image field or a name (a Secret's lines, a URL
+/// with a password: the fuzzer's cases) does not have it repeated: not in the error that
+/// pinning or the name check reports, nor in the report of a run without pinning.
 #[test]
 fn text_spilled_into_an_image_field_is_not_repeated() {
+    let name = b"apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: web postgres://app:hunter2-spilled@db:5432/app
+";
+    let r = run(name);
+    assert_input_error(&r, "document 1", "is not a valid ServiceAccount name");
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
     let input = b"apiVersion: v1
 kind: Pod
 metadata: {name: p}
