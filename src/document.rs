@@ -339,21 +339,53 @@ fn check_object(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), E
     Ok(())
 }
 
-/// Checks `metadata.name` of the object `v` (at `at`, `""` or `items[i] `) the way the API
-/// server would: a string, and a valid name for its kind (see [`crate::names::rule_for`]).
-/// An absent name is left alone (`generateName`, or objects a tool names later).
+/// Checks `metadata.name` and `metadata.namespace` of the object `v` (at `at`, `""` or
+/// `items[i] `) the way the API server would: strings, a valid name for its kind (see
+/// [`crate::names::rule_for`]) and a DNS-1123 label for the namespace. An absent name is left
+/// alone (`generateName`, or objects a tool names later), and so is an absent or empty
+/// namespace (the release's).
 fn check_name(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Error> {
-    let Some(name) = v.ptr("/metadata/name") else {
-        return Ok(());
-    };
-    let path = format!("{}metadata.name", dotted(at));
+    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
+    if let Some(name) = v.ptr("/metadata/name") {
+        let (valid, rule) = crate::names::rule_for(kind);
+        let what = format!("{} name", crate::names::shown_name(kind));
+        check_identity(
+            label,
+            name,
+            &format!("{}metadata.name", dotted(at)),
+            &what,
+            valid,
+            rule,
+        )?;
+    }
+    match v.ptr("/metadata/namespace") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(ns)) if ns.is_empty() => Ok(()),
+        Some(ns) => {
+            let (valid, rule) = crate::names::rule_for("Namespace");
+            let path = format!("{}metadata.namespace", dotted(at));
+            check_identity(label, ns, &path, "namespace", valid, rule)
+        }
+    }
+}
+
+/// Checks one identity field (`path`) holds a string that `valid` accepts; the error says it
+/// must be `rule` for a valid `what`.
+fn check_identity(
+    label: &dyn Fn() -> String,
+    name: &Value,
+    path: &str,
+    what: &str,
+    valid: fn(&str) -> bool,
+    rule: &str,
+) -> Result<(), Error> {
     let field = |message: String| Error::Field {
         doc: label(),
-        path: path.clone(),
+        path: path.to_string(),
         message,
     };
     let Value::String(name) = name else {
-        let what = match name {
+        let found = match name {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
             Value::Number(_) => "a number",
@@ -361,23 +393,20 @@ fn check_name(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), Err
             _ => "a mapping",
         };
         return Err(field(format!(
-            "must be a string, but YAML reads it as {what} (Kubernetes rejects it; quote the name)"
+            "must be a string, but YAML reads it as {found} (Kubernetes rejects it; quote it)"
         )));
     };
-    let kind = v.key("kind").and_then(Value::as_str).unwrap_or_default();
-    let (valid, rule) = crate::names::rule_for(kind);
     if !valid(name) {
         return Err(field(format!(
-            "{} is not a valid {} name: it must be {rule}",
+            "{} is not a valid {what}: it must be {rule}",
             if crate::names::name_like(name) {
                 crate::yaml::scalar::quote(name)
             } else {
                 format!(
-                    "a name of {} characters, some that no name holds (not shown),",
+                    "a value of {} characters, some that no name holds (not shown),",
                     name.chars().count()
                 )
-            },
-            crate::names::shown_name(kind)
+            }
         )));
     }
     Ok(())

@@ -228,10 +228,12 @@ pub fn suggest(s: impl AsRef<str>) -> Option<Str> {
 
 impl ResourceRef {
     /// `Kind/namespace/name` (namespace omitted when unset).
+    /// (Each part shown as [`crate::names::shown_name`] shows it.)
     pub fn display(&self) -> String {
+        let shown = crate::names::shown_name;
         match &self.namespace {
-            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
-            None => format!("{}/{}", self.kind, self.name),
+            Some(ns) => format!("{}/{}/{}", shown(&self.kind), shown(ns), shown(&self.name)),
+            None => format!("{}/{}", shown(&self.kind), shown(&self.name)),
         }
     }
 

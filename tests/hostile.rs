@@ -554,6 +554,23 @@ metadata:
     let r = run(name);
     assert_input_error(&r, "document 1", "is not a valid ServiceAccount name");
     assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    // The API server rejects a namespace that is not a DNS-1123 label: so does chart-harden.
+    let namespace = b"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+  namespace: webtgres://app:hunter2-spilled@db:5432/app
+";
+    let r = run(namespace);
+    assert_input_error(&r, "document 1", "is not a valid namespace");
+    assert!(
+        r.stderr.contains("metadata.namespace") && !r.stderr.contains("hunter2"),
+        "{}",
+        r.stderr
+    );
+    assert_ok(&run(
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: \"\"}\n",
+    ));
     let input = b"apiVersion: v1
 kind: Pod
 metadata: {name: p}

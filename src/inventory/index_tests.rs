@@ -175,7 +175,16 @@ fn streams() -> Vec<(String, Vec<u8>)> {
     }
     // The corpus as one stream, twice, the second copy in its own namespaces.
     let text = String::from_utf8_lossy(&all).to_string();
-    let copy = text.replace("\n  namespace: ", "\n  namespace: copy-");
+    let copy: String = text
+        .split_inclusive('\n')
+        .map(|line| match line.strip_prefix("  namespace: ") {
+            Some(ns) => format!(
+                "  namespace: copy-{}\n",
+                ns.trim().trim_matches(['"', '\''])
+            ),
+            None => line.to_string(),
+        })
+        .collect();
     out.push((
         "corpus twice".into(),
         format!("{text}\n---\n{copy}").into_bytes(),
