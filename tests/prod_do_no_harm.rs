@@ -64,6 +64,26 @@ impl Net {
         })
     }
 
+    /// Is `port` of workload `name` reachable from a pod of another namespace (`shop`)?
+    fn reached_from_elsewhere(&self, name: &str, port: i64) -> bool {
+        self.with(|inv, pols, docs| {
+            let w = inv
+                .workloads
+                .iter()
+                .find(|w| w.object.resource.name == name)
+                .expect("workload");
+            let pod = Pod::of(docs, w);
+            let labels = chart_harden::inventory::Labels::default();
+            let client = Pod {
+                ns: "shop",
+                labels: &labels,
+                ports: Vec::new(),
+                foreign: true,
+            };
+            Side::of(pols, &pod, Direction::Ingress).allows(&client, &pod.ports, port, "TCP")
+        })
+    }
+
     fn isolated(&self, name: &str, dir: Direction) -> bool {
         self.with(|inv, pols, docs| {
             let w = inv
@@ -989,22 +1009,7 @@ spec:
         Net {
             out: out.to_string(),
         }
-        .with(|inv, pols, docs| {
-            let w = inv
-                .workloads
-                .iter()
-                .find(|w| w.object.resource.name == "db")
-                .expect("workload");
-            let db = Pod::of(docs, w);
-            let labels = chart_harden::inventory::Labels::default();
-            let client = Pod {
-                ns: "shop",
-                labels: &labels,
-                ports: Vec::new(),
-                foreign: true,
-            };
-            Side::of(pols, &db, Direction::Ingress).allows(&client, &db.ports, 5432, "TCP")
-        })
+        .reached_from_elsewhere("db", 5432)
     };
     let (out, report) = harden(input, &[]);
     assert!(
@@ -1055,22 +1060,7 @@ spec:
         Net {
             out: out.to_string(),
         }
-        .with(|inv, pols, docs| {
-            let w = inv
-                .workloads
-                .iter()
-                .find(|w| w.object.resource.name == "api")
-                .expect("workload");
-            let api = Pod::of(docs, w);
-            let labels = chart_harden::inventory::Labels::default();
-            let client = Pod {
-                ns: "shop",
-                labels: &labels,
-                ports: Vec::new(),
-                foreign: true,
-            };
-            Side::of(pols, &api, Direction::Ingress).allows(&client, &api.ports, port, "TCP")
-        })
+        .reached_from_elsewhere("api", port)
     };
     let (out, report) = harden(input, &[]);
     assert!(

@@ -43,12 +43,22 @@ pub struct Map {
 /// apiVersion, kind, namespace and template file), per parsing thread: a bounded table of the
 /// strings seen last (a manifest repeats a few hundred keys).
 pub fn intern(s: &str) -> Str {
-    const MOST: usize = 4096;
     thread_local! {
-        static SEEN: std::cell::RefCell<std::collections::HashSet<Str>> =
-            std::cell::RefCell::default();
+        static SEEN: Interned = Interned::default();
     }
-    SEEN.with_borrow_mut(|seen| {
+    SEEN.with(|seen| seen.get(s))
+}
+
+/// A bounded table of shared strings (see [`intern`] and [`crate::finding::shared`]): the
+/// 4,096 seen last.
+#[derive(Default)]
+pub(crate) struct Interned(std::cell::RefCell<std::collections::HashSet<Str>>);
+
+impl Interned {
+    /// The table's copy of `s` (made when it has none).
+    pub(crate) fn get(&self, s: &str) -> Str {
+        const MOST: usize = 4096;
+        let mut seen = self.0.borrow_mut();
         if let Some(x) = seen.get(s) {
             return x.clone();
         }
@@ -58,7 +68,7 @@ pub fn intern(s: &str) -> Str {
         let x = Str::from(s);
         seen.insert(x.clone());
         x
-    })
+    }
 }
 
 static NULL: Value = Value::Null;
