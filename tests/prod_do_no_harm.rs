@@ -1136,10 +1136,29 @@ spec:
     spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 1Gi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: named, namespace: app}
+spec:
+  selector:
+    matchLabels: {app: named}
+  template:
+    metadata:
+      labels: {app: named}
+    spec:
+      initContainers:
+      - name: perms
+        image: busybox:1.36
+        command: [sh, -c, 'chown -R postgres:postgres /data']
+        securityContext: {runAsUser: 0}
+      containers:
+      - name: db
+        image: example.com/db:3
 ";
     let specs = |out: &str| {
         let stream = parse_stream(out.as_bytes()).expect("parses");
-        [0, 1].map(|i| {
+        [0, 1, 2].map(|i| {
             stream.docs[i]
                 .value
                 .pointer("/spec/template/spec")
@@ -1148,7 +1167,7 @@ spec:
         })
     };
     let (out, report) = harden(input, &[]);
-    let [web, store] = specs(&out);
+    let [web, store, named] = specs(&out);
     assert!(
         web.pointer("/securityContext/runAsUser").is_none(),
         "a UID was chosen for an image whose user is unknown:\n{out}"
@@ -1164,9 +1183,14 @@ spec:
             && words.contains("podSecurity.unknownUsers: restrict"),
         "{report}"
     );
-    // The chown names the user: the pod runs as its owner.
+    // The chown names the user: the pod runs as its owner. A chown to a user named only by
+    // name names no UID.
     assert_eq!(store["securityContext"]["runAsUser"], 1000, "{out}");
+    assert!(
+        named.pointer("/securityContext/runAsUser").is_none(),
+        "a UID was chosen beside a chown to a named user:\n{out}"
+    );
     let (out, _) = harden_with(input, "podSecurity:\n  unknownUsers: restrict\n");
-    let [web, _] = specs(&out);
+    let [web, _, _] = specs(&out);
     assert_eq!(web["securityContext"]["runAsUser"], 65532, "{out}");
 }

@@ -630,6 +630,30 @@ pub fn only_waits(script: &str) -> bool {
     any
 }
 
+/// The owner a script's first `chown` gives, as written: `chown -R 1000:2000 /x` →
+/// ("1000", Some("2000")), `chown 1000 /x` → ("1000", None).
+pub(crate) fn chown_target(script: &str) -> Option<(&str, Option<&str>)> {
+    script.split([';', '&', '\n', '|']).find_map(|stmt| {
+        let mut words = stmt.split_whitespace();
+        if words.next() != Some("chown") {
+            return None;
+        }
+        let target = words.find(|w| !w.starts_with('-'))?;
+        Some(match target.split_once(':') {
+            Some((user, group)) => (user, Some(group)),
+            None => (target, None),
+        })
+    })
+}
+
+/// The numeric owner a script's chown gives: `chown -R 999:999 /x` → (999, Some(999)),
+/// `chown 1000 /x` → (1000, None); none for names (`postgres:postgres`) or root.
+pub fn chown_owner(script: &str) -> Option<(i64, Option<i64>)> {
+    let (user, group) = chown_target(script)?;
+    let uid = user.parse::<i64>().ok().filter(|u| *u > 0)?;
+    Some((uid, group.and_then(|g| g.parse().ok())))
+}
+
 /// What stands in the way of a UID chosen for a workload's pod, from what is known of the
 /// users its containers start as.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -671,10 +695,18 @@ pub fn start_users(
     let chown_init = |c: &super::Container, cv: &Value| {
         c.list == "initContainers" && shell_script(cv).is_some_and(|s| only_ownership(&s))
     };
-    let chowns = w
-        .containers
-        .iter()
-        .any(|c| c.path.lookup(doc).is_some_and(|cv| chown_init(c, cv)));
+    // A root init container that chowns the volumes to a numeric owner names the user the
+    // chart means to run as (the UID CH101 then chooses).
+    let chowns = w.containers.iter().any(|c| {
+        c.path.lookup(doc).is_some_and(|cv| {
+            let root = cv
+                .ptr("/securityContext/runAsUser")
+                .or(pod_uid)
+                .and_then(crate::yaml::view::as_int)
+                == Some(0);
+            root && chown_init(c, cv) && shell_script(cv).is_some_and(|s| chown_owner(&s).is_some())
+        })
+    });
     for c in w
         .containers
         .iter()

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{csc, pod_spec, psc};
 use crate::finding::{Applicability, Severity};
-use crate::inventory::facts::{only_ownership, shell_script as script};
+use crate::inventory::facts::{chown_owner, chown_target, only_ownership, shell_script as script};
 use crate::inventory::{Container, Workload};
 use crate::rules::{workloads, Context, Fix, Rule, RuleMeta, Sink};
 use crate::yaml::edit::Op;
@@ -36,35 +36,11 @@ Redis, …: they require their own user to own the data directory) and owner-onl
 /// CH108.
 pub struct InitChownToFsGroup;
 
-/// The owner a script's first `chown` gives, as written: `chown -R 1000:2000 /x` →
-/// ("1000", Some("2000")), `chown 1000 /x` → ("1000", None).
-fn chown_target(script: &str) -> Option<(&str, Option<&str>)> {
-    script.split([';', '&', '\n', '|']).find_map(|stmt| {
-        let mut words = stmt.split_whitespace();
-        if words.next() != Some("chown") {
-            return None;
-        }
-        let target = words.find(|w| !w.starts_with('-'))?;
-        Some(match target.split_once(':') {
-            Some((user, group)) => (user, Some(group)),
-            None => (target, None),
-        })
-    })
-}
-
 /// The group a script's chown gives (its user when it names no group): `chown -R 1000:2000 /x`
 /// → Some(2000).
 fn chown_gid(script: &str) -> Option<i64> {
     let (user, group) = chown_target(script)?;
     group.filter(|g| !g.is_empty()).unwrap_or(user).parse().ok()
-}
-
-/// The numeric owner a script's chown gives: `chown -R 999:999 /x` → (999, Some(999)),
-/// `chown 1000 /x` → (1000, None); none for names (`postgres:postgres`) or root.
-fn chown_owner(script: &str) -> Option<(i64, Option<i64>)> {
-    let (user, group) = chown_target(script)?;
-    let uid = user.parse::<i64>().ok().filter(|u| *u > 0)?;
-    Some((uid, group.and_then(|g| g.parse().ok())))
 }
 
 /// The owner (UID, and GID when numeric) that the pod's root chown init containers give its
