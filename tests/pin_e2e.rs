@@ -63,24 +63,38 @@ fn deployment(name: &str, image: &str, extra: &str) -> String {
 /// Hardens `input` in prod, pinning through the registry (no cache): the output's pod specs,
 /// one per document, and the report.
 fn prod_pod_specs(input: &str) -> (Vec<serde_json::Value>, String) {
+    prod_pod_specs_with(input, None)
+}
+
+/// [`prod_pod_specs`] with a chart-harden config file holding `config`, when given (a Pod's
+/// spec is its pod spec).
+fn prod_pod_specs_with(input: &str, config: Option<&str>) -> (Vec<serde_json::Value>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = run(
-        &[
-            "--no-cache",
-            "--cache-dir",
-            dir.path().to_str().expect("utf8"),
-            "--profile",
-            "prod",
-        ],
-        input,
-    );
+    let cfg = dir.path().join("c.yaml");
+    let mut args = vec![
+        "--no-cache",
+        "--cache-dir",
+        dir.path().to_str().expect("utf8"),
+        "--profile",
+        "prod",
+    ];
+    if let Some(config) = config {
+        std::fs::write(&cfg, config).expect("config");
+        args.extend(["--config", cfg.to_str().expect("utf8")]);
+    }
+    let out = run(&args, input);
     let report = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{report}");
     let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
     let specs = stream
         .docs
         .iter()
-        .filter_map(|d| d.value.pointer("/spec/template/spec"))
+        .filter_map(
+            |d| match d.value.pointer("/kind").and_then(|k| k.as_str()) {
+                Some("Pod") => d.value.pointer("/spec"),
+                _ => d.value.pointer("/spec/template/spec"),
+            },
+        )
         .map(|v| v.to_json())
         .collect();
     (specs, report)
@@ -313,30 +327,10 @@ fn prod_keeps_the_user_an_image_names() {
     let input = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: svc\n    image: {host}/svc:1\n  - name: other\n    image: {host}/other:1\n"
     );
-    let dir = tempfile::tempdir().expect("tempdir");
     // `other` starts as root (its config sets no User): prod withholds the chosen UID unless
     // the configuration asks for it (see `prod_withholds_a_uid_from_a_root_image`).
-    let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "podSecurity: {rootContainers: restrict}\n").expect("config");
-    let out = run(
-        &[
-            "--no-cache",
-            "--cache-dir",
-            dir.path().to_str().expect("utf8"),
-            "--profile",
-            "prod",
-            "--config",
-            cfg.to_str().expect("utf8"),
-        ],
-        &input,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stream = chart_harden::document::parse_stream(&out.stdout).expect("parses");
-    let spec = stream.docs[0].value.pointer("/spec").expect("spec").clone();
+    let (specs, _) = prod_pod_specs_with(&input, Some("podSecurity: {rootContainers: restrict}\n"));
+    let spec = specs[0].clone();
     assert_eq!(spec["securityContext"]["runAsUser"], 65532, "{spec}");
     assert_eq!(
         spec["containers"][0]["securityContext"]["runAsUser"], 1001,

@@ -704,7 +704,9 @@ pub fn start_users(
                 .or(pod_uid)
                 .and_then(crate::yaml::view::as_int)
                 == Some(0);
-            root && chown_init(c, cv) && shell_script(cv).is_some_and(|s| chown_owner(&s).is_some())
+            // (The script read once: it only chowns, to a numeric owner.)
+            root && c.list == "initContainers"
+                && shell_script(cv).is_some_and(|s| only_ownership(&s) && chown_owner(&s).is_some())
         })
     });
     for c in w
