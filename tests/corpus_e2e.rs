@@ -105,7 +105,10 @@ fn check_chart(name: &str, input: &[u8], profile: &str) -> (usize, usize, usize)
             "{name}: {} changed without an applied finding",
             b.label()
         );
-        for op in chart_harden::export::json_patch::diff(&b.value.to_json(), &a.value.to_json()) {
+        for op in chart_harden::export::json_patch::diff(
+            &b.full_value().unwrap().to_json(),
+            &a.full_value().unwrap().to_json(),
+        ) {
             let p = op["path"].as_str().unwrap();
             // chart-harden's own bookkeeping annotations (`chart-harden.io/…`).
             let bookkeeping = p.starts_with("/metadata/annotations/chart-harden.io~1")

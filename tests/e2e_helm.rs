@@ -229,7 +229,7 @@ fn helm4_plugin_from_repo_and_tarball() {
                 .into_iter()
                 .filter(|d| !d.value.is_null())
                 .map(|d| {
-                    let mut v = d.value.to_json();
+                    let mut v = d.full_value().unwrap().to_json();
                     if let Some(a) = v
                         .pointer_mut("/metadata/annotations")
                         .and_then(Value::as_object_mut)

@@ -341,7 +341,7 @@ fn values_of(bytes: &[u8]) -> Vec<Value> {
     let mut v = Vec::new();
     for d in &stream.docs {
         for o in &d.objects {
-            v.push(d.object_value(o).clone());
+            v.push(d.full_object_value(o).into_owned());
         }
     }
     v

@@ -49,7 +49,7 @@ fn objects(stream: &[u8]) -> BTreeMap<String, Value> {
     let mut m = BTreeMap::new();
     for d in e2e::docs(stream).docs {
         for o in &d.objects {
-            let mut v = d.object_value(o).to_json();
+            let mut v = d.full_object_value(o).to_json();
             drop_nulls(&mut v);
             let key = format!(
                 "{}|{}|{}|{}",

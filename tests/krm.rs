@@ -17,7 +17,7 @@ fn kustomize_items(rendered: &[u8], path: &str) -> Vec<Value> {
     let mut items = Vec::new();
     for d in e2e::docs(rendered).docs {
         for o in &d.objects {
-            let mut v = d.object_value(o).to_json();
+            let mut v = d.full_object_value(o).to_json();
             let i = items.len().to_string();
             let md = v
                 .as_object_mut()
@@ -138,7 +138,7 @@ fn check_chart(name: &str, profile: &str) {
     let plain_objects: Vec<Value> = plain_docs
         .docs
         .iter()
-        .flat_map(|d| d.objects.iter().map(|o| d.object_value(o).to_json()))
+        .flat_map(|d| d.objects.iter().map(|o| d.full_object_value(o).to_json()))
         .collect();
     assert_eq!(plain_objects.len(), out_items.len(), "{name}: item count");
     let mut changed = 0;

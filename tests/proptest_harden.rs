@@ -679,7 +679,10 @@ fn check(docs: &[DocSpec], seed: u64, prod: bool) -> Result<(), TestCaseError> {
     for f in &out.findings {
         if matches!(f.fix, FixState::Applied { .. }) && !f.path.is_empty() {
             let segs = path_segments(&f.path);
-            let doc = before.docs.get(f.resource.doc).map(|d| d.value.to_json());
+            let doc = before
+                .docs
+                .get(f.resource.doc)
+                .map(|d| d.full_value().unwrap().to_json());
             let paths = fixed.entry(f.resource.doc).or_default();
             paths.extend(doc.map(|v| siblings(&v, f.rule, &segs)).unwrap_or_default());
             paths.push(segs);
@@ -702,8 +705,8 @@ fn check(docs: &[DocSpec], seed: u64, prod: bool) -> Result<(), TestCaseError> {
             );
             prop_assert!(!changed.contains(&i));
         }
-        let mut vb = b.value.to_json();
-        let mut va = a.value.to_json();
+        let mut vb = b.full_value().unwrap().to_json();
+        let mut va = a.full_value().unwrap().to_json();
         for p in fixed.get(&i).into_iter().flatten() {
             remove_path(&mut vb, p);
             remove_path(&mut va, p);
@@ -722,7 +725,7 @@ fn check(docs: &[DocSpec], seed: u64, prod: bool) -> Result<(), TestCaseError> {
         // Look-alikes are still strings.
         for (ptr, s) in &expected[i] {
             prop_assert_eq!(
-                a.value.pointer(ptr).map(|v| v.to_json()),
+                a.full_value().unwrap().pointer(ptr).map(|v| v.to_json()),
                 Some(Value::String(s.clone())),
                 "{} in document {}:\n{}",
                 ptr,

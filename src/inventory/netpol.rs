@@ -603,7 +603,8 @@ pub fn unallowed_references(
             .any(|(ns, v)| !is_generated(v) && policy_selects(ns, v, p))
     };
     let mut out = RefCheck::default();
-    for r in traffic::references(docs, inv) {
+    let full = traffic::FullViews::default();
+    for r in traffic::references(docs, inv, &full) {
         let src = &inv.workloads[r.from];
         let svc = &inv.services[r.service];
         if src.is_test_hook() || host_network(docs, src) {

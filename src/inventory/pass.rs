@@ -2,13 +2,14 @@
 //! the rules of that pass (the stream does not change within a pass; a new pass starts empty).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::document::{Document, Object};
 use crate::inventory::selectors::SelectorIndexes;
 use crate::inventory::traffic::{self, Reference};
 use crate::inventory::Inventory;
 use crate::yaml::view::ValueExt;
+use crate::yaml::Value;
 
 /// The lazily derived facts of one pass.
 #[derive(Debug, Default)]
@@ -26,6 +27,50 @@ pub struct PassFacts {
     crd_scopes: OnceLock<HashMap<(String, String), bool>>,
     /// Whether some document carries Helm 4's filename annotation.
     helm4: OnceLock<bool>,
+    /// Whole views of the documents whose view leaves out their data.
+    pub full_views: FullViews,
+}
+
+/// Whole typed views of ConfigMaps and Secrets, whose views leave out their data
+/// ([`crate::document::PRUNED`]), each read again once per pass on first use. (Each read: a
+/// Secret that 300 workloads' references name was read 326 times in one run of the corpus,
+/// 842 reads of 1.2 MB in all; the prod run took 13 % longer.)
+#[derive(Debug, Default)]
+pub struct FullViews(std::sync::Mutex<HashMap<usize, Arc<Value>>>);
+
+/// An object's whole typed view: borrowed from its document, or read again and shared.
+pub enum Full<'a> {
+    /// The document's view is whole.
+    Borrowed(&'a Value),
+    /// The document's data, read again.
+    Shared(Arc<Value>),
+}
+
+impl std::ops::Deref for Full<'_> {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        match self {
+            Full::Borrowed(v) => v,
+            Full::Shared(v) => v,
+        }
+    }
+}
+
+impl FullViews {
+    /// The whole typed view of object `o` (see [`Document::full_object_value`]).
+    pub fn get<'a>(&self, docs: &'a [Document], o: &Object) -> Full<'a> {
+        let doc = &docs[o.doc()];
+        if !doc.partial {
+            return Full::Borrowed(doc.object_value(o));
+        }
+        // A pruned document is one object, its root (no kind in `PRUNED` is a List).
+        debug_assert!(o.base.0.is_empty());
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let whole = seen
+            .entry(doc.index)
+            .or_insert_with(|| Arc::new(doc.full_object_value(o).into_owned()));
+        Full::Shared(Arc::clone(whole))
+    }
 }
 
 /// HorizontalPodAutoscalers (indexes into the inventory's list of them) by the
@@ -51,7 +96,7 @@ impl PassFacts {
     /// Workload → Service references found in env, args and ConfigMaps.
     pub fn references(&self, docs: &[Document], inv: &Inventory) -> &[Reference] {
         self.references
-            .get_or_init(|| traffic::references(docs, inv))
+            .get_or_init(|| traffic::references(docs, inv, &self.full_views))
     }
 
     /// True when workload `wi` (inventory order) carries an opt-out annotation

@@ -18,8 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::yaml::Value;
 
 use crate::document::Document;
+use crate::inventory::pass::Full;
+pub use crate::inventory::pass::FullViews;
 use crate::inventory::{Inventory, Service, Workload};
-use crate::yaml::view::{MapExt, ValueExt};
+use crate::yaml::view::ValueExt;
 
 /// One inferred edge: workload `from` names Service `service`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -155,16 +157,21 @@ pub fn known_namespaces(docs: &[Document], inv: &Inventory) -> BTreeSet<String> 
     s
 }
 
+/// The `data` of the ConfigMap `name` of `namespace` (read again: the view leaves it out, see
+/// [`crate::document::PRUNED`]).
 fn configmap_data<'a>(
     docs: &'a [Document],
     inv: &Inventory,
+    full: &FullViews,
     name: &str,
     namespace: &str,
-) -> Option<&'a crate::yaml::Map> {
+) -> Option<Full<'a>> {
     let o = inv
         .config_named("ConfigMap", name)
         .find(|o| Inventory::same_namespace(inv.namespace_str(&o.resource), namespace))?;
-    docs[o.doc()].object_value(o).key("data")?.as_object()
+    let v = full.get(docs, o);
+    v.key("data")?.as_object()?;
+    Some(v)
 }
 
 /// A Secret's values by key (`data` decoded from base64, then `stringData`), for reading
@@ -173,6 +180,7 @@ fn configmap_data<'a>(
 fn secret_data(
     docs: &[Document],
     inv: &Inventory,
+    full: &FullViews,
     name: &str,
     namespace: &str,
 ) -> Vec<(String, String)> {
@@ -182,7 +190,7 @@ fn secret_data(
     else {
         return Vec::new();
     };
-    let v = docs[o.doc()].object_value(o);
+    let v = full.get(docs, o);
     let mut out = Vec::new();
     if let Some(d) = v.key("data").and_then(Value::as_object) {
         for (k, x) in d {
@@ -275,7 +283,7 @@ pub enum Via<'a> {
         /// The ConfigMap.
         configmap: &'a str,
         /// Its key.
-        key: &'a str,
+        key: crate::finding::Str,
         /// How the pods read it (`envFrom of container "app", volume config`).
         uses: std::rc::Rc<str>,
     },
@@ -309,6 +317,7 @@ impl std::fmt::Display for Via<'_> {
 pub fn workload_texts<'a>(
     docs: &'a [Document],
     inv: &Inventory,
+    full: &FullViews,
     w: &'a Workload,
 ) -> Vec<(Via<'a>, Cow<'a, str>)> {
     let mut out: Vec<(Via<'a>, Cow<'a, str>)> = Vec::new();
@@ -349,9 +358,8 @@ pub fn workload_texts<'a>(
                 if let Some(r) = e.ptr("/valueFrom/configMapKeyRef") {
                     let n = r.key("name").and_then(Value::as_str).unwrap_or_default();
                     let k = r.key("key").and_then(Value::as_str).unwrap_or_default();
-                    if let Some(v) = configmap_data(docs, inv, n, &w.namespace)
-                        .and_then(|d| d.key(k))
-                        .and_then(Value::as_str)
+                    if let Some(v) = configmap_data(docs, inv, full, n, &w.namespace)
+                        .and_then(|d| Some(d.key("data")?.key(k)?.as_str()?.to_string()))
                     {
                         out.push((
                             Via::EnvConfigMap {
@@ -410,7 +418,7 @@ pub fn workload_texts<'a>(
     }
     for (n, key, uses) in secrets {
         let uses: std::rc::Rc<str> = uses.into();
-        for (k, v) in secret_data(docs, inv, n, &w.namespace) {
+        for (k, v) in secret_data(docs, inv, full, n, &w.namespace) {
             if key.is_none_or(|want| want == k) {
                 out.push((
                     Via::Secret {
@@ -424,17 +432,22 @@ pub fn workload_texts<'a>(
         }
     }
     for (n, uses) in cms {
-        if let Some(data) = configmap_data(docs, inv, n, &w.namespace) {
+        if let Some(cm) = configmap_data(docs, inv, full, n, &w.namespace) {
             let uses: std::rc::Rc<str> = uses.join(", ").into();
-            for (k, v) in data {
+            for (k, v) in cm
+                .key("data")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(s) = v.as_str() {
                     out.push((
                         Via::ConfigMap {
                             configmap: n,
-                            key: k,
+                            key: k.clone(),
                             uses: uses.clone(),
                         },
-                        s.into(),
+                        s.to_string().into(),
                     ));
                 }
             }
@@ -479,7 +492,7 @@ fn port_after(text: &str, i: usize) -> Option<i64> {
 /// Reads the same host tokens as [`host_tokens`] (a test compares them), in an order that
 /// rejects most tokens early: a token is looked at further only when its first or second
 /// label is as long as some Service name.
-pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
+pub fn references(docs: &[Document], inv: &Inventory, full: &FullViews) -> Vec<Reference> {
     let known = known_namespaces(docs, inv);
     // Services by lower-case name: a host names a Service only through its first or second
     // label, so each token is checked against a handful of candidates, not every Service.
@@ -508,7 +521,7 @@ pub fn references(docs: &[Document], inv: &Inventory) -> Vec<Reference> {
     let mut out: BTreeSet<Reference> = BTreeSet::new();
     let mut candidates: Vec<usize> = Vec::new();
     for (wi, w) in inv.workloads.iter().enumerate() {
-        for (via, text) in workload_texts(docs, inv, w) {
+        for (via, text) in workload_texts(docs, inv, full, w) {
             let mut via_text: Option<String> = None;
             let b = text.as_bytes();
             for (start, ts, te, end) in token_spans(b) {
@@ -755,7 +768,7 @@ mod tests {
         let known = known_namespaces(docs, inv);
         let mut out: BTreeSet<Reference> = BTreeSet::new();
         for (wi, w) in inv.workloads.iter().enumerate() {
-            for (via, text) in workload_texts(docs, inv, w) {
+            for (via, text) in workload_texts(docs, inv, &FullViews::default(), w) {
                 for (token, port) in host_tokens(&text) {
                     let host = token.to_ascii_lowercase();
                     let labels: Vec<&str> = host.splitn(3, '.').take(2).collect();
@@ -834,7 +847,7 @@ spec:
             let stream = crate::document::parse_stream(input).unwrap();
             for ns in [None, Some("app")] {
                 let inv = Inventory::build(&stream.docs, ns);
-                let fast = references(&stream.docs, &inv);
+                let fast = references(&stream.docs, &inv, &FullViews::default());
                 assert_eq!(fast, references_by_tokens(&stream.docs, &inv));
                 found += fast.len();
             }
@@ -842,7 +855,7 @@ spec:
         // The edge cases name Services in many ways; the comparison is not of empty lists.
         let stream = crate::document::parse_stream(EDGES.as_bytes()).unwrap();
         let inv = Inventory::build(&stream.docs, Some("app"));
-        let refs = references(&stream.docs, &inv);
+        let refs = references(&stream.docs, &inv, &FullViews::default());
         let hosts: BTreeSet<&str> = refs.iter().map(|r| r.host.as_str()).collect();
         for h in [
             "db.data.svc.cluster.local",

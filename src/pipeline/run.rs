@@ -159,7 +159,7 @@ pub(super) fn harden(
             if let Some(before) = fixer.before.remove(&d.index).filter(|b| *b != d.text) {
                 // Diff context must not show a Secret's values (a List holding a Secret and a
                 // changed workload).
-                let secrets = crate::report::diff::secret_values(&d.value);
+                let secrets = crate::report::diff::secret_values(&*d.full_value()?);
                 let redact = |t: Text| {
                     if secrets.is_empty() {
                         t

@@ -81,9 +81,15 @@ impl<'a> Context<'a> {
         self.derived.has_opt_outs(self.docs, self.inv, wi)
     }
 
-    /// The typed view of an object.
+    /// The typed view of an object (without a ConfigMap's or Secret's data: see
+    /// [`crate::document::PRUNED`]).
     pub fn value(&self, o: &Object) -> &Value {
         self.docs[o.doc()].object_value(o)
+    }
+
+    /// The whole typed view of an object, a ConfigMap's or Secret's data included.
+    pub fn full_value(&self, o: &Object) -> crate::inventory::pass::Full<'a> {
+        self.derived.full_views.get(self.docs, o)
     }
 
     /// The value at a document path.

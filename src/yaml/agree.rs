@@ -117,15 +117,25 @@ fn too_deep(n: &Node, depth: usize) -> bool {
     }
 }
 
-/// Removes the nodes at `prune` (mapping keys; `*` for every sequence item) from `v`;
+/// Removes the nodes at `prune` (mapping keys, `a|b` for either; `*` for every sequence item)
+/// from `v`;
 /// whether anything was removed.
 fn remove_at(v: &mut Value, prune: &[&str]) -> bool {
     let Some((step, rest)) = prune.split_first() else {
         return false;
     };
     match v {
-        Value::Object(m) if rest.is_empty() => m.shift_remove(step).is_some(),
-        Value::Object(m) => m.get_mut(step).is_some_and(|c| remove_at(c, rest)),
+        Value::Object(m) => {
+            let mut any = false;
+            for key in step.split('|') {
+                any |= if rest.is_empty() {
+                    m.shift_remove(key).is_some()
+                } else {
+                    m.get_mut(key).is_some_and(|c| remove_at(c, rest))
+                };
+            }
+            any
+        }
         Value::Array(items) if *step == "*" && !rest.is_empty() => {
             let mut any = false;
             for item in items {

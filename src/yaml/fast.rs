@@ -38,8 +38,8 @@ pub fn parse(text: &str) -> Option<Value> {
 }
 
 /// Like [`parse`], but the nodes at `prune` (a path of mapping keys, `*` for any sequence
-/// element: `["spec", "versions", "*", "schema"]`) are validated exactly as [`parse`] would
-/// and then left out of the value. Returns the value and whether anything was left out.
+/// element, `a|b` for either key: `["spec", "versions", "*", "schema"]`, `["data|binaryData"]`)
+/// are validated exactly as [`parse`] would and then left out of the value. Returns the value and whether anything was left out.
 pub fn parse_pruned(text: &str, prune: &[&str]) -> Option<(Value, bool)> {
     read(text, prune)
 }
@@ -355,10 +355,15 @@ fn child_match(stack: &[Frame], prune: &[&str]) -> Option<usize> {
     let step = *prune.get(n)?;
     let hit = match &top.kind {
         Kind::Seq => step == "*",
-        Kind::Map(Some(k)) => step == k.as_str(),
+        Kind::Map(Some(k)) => step_names(step, k),
         Kind::Map(None) => false,
     };
     hit.then_some(n + 1)
+}
+
+/// True when the prune path's mapping step `step` (`key`, or `a|b` for either) names `key`.
+pub(super) fn step_names(step: &str, key: &str) -> bool {
+    step.split('|').any(|s| s == key)
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ fn keys_of(cx: &Context<'_>, kind: &str, name: &str, ns: &str) -> Option<Option<
         .config_named(kind, name)
         .find(|o| Inventory::same_namespace(cx.inv.namespace_str(&o.resource), ns))
     {
-        let v = cx.value(o);
+        let v = cx.full_value(o);
         let fields: &[&str] = if kind == "Secret" {
             &["data", "stringData"]
         } else {

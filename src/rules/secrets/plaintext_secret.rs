@@ -73,7 +73,7 @@ impl Rule for PlaintextSecret {
             if o.resource.api_version != "v1" {
                 continue;
             }
-            let v = cx.value(o);
+            let v = &*cx.full_value(o);
             if crate::rules::skipped_object(v, &META) {
                 continue;
             }
