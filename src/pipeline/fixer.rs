@@ -249,7 +249,9 @@ pub fn within_declared(declared: Applicability, emitted: Applicability) -> bool 
 fn changes_explicit_value(docs: &[crate::document::Document], fix: &rules::Fix) -> Option<String> {
     fix.ops.iter().find_map(|(d, op)| {
         let Op::Set(path, new) = op else { return None };
-        let old = path.lookup(&docs.get(*d)?.value)?;
+        // The whole view: a fix may set a ConfigMap's or Secret's data, which the view leaves out.
+        let view = docs.get(*d)?.full_value().ok()?;
+        let old = path.lookup(&view)?;
         (!old.is_null() && !old.is_object() && !old.is_array() && old != new)
             .then(|| format!("{path} from {old} to {new}"))
     })
