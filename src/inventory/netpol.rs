@@ -603,7 +603,7 @@ pub fn unallowed_references(
             .any(|(ns, v)| !is_generated(v) && policy_selects(ns, v, p))
     };
     let mut out = RefCheck::default();
-    let full = traffic::FullViews::default();
+    let full = crate::inventory::pass::FullViews::default();
     for r in traffic::references(docs, inv, &full) {
         let src = &inv.workloads[r.from];
         let svc = &inv.services[r.service];

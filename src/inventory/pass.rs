@@ -32,9 +32,9 @@ pub struct PassFacts {
 }
 
 /// Whole typed views of ConfigMaps and Secrets, whose views leave out their data
-/// ([`crate::document::PRUNED`]), each read again once per pass on first use. (Each read: a
-/// Secret that 300 workloads' references name was read 326 times in one run of the corpus,
-/// 842 reads of 1.2 MB in all; the prod run took 13 % longer.)
+/// ([`crate::document::PRUNED`]), each read again once per pass, on first use. (Read on every
+/// use instead, one Secret that many references name was read 326 times in a prod run of the
+/// corpus, 842 reads of 1.2 MB in all, and the run took about 13 % longer.)
 #[derive(Debug, Default)]
 pub struct FullViews(std::sync::Mutex<HashMap<usize, Arc<Value>>>);
 

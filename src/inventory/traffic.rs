@@ -18,8 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::yaml::Value;
 
 use crate::document::Document;
-use crate::inventory::pass::Full;
-pub use crate::inventory::pass::FullViews;
+use crate::inventory::pass::{Full, FullViews};
 use crate::inventory::{Inventory, Service, Workload};
 use crate::yaml::view::ValueExt;
 
