@@ -193,15 +193,17 @@ pub struct Emitted {
     pub fix: Option<Box<Fix>>,
 }
 
-/// Whether a report is one an earlier step of the fix loop already kept (see [`run_all`]).
-pub type Known<'a> = &'a (dyn Fn(&Finding) -> bool + Sync);
+/// Whether a report (with its fix, if any) is one an earlier step of the fix loop already
+/// kept and whose fix the step would withhold again: the step would drop it (see [`run_all`]).
+pub type Known<'a> = &'a (dyn Fn(&Finding, Option<&Fix>) -> bool + Sync);
 
 /// Collects what a rule emits.
 #[derive(Default)]
 pub struct Sink<'a> {
     /// Emitted findings.
     pub items: Vec<Emitted>,
-    /// Reports kept by an earlier step: emitted again without a fix, they are not collected
+    /// Reports kept by an earlier step: emitted again without a fix, or with one the step
+    /// would withhold again, they are not collected
     /// (a later pass re-reports nearly everything it reported before; at x16 this is the
     /// second copy of every whole-stream rule's findings at the peak).
     known: Option<Known<'a>>,
@@ -240,7 +242,7 @@ impl Sink<'_> {
         };
         // What a caller changes after `emit` (suggestion, severity) is not part of a report's
         // identity, so the finding can be judged here.
-        if e.fix.is_none() && self.known.is_some_and(|k| k(&e.finding)) {
+        if self.known.is_some_and(|k| k(&e.finding, e.fix.as_deref())) {
             return self.dropped.insert(e);
         }
         self.items.push(e);
@@ -301,8 +303,8 @@ pub fn find(id: &str) -> Option<&'static RuleMeta> {
 
 /// Runs `rules` on one pass's context and returns what each emitted, in rule order. With `parallel`
 /// (the pipeline's large-stream decision) the rules run on several threads (they only read the context); the result is the
-/// same as running them one after another. Findings without a fix that `known` says were
-/// reported before are left out (the pipeline would drop them).
+/// same as running them one after another. Findings that `known` says the step would drop
+/// (reported before, and without a fix or with one withheld again) are left out.
 pub fn run_all<'k>(
     rules: &[&dyn Rule],
     cx: &Context<'_>,
