@@ -126,6 +126,15 @@ spec:
         - {name: https, containerPort: 9443}
 ";
 
+/// The pod template's spec of document `i` (a Deployment, StatefulSet or the like).
+fn template_spec(stream: &chart_harden::document::Stream, i: usize) -> Value {
+    stream.docs[i]
+        .value
+        .pointer("/spec/template/spec")
+        .expect("pod spec")
+        .clone()
+}
+
 fn deploy(name: &str) -> String {
     DEPLOY.replace("NAME", name)
 }
@@ -817,13 +826,7 @@ spec:
     // Without pinning nothing names the images' users: the chosen UID needs the configuration.
     let (out, report) = harden_with(&input, "podSecurity:\n  unknownUsers: restrict\n");
     let stream = parse_stream(out.as_bytes()).expect("parses");
-    let spec = |i: usize| {
-        stream.docs[i]
-            .value
-            .pointer("/spec/template/spec")
-            .expect("pod spec")
-            .clone()
-    };
+    let spec = |i: usize| template_spec(&stream, i);
     // The plain pod: a chosen UID, the sysctl at its lowest low port, NET_BIND_SERVICE kept.
     let plain = spec(0);
     assert_eq!(plain["securityContext"]["runAsUser"], 65532, "{out}");
@@ -1158,13 +1161,7 @@ spec:
 ";
     let specs = |out: &str| {
         let stream = parse_stream(out.as_bytes()).expect("parses");
-        [0, 1, 2].map(|i| {
-            stream.docs[i]
-                .value
-                .pointer("/spec/template/spec")
-                .expect("pod spec")
-                .clone()
-        })
+        [0, 1, 2].map(|i| template_spec(&stream, i))
     };
     let (out, report) = harden(input, &[]);
     let [web, store, named] = specs(&out);
