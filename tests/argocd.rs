@@ -11,6 +11,8 @@
 
 #[path = "common/e2e.rs"]
 mod e2e;
+#[path = "common/helm.rs"]
+mod helm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -30,12 +32,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &t).unwrap();
         }
     }
-}
-
-fn write_exe(p: &Path, text: &str) {
-    std::fs::write(p, text).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Runs generate.sh in `app_dir` with Argo CD's environment.
@@ -161,7 +157,7 @@ fn demo_chart_through_real_helm() {
 fn fake_helm(dir: &Path, rendered: &Path, exit: i32) -> (PathBuf, PathBuf) {
     let argv = dir.join("helm.argv");
     let script = dir.join("fake-helm");
-    write_exe(
+    helm::write_executable(
         &script,
         &format!(
             "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\ncat '{}'\nexit {exit}\n",

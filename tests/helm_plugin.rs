@@ -12,7 +12,7 @@ mod helm;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use helm::{assert_success, stderr_str, HelmEnv};
+use helm::{assert_success, stderr_str, write_executable, HelmEnv};
 
 fn template(env: &HelmEnv, plugin: &str, args: &[&str]) -> std::process::Output {
     env.template_with_post_renderer("demo", &helm::demo_chart(), plugin, args, &[])
@@ -179,20 +179,14 @@ fn the_install_hook_builds_the_binary_with_cargo() {
     let probe = bare_env(None);
     let fake = probe.scratch("fake-cargo");
     let log = fake.join("cargo.log");
-    fs::write(
-        fake.join("cargo"),
-        format!(
+    write_executable(
+        &fake.join("cargo"),
+        &format!(
             "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nmkdir -p target/release\ncp '{}' target/release/chart-harden\n",
             log.display(),
             test_bin().display()
         ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(fake.join("cargo"), fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     let env = bare_env(Some(&fake));
     let dir = plugin_copy(&env, "build", true);
     let out = env.run(&["plugin", "install", &dir.to_string_lossy()]);
@@ -223,16 +217,10 @@ fn a_crashing_binary_still_shows_its_stderr() {
     let mut env = HelmEnv::new();
     let s = env.scratch("crash");
     let crash = s.join("crash.sh");
-    fs::write(
+    write_executable(
         &crash,
         "#!/bin/sh\ncat > /dev/null\necho 'thread main panicked at boom' >&2\nexit 101\n",
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&crash, fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     env.set_env("CHART_HARDEN_BIN", &crash);
     env.install_repo_plugin();
     let out = template(&env, "chart-harden", &[]);

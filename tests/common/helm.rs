@@ -317,23 +317,39 @@ fn capture_script(dir: &Path, capture: &Path) -> PathBuf {
     let script = dir.join("capture.sh");
     let q = |p: &Path| format!("'{}'", p.to_string_lossy().replace('\'', r"'\''"));
     let argv = PathBuf::from(format!("{}.argv", capture.to_string_lossy()));
-    fs::write(
+    write_executable(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\nset -e\n: > {argv}\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> {argv}; done\n\
              tee {cap}\n",
             argv = q(&argv),
             cap = q(capture)
         ),
-    )
-    .expect("write capture script");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
-            .expect("chmod capture script");
-    }
+    );
     script
+}
+
+/// Writes an executable script at `path`. Not with `fs::write`: a file this process holds
+/// open for writing cannot be executed ("Text file busy"), and a child that another test
+/// thread forks in that moment inherits the open file until it execs, so running the script
+/// right after writing it failed now and then. A `sh` child writes it: this process never
+/// opens it.
+pub fn write_executable(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start sh to write a script");
+    child
+        .stdin
+        .take()
+        .expect("sh's stdin")
+        .write_all(text.as_bytes())
+        .expect("write the script");
+    let status = child.wait().expect("wait for sh");
+    assert!(status.success(), "writing {}: {status}", path.display());
 }
 
 /// Panic with the command's stdout and stderr unless it exited successfully.
