@@ -598,3 +598,72 @@ spec:
         r.stderr
     );
 }
+
+/// A mixed-case YAML 1.1 word (`oN`) is a string to Kubernetes (go-yaml takes only `on`,
+/// `On` and `ON` for a boolean): the selectors chart-harden writes from such a label say
+/// `"oN"`, so the generated PodDisruptionBudget and NetworkPolicy select the pods, whether
+/// the fast readers or serde-saphyr (an anchor sends the documents there) read the chart.
+#[test]
+fn a_mixed_case_boolean_word_in_a_label_is_the_string_kubernetes_reads() {
+    let chart = |anchor: &str| {
+        [
+            "apiVersion: apps/v1",
+            "kind: Deployment",
+            "metadata:",
+            "  name: web",
+            "  namespace: demo",
+            &format!("  annotations: {{note: {anchor}x}}"),
+            "spec:",
+            "  replicas: 2",
+            "  selector:",
+            "    matchLabels: {app: web, canary: oN}",
+            "  template:",
+            "    metadata:",
+            "      labels: {app: web, canary: oN}",
+            "    spec:",
+            "      containers:",
+            "      - name: main",
+            "        image: example.com/web:1",
+            "        ports: [{containerPort: 8080}]",
+            "---",
+            "apiVersion: v1",
+            "kind: Service",
+            "metadata:",
+            "  name: web",
+            "  namespace: demo",
+            &format!("  annotations: {{note: {anchor}y}}"),
+            "spec:",
+            "  selector: {app: web, canary: oN}",
+            "  ports: [{port: 80, targetPort: 8080}]",
+            "",
+        ]
+        .join("\n")
+    };
+    for anchor in ["", "&a "] {
+        let out = assert_ok(&run_args(chart(anchor).as_bytes(), &["--profile", "prod"]));
+        let docs = views(&out);
+        let generated: Vec<&Value> = docs
+            .iter()
+            .filter(|v| {
+                matches!(
+                    v["kind"].as_str(),
+                    Some("PodDisruptionBudget" | "NetworkPolicy")
+                )
+            })
+            .collect();
+        assert_eq!(generated.len(), 2, "anchor {anchor:?}:\n{out}");
+        for g in generated {
+            let labels = g
+                .pointer("/spec/selector/matchLabels")
+                .or_else(|| g.pointer("/spec/podSelector/matchLabels"))
+                .unwrap_or_else(|| panic!("no selector:\n{out}"));
+            assert_eq!(labels["canary"], "oN", "anchor {anchor:?}:\n{out}");
+        }
+        // The text too, not only this tool's reading of it.
+        assert!(
+            !out.contains("canary: true") && !out.contains("canary: \"true\""),
+            "{out}"
+        );
+        assert!(out.matches("canary: \"oN\"").count() >= 2, "{out}");
+    }
+}

@@ -39,18 +39,39 @@ pub fn is_null(s: &str) -> bool {
     matches!(s, "" | "~" | "null" | "Null" | "NULL")
 }
 
-/// YAML 1.1 booleans, as serde-saphyr reads them without `strict_booleans` (any letter
-/// case; go-yaml v2 takes only the all-lower, capitalized and all-upper spellings, so a
-/// mixed-case `tRUE` is a string to Kubernetes but a boolean here: writers quote it).
+/// YAML 1.1 booleans as Kubernetes reads them (go-yaml v2): `y`, `yes`, `true`, `on` and `n`,
+/// `no`, `false`, `off`, each all-lower, capitalized or all-upper (`Y`, `Yes`, `YES`). A
+/// mixed-case `tRUE` or `oN` is the string it is (serde-saphyr reads it as a boolean; the
+/// view reads it back as go-yaml does, see `super::view`).
 pub fn yaml11_bool(s: &str) -> Option<bool> {
-    let is = |words: [&str; 4]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
-    if is(["true", "yes", "y", "on"]) {
+    let spelled = |word: &str| {
+        s.eq_ignore_ascii_case(word)
+            && (s == word
+                || s.bytes().all(|b| b.is_ascii_uppercase())
+                || s.as_bytes()[0].is_ascii_uppercase() && s[1..] == word[1..])
+    };
+    if ["y", "yes", "true", "on"].into_iter().any(spelled) {
         Some(true)
-    } else if is(["false", "no", "n", "off"]) {
+    } else if ["n", "no", "false", "off"].into_iter().any(spelled) {
         Some(false)
     } else {
         None
     }
+}
+
+/// True when `s` is a YAML 1.1 boolean word in any letter case (`tRUE` included): what some
+/// reader takes for a boolean, so a writer quotes it.
+pub fn any_case_bool_word(s: &str) -> bool {
+    ["y", "yes", "true", "on", "n", "no", "false", "off"]
+        .iter()
+        .any(|w| s.eq_ignore_ascii_case(w))
+}
+
+/// True when `text` holds a word that serde-saphyr reads as a boolean and go-yaml as a string
+/// (`tRUE`, `oN`, `yEs`): only then does the view read the text a second time.
+pub fn has_mixed_case_bool_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| (2..=5).contains(&w.len()) && any_case_bool_word(w) && yaml11_bool(w).is_none())
 }
 
 /// How serde-saphyr reads a plain scalar into `serde_json::Value` (the readers' table), or
@@ -212,7 +233,7 @@ const INDICATOR_START: &[u8] = b"-?:#&*!|>'\"%@`";
 /// True when `s` can be written as a plain scalar and still read back as the same string by
 /// YAML 1.1 (Kubernetes) and YAML 1.2 readers, in block and flow context.
 pub fn plain_safe(s: &str) -> bool {
-    if is_null(s) || yaml11_bool(s).is_some() || is_special_key(s) {
+    if is_null(s) || any_case_bool_word(s) || is_special_key(s) {
         return false;
     }
     let first = s.as_bytes()[0];
@@ -394,9 +415,28 @@ mod table_tests {
         ] {
             written_plain_reads_back(s).unwrap();
         }
-        // Mixed-case YAML 1.1 words read as booleans here, so they are written quoted.
+        // Mixed-case YAML 1.1 words are strings to Kubernetes (go-yaml) but booleans to
+        // YAML 1.1 readers that ignore case: they are written quoted.
         assert!(!plain_safe("tRUE") && !plain_safe("yEs") && !plain_safe("oFF"));
-        assert_eq!(resolve_plain("tRUE"), Some(Plain::Other(Value::Bool(true))));
+        assert_eq!(resolve_plain("tRUE"), Some(Plain::Str));
+        assert_eq!(resolve_plain("oN"), Some(Plain::Str));
+        for (s, b) in [
+            ("Y", true),
+            ("yes", true),
+            ("Yes", true),
+            ("YES", true),
+            ("On", true),
+        ] {
+            assert_eq!(resolve_plain(s), Some(Plain::Other(Value::Bool(b))), "{s}");
+        }
+        for (s, b) in [
+            ("n", false),
+            ("NO", false),
+            ("Off", false),
+            ("FALSE", false),
+        ] {
+            assert_eq!(resolve_plain(s), Some(Plain::Other(Value::Bool(b))), "{s}");
+        }
         assert!(is_null("~") && !is_null("nULL"));
     }
 

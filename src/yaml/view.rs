@@ -169,7 +169,14 @@ fn read(text: &str, mut options: serde_saphyr::Options) -> Result<Value, String>
         result = serde_saphyr::from_str_with_options::<Option<Value>>(&quoted, options.clone());
         copy = Some(quoted);
     }
-    result.map(|v| v.unwrap_or(Value::Null)).map_err(|e| {
+    let as_go_yaml = |v: Option<Value>| {
+        go_yaml_booleans(
+            copy.as_deref().unwrap_or(text),
+            v.unwrap_or_default(),
+            options,
+        )
+    };
+    result.map(as_go_yaml).map_err(|e| {
         let m = one_line(&e.to_string());
         // The parser's budget (nodes, depth, aliases, merge keys) bounds what a document may
         // expand to: say so plainly instead of only "budget breached: Nodes { .. }".
@@ -189,6 +196,53 @@ Kubernetes accepts only string, number and boolean keys"
             m
         }
     })
+}
+
+/// `value` (serde-saphyr's reading of `text`) with the booleans go-yaml reads as strings made
+/// strings again. serde-saphyr reads the YAML 1.1 words in any letter case (`tRUE`, `oN`);
+/// go-yaml, and so Kubernetes, only all-lower, capitalized and all-upper (`Y`, `Yes`, `YES`).
+/// A label `canary: oN` is the string `oN` to the API server: read as `true`, a selector
+/// written from it would select nothing. When the text holds such a word, it is read again
+/// with `strict_booleans` (which keeps every YAML 1.1 word but the `true`/`false` spellings
+/// a string); where that reading has a string and the first a boolean, the node is a plain
+/// YAML 1.1 word, and go-yaml's table says which it is.
+fn go_yaml_booleans(text: &str, value: Value, mut options: serde_saphyr::Options) -> Value {
+    if !super::scalar::has_mixed_case_bool_word(text) {
+        return value;
+    }
+    options.strict_booleans = true;
+    match serde_saphyr::from_str_with_options::<Option<Value>>(text, options) {
+        Ok(Some(strict)) => with_strings_of(value, &strict),
+        // (Both readings take the same text with the same budget: a refusal here is not
+        // expected, and the first reading stands.)
+        _ => value,
+    }
+}
+
+/// `loose` with the booleans that `strict` reads as a string other than a go-yaml boolean
+/// spelling made that string (the two readings have the same shape).
+fn with_strings_of(loose: Value, strict: &Value) -> Value {
+    match (loose, strict) {
+        (Value::Bool(b), Value::String(s)) => match super::scalar::yaml11_bool(s) {
+            Some(_) => Value::Bool(b),
+            None => Value::String(s.clone()),
+        },
+        (Value::Array(items), Value::Array(theirs)) if items.len() == theirs.len() => Value::Array(
+            items
+                .into_vec()
+                .into_iter()
+                .zip(theirs.iter())
+                .map(|(v, t)| with_strings_of(v, t))
+                .collect(),
+        ),
+        (Value::Object(m), Value::Object(theirs)) if m.len() == theirs.len() => Value::Object(
+            m.into_iter()
+                .zip(theirs.values())
+                .map(|((k, v), t)| (k, with_strings_of(v, t)))
+                .collect(),
+        ),
+        (v, _) => v,
+    }
 }
 
 /// serde's message for a null where the view wants a mapping key (a string).
@@ -393,6 +447,27 @@ mod tests {
         assert_eq!(v["c"], view!(493));
         assert_eq!(v["d"], Value::String("on".into()));
         assert_eq!(v["f"], Value::Null);
+    }
+
+    /// go-yaml's YAML 1.1 booleans are all-lower, capitalized or all-upper: a mixed-case word
+    /// is a string, on the fast paths and in documents only serde-saphyr reads (an anchor
+    /// sends this one there), in block and flow collections, as values and list items.
+    #[test]
+    fn mixed_case_boolean_words_are_strings_like_kubernetes_reads_them() {
+        let body =
+            "a: oN\nb: [tRUE, yes, Off, nO]\nc: {d: yEs, e: \"x\"}\nf: Y\ng: FALSE\nh: True\n";
+        for text in [body.to_string(), format!("anchored: &x 1\n{body}")] {
+            let v = parse(&text).unwrap();
+            let at = &text;
+            assert_eq!(v["a"], "oN", "{at}");
+            assert_eq!(v["b"], view!(["tRUE", true, false, "nO"]), "{at}");
+            assert_eq!(v["c"]["d"], "yEs", "{at}");
+            assert_eq!(v["c"]["e"], "x", "{at}");
+            assert_eq!(v["f"], Value::Bool(true), "{at}");
+            assert_eq!(v["g"], Value::Bool(false), "{at}");
+            assert_eq!(v["h"], Value::Bool(true), "{at}");
+        }
+        assert!(super::super::fast::parse("anchored: &x 1\n").is_none());
     }
 
     #[test]
