@@ -94,6 +94,12 @@ pub struct PodSecurityOptions {
     /// needs it).
     #[serde(deserialize_with = "explicit_choices")]
     pub explicit_choices: bool,
+    /// `fsGroup`: CH108 replaces a root chown init container with fsGroup also when it chowns a
+    /// volume whose storage decides whether fsGroup reaches it (a claim, a volumeClaimTemplate,
+    /// an ephemeral or CSI volume): the cluster's storage applies fsGroup; `keep` (default):
+    /// such an init container is kept.
+    #[serde(deserialize_with = "chowned_volumes")]
+    pub chowned_volumes: bool,
 }
 
 /// A switch written as one of two words: `on` reads as true, `off` as false; anything else is
@@ -129,6 +135,10 @@ fn host_access_pods<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::E
     switch(d, "hostAccessPods", "report", "restrict")
 }
 
+fn chowned_volumes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    switch(d, "chownedVolumes", "keep", "fsGroup")
+}
+
 fn read_only_root<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     switch(d, "readOnlyRootFilesystem", "evidence", "always")
 }
@@ -145,6 +155,7 @@ impl Default for PodSecurityOptions {
             root_containers: false,
             unknown_users: false,
             explicit_choices: false,
+            chowned_volumes: false,
         }
     }
 }

@@ -681,7 +681,9 @@ spec:
 }
 
 /// A data store's chown init container is kept: fsGroup changes only the group, and
-/// PostgreSQL refuses a data directory its user does not own.
+/// PostgreSQL refuses a data directory its user does not own. So is one that chowns a claim
+/// (unless the config says the cluster's storage applies fsGroup); one that chowns an emptyDir
+/// is replaced.
 #[test]
 fn chown_init_of_a_data_store_is_kept() {
     let input = "apiVersion: apps/v1
@@ -714,9 +716,41 @@ spec:
         "init container removed:\n{out}"
     );
     assert!(report.contains("owned by its own user"), "{report}");
-    // Without the data store, the same init container is replaced by fsGroup.
+    // A kept chown init container keeps its capabilities: without CAP_CHOWN, root's chown
+    // fails and the pod never starts.
+    let init = out
+        .split("name: perms")
+        .nth(1)
+        .and_then(|rest| rest.split("containers:").next())
+        .unwrap_or_default();
+    assert!(!init.contains("ALL"), "capabilities dropped:\n{out}");
+    assert!(report.contains("needs CAP_CHOWN"), "{report}");
+    // Without the data store, the volume is a claim: whether fsGroup reaches it depends on its
+    // storage (local-path's hostPath volumes on kind and k3s ignore it), so the init container
+    // stays too, and the finding names the key that replaces it.
     let plain = input.replace("image: postgres:16", "image: example.com/app:1");
-    let (out, _) = harden(&plain, &[]);
+    let (out, report) = harden(&plain, &[]);
+    assert!(out.contains("name: perms"), "{out}");
+    assert!(!out.contains("fsGroup"), "{out}");
+    assert!(
+        report.contains("podSecurity.chownedVolumes: fsGroup"),
+        "{report}"
+    );
+    // The config says the cluster's storage applies fsGroup: replaced.
+    let (out, _) = harden_with(&plain, "podSecurity:\n  chownedVolumes: fsGroup\n");
+    assert!(!out.contains("name: perms"), "{out}");
+    assert!(out.contains("fsGroup: 999"), "{out}");
+    // An emptyDir gets fsGroup from the kubelet everywhere: replaced without the key.
+    let scratch = plain.replace(
+        "  volumeClaimTemplates:\n  - metadata: {name: data}\n    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n",
+        "",
+    )
+    .replace(
+        "      containers:\n",
+        "      volumes: [{name: data, emptyDir: {}}]\n      containers:\n",
+    );
+    assert!(scratch.contains("emptyDir") && !scratch.contains("volumeClaimTemplates"));
+    let (out, _) = harden(&scratch, &[]);
     assert!(!out.contains("name: perms"), "{out}");
     assert!(out.contains("fsGroup: 999"), "{out}");
 }

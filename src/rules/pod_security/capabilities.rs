@@ -31,7 +31,9 @@ profiler), so removing them stops it; with `podSecurity.explicitChoices: change`
 removes them (unsafe). The unsafe fix is withheld for a pod with a container known to start as \
 root (`podSecurity.rootContainers: restrict` applies it) or whose user nothing names: the chart \
 sets no runAsUser for it and its image config was not read (no pinning, or the lookup failed; \
-`podSecurity.unknownUsers: restrict` applies it).",
+`podSecurity.unknownUsers: restrict` applies it). A root init container that only \
+chowns/chmods volumes keeps its capabilities (reported only): its chown needs CAP_CHOWN, and CH108 \
+replaces it with fsGroup where the evidence allows.",
     options: "podSecurity.explicitChoices (`keep`, the default, or `change`), \
 podSecurity.rootContainers, podSecurity.unknownUsers",
     severity: Severity::Error,
@@ -66,7 +68,21 @@ impl Rule for DropAllCapabilities {
                 let has_all = drop
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("ALL")));
-                if !has_all {
+                if !has_all && super::init_chown::is_chown_init(cx, w, c) {
+                    // Its whole job needs CAP_CHOWN (and CAP_FOWNER for chmod): dropping ALL
+                    // would stop it, and the pod with it. CH108 replaces it with fsGroup where
+                    // it can; where it cannot, it keeps its capabilities.
+                    out.emit(
+                        &META,
+                        &w.object,
+                        &caps_path.key("drop"),
+                        format!(
+                            "container {:?} does not drop ALL capabilities: it runs as root only to chown/chmod volumes, which needs CAP_CHOWN (CH108 replaces such an init container with fsGroup where it can)",
+                            c.name
+                        ),
+                        None,
+                    );
+                } else if !has_all {
                     let nonroot = effective_uid(cx, w, c).is_some_and(|u| u > 0);
                     let op = match drop {
                         Some(Value::Array(_)) => Op::Append(caps_path.key("drop"), json!("ALL")),

@@ -27,8 +27,15 @@ user-owned, and does not apply to hostPath volumes; a program that checks owners
 strictly (databases do) may refuse the volume. Withheld (reported only) for hostPath and NFS \
 volumes (fsGroup does not apply), pods running a well-known data store (PostgreSQL, MySQL, \
 Redis, …: they require their own user to own the data directory) and owner-only modes \
-(`chmod 700`).",
-    options: "podSecurity.fsGroup (used when the chown names no group)",
+(`chmod 700`). Also withheld when the init container chowns a volume whose storage decides \
+whether fsGroup reaches it (a PersistentVolumeClaim, a volumeClaimTemplate, an ephemeral, CSI \
+or other network volume): the hostPath volumes of the local-path provisioner (kind, k3s), \
+ReadWriteMany file shares and CSI drivers with `fsGroupPolicy: None` ignore fsGroup, and \
+without the init container the volume stays root's. The kubelet applies fsGroup to emptyDir, \
+configMap, secret, projected and downwardAPI volumes everywhere; `podSecurity.chownedVolumes: \
+fsGroup` says the cluster's storage applies it too.",
+    options: "podSecurity.fsGroup (used when the chown names no group); \
+podSecurity.chownedVolumes (`keep`, the default, or `fsGroup`)",
     severity: Severity::Error,
     default_enabled: true,
 };
@@ -63,6 +70,35 @@ pub(crate) fn is_chown_init(cx: &Context<'_>, w: &Workload, c: &Container) -> bo
         .or_else(|| psc(pod_spec(cx, w), "runAsUser").and_then(crate::yaml::view::as_int))
         == Some(0);
     root && script(cv).is_some_and(|s| only_ownership(&s))
+}
+
+/// Volume sources the kubelet gives the pod's fsGroup on every cluster.
+const KUBELET_VOLUMES: &[&str] = &[
+    "emptyDir",
+    "configMap",
+    "secret",
+    "projected",
+    "downwardAPI",
+];
+
+/// The first volume the init container `cv` mounts whose storage decides whether fsGroup
+/// reaches it, as its name and what it is: a claim, a volumeClaimTemplate (a mount that names
+/// no volume of the pod), an ephemeral, CSI or other volume.
+fn storage_volume(spec: &Value, cv: &Value) -> Option<(String, String)> {
+    let volumes = spec.key("volumes").and_then(Value::as_array).unwrap_or(&[]);
+    let mounts = cv.key("volumeMounts").and_then(Value::as_array)?;
+    mounts.iter().find_map(|m| {
+        let name = m.key("name").and_then(Value::as_str)?;
+        let Some(v) = volumes
+            .iter()
+            .find(|v| v.key("name").and_then(Value::as_str) == Some(name))
+        else {
+            return Some((name.to_string(), "a volumeClaimTemplate".to_string()));
+        };
+        let source = v.as_object()?.keys().find(|k| k.as_ref() != "name")?;
+        (!KUBELET_VOLUMES.contains(&source.as_ref()))
+            .then(|| (name.to_string(), format!("a {source} volume")))
+    })
 }
 
 impl Rule for InitChownToFsGroup {
@@ -118,16 +154,28 @@ impl Rule for InitChownToFsGroup {
                     })
                 })
             });
-            let withheld: Option<String> = match (untouched, store, owner_only) {
-                (Some(k), _, _) => Some(format!(
+            // A volume whose storage decides whether fsGroup reaches it keeps its chown,
+            // unless the config says the cluster's storage applies fsGroup.
+            let storage = (!cx.cfg.pod_security.chowned_volumes)
+                .then(|| {
+                    chowners
+                        .iter()
+                        .find_map(|c| storage_volume(spec, super::container(cx, w, c)))
+                })
+                .flatten();
+            let withheld: Option<String> = match (untouched, store, owner_only, storage) {
+                (Some(k), _, _, _) => Some(format!(
                     "the pod uses {k} volumes, which fsGroup does not change: keep the init container or prepare ownership on the node or server"
                 )),
-                (None, Some(st), _) => Some(format!(
+                (None, Some(st), _, _) => Some(format!(
                     "the pod runs {st}, which requires its data directory to be owned by its own user; fsGroup changes only the group: keep the init container"
                 )),
-                (None, None, true) => Some(
+                (None, None, true, _) => Some(
                     "the init container sets an owner-only mode (chmod 700/600), which a group-owned volume cannot give: keep the init container".to_string(),
                 ),
+                (None, None, false, Some((name, what))) => Some(format!(
+                    "the init container chowns volume {name:?} ({what}), and whether fsGroup reaches it depends on its storage (the hostPath volumes of the local-path provisioner of kind and k3s, ReadWriteMany file shares and CSI drivers with fsGroupPolicy: None ignore it): keep the init container, or set `podSecurity.chownedVolumes: fsGroup` when the cluster's storage applies fsGroup"
+                )),
                 _ => None,
             };
             let host_path = withheld.is_some();
