@@ -2,8 +2,9 @@
 //!
 //! One table for both directions. Reading: [`resolve_plain`] is how the fast readers
 //! (`super::fast`, `super::lines`) and the patcher resolve a plain scalar (null, YAML 1.1
-//! boolean, integer, legacy octal, float, or the string itself) exactly as serde-saphyr with
-//! [`super::view::options`] does, declining what they cannot be sure of;
+//! boolean, integer, legacy octal, float, or the string itself) exactly as the view reads it
+//! (serde-saphyr with [`super::view::options`], its mixed-case booleans read back as go-yaml
+//! reads them), declining what they cannot be sure of;
 //! [`go_yaml_float_shape`] is go-yaml's float form (an overflowing one is a string).
 //! Writing: [`plain_safe`] lets a string go out plain only when that table (and any YAML 1.1
 //! or 1.2 reader) reads it back as the same string; otherwise it is double-quoted.
@@ -74,8 +75,9 @@ pub fn has_mixed_case_bool_word(text: &str) -> bool {
         .any(|w| (2..=5).contains(&w.len()) && any_case_bool_word(w) && yaml11_bool(w).is_none())
 }
 
-/// How serde-saphyr reads a plain scalar into `serde_json::Value` (the readers' table), or
-/// `None` when the fast readers cannot be sure and leave the document to serde-saphyr.
+/// How the view reads a plain scalar (the readers' table: serde-saphyr's, with go-yaml's
+/// booleans, see [`yaml11_bool`]), or `None` when the fast readers cannot be sure and leave
+/// the document to serde-saphyr.
 pub fn resolve_plain(s: &str) -> Option<Plain> {
     if is_null(s) {
         return Some(Plain::Other(Value::Null));

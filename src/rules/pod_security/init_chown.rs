@@ -178,7 +178,7 @@ impl Rule for InitChownToFsGroup {
                 )),
                 _ => None,
             };
-            let host_path = withheld.is_some();
+            let kept = withheld.is_some();
             let gid = chowners
                 .iter()
                 .find_map(|c| script(super::container(cx, w, c)).and_then(|s| chown_gid(&s)))
@@ -215,7 +215,7 @@ impl Rule for InitChownToFsGroup {
                 format!(
                     "init containers {names:?} run as root only to chown/chmod volumes; fsGroup {gid} with fsGroupChangePolicy: OnRootMismatch does this without root"
                 ),
-                (!host_path).then(|| Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
+                (!kept).then(|| Fix::edits(Applicability::Unsafe, w.object.doc(), ops)),
             );
             if let Some(why) = withheld {
                 e.finding.suggestion = crate::finding::suggest(why);
