@@ -635,6 +635,56 @@ fn check_shape(
     })
 }
 
+/// Checks the `labels` and `annotations` of the ObjectMeta `md` (at `path`): a mapping whose
+/// values are strings, as the API server reads them (`map[string]string`; a null is an empty
+/// string). The rules read labels to decide which pods a Service, a selector or a generated
+/// policy selects: a number or boolean there (`version: 1.0`, `canary: true` unquoted) is an
+/// input error naming the field, never a label read differently from the API server.
+fn check_meta_maps(label: &dyn Fn() -> String, md: &Value, path: &str) -> Result<(), Error> {
+    if !md.is_object() {
+        return Ok(());
+    }
+    for key in ["labels", "annotations"] {
+        let at = format!("{path}.{key}");
+        check_shape(label, md, key, &at, Shape::Mapping)?;
+        let Some(Value::Object(m)) = md.key(key) else {
+            continue;
+        };
+        for (k, v) in m.iter() {
+            let found = match v {
+                Value::String(_) | Value::Null => continue,
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::Array(_) => "a sequence",
+                Value::Object(_) => "a mapping",
+            };
+            // A key as a label key is written (`prefix/name`), else only its length.
+            let shown = match k.split_once('/') {
+                Some((prefix, name))
+                    if crate::names::name_like(prefix) && crate::names::name_like(name) =>
+                {
+                    k.to_string()
+                }
+                _ => crate::names::shown_name(k),
+            };
+            let seg = Path::root().key(&shown).to_string();
+            return Err(Error::Field {
+                doc: label(),
+                path: if seg.starts_with('[') {
+                    format!("{at}{seg}")
+                } else {
+                    format!("{at}.{seg}")
+                },
+                message: format!(
+                    "must be a string, but YAML reads it as {found} (Kubernetes rejects the \
+                     object; quote it)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Checks the shape of the pod-template fields the rules read (containers and their
 /// security contexts, ports, env, volume mounts; the pod's security context and volumes):
 /// a field of the wrong shape is an input error naming it, never silently skipped.
@@ -657,6 +707,9 @@ fn check_shapes(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), E
         cur = next;
         walked.push_str(seg);
         walked.push('.');
+    }
+    if let Some(md) = cur.key("metadata") {
+        check_meta_maps(label, md, &format!("{prefix}{walked}metadata"))?;
     }
     let spec_path = format!("{prefix}{walked}spec");
     check_shape(label, cur, "spec", &spec_path, Shape::Mapping)?;
@@ -749,6 +802,9 @@ fn collect_objects(
 ) -> Result<(), Error> {
     if !is_list(v) {
         check_name(label, v, at)?;
+        if let Some(md) = v.key("metadata") {
+            check_meta_maps(label, md, &format!("{}metadata", dotted(at)))?;
+        }
         check_shapes(label, v, at)?;
         objects.push(Object::new(base, resource_of(index, v, source)));
         return Ok(());

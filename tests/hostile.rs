@@ -612,7 +612,7 @@ fn a_mixed_case_boolean_word_in_a_label_is_the_string_kubernetes_reads() {
             "metadata:",
             "  name: web",
             "  namespace: demo",
-            &format!("  annotations: {{note: {anchor}x}}"),
+            &format!("  annotations: {{note: {anchor}first}}"),
             "spec:",
             "  replicas: 2",
             "  selector:",
@@ -631,7 +631,7 @@ fn a_mixed_case_boolean_word_in_a_label_is_the_string_kubernetes_reads() {
             "metadata:",
             "  name: web",
             "  namespace: demo",
-            &format!("  annotations: {{note: {anchor}y}}"),
+            &format!("  annotations: {{note: {anchor}second}}"),
             "spec:",
             "  selector: {app: web, canary: oN}",
             "  ports: [{port: 80, targetPort: 8080}]",
@@ -666,4 +666,49 @@ fn a_mixed_case_boolean_word_in_a_label_is_the_string_kubernetes_reads() {
         );
         assert!(out.matches("canary: \"oN\"").count() >= 2, "{out}");
     }
+}
+
+/// Labels and annotations are strings to the API server (`map[string]string`): a value YAML
+/// reads as a number or boolean (`version: 1.0`, the "Norway" `country: NO`, `app: n`) makes
+/// Kubernetes reject the object, and the rules would read a label the API server never sees.
+/// It is an input error naming the field (a label key shown only when it is one); a null is
+/// an empty string, as Kubernetes reads it, and passes.
+#[test]
+fn a_label_or_annotation_that_is_not_a_string_names_the_field() {
+    let pod = |meta: &str, template: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ok}}\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web{meta}}}\n\
+             spec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata:\n      \
+             labels: {{app: web{template}}}\n    spec: {{containers: [{{name: c, image: x}}]}}\n"
+        )
+    };
+    for (input, field, found) in [
+        (
+            pod(", labels: {version: 1.0}", ""),
+            "metadata.labels.version",
+            "a number",
+        ),
+        (
+            pod("", ", country: NO"),
+            "spec.template.metadata.labels.country",
+            "a boolean",
+        ),
+        (
+            pod(", annotations: {example.com/enabled: true}", ""),
+            "metadata.annotations['example.com/enabled']",
+            "a boolean",
+        ),
+        (
+            pod(", annotations: {\"a b\": 7}", ""),
+            "metadata.annotations['<3 characters, not shown>']",
+            "a number",
+        ),
+    ] {
+        let r = run(input.as_bytes());
+        assert_input_error(&r, "document 2", &format!("`{field}`: must be a string"));
+        assert!(r.stderr.contains(found), "{}", r.stderr);
+    }
+    // A null label value is the empty string to Kubernetes: accepted.
+    assert_ok(&run(pod(", labels: {tier: }", "").as_bytes()));
 }
