@@ -1225,3 +1225,55 @@ spec:
     let [web, _, _] = specs(&out);
     assert_eq!(web["securityContext"]["runAsUser"], 65532, "{out}");
 }
+
+/// A label written with nothing after it (`tier:`, a template value that rendered empty) is
+/// the empty string to the API server. The PodDisruptionBudget and NetworkPolicy generated for
+/// a workload whose selector holds one select `tier: ""`: read as absent, they selected every
+/// `app: web` pod, also another workload's, whose pods then had two PodDisruptionBudgets (the
+/// eviction API refuses such pods, so node drains stall) and a policy not meant for them.
+#[test]
+fn an_empty_label_value_selects_like_the_api_server() {
+    let input = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web, tier: }}
+  template:
+    metadata: {labels: {app: web, tier: }}
+    spec:
+      containers: [{name: c, image: example.com/w:1, ports: [{containerPort: 8080}]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web, tier: db}}
+  template:
+    metadata: {labels: {app: web, tier: db}}
+    spec:
+      containers: [{name: c, image: example.com/d:1, ports: [{containerPort: 5432}]}]
+";
+    let (out, _) = harden(input, &[]);
+    let stream = parse_stream(out.as_bytes()).expect("output parses");
+    let generated: Vec<&Value> = stream
+        .docs
+        .iter()
+        .map(|d| &d.value)
+        .filter(|v| v.pointer("/metadata/name").and_then(Value::as_str) == Some("web-chart-harden"))
+        .collect();
+    assert_eq!(generated.len(), 2, "{out}");
+    for g in generated {
+        let labels = g
+            .pointer("/spec/selector/matchLabels")
+            .or_else(|| g.pointer("/spec/podSelector/matchLabels"))
+            .unwrap_or_else(|| panic!("no selector:\n{out}"));
+        assert_eq!(
+            labels.get("tier").and_then(Value::as_str),
+            Some(""),
+            "{out}"
+        );
+    }
+    assert!(out.matches("tier: \"\"").count() >= 2, "{out}");
+}

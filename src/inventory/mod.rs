@@ -310,6 +310,8 @@ pub(crate) fn labels_at(v: &Value, p: &str) -> Labels {
                     Value::String(s) => Some((k.to_string(), s.to_string())),
                     Value::Number(n) => Some((k.to_string(), n.to_string())),
                     Value::Bool(b) => Some((k.to_string(), b.to_string())),
+                    // `tier:` with nothing after it: the API server reads the empty string.
+                    Value::Null => Some((k.to_string(), String::new())),
                     _ => None,
                 })
                 .collect()
@@ -323,6 +325,7 @@ pub(crate) fn label_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
         Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
         Value::Number(n) => Some(n.to_string().into()),
         Value::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
+        Value::Null => Some(std::borrow::Cow::Borrowed("")),
         _ => None,
     }
 }
@@ -344,6 +347,7 @@ pub fn label_selector_matches(sel: &Value, labels: &Labels) -> bool {
                 Value::String(s) => have == Some(&**s),
                 Value::Number(n) => have == Some(n.to_string().as_str()),
                 Value::Bool(b) => have == Some(if *b { "true" } else { "false" }),
+                Value::Null => have == Some(""),
                 _ => true,
             };
             if !ok {
