@@ -640,15 +640,22 @@ fn check_shape(
 /// string). The rules read labels to decide which pods a Service, a selector or a generated
 /// policy selects: a number or boolean there (`version: 1.0`, `canary: true` unquoted) is an
 /// input error naming the field, never a label read differently from the API server.
-fn check_meta_maps(label: &dyn Fn() -> String, md: &Value, path: &str) -> Result<(), Error> {
+fn check_meta_maps(
+    label: &dyn Fn() -> String,
+    md: &Value,
+    path: &dyn Fn() -> String,
+) -> Result<(), Error> {
     if !md.is_object() {
         return Ok(());
     }
+    // (The paths are written only for an error: every object of the stream passes here.)
     for key in ["labels", "annotations"] {
-        let at = format!("{path}.{key}");
-        check_shape(label, md, key, &at, Shape::Mapping)?;
-        let Some(Value::Object(m)) = md.key(key) else {
-            continue;
+        let m = match md.key(key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Object(m)) => m,
+            Some(_) => {
+                return check_shape(label, md, key, &format!("{}.{key}", path()), Shape::Mapping)
+            }
         };
         for (k, v) in m.iter() {
             let found = match v {
@@ -668,6 +675,7 @@ fn check_meta_maps(label: &dyn Fn() -> String, md: &Value, path: &str) -> Result
                 _ => crate::names::shown_name(k),
             };
             let seg = Path::root().key(&shown).to_string();
+            let at = format!("{}.{key}", path());
             return Err(Error::Field {
                 doc: label(),
                 path: if seg.starts_with('[') {
@@ -709,7 +717,7 @@ fn check_shapes(label: &dyn Fn() -> String, v: &Value, at: &str) -> Result<(), E
         walked.push('.');
     }
     if let Some(md) = cur.key("metadata") {
-        check_meta_maps(label, md, &format!("{prefix}{walked}metadata"))?;
+        check_meta_maps(label, md, &|| format!("{prefix}{walked}metadata"))?;
     }
     let spec_path = format!("{prefix}{walked}spec");
     check_shape(label, cur, "spec", &spec_path, Shape::Mapping)?;
@@ -803,7 +811,7 @@ fn collect_objects(
     if !is_list(v) {
         check_name(label, v, at)?;
         if let Some(md) = v.key("metadata") {
-            check_meta_maps(label, md, &format!("{}metadata", dotted(at)))?;
+            check_meta_maps(label, md, &|| format!("{}metadata", dotted(at)))?;
         }
         check_shapes(label, v, at)?;
         objects.push(Object::new(base, resource_of(index, v, source)));
