@@ -653,10 +653,8 @@ fn a_mixed_case_boolean_word_in_a_label_is_the_string_kubernetes_reads() {
             .collect();
         assert_eq!(generated.len(), 2, "anchor {anchor:?}:\n{out}");
         for g in generated {
-            let labels = g
-                .pointer("/spec/selector/matchLabels")
-                .or_else(|| g.pointer("/spec/podSelector/matchLabels"))
-                .unwrap_or_else(|| panic!("no selector:\n{out}"));
+            let labels =
+                e2e::generated_match_labels(g).unwrap_or_else(|| panic!("no selector:\n{out}"));
             assert_eq!(labels["canary"], "oN", "anchor {anchor:?}:\n{out}");
         }
         // The text too, not only this tool's reading of it.

@@ -1265,10 +1265,8 @@ spec:
         .collect();
     assert_eq!(generated.len(), 2, "{out}");
     for g in generated {
-        let labels = g
-            .pointer("/spec/selector/matchLabels")
-            .or_else(|| g.pointer("/spec/podSelector/matchLabels"))
-            .unwrap_or_else(|| panic!("no selector:\n{out}"));
+        let labels =
+            e2e::generated_match_labels(g).unwrap_or_else(|| panic!("no selector:\n{out}"));
         assert_eq!(
             labels.get("tier").and_then(Value::as_str),
             Some(""),

@@ -11,6 +11,13 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// The `matchLabels` of a generated PodDisruptionBudget (`spec.selector`) or NetworkPolicy
+/// (`spec.podSelector`).
+pub fn generated_match_labels(v: &chart_harden::yaml::Value) -> Option<&chart_harden::yaml::Value> {
+    v.pointer("/spec/selector/matchLabels")
+        .or_else(|| v.pointer("/spec/podSelector/matchLabels"))
+}
+
 /// The chart-harden binary cargo built for this test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_chart-harden"))
