@@ -406,13 +406,7 @@ fn check_identity(
         message,
     };
     let Value::String(name) = name else {
-        let found = match name {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::Array(_) => "a sequence",
-            _ => "a mapping",
-        };
+        let found = what_yaml_reads(name);
         return Err(field(format!(
             "must be a string, but YAML reads it as {found} (Kubernetes rejects it; quote it)"
         )));
@@ -597,6 +591,18 @@ enum Shape {
     Sequence,
 }
 
+/// What YAML read a value as, for an error message: `a number`, `a mapping`, ….
+fn what_yaml_reads(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
+}
+
 /// Checks that `v[key]` (at `path`) is absent, null or of `shape`.
 fn check_shape(
     label: &dyn Fn() -> String,
@@ -614,13 +620,7 @@ fn check_shape(
     if ok {
         return Ok(());
     }
-    let found = match parent.key(key) {
-        Some(Value::Object(_)) => "a mapping",
-        Some(Value::Array(_)) => "a sequence",
-        Some(Value::String(_)) => "a string",
-        Some(Value::Number(_)) => "a number",
-        _ => "a boolean",
-    };
+    let found = parent.key(key).map_or("null", what_yaml_reads);
     let want = match shape {
         Shape::Mapping => "a mapping",
         Shape::Sequence => "a sequence",
@@ -658,13 +658,10 @@ fn check_meta_maps(
             }
         };
         for (k, v) in m.iter() {
-            let found = match v {
-                Value::String(_) | Value::Null => continue,
-                Value::Bool(_) => "a boolean",
-                Value::Number(_) => "a number",
-                Value::Array(_) => "a sequence",
-                Value::Object(_) => "a mapping",
-            };
+            if matches!(v, Value::String(_) | Value::Null) {
+                continue;
+            }
+            let found = what_yaml_reads(v);
             // A key as a label key is written (`prefix/name`), else only its length.
             let shown = match k.split_once('/') {
                 Some((prefix, name))

@@ -306,25 +306,20 @@ pub(crate) fn labels_at(v: &Value, p: &str) -> Labels {
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k.to_string(), s.to_string())),
-                    Value::Number(n) => Some((k.to_string(), n.to_string())),
-                    Value::Bool(b) => Some((k.to_string(), b.to_string())),
-                    // `tier:` with nothing after it: the API server reads the empty string.
-                    Value::Null => Some((k.to_string(), String::new())),
-                    _ => None,
-                })
+                .filter_map(|(k, v)| label_text(v).map(|t| (k.to_string(), t.into_owned())))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// A label value as a selector's `matchLabels` compares it (see [`label_selector_matches`]).
+/// A label value as the labels of a pod hold it and a selector's `matchLabels` compares it
+/// ([`labels_at`], [`label_selector_matches`]); none for a sequence or a mapping.
 pub(crate) fn label_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
         Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
         Value::Number(n) => Some(n.to_string().into()),
         Value::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
+        // `tier:` with nothing after it: the API server reads the empty string.
         Value::Null => Some(std::borrow::Cow::Borrowed("")),
         _ => None,
     }
@@ -343,13 +338,7 @@ pub fn label_selector_matches(sel: &Value, labels: &Labels) -> bool {
     if let Some(ml) = sel.key("matchLabels").and_then(Value::as_object) {
         for (k, v) in ml {
             let have = labels.get(k.as_str()).map(String::as_str);
-            let ok = match v {
-                Value::String(s) => have == Some(&**s),
-                Value::Number(n) => have == Some(n.to_string().as_str()),
-                Value::Bool(b) => have == Some(if *b { "true" } else { "false" }),
-                Value::Null => have == Some(""),
-                _ => true,
-            };
+            let ok = label_text(v).is_none_or(|t| have == Some(&*t));
             if !ok {
                 return false;
             }

@@ -40,6 +40,10 @@ pub fn is_null(s: &str) -> bool {
     matches!(s, "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// The YAML 1.1 words for true and for false (in lower case).
+const TRUE_WORDS: [&str; 4] = ["y", "yes", "true", "on"];
+const FALSE_WORDS: [&str; 4] = ["n", "no", "false", "off"];
+
 /// YAML 1.1 booleans as Kubernetes reads them (go-yaml v2): `y`, `yes`, `true`, `on` and `n`,
 /// `no`, `false`, `off`, each all-lower, capitalized or all-upper (`Y`, `Yes`, `YES`). A
 /// mixed-case `tRUE` or `oN` is the string it is (serde-saphyr reads it as a boolean; the
@@ -51,9 +55,9 @@ pub fn yaml11_bool(s: &str) -> Option<bool> {
                 || s.bytes().all(|b| b.is_ascii_uppercase())
                 || s.as_bytes()[0].is_ascii_uppercase() && s[1..] == word[1..])
     };
-    if ["y", "yes", "true", "on"].into_iter().any(spelled) {
+    if TRUE_WORDS.into_iter().any(spelled) {
         Some(true)
-    } else if ["n", "no", "false", "off"].into_iter().any(spelled) {
+    } else if FALSE_WORDS.into_iter().any(spelled) {
         Some(false)
     } else {
         None
@@ -63,8 +67,9 @@ pub fn yaml11_bool(s: &str) -> Option<bool> {
 /// True when `s` is a YAML 1.1 boolean word in any letter case (`tRUE` included): what some
 /// reader takes for a boolean, so a writer quotes it.
 pub fn any_case_bool_word(s: &str) -> bool {
-    ["y", "yes", "true", "on", "n", "no", "false", "off"]
+    TRUE_WORDS
         .iter()
+        .chain(&FALSE_WORDS)
         .any(|w| s.eq_ignore_ascii_case(w))
 }
 
